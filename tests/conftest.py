@@ -1,0 +1,80 @@
+"""Test-wide setup.
+
+CI (ESIMSHOP_REQUIRE_SERVICES=1) must run on real PostgreSQL and Redis: if either is
+missing the session fails before any test runs, rather than quietly falling back.
+Network access is blocked except loopback (pytest-socket, see pytest.ini); provider HTTP is
+mocked with `responses` against the real production base URLs set below.
+"""
+import os
+
+import pytest
+
+ESIMGO_TEST_BASE_URL = "https://api.esim-go.com/v2.4"
+QPAY_TEST_BASE_URL = "https://merchant.qpay.mn"
+
+
+def _check_services():
+    import psycopg
+    import redis
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if "postgresql" not in db["ENGINE"]:
+        raise pytest.UsageError(f"CI requires PostgreSQL; DATABASE_URL gives {db['ENGINE']}")
+    try:
+        psycopg.connect(
+            host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], password=db["PASSWORD"],
+            dbname="postgres", connect_timeout=5,
+        ).close()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        raise pytest.UsageError(f"PostgreSQL is not reachable: {exc}") from exc
+    if not settings.REDIS_URL:
+        raise pytest.UsageError("CI requires Redis; REDIS_URL is not set")
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=5).ping()
+    except Exception as exc:  # noqa: BLE001
+        raise pytest.UsageError(f"Redis is not reachable at {settings.REDIS_URL}: {exc}") from exc
+
+
+def pytest_configure(config):
+    if os.environ.get("ESIMSHOP_REQUIRE_SERVICES") == "1":
+        import django
+
+        django.setup()
+        _check_services()
+
+
+@pytest.fixture(autouse=True)
+def _provider_settings(settings):
+    """Unit tests talk to the real providers' URLs, which `responses` intercepts."""
+    settings.ESIMGO_BASE_URL = ESIMGO_TEST_BASE_URL
+    settings.ESIMGO_API_KEY = "test-esimgo-key"
+    settings.QPAY_BASE_URL = QPAY_TEST_BASE_URL
+    settings.QPAY_CLIENT_ID = "TEST_MERCHANT"
+    settings.QPAY_CLIENT_SECRET = "test-secret"
+    settings.QPAY_INVOICE_CODE = "TEST_INVOICE"
+    settings.QPAY_CALLBACK_PUBLIC_BASE_URL = "https://shop.example.mn"
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    from esimshop.celery import app as celery_app
+
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = False
+    settings.ESIMGO_MAX_RETRIES = 2
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def mocked_responses():
+    import responses
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield rsps
