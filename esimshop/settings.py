@@ -41,7 +41,8 @@ INSTALLED_APPS = [
     "catalog",
     "payments",
     "orders",
-    "sandbox",
+    "sandbox.esimgo",
+    "sandbox.qpay",
 ]
 
 MIDDLEWARE = [

@@ -1,6 +1,7 @@
 from django.apps import AppConfig
 
 
-class SandboxConfig(AppConfig):
-    name = "sandbox"
+class SandboxQpayConfig(AppConfig):
+    name = "sandbox.qpay"
+    label = "sandbox_qpay"
     default_auto_field = "django.db.models.BigAutoField"
