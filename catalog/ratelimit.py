@@ -1,0 +1,114 @@
+"""A rate limiter shared by every process that talks to eSIM Go.
+
+eSIM Go allows 10 requests/second per source IP in fixed one-second windows (reference
+§1.2). All our web and Celery processes leave through the same IP, so they share one
+counter: with REDIS_URL set it lives in the Django cache (Redis `INCR` is atomic across
+processes); without Redis there is only one process that matters, so an in-process counter
+behind a lock is enough.
+
+`acquire()` never fails: when the current window is full it sleeps until the next window
+and tries again. If Redis is unreachable the limiter falls back to the in-process counter
+for that call (logged) instead of blocking provider traffic on a cache outage.
+"""
+import logging
+import threading
+import time
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+KEY_PREFIX = "esimgo:ratelimit:"
+# Upper bound on how long one acquire() waits before letting the request through anyway;
+# eSIM Go then answers 429 and the client's retry honours Retry-After.
+MAX_WAIT_SECONDS = 30.0
+
+
+class LocalWindowCounter:
+    """Per-second counters in this process's memory."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._window = None
+        self._count = 0
+
+    def incr(self, window: int) -> int:
+        with self._lock:
+            if window != self._window:
+                self._window, self._count = window, 0
+            self._count += 1
+            return self._count
+
+
+class CacheWindowCounter:
+    """Per-second counters in the Django cache (Redis in production)."""
+
+    def incr(self, window: int) -> int:
+        from django.core.cache import cache
+
+        key = f"{KEY_PREFIX}{window}"
+        # add() is a no-op when the key exists; incr() is atomic in Redis.
+        cache.add(key, 0, timeout=5)
+        try:
+            return cache.incr(key)
+        except ValueError:  # expired between add() and incr(): start the window again
+            cache.add(key, 0, timeout=5)
+            return cache.incr(key)
+
+
+class SharedRateLimiter:
+    """Fixed-window limiter: at most `limit` acquisitions per wall-clock second."""
+
+    def __init__(self, limit=None, *, clock=time.time, sleep=time.sleep, use_cache=None):
+        self._limit = limit
+        self._use_cache = use_cache
+        self.clock = clock
+        self.sleep = sleep
+        self.local = LocalWindowCounter()
+        self.shared = CacheWindowCounter()
+
+    @property
+    def limit(self) -> int:
+        return int(self._limit if self._limit is not None else settings.ESIMGO_RATE_LIMIT_PER_SECOND)
+
+    def _counter(self):
+        use_cache = self._use_cache if self._use_cache is not None else bool(getattr(settings, "REDIS_URL", ""))
+        return self.shared if use_cache else self.local
+
+    def _incr(self, window: int) -> int:
+        counter = self._counter()
+        try:
+            return counter.incr(window)
+        except Exception as exc:  # noqa: BLE001 - a cache outage must not stop provider calls
+            if counter is self.local:
+                raise
+            logger.warning("eSIM Go rate limiter: shared counter unavailable (%s); using in-process counter", exc)
+            return self.local.incr(window)
+
+    def acquire(self) -> float:
+        """Wait for a slot in the current (or a later) window. Returns seconds waited."""
+        limit = self.limit
+        if limit <= 0:
+            return 0.0
+        waited = 0.0
+        while True:
+            now = self.clock()
+            window = int(now)
+            if self._incr(window) <= limit or waited >= MAX_WAIT_SECONDS:
+                return waited
+            pause = max(window + 1 - now, 0.001)
+            self.sleep(pause)
+            waited += pause
+
+
+_default_limiter = None
+_default_lock = threading.Lock()
+
+
+def get_rate_limiter() -> SharedRateLimiter:
+    """The process-wide limiter every ESIMGoClient uses unless given another."""
+    global _default_limiter
+    with _default_lock:
+        if _default_limiter is None:
+            _default_limiter = SharedRateLimiter()
+        return _default_limiter
