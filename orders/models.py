@@ -1,0 +1,276 @@
+"""Orders (one per paid invoice), eSIMs, provisioning attempts and the order state machine.
+
+The order status only changes through `Order.apply_transition` (called by orders.services),
+which checks the transition table in `TRANSITIONS` and writes an OrderTransition row.
+Everything that must happen at most once is guarded by a DB constraint, not by code:
+one order per invoice, one eSIM per ICCID, one order per eSIM Go order reference, one e-mail
+per (order, kind, event), one callback row per body hash, one use per magic-link token.
+"""
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class ESim(models.Model):
+    """An eSIM profile at eSIM Go. Top-ups add bundles to the same row (same ICCID)."""
+
+    iccid = models.CharField(max_length=32, unique=True)
+    matching_id = models.CharField(max_length=128)
+    smdp_address = models.CharField(max_length=255)
+    customer = models.ForeignKey("payments.Customer", on_delete=models.PROTECT, related_name="esims")
+    customer_ref_set_at = models.DateTimeField(
+        null=True, blank=True, help_text="When eSIM Go's customerRef was set to our order id (PUT /esims)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "eSIM"
+        verbose_name_plural = "eSIMs"
+
+    def __str__(self):
+        return self.iccid
+
+    @property
+    def lpa(self) -> str:
+        from catalog.lpa import build_lpa
+
+        return build_lpa(self.smdp_address, self.matching_id)
+
+    @property
+    def smdp_host(self) -> str:
+        """SM-DP+ address as a shopper types it (eSIM Go sometimes sends a scheme)."""
+        address = self.smdp_address.strip()
+        for prefix in ("https://", "http://"):
+            if address.lower().startswith(prefix):
+                address = address[len(prefix):]
+        return address.rstrip("/")
+
+
+class Order(models.Model):
+    class Kind(models.TextChoices):
+        NEW = "NEW", _("New eSIM")
+        TOPUP = "TOPUP", _("Top-up")
+
+    class Status(models.TextChoices):
+        PAID = "PAID", _("Paid")
+        PROVISIONING = "PROVISIONING", _("Preparing your eSIM")
+        DELIVERED = "DELIVERED", _("Ready")
+        NEEDS_ATTENTION = "NEEDS_ATTENTION", _("Delayed")
+        REFUNDED = "REFUNDED", _("Refunded")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    invoice = models.OneToOneField("payments.Invoice", on_delete=models.PROTECT, related_name="order")
+    bundle = models.ForeignKey("catalog.Bundle", on_delete=models.PROTECT, related_name="orders")
+    customer = models.ForeignKey("payments.Customer", on_delete=models.PROTECT, related_name="orders")
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.NEW)
+    topup_iccid = models.CharField(max_length=32, blank=True, help_text="Target eSIM of a top-up.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PAID, db_index=True)
+    language = models.CharField(max_length=8, default="mn", help_text="Language for the shopper's e-mails.")
+
+    esim = models.ForeignKey(ESim, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
+    esimgo_order_reference = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    # Parts of the eSIM Go answer kept for staff (total/currency/pricePerUnit, statusMessage).
+    esimgo_order = models.JSONField(default=dict, blank=True)
+
+    attention_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # A delivered order always has its eSIM; a new-eSIM order never re-uses a reference.
+            models.CheckConstraint(
+                condition=~Q(status="DELIVERED") | Q(esim__isnull=False), name="order_delivered_has_esim"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="NEW", topup_iccid="") | Q(kind="TOPUP") & ~Q(topup_iccid=""),
+                name="order_topup_has_iccid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"order {self.public_id} {self.status}"
+
+    def get_absolute_url(self):
+        return reverse("orders:esim-detail", args=[self.public_id])
+
+    @property
+    def is_in_progress(self) -> bool:
+        return self.status in (self.Status.PAID, self.Status.PROVISIONING)
+
+    def apply_transition(self, name: str, *, actor: str, cause: str = "", actor_user=None) -> "OrderTransition":
+        """Move to the state named by `name` (see TRANSITIONS) and record it. Caller holds the row lock."""
+        try:
+            sources, target = TRANSITIONS[name]
+        except KeyError:
+            raise InvalidTransition(f"unknown transition {name!r}") from None
+        if self.status not in sources:
+            raise InvalidTransition(f"{name}: order {self.public_id} is {self.status}, needs one of {sorted(sources)}")
+        previous = self.status
+        self.status = target
+        if target == self.Status.DELIVERED:
+            self.delivered_at = timezone.now()
+        self.save()
+        return OrderTransition.objects.create(
+            order=self, name=name, from_status=previous, to_status=target,
+            cause=cause[:500], actor=actor[:150], actor_user=actor_user,
+        )
+
+
+class InvalidTransition(Exception):
+    pass
+
+
+S = Order.Status
+# name -> (allowed source states, target state). The only place order states change.
+TRANSITIONS = {
+    "start_provisioning": ({S.PAID}, S.PROVISIONING),
+    "deliver": ({S.PAID, S.PROVISIONING}, S.DELIVERED),
+    "flag_for_attention": ({S.PAID, S.PROVISIONING}, S.NEEDS_ATTENTION),
+    "staff_retry_provisioning": ({S.NEEDS_ATTENTION}, S.PROVISIONING),
+    "staff_deliver": ({S.NEEDS_ATTENTION}, S.DELIVERED),
+    "staff_refund": ({S.NEEDS_ATTENTION}, S.REFUNDED),
+}
+del S
+
+
+class OrderTransition(models.Model):
+    """Append-only history: which named transition, from/to, why, who (task/callback/sweep/staff) and when."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="transitions")
+    name = models.CharField(max_length=32)
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16)
+    cause = models.CharField(max_length=500, blank=True)
+    actor = models.CharField(max_length=150, help_text='"task", "callback", "sweep", "system" or "staff:<username>".')
+    actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"{self.order_id}: {self.from_status or '∅'} → {self.to_status} ({self.name}, {self.actor})"
+
+
+class ProvisioningAttempt(models.Model):
+    """One try at buying the order's eSIM at eSIM Go, committed BEFORE the purchase call.
+
+    An attempt left REQUESTED/UNKNOWN means "eSIM Go may have said yes": the next run must look
+    the order up at eSIM Go before it may buy again.
+    """
+
+    class Outcome(models.TextChoices):
+        REQUESTED = "REQUESTED", "requested (call in flight or worker died)"
+        UNKNOWN = "UNKNOWN", "outcome unknown (timeout/5xx), reconcile before retrying"
+        ORDERED = "ORDERED", "eSIM Go order exists (reference known), eSIM details pending"
+        SUCCEEDED = "SUCCEEDED", "eSIM stored"
+        NOT_PLACED = "NOT_PLACED", "eSIM Go did not place the order"
+        RECONCILED_ABSENT = "RECONCILED_ABSENT", "looked up at eSIM Go: no order, safe to buy again"
+        SUPERSEDED = "SUPERSEDED", "order was delivered by another attempt"
+
+    UNRESOLVED = (Outcome.REQUESTED, Outcome.UNKNOWN, Outcome.ORDERED)
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="attempts")
+    marker = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, help_text="Client-side idempotency marker.")
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.REQUESTED)
+    actor = models.CharField(max_length=150)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    esimgo_order_reference = models.CharField(max_length=64, blank=True)
+    adopted = models.BooleanField(default=False, help_text="Found by reconciliation rather than by our own response.")
+    response = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        constraints = [
+            # At most one unresolved attempt per order: a second concurrent purchase cannot start.
+            models.UniqueConstraint(
+                fields=["order"], condition=Q(outcome__in=["REQUESTED", "UNKNOWN", "ORDERED"]),
+                name="uniq_unresolved_attempt_per_order",
+            ),
+        ]
+
+    def __str__(self):
+        return f"attempt {self.marker} {self.outcome}"
+
+
+class EmailLog(models.Model):
+    """One row per e-mail event, claimed before sending: the unique key makes "never twice" a DB fact."""
+
+    class Kind(models.TextChoices):
+        PAYMENT_RECEIVED = "payment_received", "payment received"
+        ESIM_READY = "esim_ready", "eSIM ready"
+        PROVISIONING_DELAYED = "provisioning_delayed", "provisioning delayed"
+        STAFF_ALERT = "staff_alert", "staff alert"
+        USAGE_80 = "usage_80", "80 % used"
+        USAGE_100 = "usage_100", "100 % used"
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING", "pending"
+        SENT = "SENT", "sent"
+        FAILED = "FAILED", "failed (retries exhausted)"
+        SKIPPED = "SKIPPED", "skipped (no address)"
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="emails")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    event_key = models.CharField(max_length=128, blank=True, default="", help_text="e.g. the assignment id of a usage alert.")
+    to = models.CharField(max_length=1000)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "kind", "event_key"], name="uniq_email_per_order_event"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.order_id} {self.status}"
+
+
+class MagicLinkToken(models.Model):
+    """A "My eSIMs" sign-in link. Only the SHA-256 of the token is stored; used_at makes it single-use."""
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    email = models.EmailField(max_length=254, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    request_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"magic link for {self.email} ({'used' if self.used_at else 'unused'})"
+
+
+class ESIMGoCallback(models.Model):
+    """Raw inbox of authentic eSIM Go usage callbacks, deduplicated by the hash of the raw body."""
+
+    body_sha256 = models.CharField(max_length=64, unique=True)
+    body = models.TextField()
+    alert_type = models.CharField(max_length=64, blank=True, help_text="alertType or event.")
+    iccid = models.CharField(max_length=32, blank=True, db_index=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    result = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name = "eSIM Go callback"
+
+    def __str__(self):
+        return f"{self.alert_type} {self.iccid} {self.received_at:%Y-%m-%d %H:%M:%S}"
