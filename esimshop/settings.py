@@ -174,6 +174,13 @@ QPAY_CLIENT_ID = env.str("QPAY_CLIENT_ID", default="TEST_MERCHANT" if SANDBOX el
 QPAY_CLIENT_SECRET = env.str("QPAY_CLIENT_SECRET", default="123456" if SANDBOX else "")
 QPAY_INVOICE_CODE = env.str("QPAY_INVOICE_CODE", default="TEST_INVOICE" if SANDBOX else "")
 QPAY_CALLBACK_PUBLIC_BASE_URL = env.str("QPAY_CALLBACK_PUBLIC_BASE_URL", default=SITE_URL).rstrip("/")
+QPAY_CONNECT_TIMEOUT = env.float("QPAY_CONNECT_TIMEOUT", default=5.0)
+QPAY_READ_TIMEOUT = env.float("QPAY_READ_TIMEOUT", default=20.0)
+QPAY_MAX_RETRIES = env.int("QPAY_MAX_RETRIES", default=2)
+QPAY_INVOICE_TTL_MINUTES = env.int("QPAY_INVOICE_TTL_MINUTES", default=30)
+# Refuse a purchase when eSIM Go's validated order total moved this much from our stored price.
+ESIMGO_PRICE_TOLERANCE_PERCENT = Decimal(env.str("ESIMGO_PRICE_TOLERANCE_PERCENT", default="10"))
+PAYMENTS_STATUS_RATE_LIMIT_PER_MINUTE = env.int("PAYMENTS_STATUS_RATE_LIMIT_PER_MINUTE", default=60)
 
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
