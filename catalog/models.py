@@ -4,6 +4,7 @@ Bundles are never deleted (orders point at them); a bundle that disappears upstr
 retired (`is_available=False`). Countries are keyed by ISO 3166-1 alpha-2 and get their
 display names (translated) from django-countries.
 """
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_countries.fields import CountryField
@@ -55,7 +56,8 @@ class Bundle(models.Model):
     # Retail price in integer MNT: computed by the sync, or set by staff.
     computed_price_mnt = models.PositiveIntegerField()
     price_override_mnt = models.PositiveIntegerField(
-        null=True, blank=True, help_text=_("Staff override of the retail price in MNT; empty = computed.")
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text=_("Staff override of the retail price in MNT; empty = computed."),
     )
 
     countries = models.ManyToManyField(
