@@ -1,9 +1,105 @@
-from django.shortcuts import render
+"""Storefront pages: home, search, countries A–Z, region, country and bundle pages.
+
+Each page runs a fixed number of queries (pinned in tests/catalog/test_views.py).
+"""
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
+from catalog import presentation, selectors
+from catalog.forms import BundleFilterForm
+
+
+def _not_found(request, message):
+    return render(request, "404.html", {"message": message}, status=404)
+
+
+def _bundle_rows(bundles):
+    """Bundles with the per-GB price attached (integer MNT, None for unlimited)."""
+    for bundle in bundles:
+        bundle.price_per_gb_mnt = presentation.price_per_gb_mnt(
+            bundle.retail_price_mnt, bundle.data_amount_mb, bundle.unlimited
+        )
+    return bundles
+
+
+def _filtered(request, queryset_for):
+    form = BundleFilterForm(request.GET or None)
+    if form.is_bound:
+        form.is_valid()  # errors are shown; only valid fields filter
+    filters = form.to_filters() if form.is_bound else selectors.BundleFilters()
+    return form, _bundle_rows(list(queryset_for(filters)))
 
 
 def home(request):
-    return render(request, "catalog/home.html")
+    return render(request, "catalog/home.html", {
+        "popular": selectors.popular_countries(),
+        "regions": selectors.regions_with_countries(),
+    })
+
+
+def search(request):
+    query = request.GET.get("q", "").strip()[:100]
+    result = selectors.search_countries(query, get_language())
+    if result.exact is not None:
+        return redirect("catalog:country", iso=result.exact.iso.code)
+    return render(request, "catalog/search.html", {"query": query, "countries": result.countries})
 
 
 def countries(request):
-    return render(request, "catalog/home.html")
+    return render(request, "catalog/countries.html", {
+        "letters": selectors.countries_a_to_z(get_language()),
+        "regions": selectors.regions_with_countries(),
+    })
+
+
+def region(request, slug):
+    region = selectors.get_region(slug)
+    if region is None:
+        return _not_found(request, _("We have no region by that name."))
+    form, bundles = _filtered(request, lambda filters: selectors.available_bundles_for_region(region, filters))
+    return render(request, "catalog/region.html", {
+        "region": region,
+        "countries": selectors.countries_of_region(region, get_language()),
+        "bundles": bundles,
+        "form": form,
+    })
+
+
+def country(request, iso):
+    country = selectors.get_country(iso)
+    if country is None:
+        return _not_found(request, _("We don't sell eSIMs for that destination. Try searching for it by name."))
+    form, bundles = _filtered(request, lambda filters: selectors.available_bundles_for_country(country, filters))
+    return render(request, "catalog/country.html", {"country": country, "bundles": bundles, "form": form})
+
+
+def _checkout_url(bundle):
+    """The payments app's checkout page; None until that app provides it (the page must not fail)."""
+    try:
+        return reverse("payments:checkout", args=[bundle.name])
+    except NoReverseMatch:
+        return None
+
+
+def bundle_detail(request, name):
+    bundle = selectors.get_bundle(name)
+    if bundle is None:
+        return _not_found(request, _("We could not find that eSIM plan."))
+    coverage = selectors.coverage_for_bundles([bundle.pk])[bundle.pk]
+    language = get_language()
+    coverage.sort(key=lambda c: presentation.collation_key(presentation.country_name(c.iso), language))
+    _bundle_rows([bundle])
+    # Retired bundles keep their page (HTTP 200, noindex) for shoppers who bought them; no Buy button.
+    return render(request, "catalog/bundle_detail.html", {
+        "bundle": bundle,
+        "title": presentation.plan_name(
+            presentation.coverage_label([(c.iso, c.region) for c in coverage]) if coverage else bundle.name,
+            bundle.data_amount_mb, bundle.unlimited, bundle.duration_days,
+        ),
+        "coverage": coverage,
+        "unlimited_policy": presentation.unlimited_policy(bundle.name, bundle.unlimited),
+        "autostart_text": presentation.autostart_explanation(bundle.autostart),
+        "checkout_url": _checkout_url(bundle) if bundle.is_available else None,
+    })

@@ -1,0 +1,244 @@
+"""Reads for the storefront pages and the packages API.
+
+Every function runs a fixed number of queries however many bundles there are. Country
+listings use the counts the sync denormalises onto Country (bundle_count, min_price_mnt);
+bundle lists are computed live from BundleCountry (base + roaming coverage), so a regional
+bundle that reaches a country only through `roamingEnabled` is listed there too.
+"""
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from django.db.models import Case, Count, F, FloatField, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Cast, Coalesce
+from django.utils import translation
+from django_countries import countries as country_registry
+
+from catalog.models import Bundle, BundleCountry, Country, Region
+from catalog.presentation import collation_key, index_letter
+
+# Destinations Mongolian travellers buy most, in display order.
+POPULAR_DESTINATIONS = ("CN", "KR", "JP", "TH", "TR", "VN", "SG", "US", "DE", "FR", "GB", "KZ", "RU", "MN")
+
+# Filter buckets: key -> inclusive (low, high) bounds, None = open. Data in decimal MB.
+DATA_BUCKETS = {"upto3": (1, 3000), "3to10": (3001, 10000), "over10": (10001, None)}
+DAYS_BUCKETS = {"upto7": (1, 7), "8to15": (8, 15), "16to30": (16, 30), "over30": (31, None)}
+UNLIMITED_SORT_MB = 10**9  # unlimited sorts above any finite data amount
+
+SORT_ORDERS = {
+    "price": ("retail_price_mnt", "duration_days", "name"),
+    "-price": ("-retail_price_mnt", "name"),
+    "data": ("-data_sort_mb", "retail_price_mnt", "name"),
+    "days": ("-duration_days", "retail_price_mnt", "name"),
+    "per_gb": (F("per_gb_sort").asc(nulls_last=True), "retail_price_mnt", "name"),
+}
+DEFAULT_SORT = "price"
+
+ISO_ALPHA2 = re.compile(r"^[A-Za-z]{2}$")
+
+
+@dataclass(frozen=True)
+class BundleFilters:
+    data: str | None = None  # key of DATA_BUCKETS
+    days: str | None = None  # key of DAYS_BUCKETS
+    unlimited: bool | None = None
+    min_days: int | None = None
+    max_days: int | None = None
+    min_data_mb: int | None = None
+    sort: str = DEFAULT_SORT
+
+
+# --- Countries and regions ---------------------------------------------------------------
+
+def sellable_countries() -> QuerySet:
+    return Country.objects.filter(bundle_count__gt=0)
+
+
+def popular_countries() -> list[Country]:
+    by_iso = {c.iso.code: c for c in sellable_countries().filter(iso__in=POPULAR_DESTINATIONS)}
+    return [by_iso[iso] for iso in POPULAR_DESTINATIONS if iso in by_iso]
+
+
+def regions_with_countries() -> QuerySet:
+    return (
+        Region.objects.annotate(country_count=Count("countries", filter=Q(countries__bundle_count__gt=0)))
+        .filter(country_count__gt=0)
+        .order_by("name")
+    )
+
+
+def sort_countries(countries, language: str) -> list[Country]:
+    return sorted(countries, key=lambda c: collation_key(c.iso.name, language))
+
+
+def countries_a_to_z(language: str) -> list[tuple[str, list[Country]]]:
+    """[(letter, [countries])] in the alphabet of `language`, names translated."""
+    groups: dict[str, list[Country]] = {}
+    for country in sort_countries(sellable_countries().select_related("region"), language):
+        groups.setdefault(index_letter(country.iso.name, language), []).append(country)
+    return list(groups.items())
+
+
+def get_country(iso: str) -> Country | None:
+    """Case-insensitive ISO alpha-2 lookup; None for anything else."""
+    if not iso or not ISO_ALPHA2.match(iso):
+        return None
+    return Country.objects.select_related("region").filter(iso=iso.upper()).first()
+
+
+def get_region(slug: str) -> Region | None:
+    return Region.objects.filter(slug=slug).first()
+
+
+def countries_of_region(region: Region, language: str) -> list[Country]:
+    return sort_countries(sellable_countries().filter(region=region), language)
+
+
+# --- Search ------------------------------------------------------------------------------
+
+def _normalise(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    letters = "".join(ch if ch.isalnum() else " " for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(letters.split())
+
+
+@lru_cache(maxsize=1)
+def _search_index() -> dict[str, tuple[set[str], set[str]]]:
+    """ISO code -> (exact keys: codes and names, names) in Mongolian and English."""
+    index: dict[str, tuple[set[str], set[str]]] = {}
+    for language in ("mn", "en"):
+        with translation.override(language):
+            for code, name in country_registry:
+                codes, names = index.setdefault(code, (set(), set()))
+                codes.add(code.casefold())
+                alpha3 = country_registry.alpha3(code)
+                if alpha3:
+                    codes.add(alpha3.casefold())
+                names.add(_normalise(str(name)))
+    return index
+
+
+def _match_rank(query: str, codes: set[str], names: set[str]) -> int | None:
+    """0 exact code or name, 1 a name starts with it (or a word of it), 2 contains it, None no match."""
+    if query in codes or query in names:
+        return 0
+    if any(name.startswith(query) or f" {query}" in name for name in names):
+        return 1
+    if len(query) >= 3 and any(query in name for name in names):
+        return 2
+    return None
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    countries: list[Country]
+    exact: Country | None  # the one country the shopper clearly meant, if any
+
+
+def search_countries(query: str, language: str) -> SearchResult:
+    """Sellable countries whose ISO code or Mongolian/English name matches `query`."""
+    needle = _normalise(query[:100])
+    if not needle:
+        return SearchResult([], None)
+    ranked = []
+    for country in sellable_countries().select_related("region"):
+        codes, names = _search_index().get(country.iso.code, ({country.iso.code.casefold()}, set()))
+        rank = _match_rank(needle, codes, names)
+        if rank is not None:
+            ranked.append((rank, collation_key(country.iso.name, language), country))
+    ranked.sort(key=lambda item: item[:2])
+    exact = [country for rank, _key, country in ranked if rank == 0]
+    found = [country for _rank, _key, country in ranked]
+    chosen = found[0] if len(found) == 1 else (exact[0] if len(exact) == 1 else None)
+    return SearchResult(found, chosen)
+
+
+# --- Bundles -----------------------------------------------------------------------------
+
+def _with_listing_fields(bundles: QuerySet) -> QuerySet:
+    """Annotate what lists show and sort on: retail price, coverage size, sort helpers."""
+    coverage_count = (
+        BundleCountry.objects.filter(bundle=OuterRef("pk")).order_by().values("bundle")
+        .annotate(n=Count("pk")).values("n")
+    )
+    return bundles.annotate(
+        retail_price_mnt=Coalesce("price_override_mnt", "computed_price_mnt"),
+        covers_count=Coalesce(Subquery(coverage_count, output_field=IntegerField()), Value(0)),
+        data_sort_mb=Case(When(unlimited=True, then=Value(UNLIMITED_SORT_MB)), default=F("data_amount_mb")),
+        per_gb_sort=Case(
+            When(Q(unlimited=True) | Q(data_amount_mb__lte=0), then=Value(None, output_field=FloatField())),
+            default=Cast(Coalesce("price_override_mnt", "computed_price_mnt"), FloatField()) / F("data_amount_mb"),
+            output_field=FloatField(),
+        ),
+    )
+
+
+def _apply_filters(bundles: QuerySet, filters: BundleFilters) -> QuerySet:
+    if filters.data in DATA_BUCKETS:
+        low, high = DATA_BUCKETS[filters.data]
+        bundles = bundles.filter(unlimited=False, data_amount_mb__gte=low)
+        if high is not None:
+            bundles = bundles.filter(data_amount_mb__lte=high)
+    if filters.days in DAYS_BUCKETS:
+        low, high = DAYS_BUCKETS[filters.days]
+        bundles = bundles.filter(duration_days__gte=low)
+        if high is not None:
+            bundles = bundles.filter(duration_days__lte=high)
+    if filters.unlimited is not None:
+        bundles = bundles.filter(unlimited=filters.unlimited)
+    if filters.min_days is not None:
+        bundles = bundles.filter(duration_days__gte=filters.min_days)
+    if filters.max_days is not None:
+        bundles = bundles.filter(duration_days__lte=filters.max_days)
+    if filters.min_data_mb is not None:
+        bundles = bundles.filter(Q(unlimited=True) | Q(data_amount_mb__gte=filters.min_data_mb))
+    return bundles.order_by(*SORT_ORDERS.get(filters.sort, SORT_ORDERS[DEFAULT_SORT]))
+
+
+def available_bundles_for_country(country: Country | str, filters: BundleFilters = BundleFilters()) -> QuerySet:
+    """Sellable bundles that work in the country: base coverage or roaming (regional/global)."""
+    iso = getattr(country, "pk", country)
+    bundles = Bundle.objects.filter(is_available=True, coverage__country=iso)
+    return _apply_filters(_with_listing_fields(bundles), filters)
+
+
+def country_is_sold(country: Country) -> bool:
+    return Bundle.objects.filter(is_available=True, coverage__country=country.pk).exists()
+
+
+def available_bundles_for_region(region: Region, filters: BundleFilters = BundleFilters()) -> QuerySet:
+    """Multi-country bundles: sellable bundles covering at least two countries of the region."""
+    in_region = (
+        BundleCountry.objects.filter(country__region=region).order_by().values("bundle")
+        .annotate(n=Count("pk")).filter(n__gte=2).values("bundle")
+    )
+    bundles = Bundle.objects.filter(is_available=True, pk__in=in_region)
+    return _apply_filters(_with_listing_fields(bundles), filters)
+
+
+def get_bundle(name: str) -> Bundle | None:
+    """Any bundle by its eSIM Go name, retired ones too (their pages say so)."""
+    return _with_listing_fields(Bundle.objects.filter(name=name)).first()
+
+
+@dataclass(frozen=True)
+class Coverage:
+    iso: str
+    kind: str
+    region: str
+
+    @property
+    def is_roaming(self) -> bool:
+        return self.kind == BundleCountry.Kind.ROAMING
+
+
+def coverage_for_bundles(bundle_ids) -> dict[int, list[Coverage]]:
+    """Bundle id -> every country it covers (one query for any number of bundles)."""
+    coverage: dict[int, list[Coverage]] = {bundle_id: [] for bundle_id in bundle_ids}
+    rows = BundleCountry.objects.filter(bundle_id__in=list(coverage)).values_list(
+        "bundle_id", "country_id", "kind", "country__region__name"
+    )
+    for bundle_id, iso, kind, region in rows:
+        coverage[bundle_id].append(Coverage(iso, kind, region or ""))
+    return coverage
