@@ -1,0 +1,171 @@
+"""Customer transactions API: the seed-000 purchase contract and the public payment status."""
+import logging
+import re
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.urls import reverse
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catalog.models import Bundle
+from payments import selectors, services
+from payments.ratelimit import allow, client_ip
+
+logger = logging.getLogger(__name__)
+
+STATUS_CHECK_MIN_AGE = timedelta(seconds=20)
+PHONE_SEPARATORS = re.compile(r"[\s\-().]")
+
+
+def normalise_phone(value: str) -> str:
+    """Mongolian numbers are 8 digits; accept spaces/hyphens and a +976 prefix."""
+    digits = PHONE_SEPARATORS.sub("", str(value or ""))
+    if digits.startswith("+976"):
+        digits = digits[4:]
+    elif len(digits) == 11 and digits.startswith("976"):
+        digits = digits[3:]
+    return digits
+
+
+class PhoneNumberField(serializers.CharField):
+    def to_internal_value(self, data):
+        phone = normalise_phone(super().to_internal_value(data))
+        if not re.fullmatch(r"\d{8}", phone):
+            raise serializers.ValidationError(_("Enter a Mongolian phone number of 8 digits."))
+        return phone
+
+
+class WholeMNTField(serializers.Field):
+    """A whole number of tugrik given as a JSON number (or digit string); never a float for money."""
+
+    default_error_messages = {"invalid": _("Enter the amount as a whole number of tugrik.")}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        try:
+            amount = Decimal(str(data).strip())
+        except (InvalidOperation, ValueError):
+            self.fail("invalid")
+        if not amount.is_finite() or amount != amount.to_integral_value() or amount <= 0:
+            self.fail("invalid")
+        return int(amount)
+
+    def to_representation(self, value):
+        return value
+
+
+class PurchaseInput(serializers.Serializer):
+    phoneNumber = PhoneNumberField(max_length=32)
+    email = serializers.EmailField(max_length=254)
+    amount = WholeMNTField()
+    packageCode = serializers.CharField(max_length=128)
+    description = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+    def validate_packageCode(self, value):
+        bundle = Bundle.objects.filter(name=value).first()
+        if bundle is None:
+            raise serializers.ValidationError(_("Unknown package."))
+        if not bundle.is_available:
+            raise serializers.ValidationError(_("This package is no longer available."))
+        self.context["bundle"] = bundle
+        return value
+
+
+def _fields_error(fields: dict, http_status=status.HTTP_400_BAD_REQUEST) -> Response:
+    first = next(iter(fields.values()))
+    return Response({"error": str(first[0]), "errors": fields}, status=http_status)
+
+
+def remember_invoice(request, invoice) -> None:
+    """The browser's purchases (orders' My eSIMs reads this list)."""
+    ids = list(request.session.get("invoice_ids", []))
+    if str(invoice.pk) not in ids:
+        ids.append(str(invoice.pk))
+        request.session["invoice_ids"] = ids[-50:]
+
+
+def purchase_payload(request, invoice) -> dict:
+    return {
+        "invoice_id": invoice.qpay_invoice_id,
+        "qr_image": invoice.qr_image,
+        "qr_link": invoice.short_url or next((u["link"] for u in invoice.bank_urls if u.get("link")), ""),
+        "customerId": str(invoice.customer_id),
+        "internalInvoiceId": str(invoice.pk),
+        "qrText": invoice.qr_text,
+        "shortUrl": invoice.short_url,
+        "bankLinks": invoice.bank_urls,
+        "amount": invoice.amount_mnt,
+        "expiresAt": invoice.expires_at.isoformat(),
+        "statusUrl": request.build_absolute_uri(reverse("payments:api-status", args=[invoice.pk])),
+        "paymentUrl": request.build_absolute_uri(reverse("payments:pay", args=[invoice.pk])),
+    }
+
+
+class PurchaseApi(APIView):
+    """POST /api/customer/transactions/purchase (seed 000)."""
+
+    def post(self, request):
+        if not isinstance(request.data, dict):
+            return Response({"error": str(_("Send a JSON object."))}, status=status.HTTP_400_BAD_REQUEST)
+        serializer = PurchaseInput(data=request.data)
+        if not serializer.is_valid():
+            return _fields_error({k: [str(m) for m in v] for k, v in serializer.errors.items()})
+        data = serializer.validated_data
+        try:
+            invoice = services.start_purchase(
+                phone_number=data["phoneNumber"], email=data["email"], bundle=serializer.context["bundle"],
+                amount_mnt=data["amount"], description=data["description"], language=get_language() or "mn",
+            )
+        except services.PurchaseError as exc:
+            if exc.field:
+                return _fields_error({exc.field: [str(exc.message)]}, exc.http_status)
+            return Response({"error": str(exc.message)}, status=exc.http_status)
+        remember_invoice(request, invoice)
+        return Response(purchase_payload(request, invoice), status=status.HTTP_201_CREATED)
+
+
+def request_check(invoice) -> None:
+    """Ask QPay about a pending invoice at most once a minute, whoever is asking."""
+    from django.core.cache import cache
+
+    if not invoice.is_payable:
+        return
+    from django.utils import timezone
+
+    if invoice.expires_at <= timezone.now():
+        if cache.add(f"payments:lazy-expire:{invoice.pk}", 1, 60):
+            services.enqueue_expiry(invoice.pk)
+        return
+    # The callback normally arrives first; ask QPay only for a shopper who has been waiting.
+    if timezone.now() - invoice.created_at < STATUS_CHECK_MIN_AGE:
+        return
+    if cache.add(f"payments:status-check:{invoice.pk}", 1, 60):
+        services.enqueue_check(invoice.pk, cause="status poll")
+
+
+@require_GET
+def invoice_status(request, invoice_id):
+    """GET /api/customer/transactions/<internalInvoiceId>/status — public; the UUID is the capability."""
+    limit = getattr(settings, "PAYMENTS_STATUS_RATE_LIMIT_PER_MINUTE", 60)
+    allowed, retry_after = allow("status", client_ip(request), limit=limit)
+    if not allowed:
+        response = JsonResponse({"error": str(_("Too many requests. Slow down."))}, status=429)
+        response["Retry-After"] = str(retry_after)
+        return response
+    invoice = selectors.get_invoice(invoice_id)
+    if invoice is None:
+        return JsonResponse({"error": str(_("Not found."))}, status=404)
+    if invoice.status == invoice.Status.PENDING:
+        request_check(invoice)
+        invoice.refresh_from_db()
+    response = JsonResponse(selectors.public_status(invoice))
+    response["Cache-Control"] = "no-store"
+    return response

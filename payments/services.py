@@ -1,0 +1,635 @@
+"""Payment writes: purchases, payment verification, expiry and the invoice state machine.
+
+Invoice states and the ONLY ways between them (each recorded as an InvoiceTransition):
+
+    open                 ""                  → PENDING    purchase started (row exists before QPay is called)
+    mark_paid            PENDING             → PAID       QPay's payment/check shows PAID rows covering the amount
+    accept_late_payment  EXPIRED, CANCELLED  → PAID       staff accepts money that arrived after cancel/expiry
+    expire               PENDING             → EXPIRED    expiry reached; cancelled at QPay first
+    cancel               PENDING             → CANCELLED  QPay unreachable at creation, superseded, or staff
+    flag_for_staff       (status unchanged)               money arrived where it should not have
+
+Concurrency: every transition happens inside transaction.atomic() on a row fetched with
+select_for_update(), so of N concurrent verifications exactly one sees PENDING and wins.
+QPay is never called while a row lock is held (the lock would be held for a network
+round trip, and on SQLite the sandbox QPay would wait on our write lock).
+"""
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from payments.models import Customer, Invoice, InvoiceTransition, Payment, QPayCallback
+from payments.qpay import QPayClient, QPayError, QPayNotFound
+
+logger = logging.getLogger(__name__)
+
+Status = Invoice.Status
+
+TRANSITIONS = {
+    "mark_paid": ((Status.PENDING,), Status.PAID),
+    "accept_late_payment": ((Status.EXPIRED, Status.CANCELLED), Status.PAID),
+    "expire": ((Status.PENDING,), Status.EXPIRED),
+    "cancel": ((Status.PENDING,), Status.CANCELLED),
+}
+
+# Paid within 1 MNT of the invoice counts as paid (QPay echoes "10.00"-style decimals).
+AMOUNT_TOLERANCE_MNT = Decimal("1")
+# A double-submit gets the open invoice back only if it is still worth paying.
+REUSE_MIN_REMAINING = timedelta(minutes=3)
+# A row still without a QPay invoice after this long belongs to a request that died.
+CREATING_STALE_AFTER = timedelta(seconds=90)
+WAIT_FOR_CONCURRENT_CREATION_SECONDS = 30
+# Checks after creation (seconds), then one just before expiry: never a tight loop.
+CHECK_OFFSETS_SECONDS = (60, 180, 600, 1800)
+PRE_EXPIRY_CHECK_SECONDS = 60
+EXPIRY_SLACK = timedelta(seconds=30)
+CALLBACK_TOKEN_SALT = "payments.qpay.callback"
+
+
+class IllegalTransition(Exception):
+    pass
+
+
+class PurchaseError(Exception):
+    """A purchase the shop refuses. `field` names the API field (packageCode, amount, ...)."""
+
+    http_status = 400
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidPurchase(PurchaseError):
+    pass
+
+
+class ProviderUnavailable(PurchaseError):
+    http_status = 503
+
+
+class PurchaseInProgress(PurchaseError):
+    http_status = 409
+
+
+# --- Outcomes -------------------------------------------------------------------------------
+
+PAID = "PAID"
+DUPLICATE = "DUPLICATE"
+NOT_PAID = "NOT_PAID"
+AMOUNT_MISMATCH = "AMOUNT_MISMATCH"
+VERIFY_FAILED = "VERIFY_FAILED"
+LATE_PAYMENT = "LATE_PAYMENT"
+
+
+@dataclass(frozen=True)
+class Verification:
+    outcome: str
+    invoice: Invoice
+    detail: str = ""
+
+
+# --- Helpers ----------------------------------------------------------------------------------
+
+def _now():
+    return timezone.now()
+
+
+def _locked(invoice_id) -> Invoice:
+    return Invoice.objects.select_for_update().get(pk=invoice_id)
+
+
+def _transition(invoice: Invoice, name: str, *, cause: str, actor: str, **changes) -> Invoice:
+    """Apply a named transition to a LOCKED invoice and record it."""
+    allowed_from, to_status = TRANSITIONS[name]
+    if invoice.status not in allowed_from:
+        raise IllegalTransition(f"{name}: invoice {invoice.pk} is {invoice.status}")
+    from_status = invoice.status
+    invoice.status = to_status
+    for attr, value in changes.items():
+        setattr(invoice, attr, value)
+    invoice.save(update_fields=["status", "updated_at", *changes])
+    InvoiceTransition.objects.create(
+        invoice=invoice, from_status=from_status, to_status=to_status, name=name, cause=cause[:255], actor=actor[:150]
+    )
+    logger.info("invoice %s %s: %s -> %s (%s; %s)", invoice.pk, name, from_status, to_status, actor, cause)
+    return invoice
+
+
+def flag_for_staff(invoice: Invoice, reason: str, *, actor: str) -> None:
+    """Mark a LOCKED invoice for staff and e-mail them (once per distinct reason)."""
+    if invoice.needs_staff_attention and invoice.staff_attention_reason == reason[:255]:
+        return
+    invoice.needs_staff_attention = True
+    invoice.staff_attention_reason = reason[:255]
+    invoice.save(update_fields=["needs_staff_attention", "staff_attention_reason", "updated_at"])
+    InvoiceTransition.objects.create(
+        invoice=invoice, from_status=invoice.status, to_status=invoice.status, name="flag_for_staff",
+        cause=reason[:255], actor=actor[:150],
+    )
+    logger.warning("invoice %s flagged for staff: %s", invoice.pk, reason)
+    subject = f"[esimshop] payment needs attention: {invoice.sender_invoice_no}"
+    body = (
+        f"{reason}\n\nInvoice {invoice.pk} ({invoice.sender_invoice_no}), QPay invoice {invoice.qpay_invoice_id}\n"
+        f"Status {invoice.status}, amount {invoice.amount_mnt} MNT, paid {invoice.paid_amount}\n"
+        f"Admin: {settings.SITE_URL}{reverse('admin:payments_invoice_change', args=[invoice.pk])}\n"
+    )
+    transaction.on_commit(lambda: _send_staff_alert(subject, body))
+
+
+def _send_staff_alert(subject: str, body: str) -> None:
+    recipients = list(getattr(settings, "STAFF_ALERT_EMAILS", []) or [])
+    if not recipients:
+        logger.error("no STAFF_ALERT_EMAILS configured; alert not sent: %s", subject)
+        return
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+    except Exception:  # noqa: BLE001 - an alert must never break payment processing
+        logger.exception("staff alert e-mail failed: %s", subject)
+
+
+# --- Callback URL token -----------------------------------------------------------------------
+
+def callback_token(invoice_id) -> str:
+    """Unguessable per-invoice token: HMAC of the invoice id under a SECRET_KEY-derived key."""
+    return salted_hmac(CALLBACK_TOKEN_SALT, str(invoice_id), algorithm="sha256").hexdigest()
+
+
+def is_valid_callback_token(invoice_id, token: str | None) -> bool:
+    return bool(token) and constant_time_compare(callback_token(invoice_id), token)
+
+
+def callback_url(invoice: Invoice) -> str:
+    path = reverse("payments:qpay-callback", args=[invoice.pk])
+    return f"{settings.QPAY_CALLBACK_PUBLIC_BASE_URL}{path}?token={callback_token(invoice.pk)}"
+
+
+# --- Purchase -------------------------------------------------------------------------------
+
+def find_or_create_customer(*, phone_number: str, email: str) -> Customer:
+    """By the (phone, e-mail) pair; the unique constraint settles concurrent first purchases."""
+    customer, _created = Customer.objects.get_or_create(phone_number=phone_number.strip(), email=email.strip().lower())
+    return customer
+
+
+def sender_invoice_no_for(invoice_id: uuid.UUID) -> str:
+    # Letters and digits only (QPay's docs forbid special characters), 36 of the 45 allowed.
+    return f"ESIM{invoice_id.hex.upper()}"
+
+
+def start_purchase(*, phone_number: str, email: str, bundle, amount_mnt: int, description: str = "",
+                   topup_iccid: str = "", company_register: str = "", language: str = "mn",
+                   actor: str = "shopper") -> Invoice:
+    """Create (or return the already open) QPay invoice for one bundle.
+
+    The server decides the price: `amount_mnt` is only the client's check against it.
+    Raises InvalidPurchase (400, with field), ProviderUnavailable (503), PurchaseInProgress (409).
+    """
+    if not bundle.is_available:
+        raise InvalidPurchase(_("This package is no longer available."), field="packageCode")
+    if amount_mnt != bundle.price_mnt:
+        raise InvalidPurchase(
+            _("The amount does not match the current price (%(price)s₮).") % {"price": f"{bundle.price_mnt:,}"},
+            field="amount",
+        )
+    customer = find_or_create_customer(phone_number=phone_number, email=email)
+    for _attempt in range(4):
+        existing = Invoice.objects.filter(
+            customer=customer, bundle=bundle, topup_iccid=topup_iccid, status=Status.PENDING
+        ).first()
+        if existing is not None:
+            if _reusable(existing, amount_mnt):
+                logger.info("purchase double-submit: returning open invoice %s", existing.pk)
+                return existing
+            _wait_or_retire(existing, actor=actor)
+            continue
+        validate_with_esimgo(bundle, topup_iccid)
+        invoice = _insert_invoice(
+            customer=customer, bundle=bundle, amount_mnt=amount_mnt, description=description,
+            topup_iccid=topup_iccid, company_register=company_register, language=language, actor=actor,
+        )
+        if invoice is None:
+            continue  # a concurrent submit inserted first; loop picks its invoice up
+        return _create_at_qpay(invoice, actor=actor)
+    raise PurchaseInProgress(_("This purchase is already being prepared. Please try again in a moment."))
+
+
+def _reusable(invoice: Invoice, amount_mnt: int) -> bool:
+    return (
+        invoice.is_payable
+        and invoice.amount_mnt == amount_mnt
+        and invoice.expires_at - _now() >= REUSE_MIN_REMAINING
+    )
+
+
+def _wait_or_retire(invoice: Invoice, *, actor: str) -> None:
+    """An open invoice we cannot hand back: wait for a concurrent creation, or retire it."""
+    if not invoice.qpay_invoice_id and _now() - invoice.created_at < CREATING_STALE_AFTER:
+        deadline = time.monotonic() + WAIT_FOR_CONCURRENT_CREATION_SECONDS
+        while time.monotonic() < deadline:
+            invoice.refresh_from_db(fields=["status", "qpay_invoice_id"])
+            if invoice.qpay_invoice_id or invoice.status != Status.PENDING:
+                return
+            time.sleep(0.1)
+        return
+    cause = "superseded by a new purchase" if invoice.qpay_invoice_id else "abandoned while being created"
+    cancel_invoice(invoice.pk, cause=cause, actor=actor)
+
+
+def validate_with_esimgo(bundle, topup_iccid: str = "") -> dict:
+    """Dry-run the eSIM Go order before taking money: refusal → 400, outage → 503."""
+    from catalog import esimgo  # imported at call time: owned by the catalog app
+
+    try:
+        result = esimgo.ESIMGoClient().create_order(bundle.name, validate=True, iccid=topup_iccid or None)
+    except esimgo.ESIMGoError as exc:
+        permanent_refusal = isinstance(exc, (esimgo.ESIMGoBadRequest, esimgo.ESIMGoNotFound))
+        logger.warning("eSIM Go validate for %s failed: %r", bundle.name, exc)
+        if permanent_refusal:
+            raise InvalidPurchase(_("This package cannot be bought right now."), field="packageCode") from exc
+        raise ProviderUnavailable(_("The eSIM provider is not reachable right now. Please try again in a minute.")) from exc
+    if not isinstance(result, dict) or result.get("valid") is False:
+        raise InvalidPurchase(_("This package cannot be bought right now."), field="packageCode")
+    total = result.get("total")
+    if total is not None and bundle.price:
+        try:
+            total = Decimal(str(total))
+        except ArithmeticError:
+            total = None
+        tolerance = Decimal(str(getattr(settings, "ESIMGO_PRICE_TOLERANCE_PERCENT", 10)))
+        if total is not None and abs(total - bundle.price) * 100 > bundle.price * tolerance:
+            logger.warning("eSIM Go price for %s moved: stored %s, validated %s", bundle.name, bundle.price, total)
+            raise InvalidPurchase(
+                _("The price of this package has just changed. Please reload the page."), field="packageCode"
+            )
+    return result
+
+
+def _insert_invoice(*, customer, bundle, amount_mnt, description, topup_iccid, company_register, language, actor):
+    invoice_id = uuid.uuid4()
+    ttl = timedelta(minutes=getattr(settings, "QPAY_INVOICE_TTL_MINUTES", 30))
+    try:
+        with transaction.atomic():
+            invoice = Invoice.objects.create(
+                id=invoice_id, customer=customer, bundle=bundle, topup_iccid=topup_iccid, amount_mnt=amount_mnt,
+                description=(description or "")[:255], company_register=company_register, language=language[:8],
+                sender_invoice_no=sender_invoice_no_for(invoice_id), expires_at=_now() + ttl,
+            )
+            InvoiceTransition.objects.create(
+                invoice=invoice, from_status="", to_status=Status.PENDING, name="open",
+                cause="purchase started", actor=actor[:150],
+            )
+    except IntegrityError:
+        return None
+    return invoice
+
+
+def _qpay_description(invoice: Invoice) -> str:
+    text = invoice.description or f"eSIM {invoice.bundle.description or invoice.bundle.name}"
+    return text[:255]
+
+
+def _create_at_qpay(invoice: Invoice, *, actor: str) -> Invoice:
+    try:
+        created = QPayClient().create_invoice(
+            sender_invoice_no=invoice.sender_invoice_no,
+            amount=invoice.amount_mnt,
+            description=_qpay_description(invoice),
+            callback_url=callback_url(invoice),
+            lines=[{
+                "sender_product_code": invoice.bundle.name[:45],
+                "line_description": _qpay_description(invoice),
+                "line_quantity": 1,
+                "line_unit_price": invoice.amount_mnt,
+            }],
+        )
+    except QPayError as exc:
+        logger.error("QPay invoice creation failed for %s: %s", invoice.pk, exc)
+        with transaction.atomic():
+            locked = _locked(invoice.pk)
+            if locked.status == Status.PENDING:
+                _transition(locked, "cancel", cause=f"QPay invoice creation failed: {exc}", actor="system")
+        raise ProviderUnavailable(_("The payment service is not reachable right now. Please try again in a minute.")) from exc
+    with transaction.atomic():
+        locked = _locked(invoice.pk)
+        if locked.status != Status.PENDING:
+            # Retired as stale while QPay was slow: do not hand out a second payable invoice.
+            _cancel_at_qpay_on_commit(created.invoice_id)
+            raise PurchaseInProgress(_("This purchase took too long. Please try again."))
+        locked.qpay_invoice_id = created.invoice_id
+        locked.qr_text = created.qr_text
+        locked.qr_image = created.qr_image
+        locked.short_url = created.short_url[:255]
+        locked.bank_urls = created.urls
+        locked.save(update_fields=["qpay_invoice_id", "qr_text", "qr_image", "short_url", "bank_urls", "updated_at"])
+        transaction.on_commit(lambda: schedule_payment_checks(locked.pk))
+    return locked
+
+
+def _cancel_at_qpay_on_commit(qpay_invoice_id: str) -> None:
+    from payments.tasks import cancel_qpay_invoice_task
+
+    transaction.on_commit(lambda: cancel_qpay_invoice_task.delay(qpay_invoice_id))
+
+
+def cancel_qpay_invoice(qpay_invoice_id: str) -> None:
+    """DELETE at QPay; already cancelled / not found count as done. Transient errors propagate."""
+    try:
+        QPayClient().cancel_invoice(qpay_invoice_id)
+    except QPayNotFound:
+        return
+    except QPayError as exc:
+        if exc.code in ("INVOICE_ALREADY_CANCELED", "INVOICE_ALREADY_CANCELLED"):
+            return
+        raise
+
+
+def cancel_invoice(invoice_id, *, cause: str, actor: str) -> Invoice:
+    """PENDING → CANCELLED here, then at QPay after commit. A payment after this is flagged."""
+    with transaction.atomic():
+        invoice = _locked(invoice_id)
+        if invoice.status != Status.PENDING:
+            return invoice
+        _transition(invoice, "cancel", cause=cause, actor=actor)
+        if invoice.qpay_invoice_id:
+            _cancel_at_qpay_on_commit(invoice.qpay_invoice_id)
+    return invoice
+
+
+# --- Verification ---------------------------------------------------------------------------
+
+def verify_invoice_payment(invoice_id, *, cause: str, actor: str, raise_transient: bool = False,
+                           recheck_paid: bool = False) -> Verification:
+    """The one verification path (callback, retry task, status poll, staff).
+
+    Order of work (seed 004): idempotency first → ask QPay payment/check with OUR stored QPay
+    invoice id → count only PAID rows → amount must cover the invoice within 1 MNT → mark
+    PAID under the invoice row lock (one winner) and hand over to orders in that transaction.
+    `recheck_paid` asks QPay even for a PAID invoice (to notice a second payment).
+    """
+    invoice = Invoice.objects.get(pk=invoice_id)
+    if invoice.status == Status.PAID and not recheck_paid:
+        return Verification(DUPLICATE, invoice, "already paid")
+    if not invoice.qpay_invoice_id:
+        return Verification(NOT_PAID, invoice, "no QPay invoice")
+    try:
+        check = QPayClient().check_payment(invoice.qpay_invoice_id)
+    except QPayError as exc:
+        logger.warning("QPay payment/check for invoice %s failed: %s", invoice.pk, exc)
+        if raise_transient and exc.transient:
+            raise
+        return Verification(VERIFY_FAILED, invoice, str(exc)[:255])
+    return _apply_check(invoice.pk, check, cause=cause, actor=actor)
+
+
+@transaction.atomic
+def _apply_check(invoice_id, check, *, cause: str, actor: str) -> Verification:
+    invoice = _locked(invoice_id)
+    _record_payments(invoice, check.rows)
+    invoice.last_checked_at = _now()
+    invoice.check_count += 1
+    invoice.save(update_fields=["last_checked_at", "check_count", "updated_at"])
+    paid = sum((r.amount for r in check.paid_rows if r.currency.upper() in ("MNT", "")), Decimal("0"))
+    due = Decimal(invoice.amount_mnt)
+    if invoice.status == Status.PAID:
+        if paid > due + AMOUNT_TOLERANCE_MNT:
+            flag_for_staff(invoice, f"paid more than once: {paid} MNT for a {due} MNT invoice", actor=actor)
+        return Verification(DUPLICATE, invoice, "already paid")
+    if paid <= 0:
+        return Verification(NOT_PAID, invoice, f"{check.count} payment rows, none PAID")
+    invoice.paid_amount = paid
+    invoice.save(update_fields=["paid_amount", "updated_at"])
+    if paid < due - AMOUNT_TOLERANCE_MNT:
+        flag_for_staff(invoice, f"short payment: {paid} MNT of {due} MNT", actor=actor)
+        return Verification(AMOUNT_MISMATCH, invoice, f"paid {paid} of {due}")
+    if invoice.status != Status.PENDING:
+        flag_for_staff(invoice, f"payment of {paid} MNT arrived after the invoice was {invoice.status}", actor=actor)
+        return Verification(LATE_PAYMENT, invoice, f"paid {paid} on a {invoice.status} invoice")
+    _transition(invoice, "mark_paid", cause=cause, actor=actor, paid_amount=paid, paid_at=_now())
+    if paid > due + AMOUNT_TOLERANCE_MNT:
+        flag_for_staff(invoice, f"overpaid: {paid} MNT for a {due} MNT invoice", actor=actor)
+    from orders.services import handle_invoice_paid  # at call time: orders owns it
+
+    handle_invoice_paid(invoice, actor=actor)
+    return Verification(PAID, invoice, f"paid {paid}")
+
+
+def _record_payments(invoice: Invoice, rows) -> None:
+    for row in rows:
+        if row.object_id and row.object_id != invoice.qpay_invoice_id:
+            logger.warning("QPay row %s belongs to %s, not %s; ignored", row.payment_id, row.object_id, invoice.qpay_invoice_id)
+            continue
+        paid_at = parse_datetime(row.payment_date) if row.payment_date else None
+        if paid_at is not None and timezone.is_naive(paid_at):
+            paid_at = timezone.make_aware(paid_at)
+        payment, created = Payment.objects.get_or_create(
+            qpay_payment_id=row.payment_id,
+            defaults={
+                "invoice": invoice, "status": row.status[:16], "amount": row.amount, "currency": row.currency[:3],
+                "payment_type": row.payment_type[:16], "paid_at": paid_at, "raw": row.raw,
+            },
+        )
+        if created:
+            continue
+        if payment.invoice_id != invoice.pk:
+            logger.error("QPay payment %s already recorded on invoice %s", row.payment_id, payment.invoice_id)
+            continue
+        if payment.status != row.status[:16] or payment.amount != row.amount:
+            payment.status, payment.amount, payment.raw = row.status[:16], row.amount, row.raw
+            payment.save(update_fields=["status", "amount", "raw", "updated_at"])
+
+
+def accept_late_payment(invoice_id, *, actor: str) -> Invoice:
+    """Staff decision: money that arrived after cancel/expiry buys the eSIM after all."""
+    with transaction.atomic():
+        invoice = _locked(invoice_id)
+        paid = invoice.paid_amount or Decimal("0")
+        if paid < Decimal(invoice.amount_mnt) - AMOUNT_TOLERANCE_MNT:
+            raise IllegalTransition(f"invoice {invoice.pk}: paid {paid} does not cover {invoice.amount_mnt}")
+        _transition(invoice, "accept_late_payment", cause="late payment accepted by staff", actor=actor, paid_at=_now())
+        from orders.services import handle_invoice_paid
+
+        handle_invoice_paid(invoice, actor=actor)
+    return invoice
+
+
+# --- Expiry and scheduling --------------------------------------------------------------------
+
+def expire_invoice(invoice_id, *, actor: str = "task") -> str:
+    """At expiry: one last check, cancel at QPay, then PENDING → EXPIRED.
+
+    Transient QPay errors propagate (the task retries): we never expire an invoice we could
+    not cancel or check, and a payment that lands after the cancel is flagged by verification.
+    """
+    invoice = Invoice.objects.get(pk=invoice_id)
+    if invoice.status != Status.PENDING:
+        return invoice.status
+    if invoice.expires_at > _now() + EXPIRY_SLACK:
+        return "NOT_DUE"
+    cancelled_at_qpay = None
+    if invoice.qpay_invoice_id:
+        result = verify_invoice_payment(invoice.pk, cause="final check at expiry", actor=actor, raise_transient=True)
+        if result.outcome in (PAID, DUPLICATE):
+            return result.invoice.status
+        try:
+            cancel_qpay_invoice(invoice.qpay_invoice_id)
+        except QPayError as exc:
+            if exc.transient:
+                raise
+            if exc.code == "INVOICE_PAID":
+                # Paid between our check and the cancel: verify again; the payment wins.
+                result = verify_invoice_payment(invoice.pk, cause="QPay refused cancel: INVOICE_PAID", actor=actor,
+                                                raise_transient=True)
+                if result.outcome in (PAID, DUPLICATE):
+                    return result.invoice.status
+            logger.error("QPay refused to cancel invoice %s: %s; expiring locally", invoice.pk, exc)
+        else:
+            cancelled_at_qpay = _now()
+    with transaction.atomic():
+        locked = _locked(invoice.pk)
+        if locked.status != Status.PENDING:
+            return locked.status
+        cause = "expired; cancelled at QPay" if cancelled_at_qpay else "expired"
+        _transition(locked, "expire", cause=cause, actor=actor, qpay_cancelled_at=cancelled_at_qpay)
+    return Status.EXPIRED
+
+
+def payment_check_plan(created_at, expires_at) -> list[tuple]:
+    """[(eta, "check"|"expire")]: 1, 3, 10, 30 min after creation (while before expiry),
+    one check just before expiry, and the expiry itself."""
+    pre_expiry = expires_at - timedelta(seconds=PRE_EXPIRY_CHECK_SECONDS)
+    plan = [(created_at + timedelta(seconds=s), "check") for s in CHECK_OFFSETS_SECONDS]
+    plan = [(eta, kind) for eta, kind in plan if eta < pre_expiry - timedelta(seconds=30)]
+    plan.append((pre_expiry, "check"))
+    plan.append((expires_at, "expire"))
+    return plan
+
+
+def schedule_payment_checks(invoice_id) -> int:
+    """Enqueue the bounded retry schedule (ETA tasks). Returns how many were enqueued.
+
+    Without a broker (eager dev mode) an ETA task would run immediately, so nothing is
+    scheduled: the payment page's status poll and lazy expiry cover that mode.
+    """
+    from esimshop.celery import app
+    from payments.tasks import check_invoice_payment_task, expire_invoice_task
+
+    if app.conf.task_always_eager:
+        return 0
+    invoice = Invoice.objects.get(pk=invoice_id)
+    count = 0
+    for eta, kind in payment_check_plan(invoice.created_at, invoice.expires_at):
+        if kind == "check":
+            check_invoice_payment_task.apply_async(args=[str(invoice.pk)], kwargs={"cause": "scheduled check"}, eta=eta)
+        else:
+            expire_invoice_task.apply_async(args=[str(invoice.pk)], eta=eta)
+        count += 1
+    return count
+
+
+def sweep_pending_invoices() -> dict:
+    """Periodic safety net: re-enqueue what the queue lost, expire what is overdue."""
+    from django.core.cache import cache
+
+    from payments.tasks import check_invoice_payment_task, expire_invoice_task
+
+    now = _now()
+    counts = {"expired": 0, "checked": 0, "abandoned": 0}
+    pending = Invoice.objects.filter(status=Status.PENDING)
+    for invoice_id in pending.filter(expires_at__lte=now - EXPIRY_SLACK).values_list("pk", flat=True)[:500]:
+        if cache.add(f"payments:sweep:expire:{invoice_id}", 1, 240):
+            expire_invoice_task.delay(str(invoice_id))
+            counts["expired"] += 1
+    stale = pending.filter(qpay_invoice_id__isnull=True, created_at__lt=now - CREATING_STALE_AFTER)
+    for invoice_id in stale.values_list("pk", flat=True)[:500]:
+        cancel_invoice(invoice_id, cause="abandoned while being created", actor="sweep")
+        counts["abandoned"] += 1
+    unchecked = pending.filter(
+        qpay_invoice_id__isnull=False, expires_at__gt=now, created_at__lte=now - timedelta(minutes=2),
+    ).exclude(last_checked_at__gte=now - timedelta(minutes=15))
+    for invoice_id in unchecked.values_list("pk", flat=True)[:500]:
+        if cache.add(f"payments:sweep:check:{invoice_id}", 1, 240):
+            check_invoice_payment_task.delay(str(invoice_id), cause="sweep: schedule lost")
+            counts["checked"] += 1
+    return counts
+
+
+def _eager() -> bool:
+    from esimshop.celery import app
+
+    return bool(app.conf.task_always_eager)
+
+
+def enqueue_check(invoice_id, *, cause: str, countdown: int = 0, recheck_paid: bool = False) -> None:
+    """A payment check as a task; without a broker (dev) inline and once, or not at all when
+    it was meant for later (an eager ETA task would run now)."""
+    from payments.tasks import check_invoice_payment_task
+
+    if not _eager():
+        transaction.on_commit(lambda: check_invoice_payment_task.apply_async(
+            args=[str(invoice_id)], kwargs={"cause": cause, "recheck_paid": recheck_paid}, countdown=countdown,
+        ))
+        return
+    if countdown:
+        return
+    try:
+        verify_invoice_payment(invoice_id, cause=cause, actor="task", recheck_paid=recheck_paid)
+    except QPayError as exc:  # verify only raises with raise_transient; belt and braces
+        logger.warning("inline check of invoice %s failed: %s", invoice_id, exc)
+
+
+def enqueue_expiry(invoice_id) -> None:
+    from payments.tasks import expire_invoice_task
+
+    if not _eager():
+        transaction.on_commit(lambda: expire_invoice_task.delay(str(invoice_id)))
+        return
+    try:
+        expire_invoice(invoice_id, actor="task")
+    except QPayError as exc:
+        logger.warning("inline expiry of invoice %s failed: %s", invoice_id, exc)
+
+
+# --- Callback intake ------------------------------------------------------------------------
+
+def receive_qpay_callback(invoice_id, *, method: str, query_string: str, body: str, qpay_payment_id: str,
+                          remote_addr: str | None, user_agent: str) -> QPayCallback:
+    """Store the raw callback first (kept whatever happens), then verify with QPay.
+
+    The callback is only a hint: QPay does not sign it. The outcome is recorded on the row.
+    """
+    callback = QPayCallback.objects.create(
+        invoice_id=invoice_id, method=method[:8], query_string=query_string, body=body[:10000],
+        qpay_payment_id=qpay_payment_id[:64], remote_addr=remote_addr or None, user_agent=user_agent[:255],
+    )
+    try:
+        result = verify_invoice_payment(invoice_id, cause=f"QPay callback #{callback.pk}", actor="callback")
+        outcome, detail = result.outcome, result.detail
+    except Exception as exc:  # noqa: BLE001 - a provider request must never get a 500
+        logger.exception("processing QPay callback %s failed", callback.pk)
+        outcome, detail = VERIFY_FAILED, f"internal error: {exc.__class__.__name__}"
+    callback.outcome = outcome
+    callback.detail = detail[:1000]
+    callback.processed_at = _now()
+    callback.save(update_fields=["outcome", "detail", "processed_at"])
+    if outcome == VERIFY_FAILED:
+        enqueue_check(invoice_id, cause=f"retry after callback #{callback.pk} could not verify", countdown=60)
+    elif outcome == DUPLICATE and qpay_payment_id and not Payment.objects.filter(qpay_payment_id=qpay_payment_id).exists():
+        # A payment we have not seen on an invoice already paid: maybe paid twice. Look, later.
+        enqueue_check(invoice_id, cause=f"unknown payment {qpay_payment_id[:64]} on a paid invoice", recheck_paid=True)
+    return callback

@@ -1,0 +1,128 @@
+"""Checkout pages, the payment page and QPay's callback."""
+import logging
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.db import transaction
+from django.http import Http404, HttpResponse, HttpResponseNotFound
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from catalog.models import Bundle
+from payments import selectors, services
+from payments.api import remember_invoice, request_check
+from payments.forms import CheckoutForm
+from payments.models import Invoice
+from payments.ratelimit import client_ip
+
+logger = logging.getLogger(__name__)
+
+FORM_FIELD_FOR = {"phoneNumber": "phone_number", "email": "email"}
+
+
+@require_http_methods(["GET", "POST"])
+def checkout(request, bundle_name):
+    bundle = get_object_or_404(Bundle, name=bundle_name)
+    if not bundle.is_available:
+        raise Http404
+    status = 200
+    if request.method == "POST":
+        form = CheckoutForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            if data["amount"] != bundle.price_mnt:
+                form = _repriced_form(request.POST, bundle)
+                form.add_error(None, _("The price changed to %(price)s₮. Please check and confirm again.")
+                               % {"price": f"{bundle.price_mnt:,}"})
+            else:
+                try:
+                    invoice = services.start_purchase(
+                        phone_number=data["phone_number"], email=data["email"], bundle=bundle,
+                        amount_mnt=bundle.price_mnt, company_register=data["company_register"],
+                        language=get_language() or "mn",
+                    )
+                except services.PurchaseError as exc:
+                    form.add_error(FORM_FIELD_FOR.get(exc.field), exc.message)
+                    status = exc.http_status
+                else:
+                    remember_invoice(request, invoice)
+                    return redirect("payments:pay", invoice.pk)
+        else:
+            status = 400
+    else:
+        form = CheckoutForm(initial={"amount": bundle.price_mnt})
+    return render(request, "payments/checkout.html", {"bundle": bundle, "form": form}, status=status)
+
+
+def _repriced_form(data, bundle):
+    data = data.copy()
+    data["amount"] = str(bundle.price_mnt)
+    form = CheckoutForm(data)
+    form.is_valid()
+    return form
+
+
+def pay(request, invoice_id):
+    invoice = get_object_or_404(Invoice.objects.select_related("bundle"), pk=invoice_id)
+    if invoice.status == Invoice.Status.PENDING:
+        request_check(invoice)
+        invoice.refresh_from_db()
+    public = selectors.public_status(invoice)
+    if public["status"] == "PROCESSED" and public["esimUrl"]:
+        return redirect(public["esimUrl"])
+    context = {
+        "invoice": invoice,
+        "bundle": invoice.bundle,
+        "public": public,
+        "status_url": reverse("payments:api-status", args=[invoice.pk]),
+        "sandbox_bank_url": _sandbox_bank_url(request, invoice),
+        "waiting": public["status"] in ("PENDING", "PAID"),
+    }
+    response = render(request, "payments/pay.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _sandbox_bank_url(request, invoice) -> str:
+    if not settings.SANDBOX or not invoice.qpay_invoice_id:
+        return ""
+    try:
+        url = reverse("sandbox_qpay:bank", args=[invoice.qpay_invoice_id])
+    except NoReverseMatch:
+        return ""
+    return f"{url}?{urlencode({'return': reverse('payments:pay', args=[invoice.pk])})}"
+
+
+@csrf_exempt
+@transaction.non_atomic_requests
+@require_http_methods(["GET", "POST"])
+def qpay_callback(request, invoice_id):
+    """QPay's callback: an unsigned GET (POST accepted) with ?qpay_payment_id=..., body ignored.
+
+    Authentic = carries the per-invoice HMAC token. Always 200 "SUCCESS" for authentic calls,
+    whatever the outcome (recorded on the QPayCallback row); 404 for anything else, with
+    nothing stored.
+    """
+    if not services.is_valid_callback_token(invoice_id, request.GET.get("token")):
+        logger.warning("QPay callback for %s with a missing/wrong token from %s", invoice_id, client_ip(request))
+        return HttpResponseNotFound("Not found", content_type="text/plain")
+    if not Invoice.objects.filter(pk=invoice_id).exists():
+        return HttpResponseNotFound("Not found", content_type="text/plain")
+    query = request.GET.copy()
+    query.pop("token", None)  # the token is a secret: never stored
+    callback = services.receive_qpay_callback(
+        invoice_id,
+        method=request.method,
+        query_string=query.urlencode(),
+        body=request.body.decode("utf-8", errors="replace") if request.method == "POST" else "",
+        qpay_payment_id=request.GET.get("qpay_payment_id", ""),
+        remote_addr=request.META.get("REMOTE_ADDR"),
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+    )
+    response = HttpResponse("SUCCESS", content_type="text/plain")
+    response["X-Callback-Outcome"] = callback.outcome
+    return response
