@@ -160,6 +160,8 @@ ESIMGO_READ_TIMEOUT = env.float("ESIMGO_READ_TIMEOUT", default=30.0)
 ESIMGO_MAX_RETRIES = env.int("ESIMGO_MAX_RETRIES", default=3)
 ESIMGO_RATE_LIMIT_PER_SECOND = env.int("ESIMGO_RATE_LIMIT_PER_SECOND", default=10)
 ESIMGO_CATALOGUE_PAGE_SIZE = env.int("ESIMGO_CATALOGUE_PAGE_SIZE", default=1000)
+# Where eSIM Go (or the sandbox) POSTs V3 usage callbacks; set the same URL in the eSIM Go portal.
+ESIMGO_CALLBACK_URL = env.str("ESIMGO_CALLBACK_URL", default=f"{SITE_URL}/esimgo/callback/")
 
 # Retail pricing: eSIM Go price (decimal, org currency) x rate x (1 + markup), rounded up.
 QPAY_USD_TO_MNT_RATE = Decimal(env.str("QPAY_USD_TO_MNT_RATE", default="3450"))
