@@ -1,14 +1,191 @@
-"""Order writes. First version: the entry point payments calls when an invoice becomes PAID.
+"""Order writes: creating the order when an invoice is paid, e-mail claims, staff actions, the sweep.
 
-The full implementation (Order creation, provisioning, e-mails) lands with orders/models.py;
-until then this only logs, so payments can import and call it already.
+Provisioning itself lives in orders.provisioning; e-mail content in orders.emails.
 """
 import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from orders import conf
+from orders.models import EmailLog, Order, OrderTransition
 
 logger = logging.getLogger(__name__)
 
 
+def _on_commit_delay(task, *args):
+    # robust: a broker hiccup must not break the request that committed the payment;
+    # the sweep re-enqueues anything whose task was never published.
+    transaction.on_commit(lambda: task.delay(*args), robust=True)
+
+
 def handle_invoice_paid(invoice, actor):
-    """Called by payments inside the transaction that marks `invoice` PAID (row locked)."""
-    logger.info("invoice %s paid (actor=%s); orders not wired yet", getattr(invoice, "pk", None), actor)
-    return None
+    """Create the invoice's order (once) and schedule provisioning and the "payment received" e-mail.
+
+    Payments calls this inside the transaction that locked the invoice and marked it PAID, so a
+    concurrent second call waits on that lock; the OneToOne on Order.invoice makes any other path
+    collide in the database. Returns the order (new or existing).
+    """
+    from orders.tasks import provision_order_task
+
+    with transaction.atomic():
+        order, created = Order.objects.get_or_create(
+            invoice=invoice,
+            defaults={
+                "bundle_id": invoice.bundle_id,
+                "customer_id": invoice.customer_id,
+                "kind": Order.Kind.TOPUP if invoice.topup_iccid else Order.Kind.NEW,
+                "topup_iccid": invoice.topup_iccid or "",
+                "language": getattr(invoice, "language", "") or "mn",
+            },
+        )
+        if not created:
+            logger.info("invoice %s already has order %s; nothing to do", invoice.pk, order.public_id)
+            return order
+        OrderTransition.objects.create(
+            order=order, name="create_paid", from_status="", to_status=order.status,
+            cause=f"invoice {invoice.pk} paid", actor=str(actor)[:150],
+        )
+        queue_email(order, EmailLog.Kind.PAYMENT_RECEIVED)
+    _on_commit_delay(provision_order_task, order.pk, "task")
+    logger.info("order %s created for invoice %s (actor=%s)", order.public_id, invoice.pk, actor)
+    return order
+
+
+def queue_email(order, kind, *, event_key="", to=None):
+    """Claim the (order, kind, event_key) e-mail and send it after commit. Returns (log, created).
+
+    The unique constraint makes a second claim return the existing row, so the same event never
+    produces a second e-mail, however many workers get here.
+    """
+    from orders.tasks import send_email_task
+
+    if to is None:
+        to = order.customer.email if kind != EmailLog.Kind.STAFF_ALERT else ", ".join(_staff_addresses())
+    with transaction.atomic():
+        log, created = EmailLog.objects.get_or_create(
+            order=order, kind=kind, event_key=event_key[:128],
+            defaults={"to": to or "", "status": EmailLog.Status.PENDING if to else EmailLog.Status.SKIPPED},
+        )
+    if created and log.status == EmailLog.Status.PENDING:
+        _on_commit_delay(send_email_task, log.pk)
+    return log, created
+
+
+def _staff_addresses():
+    from django.conf import settings
+
+    return [address for address in getattr(settings, "STAFF_ALERT_EMAILS", []) if address]
+
+
+def flag_for_attention(order, *, reason, actor):
+    """PAID/PROVISIONING → NEEDS_ATTENTION (caller holds the order lock), tell the shopper and staff."""
+    order.attention_reason = reason[:2000]
+    transition = order.apply_transition("flag_for_attention", actor=actor, cause=reason)
+    queue_email(order, EmailLog.Kind.PROVISIONING_DELAYED)
+    # One staff alert per time the order enters NEEDS_ATTENTION.
+    queue_email(order, EmailLog.Kind.STAFF_ALERT, event_key=f"transition:{transition.pk}")
+    logger.warning("order %s needs attention: %s", order.public_id, reason)
+
+
+def give_up_provisioning(order_id, *, reason, actor):
+    """Retries exhausted or too old: move a still-undelivered order to NEEDS_ATTENTION."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.status not in (Order.Status.PAID, Order.Status.PROVISIONING) or order.esim_id:
+            return False
+        flag_for_attention(order, reason=reason, actor=actor)
+    return True
+
+
+# --- staff actions (admin) -------------------------------------------------------------------
+
+
+def staff_retry_provisioning(order_id, *, user):
+    """NEEDS_ATTENTION → PROVISIONING and run provisioning again (it reconciles unknown attempts first)."""
+    from orders.tasks import provision_order_task
+
+    actor = f"staff:{user.get_username()}"
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        order.apply_transition("staff_retry_provisioning", actor=actor, cause="staff retried provisioning", actor_user=user)
+        order.attention_reason = ""
+        order.save(update_fields=["attention_reason", "updated_at"])
+    _on_commit_delay(provision_order_task, order.pk, actor)
+    return order
+
+
+def staff_mark_refunded(order_id, *, user, note=""):
+    """NEEDS_ATTENTION → REFUNDED. The money goes back through QPay/bank outside this service."""
+    actor = f"staff:{user.get_username()}"
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        order.apply_transition("staff_refund", actor=actor, cause=note or "refunded by staff", actor_user=user)
+    return order
+
+
+def staff_deliver(order_id, *, user, iccid, matching_id, smdp_address, esimgo_order_reference=None, note=""):
+    """NEEDS_ATTENTION → DELIVERED with an eSIM staff obtained by hand (e.g. from the eSIM Go portal)."""
+    from orders.models import ESim
+
+    actor = f"staff:{user.get_username()}"
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        esim, _ = ESim.objects.get_or_create(
+            iccid=str(iccid).strip(),
+            defaults={"matching_id": matching_id.strip(), "smdp_address": smdp_address.strip(), "customer": order.customer},
+        )
+        order.esim = esim
+        if esimgo_order_reference:
+            order.esimgo_order_reference = esimgo_order_reference
+        order.apply_transition("staff_deliver", actor=actor, cause=note or "delivered by staff", actor_user=user)
+        queue_email(order, EmailLog.Kind.ESIM_READY)
+    return order
+
+
+# --- sweep -------------------------------------------------------------------------------------
+
+
+def sweep_undelivered_orders(now=None):
+    """Re-enqueue paid orders still undelivered after a few minutes; escalate the very old ones.
+
+    Closes the gaps `on_commit` leaves (worker lost, broker down at commit time, retries dropped).
+    Provisioning is idempotent, so enqueueing an order that is already being worked on is harmless.
+    Returns (re-enqueued ids, escalated ids).
+    """
+    from orders.tasks import provision_order_task, send_email_task
+
+    now = now or timezone.now()
+    stale = Order.objects.filter(
+        status__in=[Order.Status.PAID, Order.Status.PROVISIONING],
+        created_at__lt=now - timedelta(seconds=conf.sweep_after_seconds()),
+    ).values_list("id", "created_at")
+    requeued, escalated = [], []
+    attention_cutoff = now - timedelta(seconds=conf.attention_after_seconds())
+    for order_id, created_at in stale:
+        if created_at < attention_cutoff:
+            if give_up_provisioning(order_id, reason="still not delivered after the time limit", actor="sweep"):
+                escalated.append(order_id)
+            continue
+        provision_order_task.delay(order_id, "sweep")
+        requeued.append(order_id)
+    # E-mails whose send task was never published (or lost) are re-sent; the row lock + status keep it once.
+    for log_id in EmailLog.objects.filter(
+        status=EmailLog.Status.PENDING, created_at__lt=now - timedelta(minutes=2)
+    ).values_list("id", flat=True)[:200]:
+        send_email_task.delay(log_id)
+    return requeued, escalated
+
+
+def tag_esim_customer_ref(order_id, *, client=None):
+    """Set eSIM Go's customerRef of a newly delivered eSIM to our order's public id (once)."""
+    from catalog.esimgo import ESIMGoClient
+    from orders.models import ESim
+
+    order = Order.objects.select_related("esim").get(pk=order_id)
+    if order.esim is None or order.kind != Order.Kind.NEW or order.esim.customer_ref_set_at:
+        return False
+    (client or ESIMGoClient()).set_customer_ref(order.esim.iccid, str(order.public_id))
+    ESim.objects.filter(pk=order.esim_id, customer_ref_set_at__isnull=True).update(customer_ref_set_at=timezone.now())
+    return True

@@ -1,0 +1,384 @@
+"""Exactly-once eSIM provisioning for an order.
+
+One run of `provision_order`:
+  1. locks the order; delivered/refunded/needs-attention → nothing to do;
+  2. looks for an unresolved attempt (a purchase that may have happened):
+       - ORDERED (we know the eSIM Go order reference) → fetch its eSIM and finish;
+       - REQUESTED/UNKNOWN younger than the settle time → someone may be mid-call: WAIT;
+       - older → RECONCILE: look the order up at eSIM Go (GET /orders in the attempt's time window);
+         found → adopt it; absent → close the attempt and buy;
+     otherwise records a new REQUESTED attempt and COMMITS it before calling eSIM Go;
+  3. POST /orders (transaction, assign, quantity 1; top-up: iccids [iccid], allowReassign false);
+  4. stores the reference at once (ORDERED), then the eSIM (ICCID, matching ID, SM-DP+ address),
+     fetching /esims/assignments when the order response lacks them, and delivers.
+
+The database decides every race: the order row lock serialises runs; a partial unique constraint
+allows one unresolved attempt per order; Order.esimgo_order_reference and ESim.iccid are unique.
+A purchase whose outcome is unknown (timeout, 5xx, garbled 2xx) is never retried blindly.
+"""
+import logging
+from dataclasses import dataclass
+import re
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from catalog.esimgo import ESIMGoClient, ESIMGoError, ESIMGoRateLimited
+from orders import conf
+from orders.models import EmailLog, ESim, Order, ProvisioningAttempt
+from orders.services import flag_for_attention, queue_email
+
+logger = logging.getLogger(__name__)
+
+Outcome = ProvisioningAttempt.Outcome
+
+DELIVERED = "delivered"
+NOTHING_TO_DO = "nothing_to_do"
+WAITING = "waiting"
+NEEDS_ATTENTION = "needs_attention"
+
+# Order statuses eSIM Go reports for a purchase that did not happen.
+FAILED_ORDER_STATUSES = {"failed", "cancelled", "canceled", "rejected", "error"}
+
+_FRACTION = re.compile(r"\.\d+")
+
+
+class TransientProvisioningError(Exception):
+    """Try again later (after `countdown` seconds when given)."""
+
+    def __init__(self, message, countdown=None):
+        super().__init__(message)
+        self.countdown = countdown
+
+
+@dataclass
+class ProvisionResult:
+    outcome: str
+    countdown: float | None = None
+    detail: str = ""
+
+
+@dataclass
+class _Step:
+    kind: str  # done | wait | buy | reconcile | fetch
+    order: Order | None = None
+    attempt: ProvisioningAttempt | None = None
+    countdown: float | None = None
+
+
+@dataclass
+class _EsimDetails:
+    iccid: str
+    matching_id: str
+    smdp_address: str
+
+
+def provision_order(order_id, *, actor="task", client=None) -> ProvisionResult:
+    client = client or ESIMGoClient()
+    # At most one reconcile-then-buy cycle per run; anything more waits for the next run.
+    for _ in range(2):
+        step = _next_step(order_id, actor)
+        if step.kind == "done":
+            return ProvisionResult(NOTHING_TO_DO)
+        if step.kind == "wait":
+            return ProvisionResult(WAITING, countdown=step.countdown, detail="purchase may be in flight")
+        if step.kind == "buy":
+            return _buy(step.order, step.attempt, actor, client)
+        if step.kind == "fetch":
+            return _fetch_and_deliver(step.order, step.attempt, actor, client, order_response=None)
+        if step.kind == "reconcile":
+            result = _reconcile(step.order, step.attempt, actor, client)
+            if result is not None:
+                return result
+            # eSIM Go has no order for that attempt: loop once to buy.
+    raise TransientProvisioningError("reconciliation raced another run; trying again")
+
+
+def _next_step(order_id, actor) -> _Step:
+    with transaction.atomic():
+        order = Order.objects.select_for_update().select_related("bundle").get(pk=order_id)
+        if order.status not in (Order.Status.PAID, Order.Status.PROVISIONING) or order.esim_id:
+            return _Step("done", order)
+        attempt = order.attempts.filter(outcome__in=ProvisioningAttempt.UNRESOLVED).first()
+        if attempt is not None:
+            if attempt.outcome == Outcome.ORDERED:
+                return _Step("fetch", order, attempt)
+            settle_at = attempt.started_at + timedelta(seconds=conf.reconcile_after_seconds())
+            now = timezone.now()
+            if now < settle_at:
+                return _Step("wait", order, attempt, countdown=(settle_at - now).total_seconds())
+            return _Step("reconcile", order, attempt)
+        attempt = ProvisioningAttempt.objects.create(order=order, actor=actor[:150])
+        if order.status == Order.Status.PAID:
+            order.apply_transition("start_provisioning", actor=actor, cause=f"attempt {attempt.marker}")
+        return _Step("buy", order, attempt)
+
+
+def _set_attempt(attempt, outcome, *, expect=None, **fields) -> bool:
+    """Compare-and-set the attempt's outcome (expect = outcomes it may currently have)."""
+    expect = expect or ProvisioningAttempt.UNRESOLVED
+    values = {"outcome": outcome, **fields}
+    if outcome not in ProvisioningAttempt.UNRESOLVED:
+        values.setdefault("finished_at", timezone.now())
+    updated = ProvisioningAttempt.objects.filter(pk=attempt.pk, outcome__in=expect).update(**values)
+    if updated:
+        for key, value in values.items():
+            setattr(attempt, key, value)
+    return bool(updated)
+
+
+def _attention(order_id, reason, actor) -> ProvisionResult:
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.status in (Order.Status.PAID, Order.Status.PROVISIONING) and not order.esim_id:
+            flag_for_attention(order, reason=reason, actor=actor)
+    return ProvisionResult(NEEDS_ATTENTION, detail=reason)
+
+
+# --- buying ------------------------------------------------------------------------------------
+
+
+def _buy(order, attempt, actor, client) -> ProvisionResult:
+    try:
+        response = client.create_order(
+            order.bundle.name,
+            validate=False,
+            iccid=order.topup_iccid or None,
+            allow_reassign=False,  # a top-up must land on the shopper's installed eSIM or nowhere
+        )
+    except ESIMGoRateLimited as exc:
+        # 429 is answered before the order is processed: nothing was bought.
+        _set_attempt(attempt, Outcome.NOT_PLACED, error=str(exc)[:2000])
+        raise TransientProvisioningError(f"eSIM Go rate limit: {exc}", countdown=exc.retry_after) from exc
+    except ESIMGoError as exc:
+        if exc.outcome_unknown or exc.transient:
+            _set_attempt(attempt, Outcome.UNKNOWN, error=str(exc)[:2000])
+            raise TransientProvisioningError(
+                f"purchase outcome unknown ({exc}); reconciling before any retry",
+                countdown=conf.reconcile_after_seconds(),
+            ) from exc
+        _set_attempt(attempt, Outcome.NOT_PLACED, error=str(exc)[:2000])
+        return _attention(order.pk, f"eSIM Go refused the purchase: {exc}", actor)
+
+    if response.get("valid") is False or str(response.get("status", "")).lower() in FAILED_ORDER_STATUSES:
+        reason = f"eSIM Go did not complete the order: {response.get('statusMessage') or response.get('status') or 'valid=false'}"
+        if not response.get("orderReference"):
+            _set_attempt(attempt, Outcome.NOT_PLACED, error=reason, response=_summary(response))
+            return _attention(order.pk, reason, actor)
+    reference = response.get("orderReference")
+    if not reference:
+        # A 2xx purchase answer without a reference: it may have happened. Look it up later.
+        _set_attempt(attempt, Outcome.UNKNOWN, error="order response without orderReference", response=_summary(response))
+        raise TransientProvisioningError("order response without orderReference", countdown=conf.reconcile_after_seconds())
+    # Remember the reference before anything else can fail.
+    _set_attempt(attempt, Outcome.ORDERED, esimgo_order_reference=str(reference), response=_summary(response))
+    return _fetch_and_deliver(order, attempt, actor, client, order_response=response)
+
+
+def _summary(response) -> dict:
+    """What we keep of an eSIM Go order answer (no secrets in it; no need for everything)."""
+    keep = ("orderReference", "status", "statusMessage", "total", "currency", "createdDate", "assigned", "valid")
+    summary = {key: response.get(key) for key in keep if key in response}
+    lines = []
+    for line in response.get("order") or []:
+        if isinstance(line, dict):
+            lines.append({k: line.get(k) for k in ("type", "item", "quantity", "subTotal", "pricePerUnit", "iccids") if k in line})
+    summary["order"] = lines
+    return summary
+
+
+def _esims_from_order_response(response) -> list[_EsimDetails]:
+    found = []
+    for line in (response or {}).get("order") or []:
+        if not isinstance(line, dict):
+            continue
+        for esim in line.get("esims") or []:
+            details = _details(esim)
+            if details:
+                found.append(details)
+    return found
+
+
+def _details(raw) -> _EsimDetails | None:
+    if not isinstance(raw, dict):
+        return None
+    iccid = str(raw.get("iccid") or "").strip()
+    matching_id = str(raw.get("matchingId") or "").strip()
+    smdp = str(raw.get("smdpAddress") or "").strip()
+    if iccid and matching_id and smdp:
+        return _EsimDetails(iccid, matching_id, smdp)
+    return None
+
+
+def _fetch_and_deliver(order, attempt, actor, client, *, order_response) -> ProvisionResult:
+    reference = attempt.esimgo_order_reference
+    esims = _esims_from_order_response(order_response)
+    if not esims:
+        try:
+            esims = [d for d in (_details(a) for a in client.get_assignments(reference)) if d]
+        except ESIMGoError as exc:
+            if exc.transient or exc.outcome_unknown:
+                raise TransientProvisioningError(f"assignments for {reference} not available: {exc}") from exc
+            return _attention(order.pk, f"eSIM Go order {reference} exists but its eSIM cannot be read: {exc}", actor)
+    if not esims:
+        # Assignment can take a while on eSIM Go's side; the reference is safe, so just come back.
+        raise TransientProvisioningError(f"eSIM Go order {reference} has no eSIM details yet")
+    if order.kind == Order.Kind.TOPUP:
+        matching = [e for e in esims if e.iccid == order.topup_iccid]
+        if not matching:
+            return _attention(
+                order.pk,
+                f"top-up order {reference} landed on {', '.join(e.iccid for e in esims)}, not on {order.topup_iccid}",
+                actor,
+            )
+        esims = matching
+    return _deliver(order.pk, attempt, esims[0], actor, order_response or attempt.response)
+
+
+def _deliver(order_id, attempt, details, actor, response) -> ProvisionResult:
+    from orders.tasks import tag_esim_customer_ref_task
+
+    try:
+        with transaction.atomic():
+            order = Order.objects.select_for_update().select_related("customer").get(pk=order_id)
+            current = ProvisioningAttempt.objects.select_for_update().get(pk=attempt.pk)
+            reference = current.esimgo_order_reference
+            if order.esim_id or order.status not in (Order.Status.PAID, Order.Status.PROVISIONING):
+                if order.esimgo_order_reference == reference:
+                    _set_attempt(current, Outcome.SUCCEEDED)
+                    return ProvisionResult(NOTHING_TO_DO)
+                # Only possible if an attempt outlived the settle time: a second eSIM Go order exists.
+                _set_attempt(current, Outcome.SUPERSEDED, error="order already delivered; eSIM Go order is surplus")
+                queue_email(order, EmailLog.Kind.STAFF_ALERT, event_key=f"surplus:{reference}")
+                logger.error("order %s: surplus eSIM Go order %s (already delivered)", order.public_id, reference)
+                return ProvisionResult(NOTHING_TO_DO, detail="surplus eSIM Go order recorded")
+            if current.outcome not in ProvisioningAttempt.UNRESOLVED:
+                return ProvisionResult(NOTHING_TO_DO, detail=f"attempt already {current.outcome}")
+            if order.kind == Order.Kind.TOPUP:
+                esim = ESim.objects.get_or_create(
+                    iccid=details.iccid,
+                    defaults={"matching_id": details.matching_id, "smdp_address": details.smdp_address, "customer": order.customer},
+                )[0]
+            else:
+                esim = ESim.objects.create(
+                    iccid=details.iccid, matching_id=details.matching_id,
+                    smdp_address=details.smdp_address, customer=order.customer,
+                )
+            order.esim = esim
+            order.esimgo_order_reference = reference
+            order.esimgo_order = _summary(response or {})
+            order.apply_transition("deliver", actor=actor, cause=f"eSIM Go order {reference}, ICCID {details.iccid}")
+            _set_attempt(current, Outcome.SUCCEEDED)
+            queue_email(order, EmailLog.Kind.ESIM_READY)
+            transaction.on_commit(lambda: tag_esim_customer_ref_task.delay(order.pk), robust=True)
+    except IntegrityError as exc:
+        # The reference or ICCID is already another order's: reconciliation adopted the wrong one.
+        # Put the attempt back to UNKNOWN so the next run reconciles again (skipping claimed orders).
+        logger.warning("order %s: eSIM Go order %s already claimed (%s)", order_id, attempt.esimgo_order_reference, exc)
+        _set_attempt(attempt, Outcome.UNKNOWN, esimgo_order_reference="", adopted=False,
+                     error=f"reference {attempt.esimgo_order_reference} already claimed")
+        raise TransientProvisioningError("eSIM Go order already claimed by another order") from exc
+    logger.info("order %s delivered: ICCID %s (eSIM Go %s)", order.public_id, details.iccid, reference)
+    return ProvisionResult(DELIVERED)
+
+
+# --- reconciliation ----------------------------------------------------------------------------
+
+
+def _parse_time(value) -> datetime | None:
+    """RFC 3339 with up to nanoseconds (eSIM Go) → aware datetime; None if unreadable."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = _FRACTION.sub(lambda m: m.group(0)[:7], value.strip()).replace("Z", "+00:00")
+    try:
+        parsed = parse_datetime(text)
+    except ValueError:
+        return None
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, dt_timezone.utc)
+    return parsed
+
+
+def _order_iccids(raw_order) -> set[str]:
+    iccids = set()
+    for line in raw_order.get("order") or []:
+        if not isinstance(line, dict):
+            continue
+        iccids.update(str(i) for i in line.get("iccids") or [] if i)
+        iccids.update(str(e.get("iccid")) for e in line.get("esims") or [] if isinstance(e, dict) and e.get("iccid"))
+    return iccids
+
+
+def _candidates(order, attempt, client) -> list[dict]:
+    """eSIM Go orders created around the attempt for this bundle (and eSIM), not yet claimed by us."""
+    skew = timedelta(seconds=conf.reconcile_clock_skew_seconds())
+    window_from = attempt.started_at - skew
+    window_to = attempt.started_at + timedelta(seconds=conf.reconcile_after_seconds()) + skew
+    found, page = [], 1
+    while page <= 50:
+        listing = client.list_orders(created_from=window_from, created_to=window_to, page=page, limit=100, include_iccids=True)
+        for raw in listing.get("orders") or []:
+            if not isinstance(raw, dict) or not raw.get("orderReference"):
+                continue
+            if str(raw.get("status", "")).lower() in FAILED_ORDER_STATUSES:
+                continue
+            lines = [line for line in raw.get("order") or [] if isinstance(line, dict)]
+            if not any(line.get("item") == order.bundle.name and line.get("type", "bundle") == "bundle" for line in lines):
+                continue
+            created = _parse_time(raw.get("createdDate"))
+            if created is not None and not (window_from <= created <= window_to):
+                continue  # the server ignored our filter; apply it ourselves
+            raw["_created"] = created
+            raw["_iccids"] = _order_iccids(raw)
+            found.append(raw)
+        page_count = listing.get("pageCount")
+        if not listing.get("orders") or page_count is None or page >= page_count:
+            break
+        page += 1
+    if not found:
+        return []
+    references = [str(raw["orderReference"]) for raw in found]
+    claimed = set(Order.objects.filter(esimgo_order_reference__in=references).values_list("esimgo_order_reference", flat=True))
+    claimed |= set(
+        ProvisioningAttempt.objects.filter(esimgo_order_reference__in=references)
+        .exclude(pk=attempt.pk)
+        .exclude(outcome__in=[Outcome.RECONCILED_ABSENT, Outcome.NOT_PLACED])
+        .values_list("esimgo_order_reference", flat=True)
+    )
+    known_iccids = set(ESim.objects.filter(iccid__in={i for raw in found for i in raw["_iccids"]}).values_list("iccid", flat=True))
+    result = []
+    for raw in found:
+        if str(raw["orderReference"]) in claimed:
+            continue
+        if order.kind == Order.Kind.TOPUP:
+            if order.topup_iccid not in raw["_iccids"]:
+                continue
+        elif raw["_iccids"] & known_iccids:
+            continue
+        result.append(raw)
+    # The order created closest to our attempt is most likely ours.
+    result.sort(key=lambda raw: abs((raw["_created"] - attempt.started_at).total_seconds()) if raw["_created"] else 1e12)
+    return result
+
+
+def _reconcile(order, attempt, actor, client) -> ProvisionResult | None:
+    """Resolve an attempt whose purchase may have happened. None = absent (caller may buy)."""
+    try:
+        candidates = _candidates(order, attempt, client)
+    except ESIMGoError as exc:
+        raise TransientProvisioningError(f"cannot look up eSIM Go orders to reconcile: {exc}") from exc
+    if candidates:
+        chosen = candidates[0]
+        reference = str(chosen["orderReference"])
+        if not _set_attempt(attempt, Outcome.ORDERED, esimgo_order_reference=reference, adopted=True,
+                            response={k: v for k, v in chosen.items() if not k.startswith("_")}):
+            raise TransientProvisioningError("attempt changed while reconciling")
+        logger.warning("order %s: attempt %s reconciled to eSIM Go order %s", order.public_id, attempt.marker, reference)
+        return _fetch_and_deliver(order, attempt, actor, client, order_response=attempt.response)
+    if not _set_attempt(attempt, Outcome.RECONCILED_ABSENT, expect=[Outcome.REQUESTED, Outcome.UNKNOWN]):
+        raise TransientProvisioningError("attempt changed while reconciling")
+    logger.warning("order %s: attempt %s had no eSIM Go order; buying again", order.public_id, attempt.marker)
+    return None

@@ -1,0 +1,110 @@
+"""Order reads for pages, e-mails and other apps."""
+from dataclasses import dataclass, field
+
+from django.db.models import Q
+
+from catalog.lpa import android_install_url, apple_install_url, build_lpa, smdp_host
+from catalog.models import BundleCountry
+from catalog.presentation import coverage_label, plan_name
+from orders.models import Order
+
+
+def bundle_countries(bundle) -> list[tuple[str, str]]:
+    """[(iso, region name)] of the bundle's base countries (roaming-only ones when there is no base)."""
+    rows = list(
+        BundleCountry.objects.filter(bundle=bundle).select_related("country__region").order_by("kind", "country_id")
+    )
+    base = [r for r in rows if r.kind == BundleCountry.Kind.BASE] or rows
+    return [(str(r.country.iso.code), r.country.region.name if r.country.region else "") for r in base]
+
+
+def bundle_label(bundle) -> str:
+    """'Japan 1 GB · 7 days' (falls back to eSIM Go's description when coverage is unknown)."""
+    countries = bundle_countries(bundle)
+    if not countries:
+        return bundle.description or bundle.name
+    return plan_name(coverage_label(countries), bundle.data_amount_mb, bundle.unlimited, bundle.duration_days)
+
+
+def install_details(esim) -> dict:
+    lpa = build_lpa(esim.smdp_address, esim.matching_id)
+    return {
+        "esim": esim,
+        "lpa": lpa,
+        "smdp_address": smdp_host(esim.smdp_address),
+        "activation_code": esim.matching_id,
+        "iccid": esim.iccid,
+        "apple_install_url": apple_install_url(lpa),
+        "android_install_url": android_install_url(lpa),
+    }
+
+
+def order_by_public_id(public_id) -> Order | None:
+    return (
+        Order.objects.select_related("bundle", "esim", "invoice", "customer")
+        .filter(public_id=public_id)
+        .first()
+    )
+
+
+def device_platform(user_agent: str) -> str:
+    """'ios', 'android' or '' (unknown: show both install links)."""
+    agent = user_agent or ""
+    if "Android" in agent:
+        return "android"
+    if any(marker in agent for marker in ("iPhone", "iPad", "iPod")):
+        return "ios"
+    return ""
+
+
+@dataclass
+class ESimCard:
+    """One eSIM in My eSIMs, with its orders (first purchase and top-ups), newest first."""
+
+    esim: object
+    orders: list = field(default_factory=list)
+    usage: object = None
+
+    @property
+    def first_order(self):
+        return self.orders[-1]
+
+
+def my_esims_orders(*, email: str = "", invoice_ids=()) -> list[Order]:
+    """Orders bought with this (verified) e-mail, plus those this browser paid for."""
+    condition = Q(pk__in=[])
+    if email:
+        condition |= Q(customer__email__iexact=email)
+    valid_ids = [value for value in invoice_ids or () if _is_uuid(value)]
+    if valid_ids:
+        condition |= Q(invoice_id__in=valid_ids)
+    return list(
+        Order.objects.filter(condition)
+        .select_related("bundle", "esim", "invoice")
+        .order_by("-created_at")
+    )
+
+
+def group_by_esim(orders) -> tuple[list[ESimCard], list[Order]]:
+    """(cards for delivered eSIMs, orders still without an eSIM: preparing/delayed/refunded)."""
+    cards, by_esim, pending = [], {}, []
+    for order in orders:
+        if order.esim_id is None:
+            pending.append(order)
+            continue
+        card = by_esim.get(order.esim_id)
+        if card is None:
+            card = by_esim[order.esim_id] = ESimCard(esim=order.esim)
+            cards.append(card)
+        card.orders.append(order)
+    return cards, pending
+
+
+def _is_uuid(value) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True

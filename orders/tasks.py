@@ -1,0 +1,103 @@
+"""Thin Celery wrappers around orders services. Every task may run twice: services make that harmless."""
+import logging
+import random
+
+from celery import shared_task
+
+from esimshop.celery import app
+from orders import conf
+
+logger = logging.getLogger(__name__)
+
+
+def _backoff(retries: int) -> float:
+    delay = min(conf.retry_backoff_max_seconds(), conf.retry_backoff_base_seconds() * (2**retries))
+    return delay + random.uniform(0, delay * 0.2)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
+def provision_order_task(self, order_id, actor="task"):
+    from orders import provisioning, services
+
+    try:
+        result = provisioning.provision_order(order_id, actor=actor)
+    except provisioning.TransientProvisioningError as exc:
+        retries = self.request.retries
+        if retries >= conf.provision_max_retries():
+            services.give_up_provisioning(order_id, reason=f"retries exhausted: {exc}", actor=actor)
+            return provisioning.NEEDS_ATTENTION
+        if self.request.is_eager:
+            # In-process mode runs retries immediately, which would burn them in a second;
+            # the sweep comes back later instead.
+            logger.warning("order %s: %s (will be retried by the sweep)", order_id, exc)
+            return "retry_later"
+        countdown = exc.countdown if exc.countdown is not None else _backoff(retries)
+        logger.warning("order %s: %s; retry %d in %.0fs", order_id, exc, retries + 1, countdown)
+        raise self.retry(exc=exc, countdown=max(countdown, 1))
+    if result.outcome == provisioning.WAITING and not self.request.is_eager:
+        # Another run may be mid-purchase; look again once its answer must have arrived.
+        provision_order_task.apply_async((order_id, actor), countdown=max(result.countdown or 0, 1) + 1)
+    return result.outcome
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
+def send_email_task(self, email_log_id):
+    from orders import emails
+
+    try:
+        return emails.send_logged_email(email_log_id)
+    except emails.EmailSendError as exc:
+        if self.request.retries >= conf.email_max_retries():
+            emails.mark_email_failed(email_log_id)
+            return False
+        if self.request.is_eager:
+            return False  # the sweep re-sends PENDING e-mails
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries))
+
+
+@shared_task(bind=True, acks_late=True, max_retries=5, ignore_result=True)
+def tag_esim_customer_ref_task(self, order_id):
+    """PUT /esims customerRef = our order id, so eSIM Go's records point back at us (best effort)."""
+    from catalog.esimgo import ESIMGoError
+    from orders import services
+
+    try:
+        services.tag_esim_customer_ref(order_id)
+    except ESIMGoError as exc:
+        if exc.transient and not self.request.is_eager:
+            raise self.retry(exc=exc, countdown=_backoff(self.request.retries))
+        logger.warning("order %s: could not set eSIM Go customerRef: %s", order_id, exc)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=3, ignore_result=True)
+def send_magic_link_task(self, token_id, language=None):
+    from orders import emails, magic_links
+
+    try:
+        magic_links.send_magic_link(token_id, language)
+    except emails.EmailSendError as exc:
+        if not self.request.is_eager:
+            raise self.retry(exc=exc, countdown=_backoff(self.request.retries))
+
+
+@shared_task(bind=True, acks_late=True, max_retries=5, ignore_result=True)
+def process_esimgo_callback_task(self, callback_id):
+    from orders import callbacks
+
+    callbacks.process_callback(callback_id)
+
+
+@shared_task(ignore_result=True)
+def sweep_undelivered_orders_task():
+    from orders import services
+
+    requeued, escalated = services.sweep_undelivered_orders()
+    if requeued or escalated:
+        logger.info("orders sweep: re-enqueued %s, escalated %s", requeued, escalated)
+
+
+@app.on_after_finalize.connect
+def _register_periodic_tasks(sender, **kwargs):
+    sender.add_periodic_task(
+        conf.sweep_interval_seconds(), sweep_undelivered_orders_task.s(), name="orders: sweep undelivered orders"
+    )
