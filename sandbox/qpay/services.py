@@ -1,0 +1,202 @@
+"""Sandbox QPay internals: tokens, QR payloads, payments and the callback to the shop."""
+import base64
+import io
+import logging
+import secrets
+import threading
+import time
+import uuid
+from decimal import Decimal
+from urllib.parse import urlencode
+
+import qrcode
+import requests
+from django.conf import settings
+from django.core import signing
+from django.db import connection, transaction
+
+from sandbox.qpay import faults
+from sandbox.qpay.models import SandboxInvoice, SandboxPayment
+
+logger = logging.getLogger(__name__)
+
+TOKEN_SALT = "sandbox.qpay.token"
+TOKEN_LIFETIME_SECONDS = 86400  # production and the real sandbox: about +24 h
+CALLBACK_TIMEOUT_SECONDS = 10
+
+# Name → (Mongolian description, deeplink scheme), a subset of the production list (reference §11).
+BANKS = [
+    ("qPay wallet", "qPay хэтэвч", "qpaywallet"),
+    ("Khan bank", "Хаан банк", "khanbank"),
+    ("State bank 3.0", "Төрийн банк 3.0", "statebankmongolia"),
+    ("Xac bank", "Хас банк", "xacbank"),
+    ("Trade and Development bank", "Худалдаа хөгжлийн банк", "tdbbank"),
+    ("Social Pay", "Голомт банк", "socialpay-payment"),
+    ("Most money", "МОСТ мони", "most"),
+    ("National investment bank", "Үндэсний хөрөнгө оруулалтын банк", "nibank"),
+    ("Capitron bank", "Капитрон банк", "capitronbank"),
+    ("Bogd bank", "Богд банк", "bogdbank"),
+]
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+# --- tokens ---------------------------------------------------------------------------------
+
+def issue_tokens(client_id: str) -> dict:
+    """The real response shape: absolute unix `expires_in`, refresh expiring with it,
+    and the hyphenated `not-before-policy` as a string."""
+    expires = int(time.time()) + int(getattr(settings, "SANDBOX_QPAY_TOKEN_LIFETIME", TOKEN_LIFETIME_SECONDS))
+    nonce = secrets.token_hex(8)
+    access = signing.dumps({"c": client_id, "k": "access", "exp": expires, "n": nonce}, salt=TOKEN_SALT)
+    refresh = signing.dumps({"c": client_id, "k": "refresh", "exp": expires, "n": nonce}, salt=TOKEN_SALT)
+    return {
+        "token_type": "bearer",
+        "refresh_expires_in": expires,
+        "refresh_token": refresh,
+        "access_token": access,
+        "expires_in": expires,
+        "scope": "get_token",
+        "not-before-policy": "0",
+        "session_state": "sandbox",
+    }
+
+
+def read_token(token: str, kind: str) -> dict | None:
+    try:
+        data = signing.loads(token, salt=TOKEN_SALT)
+    except signing.BadSignature:
+        return None
+    if data.get("k") != kind or data.get("exp", 0) <= time.time() or data.get("c") != settings.QPAY_CLIENT_ID:
+        return None
+    return data
+
+
+# --- invoices -------------------------------------------------------------------------------
+
+def _tlv(tag: str, value: str) -> str:
+    return f"{tag}{len(value):02d}{value}"
+
+
+def _crc16_ccitt(data: str) -> str:
+    crc = 0xFFFF
+    for byte in data.encode():
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
+            crc &= 0xFFFF
+    return f"{crc:04X}"
+
+
+def emv_qr_text(invoice_id: uuid.UUID, amount: Decimal) -> str:
+    """An EMVCo merchant-presented payload like QPay's (merchant name and ULAANBAATAR inside)."""
+    body = (
+        _tlv("00", "01") + _tlv("01", "12")
+        + _tlv("26", _tlv("00", "mn.qpay") + _tlv("01", invoice_id.hex[:24].upper()))
+        + _tlv("52", "4814") + _tlv("53", "496") + _tlv("54", f"{amount:.2f}") + _tlv("58", "MN")
+        + _tlv("59", "ESIMSHOP") + _tlv("60", "ULAANBAATAR")
+    )
+    body += "6304"
+    return body + _crc16_ccitt(body)
+
+
+def qr_png_base64(text: str) -> str:
+    """Bare base64 PNG, no data: prefix (as QPay sends it)."""
+    image = qrcode.make(text, box_size=6, border=2)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def bank_urls(qr_text: str) -> list[dict]:
+    return [
+        {
+            "name": name,
+            "description": description,
+            "logo": f"https://qpay.mn/q/logo/{scheme}.png",
+            "link": f"{scheme}://q?qPay_QRcode={qr_text}",
+        }
+        for name, description, scheme in BANKS
+    ]
+
+
+def money(value: Decimal) -> str:
+    return f"{Decimal(value):.2f}"
+
+
+def number(value: Decimal):
+    """Some QPay amounts are JSON numbers: int when whole, else float-free string-exact."""
+    value = Decimal(value)
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+# --- payments -------------------------------------------------------------------------------
+
+def new_payment_id(payment_type: str) -> str:
+    """P2P ids are 15-digit numeric strings; card ids are UUIDs (reference §5)."""
+    if payment_type == SandboxPayment.Type.CARD:
+        return str(uuid.uuid4())
+    return str(secrets.randbelow(9 * 10**14) + 10**14)
+
+
+def pay(invoice_id, *, amount: Decimal, payment_type: str, allow_cancelled: bool = False) -> SandboxPayment:
+    """A person paid `amount` on this invoice. Paying twice is allowed (it happens)."""
+    with transaction.atomic():
+        invoice = SandboxInvoice.objects.select_for_update().get(pk=invoice_id)
+        if invoice.status == SandboxInvoice.Status.CANCELED and not allow_cancelled:
+            raise ApiError(400, "INVOICE_ALREADY_CANCELED", "Нэхэмжлэл цуцлагдсан байна")
+        payment = SandboxPayment.objects.create(
+            payment_id=new_payment_id(payment_type), invoice=invoice, amount=amount, payment_type=payment_type,
+            wallet="qPay wallet" if payment_type == SandboxPayment.Type.P2P else "card",
+        )
+        paid = sum(p.amount for p in invoice.payments.filter(status=SandboxPayment.Status.PAID))
+        if invoice.status == SandboxInvoice.Status.OPEN and paid >= invoice.amount:
+            invoice.status = SandboxInvoice.Status.CLOSED
+            invoice.save(update_fields=["status", "updated_at"])
+        transaction.on_commit(lambda: send_callback_async(payment.payment_id))
+    return payment
+
+
+def callback_url_for(payment: SandboxPayment) -> str:
+    url = payment.invoice.callback_url
+    return f"{url}{'&' if '?' in url else '?'}{urlencode({'qpay_payment_id': payment.payment_id})}"
+
+
+def send_callback(payment_id: str) -> None:
+    """GET callback_url?…&qpay_payment_id=<id>, exactly as QPay does; record the shop's answer."""
+    payment = SandboxPayment.objects.select_related("invoice").get(pk=payment_id)
+    if faults.take("GET", "callback"):
+        payment.callback_error = "lost (sandbox fault)"
+        payment.save(update_fields=["callback_error"])
+        return
+    try:
+        response = requests.get(callback_url_for(payment), timeout=CALLBACK_TIMEOUT_SECONDS)
+    except requests.RequestException as exc:
+        payment.callback_error = f"{exc.__class__.__name__}"[:255]
+        payment.save(update_fields=["callback_error"])
+        logger.warning("sandbox QPay callback for %s failed: %s", payment_id, exc)
+        return
+    payment.callback_status = response.status_code
+    payment.callback_body = response.text[:255]
+    payment.save(update_fields=["callback_status", "callback_body"])
+
+
+def send_callback_async(payment_id: str) -> None:
+    """In a thread, so the (threaded) dev server is free to serve the shop's callback view."""
+    if getattr(settings, "SANDBOX_QPAY_CALLBACK_INLINE", False):
+        send_callback(payment_id)
+        return
+
+    def run():
+        try:
+            send_callback(payment_id)
+        except Exception:  # noqa: BLE001 - a background thread must not die loudly
+            logger.exception("sandbox QPay callback thread for %s crashed", payment_id)
+        finally:
+            connection.close()
+
+    threading.Thread(target=run, name=f"sandbox-qpay-callback-{payment_id}", daemon=True).start()
