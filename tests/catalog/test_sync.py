@@ -166,6 +166,10 @@ def test_changed_bundles_are_updated_and_only_their_coverage_rewritten(db, mocke
     # Only the two changed bundles' rows are written: GB removed, US added; MN's base row kept.
     coverage_writes = [sql for sql in writes(ctx) if "catalog_bundlecountry" in sql]
     assert len(coverage_writes) == 2
+    # ...and the bundle UPDATEs rewrite only the columns that differ, not every synced column.
+    bundle_updates = [sql for sql in writes(ctx) if sql.startswith('UPDATE "catalog_bundle"')]
+    assert bundle_updates and not any('"description"' in sql or '"groups"' in sql for sql in bundle_updates)
+    assert any('"computed_price_mnt"' in sql for sql in bundle_updates)
 
 
 def test_bundles_missing_upstream_are_retired_not_deleted_and_come_back(db, mocked_responses):
