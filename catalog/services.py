@@ -23,7 +23,7 @@ from itertools import islice
 import requests
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Min
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -88,8 +88,11 @@ def sync_catalog(progress=None) -> SyncResult:
     started = time.monotonic()
     with sync_lock():
         bundles, pages, fetched = fetch_catalogue(progress)
-        with transaction.atomic():
-            counts = _apply(bundles)
+        try:
+            with transaction.atomic():
+                counts = _apply(bundles)
+        except IntegrityError as exc:  # only if a sync ran without the lock (e.g. two dev processes, no Redis)
+            raise CatalogueSyncError(f"Another process changed the catalogue during the sync; run it again.{_KEPT}") from exc
     return SyncResult(**counts, pages=pages, fetched=fetched, seconds=time.monotonic() - started)
 
 
