@@ -5,10 +5,13 @@ Pure functions (no queries) so pages, the API and tests share one definition.
 """
 import re
 import unicodedata
+from functools import lru_cache
 
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.utils.translation import ngettext
+from django_countries import countries as country_registry
 from django_countries.fields import Country as CountryCode
 
 MB_PER_GB = 1000  # eSIM Go data amounts are decimal MB: 1 GB bundle = 1000.
@@ -97,13 +100,22 @@ def autostart_explanation(autostart: bool) -> str:
              "to your eSIM, so buy it shortly before your trip.")
 
 
+@lru_cache(maxsize=8)
+def country_names(language: str) -> dict[str, str]:
+    """ISO code -> django-countries name in `language` (static per process; lists look names up a lot)."""
+    with translation.override(language):
+        return {code: str(name) for code, name in country_registry}
+
+
 def country_name(iso: str) -> str:
-    return CountryCode(code=iso).name or iso
+    return country_names(translation.get_language() or "mn").get(iso) or CountryCode(code=iso).name or iso
 
 
 def country_flag(iso: str) -> str:
-    """Emoji flag (regional indicator symbols); no remote images."""
-    return CountryCode(code=iso).unicode_flag
+    """Emoji flag (a pair of regional indicator symbols); no remote images."""
+    if len(iso) != 2 or not iso.isascii() or not iso.isalpha():
+        return ""
+    return "".join(chr(0x1F1E6 + ord(letter) - ord("A")) for letter in iso.upper())
 
 
 def coverage_label(countries: list[tuple[str, str]]) -> str:

@@ -16,7 +16,7 @@ from django.utils import translation
 from django_countries import countries as country_registry
 
 from catalog.models import Bundle, BundleCountry, Country, Region
-from catalog.presentation import collation_key, index_letter
+from catalog.presentation import collation_key, country_names, index_letter
 
 # Destinations Mongolian travellers buy most, in display order.
 POPULAR_DESTINATIONS = ("CN", "KR", "JP", "TH", "TR", "VN", "SG", "US", "DE", "FR", "GB", "KZ", "RU", "MN")
@@ -69,14 +69,19 @@ def regions_with_countries() -> QuerySet:
 
 
 def sort_countries(countries, language: str) -> list[Country]:
-    return sorted(countries, key=lambda c: collation_key(c.iso.name, language))
+    """Countries in alphabetical order of their names in `language`; each gets .display_name."""
+    names = country_names(language)
+    for country in countries:
+        country.code = country.iso.code
+        country.display_name = names.get(country.code) or country.iso.name
+    return sorted(countries, key=lambda c: collation_key(c.display_name, language))
 
 
 def countries_a_to_z(language: str) -> list[tuple[str, list[Country]]]:
     """[(letter, [countries])] in the alphabet of `language`, names translated."""
     groups: dict[str, list[Country]] = {}
-    for country in sort_countries(sellable_countries().select_related("region"), language):
-        groups.setdefault(index_letter(country.iso.name, language), []).append(country)
+    for country in sort_countries(list(sellable_countries()), language):
+        groups.setdefault(index_letter(country.display_name, language), []).append(country)
     return list(groups.items())
 
 

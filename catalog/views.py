@@ -2,6 +2,8 @@
 
 Each page runs a fixed number of queries (pinned in tests/catalog/test_views.py).
 """
+from dataclasses import dataclass
+
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import get_language
@@ -9,6 +11,34 @@ from django.utils.translation import gettext as _
 
 from catalog import presentation, selectors
 from catalog.forms import BundleFilterForm
+
+
+@dataclass(frozen=True)
+class CountryLink:
+    """A country as lists show it, computed once per row (long lists stay cheap to render)."""
+
+    code: str
+    name: str
+    flag: str
+    url: str
+    price_label: str
+
+
+def _country_links(countries) -> list[CountryLink]:
+    # catalog:country is "countries/<iso>/" under catalog:countries: one reverse() for the whole list.
+    prefix = reverse("catalog:countries")
+    links = []
+    for country in countries:
+        code = getattr(country, "code", None) or country.iso.code
+        price = country.min_price_mnt
+        links.append(CountryLink(
+            code=code,
+            name=getattr(country, "display_name", None) or presentation.country_name(code),
+            flag=presentation.country_flag(code),
+            url=f"{prefix}{code}/",
+            price_label=_("from %(price)s") % {"price": presentation.format_mnt(price)} if price else "",
+        ))
+    return links
 
 
 def _not_found(request, message):
@@ -44,12 +74,12 @@ def search(request):
     result = selectors.search_countries(query, get_language())
     if result.exact is not None:
         return redirect("catalog:country", iso=result.exact.iso.code)
-    return render(request, "catalog/search.html", {"query": query, "countries": result.countries})
+    return render(request, "catalog/search.html", {"query": query, "countries": _country_links(result.countries)})
 
 
 def countries(request):
     return render(request, "catalog/countries.html", {
-        "letters": selectors.countries_a_to_z(get_language()),
+        "letters": [(letter, _country_links(group)) for letter, group in selectors.countries_a_to_z(get_language())],
         "regions": selectors.regions_with_countries(),
     })
 
@@ -61,7 +91,7 @@ def region(request, slug):
     form, bundles = _filtered(request, lambda filters: selectors.available_bundles_for_region(region, filters))
     return render(request, "catalog/region.html", {
         "region": region,
-        "countries": selectors.countries_of_region(region, get_language()),
+        "countries": _country_links(selectors.countries_of_region(region, get_language())),
         "bundles": bundles,
         "form": form,
     })

@@ -24,11 +24,15 @@ def parse_po(path):
                 entries.append(current)
             current, field = None, None
             continue
-        current = current or {"msgid": "", "msgstr": {}, "flags": ""}
+        current = current or {"msgid": "", "msgstr": {}, "flags": "", "context": None, "plural": False}
         if line.startswith("#,"):
             current["flags"] += line
+        elif line.startswith("msgctxt "):
+            field = ("context", None)
+            current["context"] = eval(line[8:])  # noqa: S307
         elif line.startswith("msgid_plural "):
             field = ("plural", None)
+            current["plural"] = True
         elif line.startswith("msgid "):
             field = ("msgid", None)
             current["msgid"] = eval(line[6:])  # noqa: S307 - a quoted .po string literal
@@ -64,6 +68,20 @@ def test_every_template_translate_string_is_in_its_catalogue(po):
         for literal in re.findall(r"""{%\s*translate\s+(?:"([^"]*)"|'([^']*)')""", template.read_text(encoding="utf-8")):
             text = literal[0] or literal[1]
             assert text in msgids, f"{template.name}: {text!r} missing from {po}"
+
+
+@pytest.mark.parametrize("po", list(CATALOGUES), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_other_catalogue_shadows_ours(po):
+    """Apps listed before ours (admin, django-countries...) win for a shared msgid; use a context then."""
+    with translation.override("mn"):
+        for entry in parse_po(po):
+            if entry["plural"]:
+                continue
+            if entry["context"]:
+                shown = translation.pgettext(entry["context"], entry["msgid"])
+            else:
+                shown = translation.gettext(entry["msgid"])
+            assert shown == entry["msgstr"]["0"], (entry["msgid"], shown)
 
 
 def test_english_catalogues_exist():

@@ -1,0 +1,175 @@
+"""Benchmark: storefront pages against a bare Django view, on a real server.
+
+    .venv/bin/python bench/pages.py [--requests 300] [--workers 1]
+
+Builds a throwaway SQLite database in a temp dir, migrates it and fills it with the sandbox's
+deterministic catalogue (~2,300 bundles over ~210 countries, regional and global bundles with
+roaming coverage) through the real bulk sync (eSIM Go pages mocked in-process with `responses`).
+Then starts gunicorn (the Procfile's server, sync workers) on a free loopback port with
+DEBUG=False and times sequential requests (one requests.Session; sync workers close each
+connection, so every request includes a loopback TCP connect) to each page and to /healthz
+(a bare JsonResponse view, no DB). Pages render in Mongolian (no Accept-Language sent).
+Prints median / p95 in ms and each page's median as a multiple of the bare view's.
+Nothing outside the temp dir is touched; the cache is local memory (REDIS_URL unset).
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+TMP = tempfile.mkdtemp(prefix="esimshop-pages-bench-")
+ESIMGO_URL = "https://api.esim-go.com/v2.4"
+SERVER_ENV = {
+    "DJANGO_SETTINGS_MODULE": "esimshop.settings",
+    "DATABASE_URL": f"sqlite:///{TMP}/bench.sqlite3",
+    "DEBUG": "False",
+    "SECRET_KEY": "bench-only-" + os.urandom(16).hex(),
+    "ALLOWED_HOSTS": "127.0.0.1",
+    "SECURE_SSL_REDIRECT": "False",  # plain HTTP on loopback
+    "REDIS_URL": "",
+    "LOG_LEVEL": "WARNING",
+    "ESIMGO_BASE_URL": ESIMGO_URL,
+    "ESIMGO_API_KEY": "bench-key",  # a key set = sandbox not mounted, like production
+    "ESIMGO_RATE_LIMIT_PER_SECOND": "0",
+    "ESIMGO_CATALOGUE_PAGE_SIZE": "1000",
+}
+os.environ.update(SERVER_ENV)
+
+import django  # noqa: E402
+
+django.setup()
+
+import requests  # noqa: E402
+import responses  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+
+from catalog.models import Bundle, Country  # noqa: E402
+from catalog.services import sync_catalog  # noqa: E402
+from sandbox.esimgo.catalogue import get_catalogue  # noqa: E402
+
+
+def fill_catalogue() -> None:
+    """Sync the sandbox catalogue through the real sync code, eSIM Go pages mocked."""
+    catalogue = get_catalogue()
+    bodies = [json.loads(catalogue.json[b["name"]]) for b in catalogue.bundles]
+
+    def page(request):
+        query = parse_qs(urlparse(request.url).query)
+        per_page = int(query.get("perPage", ["1000"])[0])
+        number = int(query.get("page", ["1"])[0])
+        chunk = bodies[(number - 1) * per_page: number * per_page]
+        page_count = -(-len(bodies) // per_page)
+        payload = {"bundles": chunk, "pageCount": page_count, "rows": len(bodies), "pageSize": per_page}
+        return 200, {"Content-Type": "application/json"}, json.dumps(payload)
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_callback(responses.GET, re.compile(re.escape(ESIMGO_URL) + r"/catalogue.*"), callback=page)
+        result = sync_catalog()
+    print(f"catalogue: {Bundle.objects.filter(is_available=True).count()} bundles, "
+          f"{Country.objects.filter(bundle_count__gt=0).count()} countries (synced in {result.seconds:.1f} s)")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(port: int, workers: int) -> subprocess.Popen:
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    server = subprocess.Popen(
+        [str(gunicorn), "esimshop.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+         "--log-level", "warning"],
+        cwd=ROOT, env={**os.environ, **SERVER_ENV}, start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit("gunicorn exited during start-up")
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
+                return server
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    server.terminate()
+    raise SystemExit("gunicorn did not answer /healthz within 30 s")
+
+
+def time_path(session, base, path, count, warmup) -> tuple[list[float], int]:
+    for _ in range(warmup):
+        session.get(base + path).raise_for_status()
+    timings, size = [], 0
+    for _ in range(count):
+        started = time.perf_counter()
+        response = session.get(base + path)
+        timings.append((time.perf_counter() - started) * 1000)
+        response.raise_for_status()
+        size = len(response.content)
+    return timings, size
+
+
+def p95(values):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=300, help="timed requests per URL")
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=1, help="gunicorn sync workers")
+    args = parser.parse_args()
+
+    call_command("migrate", verbosity=0)
+    fill_catalogue()
+    mn_bundles = Bundle.objects.filter(is_available=True, coverage__country="MN")
+    local = mn_bundles.filter(name__contains="_MN_").order_by("name").first()
+    widest = max(mn_bundles, key=lambda b: b.coverage.count())
+    paths = {
+        "home /": "/",
+        "countries A–Z": "/countries/",
+        "country /countries/MN/": "/countries/MN/",
+        "country, filtered+sorted": "/countries/MN/?unlimited=no&sort=per_gb",
+        f"bundle {local.name}": f"/bundles/{local.name}/",
+        f"bundle {widest.name} ({widest.coverage.count()} countries)": f"/bundles/{widest.name}/",
+        "api /api/packages/?country=MN": "/api/packages/?country=MN",
+        "bare /healthz": "/healthz",
+    }
+    print(f"{mn_bundles.count()} bundles on the Mongolia page")
+
+    port = free_port()
+    server = start_server(port, args.workers)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        results = {}
+        with requests.Session() as session:
+            for label, path in paths.items():
+                results[label] = time_path(session, base, path, args.requests, args.warmup)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=10)
+        shutil.rmtree(TMP, ignore_errors=True)
+
+    bare = statistics.median(results["bare /healthz"][0])
+    print(f"\ngunicorn, {args.workers} sync worker(s), DEBUG=False, SQLite, {args.requests} sequential requests per URL "
+          f"after {args.warmup} warm-up, loopback")
+    print(f"{'URL':58} {'median ms':>10} {'p95 ms':>8} {'x bare':>7} {'KB':>7}")
+    for label, (timings, size) in results.items():
+        median = statistics.median(timings)
+        print(f"{label:58} {median:10.2f} {p95(timings):8.2f} {median / bare:7.1f} {size / 1024:7.1f}")
+
+
+if __name__ == "__main__":
+    main()
