@@ -115,7 +115,7 @@ def send_logged_email(log_id) -> bool:
     """
     error = None
     with transaction.atomic():
-        log = EmailLog.objects.select_for_update().select_related("order__bundle", "order__invoice", "order__esim").get(pk=log_id)
+        log = EmailLog.objects.select_for_update(of=("self",)).select_related("order__bundle", "order__invoice", "order__esim").get(pk=log_id)
         if log.status != EmailLog.Status.PENDING:
             return False
         log.attempts += 1

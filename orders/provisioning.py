@@ -98,8 +98,16 @@ def provision_order(order_id, *, actor="task", client=None) -> ProvisionResult:
 
 
 def _next_step(order_id, actor) -> _Step:
+    try:
+        return _lock_and_decide(order_id, actor)
+    except IntegrityError:
+        # Another run created the unresolved attempt first (uniq_unresolved_attempt_per_order).
+        return _Step("wait", countdown=conf.reconcile_after_seconds())
+
+
+def _lock_and_decide(order_id, actor) -> _Step:
     with transaction.atomic():
-        order = Order.objects.select_for_update().select_related("bundle").get(pk=order_id)
+        order = Order.objects.select_for_update(of=("self",)).select_related("bundle").get(pk=order_id)
         if order.status not in (Order.Status.PAID, Order.Status.PROVISIONING) or order.esim_id:
             return _Step("done", order)
         attempt = order.attempts.filter(outcome__in=ProvisioningAttempt.UNRESOLVED).first()
@@ -243,7 +251,7 @@ def _deliver(order_id, attempt, details, actor, response) -> ProvisionResult:
 
     try:
         with transaction.atomic():
-            order = Order.objects.select_for_update().select_related("customer").get(pk=order_id)
+            order = Order.objects.select_for_update(of=("self",)).select_related("customer").get(pk=order_id)
             current = ProvisioningAttempt.objects.select_for_update().get(pk=attempt.pk)
             reference = current.esimgo_order_reference
             if order.esim_id or order.status not in (Order.Status.PAID, Order.Status.PROVISIONING):

@@ -1,0 +1,18 @@
+import pytest
+
+from tests.orders.factories import BundleFactory
+
+
+@pytest.fixture(autouse=True)
+def _orders_settings(settings):
+    settings.SITE_URL = "https://shop.example.mn"
+    settings.STAFF_ALERT_EMAILS = ["staff@example.mn"]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.ORDERS_RECONCILE_AFTER_SECONDS = 60
+    settings.ORDERS_SWEEP_AFTER_SECONDS = 120
+    yield
+
+
+@pytest.fixture
+def bundle(db):
+    return BundleFactory(name="esim_1GB_7D_JP_V2", countries=["JP"], computed_price_mnt=19500)
