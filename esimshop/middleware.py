@@ -1,0 +1,23 @@
+from django.conf import settings
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
+
+
+class ShopLocaleMiddleware:
+    """Mongolian first: the language is the shopper's saved choice (the switcher's cookie) or,
+    without one, LANGUAGE_CODE. Browser Accept-Language is deliberately ignored: many phones
+    in Mongolia are set to English, but the shop speaks Mongolian until asked otherwise."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.supported = {code for code, _ in settings.LANGUAGES}
+
+    def __call__(self, request):
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        language = chosen if chosen in self.supported else settings.LANGUAGE_CODE
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Language", language)
+        patch_vary_headers(response, ("Cookie",))
+        return response
