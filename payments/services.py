@@ -266,13 +266,14 @@ def validate_with_esimgo(bundle, topup_iccid: str = "") -> dict:
     if not isinstance(result, dict) or result.get("valid") is False:
         raise InvalidPurchase(_("This package cannot be bought right now."), field="packageCode")
     total = result.get("total")
-    if total is not None and bundle.price:
+    stored = Decimal(str(bundle.price or 0))
+    if total is not None and stored:
         try:
             total = Decimal(str(total))
         except ArithmeticError:
             total = None
         tolerance = Decimal(str(getattr(settings, "ESIMGO_PRICE_TOLERANCE_PERCENT", 10)))
-        if total is not None and abs(total - bundle.price) * 100 > bundle.price * tolerance:
+        if total is not None and abs(total - stored) * 100 > stored * tolerance:
             logger.warning("eSIM Go price for %s moved: stored %s, validated %s", bundle.name, bundle.price, total)
             raise InvalidPurchase(
                 _("The price of this package has just changed. Please reload the page."), field="packageCode"
