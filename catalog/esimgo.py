@@ -382,6 +382,24 @@ class ESIMGoClient:
     def timeout(self) -> tuple[float, float]:
         return (float(settings.ESIMGO_CONNECT_TIMEOUT), float(settings.ESIMGO_READ_TIMEOUT))
 
+    def close(self) -> None:
+        """Close pooled connections now (an open keep-alive socket pins a server thread and its
+        DB connection, e.g. in live-server tests). urllib3 2.8's PoolManager.clear() only drops
+        its pools without closing them, so close each pool explicitly."""
+        for adapter in self.session.adapters.values():
+            pools = getattr(getattr(adapter, "poolmanager", None), "pools", None)
+            for key in list(pools.keys()) if pools is not None else []:
+                pool = pools.get(key)
+                if pool is not None:
+                    pool.close()
+        self.session.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
     def __repr__(self):  # never show the key
         return f"<ESIMGoClient {self.base_url}>"
 
@@ -441,6 +459,9 @@ class ESIMGoClient:
                 error = self._error_for(response)
                 if not retry and response.status_code >= 500:
                     error.outcome_unknown = True
+                # A Response keeps its socket open until collected; the raised error's
+                # traceback holds this frame, so drop the reference.
+                del response
             if not error.transient or attempt >= max_retries:
                 raise error
             if error.retry_after is not None and error.retry_after > self.max_retry_after:
