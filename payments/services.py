@@ -552,7 +552,7 @@ def sweep_pending_invoices() -> dict:
     now = _now()
     counts = {"expired": 0, "checked": 0, "abandoned": 0}
     pending = Invoice.objects.filter(status=Status.PENDING)
-    for invoice_id in pending.filter(expires_at__lte=now - EXPIRY_SLACK).values_list("pk", flat=True)[:500]:
+    for invoice_id in pending.filter(expires_at__lte=now).values_list("pk", flat=True)[:500]:
         if cache.add(f"payments:sweep:expire:{invoice_id}", 1, 240):
             expire_invoice_task.delay(str(invoice_id))
             counts["expired"] += 1
