@@ -284,7 +284,7 @@ ASSIGNMENT_CSV_COLUMNS = {
 }
 
 
-def parse_assignments(body, content_type="") -> list[dict]:
+def parse_assignments(body) -> list[dict]:
     """/esims/assignments as JSON (object or list) or, if eSIM Go ignored Accept, CSV."""
     if isinstance(body, (bytes, str)):
         text = body.decode("utf-8-sig") if isinstance(body, bytes) else body
@@ -585,7 +585,7 @@ class ESIMGoClient:
                 raise ESIMGoMalformedResponse("assignments response is not JSON") from None
         else:
             body = response.content
-        return parse_assignments(body, content_type)
+        return parse_assignments(body)
 
     def set_customer_ref(self, iccid, customer_ref) -> None:
         self.request("PUT", "/esims", json_body={"iccid": str(iccid), "customerRef": str(customer_ref)})
