@@ -159,7 +159,8 @@ if SANDBOX and not ESIMGO_API_KEY:
 ESIMGO_CONNECT_TIMEOUT = env.float("ESIMGO_CONNECT_TIMEOUT", default=5.0)
 ESIMGO_READ_TIMEOUT = env.float("ESIMGO_READ_TIMEOUT", default=30.0)
 ESIMGO_MAX_RETRIES = env.int("ESIMGO_MAX_RETRIES", default=3)
-ESIMGO_RATE_LIMIT_PER_SECOND = env.int("ESIMGO_RATE_LIMIT_PER_SECOND", default=10)
+# eSIM Go allows 10 req/s per IP in fixed one-second windows; 9 leaves room for window skew.
+ESIMGO_RATE_LIMIT_PER_SECOND = env.int("ESIMGO_RATE_LIMIT_PER_SECOND", default=9)
 ESIMGO_CATALOGUE_PAGE_SIZE = env.int("ESIMGO_CATALOGUE_PAGE_SIZE", default=1000)
 # Where eSIM Go (or the sandbox) POSTs V3 usage callbacks; set the same URL in the eSIM Go portal.
 ESIMGO_CALLBACK_URL = env.str("ESIMGO_CALLBACK_URL", default=f"{SITE_URL}/esimgo/callback/")
