@@ -6,7 +6,8 @@ from django.utils.cache import patch_vary_headers
 class ShopLocaleMiddleware:
     """Mongolian first: the language is the shopper's saved choice (the switcher's cookie) or,
     without one, LANGUAGE_CODE. Browser Accept-Language is deliberately ignored: many phones
-    in Mongolia are set to English, but the shop speaks Mongolian until asked otherwise."""
+    in Mongolia are set to English, but the shop speaks Mongolian until asked otherwise.
+    The JSON API is the exception: a client asking for English by Accept-Language gets it."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -14,6 +15,8 @@ class ShopLocaleMiddleware:
 
     def __call__(self, request):
         chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        if chosen not in self.supported and request.path.startswith("/api/"):
+            chosen = translation.get_language_from_request(request)
         language = chosen if chosen in self.supported else settings.LANGUAGE_CODE
         translation.activate(language)
         request.LANGUAGE_CODE = language

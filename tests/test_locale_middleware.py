@@ -12,3 +12,8 @@ def test_the_switcher_choice_wins(client, db):
 def test_an_unknown_cookie_value_falls_back_to_mongolian(client, db):
     client.cookies["django_language"] = "xx"
     assert client.get("/")["Content-Language"] == "mn"
+
+
+def test_api_clients_may_ask_for_english_by_header(client, db):
+    response = client.get("/api/packages/", {"country": "ZZ"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response["Content-Language"] == "en"
