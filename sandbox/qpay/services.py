@@ -169,7 +169,7 @@ def callback_url_for(payment: SandboxPayment) -> str:
 def send_callback(payment_id: str) -> None:
     """GET callback_url?…&qpay_payment_id=<id>, exactly as QPay does; record the shop's answer."""
     payment = SandboxPayment.objects.select_related("invoice").get(pk=payment_id)
-    if faults.take("GET", "callback"):
+    if faults.take("GET", "callback") is not None:
         payment.callback_error = "lost (sandbox fault)"
         payment.save(update_fields=["callback_error"])
         return

@@ -79,16 +79,16 @@ def api(name: str, methods: tuple, *, auth: str = "bearer"):
                     return error(401, "NO_CREDENDIALS", "Authorization header required")
                 if services.read_token(token, "access") is None:
                     return error(401, "AUTHENTICATION_FAILED", "Invalid or expired token")
-            fault = faults.take(request.method, name)
-            if fault and fault.get("delay"):
+            fault = faults.take(request.method, name)  # {} is a fault too: all defaults
+            if fault is not None and fault.get("delay"):
                 time.sleep(float(fault["delay"]))
-            if fault and not fault.get("after"):
+            if fault is not None and not fault.get("after"):
                 return _fault_response(fault)
             try:
                 response = view(request, *args, **kwargs)
             except ApiError as exc:
                 response = error(exc.status, exc.code, exc.message)
-            return _fault_response(fault) if fault else response
+            return _fault_response(fault) if fault is not None else response
 
         return wrapper
 
