@@ -1,9 +1,11 @@
 """20 concurrent callbacks for one paid invoice, each on its own thread and DB connection:
 exactly one PAID transition, one handle_invoice_paid call, one provisioning enqueue.
 
-Runs with 20 threads on PostgreSQL (CI). On SQLite, which has no row locks and serialises
-writers, it runs with 4 (the outcome assertions are the same).
+Runs with 20 truly concurrent threads on PostgreSQL (CI). SQLite's shared in-memory test
+database answers "table is locked" instead of waiting, so there it runs 4 threads, each with
+its own connection, delivering one at a time (the outcome assertions are the same).
 """
+import contextlib
 import json
 import threading
 import time
@@ -23,6 +25,13 @@ def _callers() -> int:
     return 20 if connection.vendor == "postgresql" else 4
 
 
+def _one_at_a_time_on_sqlite():
+    return contextlib.nullcontext() if connection.vendor == "postgresql" else _SQLITE_TURN
+
+
+_SQLITE_TURN = threading.Lock()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_callbacks_have_exactly_one_winner(bundle, mocked_responses, paid_handler):
     invoice = InvoiceFactory(bundle=bundle)
@@ -37,6 +46,7 @@ def test_concurrent_callbacks_have_exactly_one_winner(bundle, mocked_responses, 
     services.QPayClient().get_access_token()  # warm the shared token so threads race on the invoice only
 
     n = _callers()
+    turn = _one_at_a_time_on_sqlite()
     barrier = threading.Barrier(n)
     replies, errors = [], []
     url = f"/payments/qpay/callback/{invoice.pk}/?token={services.callback_token(invoice.pk)}&qpay_payment_id=493622150113497"
@@ -44,7 +54,8 @@ def test_concurrent_callbacks_have_exactly_one_winner(bundle, mocked_responses, 
     def deliver():
         try:
             barrier.wait(10)
-            response = Client().get(url)
+            with turn:
+                response = Client().get(url)
             replies.append((response.status_code, response.content, response["X-Callback-Outcome"]))
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)

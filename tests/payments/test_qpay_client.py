@@ -138,13 +138,9 @@ def test_concurrent_token_requests_authenticate_once(mocked_responses):
 def test_token_is_shared_across_processes(mocked_responses, settings, tmp_path):
     """A second OS process reads the token this one cached (Redis in CI; a file cache otherwise)."""
     if not settings.REDIS_URL:
+        # Django's setting_changed handler rebuilds the cache handlers for this override.
         settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
                                        "LOCATION": str(tmp_path / "cache")}}
-        from django.core.cache import caches
-
-        caches._settings = None
-        for alias in list(getattr(caches._connections, "__dict__", {})):
-            delattr(caches._connections, alias)
     add_token(mocked_responses, "cross-process-token")
     QPayClient().get_access_token()
 
