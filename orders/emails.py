@@ -9,7 +9,7 @@ from email.mime.image import MIMEImage
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -109,31 +109,37 @@ def _escape(text: str) -> str:
 
 
 def send_logged_email(log_id) -> bool:
-    """Send the claimed e-mail unless it was already sent. The row lock serialises concurrent runs.
+    """Send the claimed e-mail unless it was already sent. Returns True if this call sent it.
 
-    Returns True if this call sent it. Raises EmailSendError (after recording it) to be retried.
+    A conditional UPDATE (PENDING → SENDING) picks exactly one sender however many workers run
+    it at once, on any database; no transaction stays open while the mail server is talked to.
+    On failure the row goes back to PENDING (error recorded) and EmailSendError is raised so
+    the task retries. A worker killed mid-send leaves SENDING; the sweep re-opens it later.
     """
-    error = None
-    with transaction.atomic():
-        log = EmailLog.objects.select_for_update(of=("self",)).select_related("order__bundle", "order__invoice", "order__esim").get(pk=log_id)
-        if log.status != EmailLog.Status.PENDING:
-            return False
-        log.attempts += 1
-        try:
-            build_message(log).send(fail_silently=False)
-        except Exception as exc:  # noqa: BLE001 - SMTP/rendering errors are all "try again later"
-            log.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            log.save(update_fields=["attempts", "last_error"])
-            error = exc
-        else:
-            log.status = EmailLog.Status.SENT
-            log.sent_at = timezone.now()
-            log.save(update_fields=["attempts", "status", "sent_at"])
-    if error is not None:
-        logger.warning("e-mail %s (%s) failed: %s", log_id, log.kind, error)
-        raise EmailSendError(str(error)) from error
+    claimed = EmailLog.objects.filter(pk=log_id, status=EmailLog.Status.PENDING).update(
+        status=EmailLog.Status.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return False
+    log = EmailLog.objects.select_related("order__bundle", "order__invoice", "order__esim", "order__customer").get(pk=log_id)
+    try:
+        build_message(log).send(fail_silently=False)
+    except Exception as exc:  # noqa: BLE001 - SMTP/rendering errors are all "try again later"
+        EmailLog.objects.filter(pk=log_id, status=EmailLog.Status.SENDING).update(
+            status=EmailLog.Status.PENDING, last_error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+        logger.warning("e-mail %s (%s) failed: %s", log_id, log.kind, exc)
+        raise EmailSendError(str(exc)) from exc
+    EmailLog.objects.filter(pk=log_id).update(status=EmailLog.Status.SENT, sent_at=timezone.now())
     logger.info("e-mail %s sent: %s for order %s", log_id, log.kind, log.order.public_id)
     return True
+
+
+def reopen_stuck_emails(older_than) -> int:
+    """SENDING rows whose worker died mid-send go back to PENDING (at worst one duplicate mail)."""
+    return EmailLog.objects.filter(status=EmailLog.Status.SENDING, claimed_at__lt=older_than).update(
+        status=EmailLog.Status.PENDING
+    )
 
 
 def mark_email_failed(log_id):

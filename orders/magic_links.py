@@ -77,34 +77,32 @@ def send_magic_link(token_id, language=None) -> bool:
     """Create the link and e-mail it (once per request row). Returns True if an e-mail was sent."""
     from orders.emails import EmailSendError
 
-    with transaction.atomic():
-        row = MagicLinkToken.objects.select_for_update().get(pk=token_id)
-        if row.sent_at or row.used_at or row.expires_at <= timezone.now():
-            return False
-        row.sent_at = timezone.now()
-        if not Order.objects.filter(customer__email__iexact=row.email).exists():
-            row.skipped = True
-            row.save(update_fields=["sent_at", "skipped"])
-            return False
-        token = secrets.token_urlsafe(32)
-        row.token_hash = _hash(token)
-        row.save(update_fields=["sent_at", "token_hash"])
-        with translation.override(language or settings.LANGUAGE_CODE):
-            context = {
-                "link": f"{conf.site_url()}{reverse('orders:my-esims-login', args=[token])}",
-                "minutes": conf.magic_link_ttl_minutes(),
-                "my_esims_url": f"{conf.site_url()}{reverse('orders:my-esims')}",
-            }
-            subject = _("Your link to My eSIMs")
-            text = render_to_string("orders/email/magic_link.txt", context)
-            html = render_to_string("orders/email/magic_link.html", context)
-        message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [row.email])
-        message.attach_alternative(html, "text/html")
-        try:
-            message.send(fail_silently=False)
-        except Exception as exc:  # noqa: BLE001 - rolled back (sent_at too), retried by the task
-            transaction.set_rollback(True)
-            raise EmailSendError(f"{type(exc).__name__}: {exc}") from exc
+    now = timezone.now()
+    # Claim the row (one sender, on any database), then decide.
+    if not MagicLinkToken.objects.filter(pk=token_id, sent_at__isnull=True, used_at__isnull=True, expires_at__gt=now).update(sent_at=now):
+        return False
+    row = MagicLinkToken.objects.get(pk=token_id)
+    if not Order.objects.filter(customer__email__iexact=row.email).exists():
+        MagicLinkToken.objects.filter(pk=token_id).update(skipped=True)
+        return False
+    token = secrets.token_urlsafe(32)
+    MagicLinkToken.objects.filter(pk=token_id).update(token_hash=_hash(token))
+    with translation.override(language or settings.LANGUAGE_CODE):
+        context = {
+            "link": f"{conf.site_url()}{reverse('orders:my-esims-login', args=[token])}",
+            "minutes": conf.magic_link_ttl_minutes(),
+            "my_esims_url": f"{conf.site_url()}{reverse('orders:my-esims')}",
+        }
+        subject = _("Your link to My eSIMs")
+        text = render_to_string("orders/email/magic_link.txt", context)
+        html = render_to_string("orders/email/magic_link.html", context)
+    message = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [row.email])
+    message.attach_alternative(html, "text/html")
+    try:
+        message.send(fail_silently=False)
+    except Exception as exc:  # noqa: BLE001 - release the claim; the task retries with a fresh token
+        MagicLinkToken.objects.filter(pk=token_id).update(sent_at=None)
+        raise EmailSendError(f"{type(exc).__name__}: {exc}") from exc
     return True
 
 

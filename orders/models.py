@@ -214,6 +214,7 @@ class EmailLog(models.Model):
 
     class Status(models.TextChoices):
         PENDING = "PENDING", "pending"
+        SENDING = "SENDING", "being sent (claimed by a worker)"
         SENT = "SENT", "sent"
         FAILED = "FAILED", "failed (retries exhausted)"
         SKIPPED = "SKIPPED", "skipped (no address)"
@@ -226,6 +227,7 @@ class EmailLog(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -170,7 +170,10 @@ def sweep_undelivered_orders(now=None):
             continue
         provision_order_task.delay(order_id, "sweep")
         requeued.append(order_id)
-    # E-mails whose send task was never published (or lost) are re-sent; the row lock + status keep it once.
+    # E-mails whose send task was never published (or lost) are re-sent; the claim keeps them once.
+    from orders.emails import reopen_stuck_emails
+
+    reopen_stuck_emails(now - timedelta(minutes=10))
     for log_id in EmailLog.objects.filter(
         status=EmailLog.Status.PENDING, created_at__lt=now - timedelta(minutes=2)
     ).values_list("id", flat=True)[:200]:

@@ -16,3 +16,17 @@ def _orders_settings(settings):
 @pytest.fixture
 def bundle(db):
     return BundleFactory(name="esim_1GB_7D_JP_V2", countries=["JP"], computed_price_mnt=19500)
+
+
+@pytest.fixture
+def client(client, settings):
+    """Pages in English (the shop picks the language from its cookie only); see `mn_client`."""
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    return client
+
+
+@pytest.fixture
+def mn_client(db):
+    from django.test import Client
+
+    return Client()

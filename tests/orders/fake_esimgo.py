@@ -42,6 +42,8 @@ class FakeESIMGo:
         self.incompatible = set()  # bundle names eSIM Go says do not fit existing eSIMs
         self.bundles_status = 200
         self.unknown_bundles = set()
+        self.validate_status = 200  # e.g. 400 (refused) or 503 (down) for POST /orders type validate
+        self.validate_bodies = []
         self._iccids = itertools.count(8944500000000000001)
         rsps.add_callback("POST", f"{BASE}/orders", callback=self._post_order)
         rsps.add_callback("GET", re.compile(re.escape(f"{BASE}/orders") + r"(\?.*)?$"), callback=self._list_orders)
@@ -71,6 +73,9 @@ class FakeESIMGo:
             return denied
         body = json.loads(request.body)
         if body.get("type") == "validate":
+            self.validate_bodies.append(body)
+            if self.validate_status != 200:
+                return (self.validate_status, {}, json.dumps({"message": "Bundle not found" if self.validate_status < 500 else "down"}))
             line = body["order"][0]
             return (200, {}, json.dumps({"order": [{**line, "subTotal": 4.5, "pricePerUnit": 4.5}], "total": 4.5,
                                           "valid": line["item"] not in self.unknown_bundles, "currency": "USD",

