@@ -11,6 +11,13 @@ connection, so every request includes a loopback TCP connect) to each page and t
 (a bare JsonResponse view, no DB). Pages render in Mongolian (no Accept-Language sent).
 Prints median / p95 in ms and each page's median as a multiple of the bare view's.
 Nothing outside the temp dir is touched; the cache is local memory (REDIS_URL unset).
+
+    .venv/bin/python bench/pages.py --breakdown [--requests 100]
+
+Profiles instead of benchmarking: each URL is requested in-process (Django test client, no
+server) and its median time is split into SQL execution (count and ms), template rendering
+(outermost Template.render, which includes any query a template triggers) and the rest (view
+code building lists, ORM query compilation and model instantiation, middleware).
 """
 import argparse
 import json
@@ -125,11 +132,65 @@ def p95(values):
     return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
 
 
+def breakdown(paths, count):
+    """In-process: where each URL's time goes (SQL, template rendering, the rest)."""
+    from django.db import connection
+    from django.template import base as template_base
+    from django.test import Client
+
+    sql = {"ms": 0.0, "count": 0}
+    rendering = {"ms": 0.0, "depth": 0}
+
+    def timed_sql(execute, statement, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(statement, params, many, context)
+        finally:
+            sql["ms"] += (time.perf_counter() - started) * 1000
+            sql["count"] += 1
+
+    original_render = template_base.Template.render
+
+    def timed_render(self, context):
+        rendering["depth"] += 1
+        started = time.perf_counter()
+        try:
+            return original_render(self, context)
+        finally:
+            rendering["depth"] -= 1
+            if not rendering["depth"]:
+                rendering["ms"] += (time.perf_counter() - started) * 1000
+
+    template_base.Template.render = timed_render
+    client = Client(SERVER_NAME="127.0.0.1")
+    print(f"\nin-process (test client, no server), {count} requests per URL, means except the median")
+    print(f"{'URL':58} {'median ms':>10} {'queries':>8} {'SQL ms':>7} {'template ms':>12} {'rest ms':>8}")
+    try:
+        with connection.execute_wrapper(timed_sql):
+            for label, path in paths.items():
+                for _ in range(10):
+                    client.get(path)
+                sql.update(ms=0.0, count=0)
+                rendering["ms"] = 0.0
+                timings = []
+                for _ in range(count):
+                    started = time.perf_counter()
+                    assert client.get(path).status_code == 200, path
+                    timings.append((time.perf_counter() - started) * 1000)
+                mean = sum(timings) / count
+                print(f"{label:58} {statistics.median(timings):10.2f} {sql['count'] / count:8.1f} "
+                      f"{sql['ms'] / count:7.2f} {rendering['ms'] / count:12.2f} "
+                      f"{mean - sql['ms'] / count - rendering['ms'] / count:8.2f}")
+    finally:
+        template_base.Template.render = original_render
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300, help="timed requests per URL")
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--workers", type=int, default=1, help="gunicorn sync workers")
+    parser.add_argument("--breakdown", action="store_true", help="profile in-process instead of benchmarking")
     args = parser.parse_args()
 
     call_command("migrate", verbosity=0)
@@ -148,6 +209,12 @@ def main():
         "bare /healthz": "/healthz",
     }
     print(f"{mn_bundles.count()} bundles on the Mongolia page")
+    if args.breakdown:
+        try:
+            breakdown(paths, args.requests)
+        finally:
+            shutil.rmtree(TMP, ignore_errors=True)
+        return
 
     port = free_port()
     server = start_server(port, args.workers)
