@@ -258,6 +258,12 @@ def _deliver(order_id, attempt, details, actor, response) -> ProvisionResult:
                 if order.esimgo_order_reference == reference:
                     _set_attempt(current, Outcome.SUCCEEDED)
                     return ProvisionResult(NOTHING_TO_DO)
+                if order.status == Order.Status.NEEDS_ATTENTION and not order.esim_id:
+                    # The purchase answered after the order was flagged. Keep the attempt ORDERED:
+                    # a staff retry then delivers exactly this eSIM instead of buying another.
+                    queue_email(order, EmailLog.Kind.STAFF_ALERT, event_key=f"late:{reference}")
+                    logger.warning("order %s: eSIM Go order %s arrived after the order was flagged", order.public_id, reference)
+                    return ProvisionResult(NOTHING_TO_DO, detail="late eSIM Go order kept for a staff retry")
                 # Only possible if an attempt outlived the settle time: a second eSIM Go order exists.
                 _set_attempt(current, Outcome.SUPERSEDED, error="order already delivered; eSIM Go order is surplus")
                 queue_email(order, EmailLog.Kind.STAFF_ALERT, event_key=f"surplus:{reference}")

@@ -145,7 +145,8 @@ def test_event_family_and_other_alerts_are_stored_without_action(client, order, 
     assert mail.outbox == []
 
 
-def test_usage_cache_updated_from_callback_when_esimgo_is_down(client, order, mocked_responses, django_capture_on_commit_callbacks):
+def test_usage_cache_updated_from_callback_when_esimgo_is_down(client, order, mocked_responses, django_capture_on_commit_callbacks, settings):
+    settings.ESIMGO_MAX_RETRIES = 0  # no client back-off sleeps in this test
     mocked_responses.get(re.compile(re.escape(ESIMGO_TEST_BASE_URL) + r"/esims/\d+/bundles.*"), json={"message": "x"}, status=503)
     body = utilisation(order.esim.iccid, remaining=300_000_000)
     with django_capture_on_commit_callbacks(execute=True):

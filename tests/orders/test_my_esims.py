@@ -147,7 +147,8 @@ def test_refunded_orders_show_as_refunded(client, bundle):
     assert "Refunded" in html
 
 
-def test_data_left_degrades_when_esimgo_is_down(client, shopper, mocked_responses):
+def test_data_left_degrades_when_esimgo_is_down(client, shopper, mocked_responses, settings):
+    settings.ESIMGO_MAX_RETRIES = 0  # no client back-off sleeps in this test
     customer, order = shopper
     mocked_responses.get(re.compile(re.escape(ESIMGO_TEST_BASE_URL) + r"/esims/\d+/bundles.*"),
                          json={"message": "unavailable"}, status=503)
@@ -166,6 +167,7 @@ def test_data_left_degrades_when_esimgo_is_down(client, shopper, mocked_response
 
 
 def test_data_left_shows_last_known_figure_when_down(client, shopper, mocked_responses, settings):
+    settings.ESIMGO_MAX_RETRIES = 0  # no client back-off sleeps in this test
     from orders import usage
 
     customer, order = shopper

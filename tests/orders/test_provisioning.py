@@ -313,3 +313,25 @@ def test_get_absolute_url_uses_the_uuid(bundle):
     order = OrderFactory(invoice=InvoiceFactory(bundle=bundle))
     assert order.get_absolute_url() == f"/esims/{order.public_id}/"
     assert order.public_id.version == 4
+
+
+def test_answer_arriving_after_the_order_was_flagged_is_kept_for_staff(fake, django_user_model, django_capture_on_commit_callbacks):
+    """The sweep escalates while a slow purchase is still in flight; its eSIM must not be lost or re-bought."""
+    staff = django_user_model.objects.create_user("ops2", password="x", is_staff=True)
+    order = OrderFactory()
+    fake.purchase_failures = [lambda: services.give_up_provisioning(order.pk, reason="too slow", actor="sweep")]
+    with django_capture_on_commit_callbacks(execute=True):
+        provisioning.provision_order(order.pk)
+    order.refresh_from_db()
+    assert order.status == Order.Status.NEEDS_ATTENTION and order.esim is None
+    attempt = ProvisioningAttempt.objects.get(order=order)
+    assert attempt.outcome == ProvisioningAttempt.Outcome.ORDERED
+    assert attempt.esimgo_order_reference == fake.sold[0]["orderReference"]
+    assert EmailLog.objects.filter(order=order, kind="staff_alert", event_key__startswith="late:").exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.staff_retry_provisioning(order.pk, user=staff)
+    order.refresh_from_db()
+    assert order.status == Order.Status.DELIVERED
+    assert order.esimgo_order_reference == fake.sold[0]["orderReference"]
+    assert fake.purchase_calls == 1

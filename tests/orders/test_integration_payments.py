@@ -1,0 +1,36 @@
+"""Orders as payments sees it: the status API reaches PROCESSED/FAILED and links the eSIM page."""
+import pytest
+
+from orders.models import Order
+from tests.orders.factories import DeliveredOrderFactory, InvoiceFactory, OrderFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def status(client, invoice):
+    response = client.get(f"/api/customer/transactions/{invoice.pk}/status")
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_status_is_processed_with_esim_url_once_delivered(client, bundle):
+    order = DeliveredOrderFactory(invoice=InvoiceFactory(bundle=bundle))
+    data = status(client, order.invoice)
+    assert data["status"] == "PROCESSED"
+    assert data["esimUrl"].endswith(f"/esims/{order.public_id}/")
+
+
+def test_status_is_paid_while_provisioning_and_failed_when_it_needs_attention(client, bundle):
+    order = OrderFactory(invoice=InvoiceFactory(bundle=bundle), status=Order.Status.PROVISIONING)
+    assert status(client, order.invoice)["status"] == "PAID"
+    Order.objects.filter(pk=order.pk).update(status=Order.Status.NEEDS_ATTENTION)
+    data = status(client, order.invoice)
+    assert data["status"] == "FAILED" and not data.get("esimUrl")
+
+
+def test_admin_pages_render(admin_client, bundle):
+    order = DeliveredOrderFactory(invoice=InvoiceFactory(bundle=bundle))
+    for url in ("/admin/orders/order/", f"/admin/orders/order/{order.pk}/change/", "/admin/orders/emaillog/",
+                "/admin/orders/esim/", "/admin/orders/esimgocallback/", "/admin/orders/magiclinktoken/"):
+        assert admin_client.get(url).status_code == 200, url
+
