@@ -9,11 +9,17 @@ from django.db import transaction
 from django.db.models import Count
 
 from catalog.models import Bundle, Country, Region
+from catalog.page_cache import bump_catalogue_version
 from catalog.services import SYNCED_FIELDS, refresh_country_stats
 
 
 def mnt(value):
     return "" if value is None else f"{value:,}₮"
+
+
+def _after_price_override():
+    refresh_country_stats()
+    bump_catalogue_version()  # cached storefront pages and API answers show the new price
 
 
 @admin.register(Bundle)
@@ -65,7 +71,7 @@ class BundleAdmin(admin.ModelAdmin):
         # An override can change a country's cheapest price; refresh once per request, after commit.
         if not getattr(request, "_catalog_stats_refresh", False):
             request._catalog_stats_refresh = True
-            transaction.on_commit(refresh_country_stats)
+            transaction.on_commit(_after_price_override)
 
 
 @admin.register(Country)

@@ -1,11 +1,19 @@
-"""JSON catalogue API: GET /api/packages/?country=MN."""
+"""JSON catalogue API: GET /api/packages/?country=MN.
+
+Answers are cached like the storefront pages (catalog/page_cache.py), keyed by the language the
+request resolved to (cookie, else Accept-Language for the API) and the known query parameters.
+"""
+from django.utils.cache import patch_vary_headers
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog import presentation, selectors
+from catalog import page_cache, presentation, selectors
 from catalog.serializers import ApiErrorSerializer, PackageQuerySerializer, PackageSerializer
+
+QUERY_PARAMS = tuple(PackageQuerySerializer().fields)
 
 
 def package_item(bundle, coverage: list[selectors.Coverage]) -> dict:
@@ -26,7 +34,15 @@ def package_item(bundle, coverage: list[selectors.Coverage]) -> dict:
     }
 
 
+# On dispatch, so what is stored is DRF's finished (rendered) response.
+@method_decorator(page_cache.storefront_page(params=QUERY_PARAMS), name="dispatch")
 class PackageListApi(APIView):
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        # The API's language may come from Accept-Language (esimshop.middleware), so caches must key on it.
+        patch_vary_headers(response, ("Accept-Language",))
+        return response
+
     @extend_schema(
         operation_id="packages_list",
         summary="Sellable eSIM packages for a destination",

@@ -31,6 +31,7 @@ from django.utils.text import slugify
 
 from catalog import esimgo
 from catalog.models import Bundle, BundleCountry, Country, Region
+from catalog.page_cache import bump_catalogue_version
 from catalog.pricing import retail_price_mnt
 
 logger = logging.getLogger(__name__)
@@ -238,7 +239,7 @@ def _apply(upstream: dict) -> dict:
     if not upstream and to_retire:
         raise CatalogueSyncError(f"eSIM Go returned an empty catalogue; refusing to retire every bundle.{_KEPT}")
 
-    _upsert_countries(upstream.values())
+    countries_written = _upsert_countries(upstream.values())
     new = [b for name, b in upstream.items() if name not in existing]
     changed = {existing[name][0]: b for name, b in upstream.items()
                if name in existing and (existing[name][1] != b.source_hash or not existing[name][2])}
@@ -250,7 +251,10 @@ def _apply(upstream: dict) -> dict:
     _rewrite_coverage({**_ids_of(created, new), **changed})
     for ids in _batches(to_retire):
         Bundle.objects.filter(id__in=ids).update(is_available=False, retired_at=now, updated_at=now)
-    refresh_country_stats()
+    stats_written = refresh_country_stats()
+    if new or changed or to_retire or countries_written or stats_written:
+        # Cached storefront pages show the old catalogue until the version moves (after commit).
+        transaction.on_commit(bump_catalogue_version)
     return {"created": len(new), "updated": len(changed), "retired": len(to_retire),
             "unchanged": len(upstream) - len(new) - len(changed)}
 
@@ -271,8 +275,10 @@ def _update_changed(changed: dict, now):
         Bundle.objects.bulk_update(bundles, [*columns, "source_hash", "updated_at"], batch_size=BATCH_SIZE)
 
 
-def _upsert_countries(bundles):
-    """Create missing regions/countries; move a country to another region only if upstream says so."""
+def _upsert_countries(bundles) -> int:
+    """Create missing regions/countries; move a country to another region only if upstream says so.
+
+    Returns how many rows it created or moved."""
     wanted = {}  # iso -> region name (first non-empty wins)
     for b in bundles:
         for iso, region in (*b.base.items(), *b.roaming.items()):
@@ -286,13 +292,12 @@ def _upsert_countries(bundles):
         regions = dict(Region.objects.values_list("name", "id"))
 
     current = dict(Country.objects.values_list("iso", "region_id"))
-    Country.objects.bulk_create(
-        [Country(iso=iso, region_id=regions.get(r)) for iso, r in wanted.items() if iso not in current],
-        batch_size=BATCH_SIZE, ignore_conflicts=True,
-    )
+    added = [Country(iso=iso, region_id=regions.get(r)) for iso, r in wanted.items() if iso not in current]
+    Country.objects.bulk_create(added, batch_size=BATCH_SIZE, ignore_conflicts=True)
     moved = [Country(iso=iso, region_id=regions[r]) for iso, r in wanted.items()
              if iso in current and r and current[iso] != regions[r]]
     Country.objects.bulk_update(moved, ["region"], batch_size=BATCH_SIZE)
+    return len(missing) + len(added) + len(moved)
 
 
 def _unique_slug(name, taken) -> str:

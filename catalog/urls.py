@@ -11,5 +11,6 @@ urlpatterns = [
     path("countries/<str:iso>/", views.country, name="country"),
     path("regions/<slug:slug>/", views.region, name="region"),
     path("bundles/<str:name>/", views.bundle_detail, name="bundle"),
+    path("lang/<str:code>/", views.switch_language, name="language"),
     path("api/packages/", api.PackageListApi.as_view(), name="api-packages"),
 ]

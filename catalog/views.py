@@ -1,16 +1,26 @@
-"""Storefront pages: home, search, countries A–Z, region, country and bundle pages.
+"""Storefront pages: home, search, countries A–Z, region, country and bundle pages, and the
+language switcher.
 
-Each page runs a fixed number of queries (pinned in tests/catalog/test_views.py).
+Each page runs a fixed number of queries (pinned in tests/catalog/test_views.py) when it is
+rendered, and none when it is served from the page cache (catalog/page_cache.py). Cached pages
+carry nothing per visitor: no CSRF token, no session; the language switcher is plain links.
 """
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils.cache import add_never_cache_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
 
-from catalog import presentation, selectors
+from catalog import page_cache, presentation, selectors
 from catalog.forms import BundleFilterForm
+
+FILTER_PARAMS = tuple(BundleFilterForm.base_fields)
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,7 @@ class CountryLink:
 def _country_links(countries) -> list[CountryLink]:
     # catalog:country is "countries/<iso>/" under catalog:countries: one reverse() for the whole list.
     prefix = reverse("catalog:countries")
+    from_price = _("from %(price)s")  # translated once per list, not per row
     links = []
     for country in countries:
         code = getattr(country, "code", None) or country.iso.code
@@ -36,7 +47,7 @@ def _country_links(countries) -> list[CountryLink]:
             name=getattr(country, "display_name", None) or presentation.country_name(code),
             flag=presentation.country_flag(code),
             url=f"{prefix}{code}/",
-            price_label=_("from %(price)s") % {"price": presentation.format_mnt(price)} if price else "",
+            price_label=from_price % {"price": presentation.format_mnt(price)} if price else "",
         ))
     return links
 
@@ -55,13 +66,23 @@ def _bundle_rows(bundles):
 
 
 def _filtered(request, queryset_for):
-    form = BundleFilterForm(request.GET or None)
+    # Bound to the filter parameters only (as the page cache keys them): junk parameters are ignored.
+    form = BundleFilterForm(page_cache.query_params(request.GET, FILTER_PARAMS) or None)
     if form.is_bound:
         form.is_valid()  # errors are shown; only valid fields filter
     filters = form.to_filters() if form.is_bound else selectors.BundleFilters()
     return form, _bundle_rows(list(queryset_for(filters)))
 
 
+def _filtered_page(request, template, context):
+    response = render(request, template, context)
+    if context["form"].errors:
+        # Shown, not stored: invalid values are unbounded, and junk must not fill the cache.
+        page_cache.do_not_store(response)
+    return response
+
+
+@page_cache.storefront_page()
 def home(request):
     return render(request, "catalog/home.html", {
         "popular": selectors.popular_countries(),
@@ -77,6 +98,7 @@ def search(request):
     return render(request, "catalog/search.html", {"query": query, "countries": _country_links(result.countries)})
 
 
+@page_cache.storefront_page()
 def countries(request):
     return render(request, "catalog/countries.html", {
         "letters": [(letter, _country_links(group)) for letter, group in selectors.countries_a_to_z(get_language())],
@@ -84,12 +106,13 @@ def countries(request):
     })
 
 
+@page_cache.storefront_page(params=FILTER_PARAMS)
 def region(request, slug):
     region = selectors.get_region(slug)
     if region is None:
         return _not_found(request, _("We have no region by that name."))
     form, bundles = _filtered(request, lambda filters: selectors.available_bundles_for_region(region, filters))
-    return render(request, "catalog/region.html", {
+    return _filtered_page(request, "catalog/region.html", {
         "region": region,
         "countries": _country_links(selectors.countries_of_region(region, get_language())),
         "bundles": bundles,
@@ -97,12 +120,13 @@ def region(request, slug):
     })
 
 
+@page_cache.storefront_page(params=FILTER_PARAMS)
 def country(request, iso):
     country = selectors.get_country(iso)
     if country is None:
         return _not_found(request, _("We don't sell eSIMs for that destination. Try searching for it by name."))
     form, bundles = _filtered(request, lambda filters: selectors.available_bundles_for_country(country, filters))
-    return render(request, "catalog/country.html", {"country": country, "bundles": bundles, "form": form})
+    return _filtered_page(request, "catalog/country.html", {"country": country, "bundles": bundles, "form": form})
 
 
 def _checkout_url(bundle):
@@ -113,6 +137,7 @@ def _checkout_url(bundle):
         return None
 
 
+@page_cache.storefront_page()
 def bundle_detail(request, name):
     bundle = selectors.get_bundle(name)
     if bundle is None:
@@ -133,3 +158,32 @@ def bundle_detail(request, name):
         "autostart_text": presentation.autostart_explanation(bundle.autostart),
         "checkout_url": _checkout_url(bundle) if bundle.is_available else None,
     })
+
+
+@require_safe
+def switch_language(request, code):
+    """GET /lang/<code>/?next=<local path>: remember the shopper's language in Django's language
+    cookie (read by esimshop.middleware.ShopLocaleMiddleware) and go back to the page.
+
+    Plain links, not a POST form: pages then carry no CSRF token and can be cached for everyone.
+    Changing a display preference is harmless, so a GET (even from another site) is acceptable;
+    an off-site `next` is refused (home instead), so the link can't be used as an open redirect.
+    """
+    if code not in dict(settings.LANGUAGES):
+        raise Http404("Unknown language")
+    next_url = request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        next_url = reverse("catalog:home")
+    response = HttpResponseRedirect(next_url)
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME, code,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
+    add_never_cache_headers(response)  # a redirect that sets a cookie must not be cached by anyone
+    return response
