@@ -57,3 +57,7 @@ def sweep_pending_invoices_task() -> dict:
 def _register_periodic_tasks(sender, **kwargs):
     # Safety net behind the per-invoice ETA schedule (which a broker restart can lose).
     sender.add_periodic_task(300.0, sweep_pending_invoices_task.s(), name="payments: sweep pending invoices")
+
+
+if app.finalized:  # imported after finalize (e.g. by a test module): the signal has already fired
+    _register_periodic_tasks(app)
