@@ -419,10 +419,10 @@ class QPayClient:
             invoice_id=str(data["invoice_id"]),
             qr_text=str(data.get("qr_text") or ""),
             qr_image=qr_image,
-            short_url=str(_first(data, "qPay_shortUrl", "qpay_shortUrl", "short_url", default="")),
+            short_url=_http_url(_first(data, "qPay_shortUrl", "qpay_shortUrl", "short_url", default="")),
             urls=[
                 {k: str(u.get(k) or "") for k in ("name", "description", "logo", "link")}
-                for u in urls if isinstance(u, dict) and u.get("link")
+                for u in urls if isinstance(u, dict) and _safe_link(u.get("link"))
             ],
             raw=data,
         )
@@ -491,6 +491,17 @@ class QPayClient:
     def refund_payment(self, payment_id: str, *, callback_url: str = "", note: str = "") -> dict:
         """Card payments only; bank-app (P2P) payments are refunded by hand in the merchant portal."""
         return self._call("DELETE", f"payment/refund/{payment_id}", json=_money_body(callback_url, note), retry="unsent")
+
+
+def _safe_link(link) -> bool:
+    """Bank deeplinks are custom schemes (khanbank://...); never script or data URLs in our pages."""
+    text = str(link or "").strip().lower()
+    return bool(text) and "://" in text and not text.startswith(("javascript:", "data:", "vbscript:"))
+
+
+def _http_url(value) -> str:
+    text = str(value or "").strip()
+    return text if text.lower().startswith(("https://", "http://")) else ""
 
 
 def _money_body(callback_url: str, note: str) -> dict:

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseNotFound
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -81,6 +82,8 @@ def pay(request, invoice_id):
         "status_url": reverse("payments:api-status", args=[invoice.pk]),
         "sandbox_bank_url": _sandbox_bank_url(request, invoice),
         "waiting": public["status"] in ("PENDING", "PAID"),
+        # Past its expiry but not yet expired by the task: stop offering the QR.
+        "payable": invoice.is_payable and invoice.expires_at > timezone.now(),
     }
     response = render(request, "payments/pay.html", context)
     response["Cache-Control"] = "no-store"

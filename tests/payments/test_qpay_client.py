@@ -344,3 +344,13 @@ def test_secrets_are_not_in_error_messages(mocked_responses):
     with pytest.raises(QPayAuthError) as exc:
         QPayClient().get_access_token()
     assert django_settings.QPAY_CLIENT_SECRET not in str(exc.value)
+
+
+def test_only_safe_bank_links_and_http_short_urls_are_kept(mocked_responses):
+    add_token(mocked_responses)
+    mocked_responses.add(responses.POST, f"{BASE}/invoice", json={
+        "invoice_id": "i", "qr_text": "q", "qr_image": "AAAA", "qPay_shortUrl": "javascript:alert(1)",
+        "urls": [{"name": "x", "link": "javascript:alert(1)"}, {"name": "y", "link": "data:text/html,hi"},
+                 {"name": "Khan bank", "link": "khanbank://q?qPay_QRcode=q"}, "garbage", {"name": "no link"}]})
+    created = _create(QPayClient())
+    assert [u["name"] for u in created.urls] == ["Khan bank"] and created.short_url == ""

@@ -199,3 +199,10 @@ def test_payment_page_is_translated(client, invoice):
 
 def test_unknown_payment_page_is_404(client, db):
     assert client.get(f"/pay/{uuid.uuid4()}/").status_code == 404
+
+
+def test_payment_page_stops_offering_the_qr_once_past_expiry(client, bundle, settings, monkeypatch):
+    invoice = InvoiceFactory(bundle=bundle, expires_at=timezone.now() - timedelta(seconds=5))
+    monkeypatch.setattr("payments.views.request_check", lambda inv: None)  # the expiry task has not run yet
+    html = client.get(f"/pay/{invoice.pk}/").content.decode()
+    assert "data:image/png" not in html and "khanbank://" not in html
