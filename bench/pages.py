@@ -15,9 +15,10 @@ Nothing outside the temp dir is touched; the cache is local memory (REDIS_URL un
     .venv/bin/python bench/pages.py --breakdown [--requests 100]
 
 Profiles instead of benchmarking: each URL is requested in-process (Django test client, no
-server) and its median time is split into SQL execution (count and ms), template rendering
-(outermost Template.render, which includes any query a template triggers) and the rest (view
-code building lists, ORM query compilation and model instantiation, middleware).
+server, the page cache emptied before every request so each one really renders) and its time is
+split into SQL execution (count and ms), template rendering (outermost Template.render, which
+includes any query a template triggers) and the rest (view code building lists, ORM query
+compilation and model instantiation, middleware).
 """
 import argparse
 import json
@@ -134,6 +135,7 @@ def p95(values):
 
 def breakdown(paths, count):
     """In-process: where each URL's time goes (SQL, template rendering, the rest)."""
+    from django.core.cache import cache
     from django.db import connection
     from django.template import base as template_base
     from django.test import Client
@@ -163,17 +165,20 @@ def breakdown(paths, count):
 
     template_base.Template.render = timed_render
     client = Client(SERVER_NAME="127.0.0.1")
-    print(f"\nin-process (test client, no server), {count} requests per URL, means except the median")
+    print(f"\nin-process (test client, no server), page cache emptied before each request, {count} requests "
+          "per URL; means except the median")
     print(f"{'URL':58} {'median ms':>10} {'queries':>8} {'SQL ms':>7} {'template ms':>12} {'rest ms':>8}")
     try:
         with connection.execute_wrapper(timed_sql):
             for label, path in paths.items():
                 for _ in range(10):
+                    cache.clear()
                     client.get(path)
                 sql.update(ms=0.0, count=0)
                 rendering["ms"] = 0.0
                 timings = []
                 for _ in range(count):
+                    cache.clear()
                     started = time.perf_counter()
                     assert client.get(path).status_code == 200, path
                     timings.append((time.perf_counter() - started) * 1000)

@@ -68,5 +68,6 @@ class PackageListApi(APIView):
             return Response({"error": _("No eSIM plans are sold for this country.")}, status=404)
         bundles = list(selectors.available_bundles_for_country(country, query.to_filters()))
         coverage = selectors.coverage_for_bundles([b.pk for b in bundles])
-        items = [package_item(bundle, coverage[bundle.pk]) for bundle in bundles]
-        return Response(PackageSerializer(items, many=True).data)
+        # package_item already builds the documented shape with JSON types; PackageSerializer
+        # describes it for the schema (and test_api pins the two together) without a second pass.
+        return Response([package_item(bundle, coverage[bundle.pk]) for bundle in bundles])

@@ -107,6 +107,18 @@ def country_names(language: str) -> dict[str, str]:
         return {code: str(name) for code, name in country_registry}
 
 
+@lru_cache(maxsize=8)
+def country_order(language: str) -> dict[str, tuple[int, str, str]]:
+    """ISO code -> (rank, name, index letter) of every country in `language`'s alphabetical order.
+
+    Country names are static (django-countries), so the collation sort of ~250 names runs once
+    per language and process; lists then sort sellable countries by rank, which is trivial.
+    """
+    names = country_names(language)
+    ordered = sorted(names, key=lambda iso: collation_key(names[iso], language))
+    return {iso: (rank, names[iso], index_letter(names[iso], language)) for rank, iso in enumerate(ordered)}
+
+
 def country_name(iso: str) -> str:
     return country_names(translation.get_language() or "mn").get(iso) or CountryCode(code=iso).name or iso
 

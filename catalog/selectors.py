@@ -16,7 +16,7 @@ from django.utils import translation
 from django_countries import countries as country_registry
 
 from catalog.models import Bundle, BundleCountry, Country, Region
-from catalog.presentation import collation_key, country_names, index_letter
+from catalog.presentation import collation_key, country_order
 
 # Destinations Mongolian travellers buy most, in display order.
 POPULAR_DESTINATIONS = ("CN", "KR", "JP", "TH", "TR", "VN", "SG", "US", "DE", "FR", "GB", "KZ", "RU", "MN")
@@ -25,6 +25,9 @@ POPULAR_DESTINATIONS = ("CN", "KR", "JP", "TH", "TR", "VN", "SG", "US", "DE", "F
 DATA_BUCKETS = {"upto3": (1, 3000), "3to10": (3001, 10000), "over10": (10001, None)}
 DAYS_BUCKETS = {"upto7": (1, 7), "8to15": (8, 15), "16to30": (16, 30), "over30": (31, None)}
 UNLIMITED_SORT_MB = 10**9  # unlimited sorts above any finite data amount
+# What bundle lists (pages and API) read; description, groups, image, hashes stay in the database.
+LISTING_FIELDS = ("id", "name", "data_amount_mb", "duration_days", "unlimited", "speed", "autostart",
+                  "is_available", "computed_price_mnt", "price_override_mnt")
 
 SORT_ORDERS = {
     "price": ("retail_price_mnt", "duration_days", "name"),
@@ -68,20 +71,33 @@ def regions_with_countries() -> QuerySet:
     )
 
 
-def sort_countries(countries, language: str) -> list[Country]:
-    """Countries in alphabetical order of their names in `language`; each gets .display_name."""
-    names = country_names(language)
-    for country in countries:
-        country.code = country.iso.code
-        country.display_name = names.get(country.code) or country.iso.name
-    return sorted(countries, key=lambda c: collation_key(c.display_name, language))
+@dataclass(frozen=True)
+class CountryListing:
+    """A sellable country as lists show it (no model instance: long lists stay cheap)."""
+
+    code: str
+    name: str  # in the requested language
+    letter: str  # A–Z index heading in that language
+    min_price_mnt: int | None
 
 
-def countries_a_to_z(language: str) -> list[tuple[str, list[Country]]]:
+def _listings(countries: QuerySet, language: str) -> list[CountryListing]:
+    """Alphabetical in `language`, by the precomputed rank (presentation.country_order)."""
+    order = country_order(language)
+    unknown = len(order)  # a code django-countries lacks sorts last, by code
+    ranked = []
+    for code, min_price in countries.values_list("iso", "min_price_mnt"):
+        rank, name, letter = order.get(code) or (unknown, code, "#")
+        ranked.append(((rank, code), CountryListing(code, name, letter, min_price)))
+    ranked.sort(key=lambda item: item[0])
+    return [listing for _key, listing in ranked]
+
+
+def countries_a_to_z(language: str) -> list[tuple[str, list[CountryListing]]]:
     """[(letter, [countries])] in the alphabet of `language`, names translated."""
-    groups: dict[str, list[Country]] = {}
-    for country in sort_countries(list(sellable_countries()), language):
-        groups.setdefault(index_letter(country.display_name, language), []).append(country)
+    groups: dict[str, list[CountryListing]] = {}
+    for country in _listings(sellable_countries(), language):
+        groups.setdefault(country.letter, []).append(country)
     return list(groups.items())
 
 
@@ -96,8 +112,8 @@ def get_region(slug: str) -> Region | None:
     return Region.objects.filter(slug=slug).first()
 
 
-def countries_of_region(region: Region, language: str) -> list[Country]:
-    return sort_countries(sellable_countries().filter(region=region), language)
+def countries_of_region(region: Region, language: str) -> list[CountryListing]:
+    return _listings(sellable_countries().filter(region=region), language)
 
 
 # --- Search ------------------------------------------------------------------------------
@@ -204,7 +220,7 @@ def _apply_filters(bundles: QuerySet, filters: BundleFilters) -> QuerySet:
 def available_bundles_for_country(country: Country | str, filters: BundleFilters = BundleFilters()) -> QuerySet:
     """Sellable bundles that work in the country: base coverage or roaming (regional/global)."""
     iso = getattr(country, "pk", country)
-    bundles = Bundle.objects.filter(is_available=True, coverage__country=iso)
+    bundles = Bundle.objects.filter(is_available=True, coverage__country=iso).only(*LISTING_FIELDS)
     return _apply_filters(_with_listing_fields(bundles), filters)
 
 
@@ -218,13 +234,18 @@ def available_bundles_for_region(region: Region, filters: BundleFilters = Bundle
         BundleCountry.objects.filter(country__region=region).order_by().values("bundle")
         .annotate(n=Count("pk")).filter(n__gte=2).values("bundle")
     )
-    bundles = Bundle.objects.filter(is_available=True, pk__in=in_region)
+    bundles = Bundle.objects.filter(is_available=True, pk__in=in_region).only(*LISTING_FIELDS)
     return _apply_filters(_with_listing_fields(bundles), filters)
 
 
 def get_bundle(name: str) -> Bundle | None:
-    """Any bundle by its eSIM Go name, retired ones too (their pages say so)."""
-    return _with_listing_fields(Bundle.objects.filter(name=name)).first()
+    """Any bundle by its eSIM Go name, retired ones too (their pages say so), with .retail_price_mnt.
+
+    No listing annotations: one row needs no sort helpers, and compiling them costs more than the query."""
+    bundle = Bundle.objects.filter(name=name).first()
+    if bundle is not None:
+        bundle.retail_price_mnt = bundle.price_mnt
+    return bundle
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 """GET /api/packages/?country=XX: the country page's set as JSON, strict parameters, JSON errors."""
 import pytest
 
+from catalog.serializers import PackageSerializer
+
 from .factories import BundleFactory, CountryFactory, RegionFactory, refresh_country_stats
 
 pytestmark = pytest.mark.django_db
@@ -49,6 +51,15 @@ def test_lists_sellable_packages_of_a_country_including_regional(client, catalog
     assert regional["countries"] == ["JP", "KR", "MN"]  # base + roaming
     assert regional["name"] == "Asia (3 countries) 10 GB · 30 days"
     assert all(isinstance(i["amount"], int) for i in items)
+
+
+def test_items_have_exactly_the_documented_shape(client, catalogue):
+    """The view returns package_item dicts as they are; the schema's PackageSerializer must agree."""
+    items = client.get(URL, {"country": "MN"}).json()
+    assert items
+    for item in items:
+        assert set(item) == set(PackageSerializer().fields)
+    assert PackageSerializer(items, many=True).data == items
 
 
 def test_names_follow_the_request_language_mongolian_by_default(client, catalogue):

@@ -270,3 +270,11 @@ def test_retired_bundle_page_says_so_without_buy_button(client, catalogue):
 def test_unknown_bundle_is_404(client, catalogue):
     response = client.get("/bundles/esim_nope/")
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("name", ["esim_1GB_7D_MN_V2", "esim 1GB", "esim_ü_V2", "a&b=c", "x%y", "plan~1:2@3"])
+def test_bundle_links_in_lists_match_reverse(name):
+    from catalog.views import bundle_url
+
+    prefix = reverse("catalog:bundle", args=["_"])[:-2]
+    assert bundle_url(prefix, name) == reverse("catalog:bundle", args=[name])
