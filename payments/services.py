@@ -375,7 +375,7 @@ def cancel_invoice(invoice_id, *, cause: str, actor: str) -> Invoice:
 # --- Verification ---------------------------------------------------------------------------
 
 def verify_invoice_payment(invoice_id, *, cause: str, actor: str, raise_transient: bool = False,
-                           recheck_paid: bool = False) -> Verification:
+                           recheck_paid: bool = False, client: QPayClient | None = None) -> Verification:
     """The one verification path (callback, retry task, status poll, staff).
 
     Order of work (seed 004): idempotency first → ask QPay payment/check with OUR stored QPay
@@ -389,7 +389,7 @@ def verify_invoice_payment(invoice_id, *, cause: str, actor: str, raise_transien
     if not invoice.qpay_invoice_id:
         return Verification(NOT_PAID, invoice, "no QPay invoice")
     try:
-        check = QPayClient().check_payment(invoice.qpay_invoice_id)
+        check = (client or QPayClient()).check_payment(invoice.qpay_invoice_id)
     except QPayError as exc:
         logger.warning("QPay payment/check for invoice %s failed: %s", invoice.pk, exc)
         if raise_transient and exc.transient:
@@ -619,7 +619,11 @@ def receive_qpay_callback(invoice_id, *, method: str, query_string: str, body: s
         qpay_payment_id=qpay_payment_id[:64], remote_addr=remote_addr or None, user_agent=user_agent[:255],
     )
     try:
-        result = verify_invoice_payment(invoice_id, cause=f"QPay callback #{callback.pk}", actor="callback")
+        # No in-request retries: a slow QPay must not hold QPay's own callback open; a failure is
+        # VERIFY_FAILED and the retry task asks again a minute later.
+        client = QPayClient(max_retries=0, read_timeout=min(10.0, getattr(settings, "QPAY_READ_TIMEOUT", 20.0)))
+        result = verify_invoice_payment(invoice_id, cause=f"QPay callback #{callback.pk}", actor="callback",
+                                        client=client)
         outcome, detail = result.outcome, result.detail
     except Exception as exc:  # noqa: BLE001 - a provider request must never get a 500
         logger.exception("processing QPay callback %s failed", callback.pk)

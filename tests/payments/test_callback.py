@@ -145,6 +145,7 @@ def test_qpay_down_is_verify_failed_then_recovered_by_the_retry_task(client, inv
 
     assert response.status_code == 200 and response.content == b"SUCCESS"
     assert response["X-Callback-Outcome"] == "VERIFY_FAILED"
+    assert len(check_requests(qpay)) == 1  # no retries inside QPay's own request
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.PENDING  # never treated as unpaid-and-final
     assert QPayCallback.objects.get().outcome == "VERIFY_FAILED"
