@@ -1,0 +1,37 @@
+import re
+from decimal import Decimal
+
+import pytest
+import responses
+
+from tests.conftest import ESIMGO_TEST_BASE_URL
+from tests.payments.qpay_mocks import BASE as QPAY_BASE
+from tests.payments.qpay_mocks import add_token
+
+ORGANISATION_URL = f"{ESIMGO_TEST_BASE_URL}/organisation"
+ESIMGO_ORDERS_LIST = re.compile(re.escape(f"{ESIMGO_TEST_BASE_URL}/orders") + r"\?.*")
+QPAY_PAYMENT_LIST = f"{QPAY_BASE}/payment/list"
+
+
+@pytest.fixture(autouse=True)
+def _staff_settings(settings):
+    settings.STAFF_ALERT_EMAILS = ["staff@example.mn"]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.SITE_URL = "https://shop.example.mn"
+    settings.QPAY_MAX_RETRIES = 0
+    settings.ESIMGO_MAX_RETRIES = 0
+    settings.QPAY_USD_TO_MNT_RATE = Decimal("3450")
+    settings.ESIMGO_LOW_BALANCE_THRESHOLD = Decimal("100")
+    yield
+
+
+@pytest.fixture
+def organisation(mocked_responses):
+    """eSIM Go balance 250 USD (above the default 100 threshold)."""
+    return mocked_responses.add(responses.GET, ORGANISATION_URL,
+                                json={"organisations": [{"name": "esimshop", "balance": 250.5, "currency": "USD"}]})
+
+
+@pytest.fixture
+def qpay_token(mocked_responses):
+    return add_token(mocked_responses)
