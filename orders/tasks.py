@@ -101,3 +101,7 @@ def _register_periodic_tasks(sender, **kwargs):
     sender.add_periodic_task(
         conf.sweep_interval_seconds(), sweep_undelivered_orders_task.s(), name="orders: sweep undelivered orders"
     )
+
+
+if app.finalized:  # imported after finalize (e.g. by a test module): the signal has already fired
+    _register_periodic_tasks(app)
