@@ -35,3 +35,16 @@ def organisation(mocked_responses):
 @pytest.fixture
 def qpay_token(mocked_responses):
     return add_token(mocked_responses)
+
+
+@pytest.fixture
+def admin_client(admin_client, settings):
+    """Admin pages in English (the shop defaults to Mongolian; the switcher's cookie says otherwise)."""
+    admin_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    return admin_client
+
+
+@pytest.fixture
+def client(client, settings):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    return client
