@@ -17,38 +17,9 @@ Spec keys (all optional):
     after    true → perform the real operation first, then answer with the fault
              (a purchase that succeeded but whose answer was lost)
     count    how many requests it affects (default 1); the entry is removed when used up
-Consumption is a cache read-modify-write: exact within one process, approximate when
-several processes race on the same fault, which chaos tests don't rely on.
 """
-from django.core.cache import cache
+from sandbox.faults import FaultSwitchboard
 
 FAULTS_KEY = "sandbox:esimgo:faults"
-
-
-def inject(endpoint: str, **spec) -> None:
-    faults = cache.get(FAULTS_KEY) or {}
-    faults[endpoint] = spec
-    cache.set(FAULTS_KEY, faults, None)
-
-
-def clear() -> None:
-    cache.delete(FAULTS_KEY)
-
-
-def take(method: str, endpoint: str) -> dict | None:
-    """Consume one use of the fault configured for this request, if any."""
-    faults = cache.get(FAULTS_KEY)
-    if not faults:
-        return None
-    for key in (f"{method} {endpoint}", endpoint, "*"):
-        spec = faults.get(key)
-        if spec is None:
-            continue
-        count = int(spec.get("count", 1))
-        if count <= 1:
-            del faults[key]
-        else:
-            faults[key] = {**spec, "count": count - 1}
-        cache.set(FAULTS_KEY, faults, None)
-        return spec
-    return None
+_switchboard = FaultSwitchboard(FAULTS_KEY)
+inject, clear, take = _switchboard.inject, _switchboard.clear, _switchboard.take

@@ -19,35 +19,8 @@ Spec keys (all optional):
              (an invoice that was created but whose answer was lost)
     count    how many requests it affects (default 1); the entry is removed when used up
 """
-from django.core.cache import cache
+from sandbox.faults import FaultSwitchboard
 
 FAULTS_KEY = "sandbox:qpay:faults"
-
-
-def inject(endpoint: str, **spec) -> None:
-    faults = cache.get(FAULTS_KEY) or {}
-    faults[endpoint] = spec
-    cache.set(FAULTS_KEY, faults, None)
-
-
-def clear() -> None:
-    cache.delete(FAULTS_KEY)
-
-
-def take(method: str, endpoint: str) -> dict | None:
-    """Consume one use of the fault configured for this request, if any."""
-    faults = cache.get(FAULTS_KEY)
-    if not faults:
-        return None
-    for key in (f"{method} {endpoint}", endpoint, "*"):
-        spec = faults.get(key)
-        if spec is None:
-            continue
-        count = int(spec.get("count", 1))
-        if count <= 1:
-            del faults[key]
-        else:
-            faults[key] = {**spec, "count": count - 1}
-        cache.set(FAULTS_KEY, faults, None)
-        return spec
-    return None
+_switchboard = FaultSwitchboard(FAULTS_KEY)
+inject, clear, take = _switchboard.inject, _switchboard.clear, _switchboard.take
