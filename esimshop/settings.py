@@ -215,6 +215,13 @@ PAYMENTS_STATUS_RATE_LIMIT_PER_MINUTE = env.int("PAYMENTS_STATUS_RATE_LIMIT_PER_
 ESIMGO_LOW_BALANCE_THRESHOLD = Decimal(env.str("ESIMGO_LOW_BALANCE_THRESHOLD", default="100"))
 QPAY_MERCHANT_ID = env.str("QPAY_MERCHANT_ID", default="")
 
+# E-barimt (VAT receipt) through QPay after each verified payment; off until QPay has enrolled
+# the merchant (otherwise QPay answers EBARIMT_NOT_REGISTERED). District and classification
+# codes are the accountant's call (reference qpay.md §13); empty = not sent.
+EBARIMT_ENABLED = env.bool("EBARIMT_ENABLED", default=False)
+EBARIMT_DISTRICT_CODE = env.str("EBARIMT_DISTRICT_CODE", default="")
+EBARIMT_CLASSIFICATION_CODE = env.str("EBARIMT_CLASSIFICATION_CODE", default="")
+
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="esimshop <no-reply@esimshop.mn>")

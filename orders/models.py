@@ -82,6 +82,10 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            ("retry_provisioning", _("Can retry provisioning")),
+            ("deliver_manually", _("Can mark an order delivered by hand")),
+        ]
         constraints = [
             # A delivered order always has its eSIM; a new-eSIM order never re-uses a reference.
             models.CheckConstraint(
@@ -135,6 +139,8 @@ TRANSITIONS = {
     "staff_retry_provisioning": ({S.NEEDS_ATTENTION}, S.PROVISIONING),
     "staff_deliver": ({S.NEEDS_ATTENTION}, S.DELIVERED),
     "staff_refund": ({S.NEEDS_ATTENTION}, S.REFUNDED),
+    # A full refund of a delivered order (payments.refunds): My eSIMs then shows it as refunded.
+    "refund_delivered": ({S.DELIVERED}, S.REFUNDED),
 }
 del S
 

@@ -125,6 +125,21 @@ def staff_mark_refunded(order_id, *, user, note=""):
     return order
 
 
+def mark_refunded(order_id, *, user=None, cause=""):
+    """A full refund went through (payments.refunds): DELIVERED or NEEDS_ATTENTION → REFUNDED.
+
+    Called inside the refund's transaction. Already REFUNDED → nothing to do (returns the order).
+    """
+    actor = f"staff:{user.get_username()}" if user is not None else "system"
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if order.status == Order.Status.REFUNDED:
+            return order
+        name = "refund_delivered" if order.status == Order.Status.DELIVERED else "staff_refund"
+        order.apply_transition(name, actor=actor, cause=cause or "refunded", actor_user=user if getattr(user, "pk", None) else None)
+    return order
+
+
 def staff_deliver(order_id, *, user, iccid, matching_id, smdp_address, esimgo_order_reference=None, note=""):
     """NEEDS_ATTENTION → DELIVERED with an eSIM staff obtained by hand (e.g. from the eSIM Go portal)."""
     from orders.models import ESim

@@ -5,6 +5,7 @@ writes an InvoiceTransition row with its cause and actor.
 """
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -76,6 +77,10 @@ class Invoice(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            ("recheck_payment", _("Can re-check a payment at QPay")),
+            ("cancel_invoice_at_qpay", _("Can cancel an unpaid invoice at QPay")),
+        ]
         constraints = [
             # One open invoice per shopper, bundle and target eSIM: a double-submit collides here
             # and gets the existing invoice instead of a second one.
@@ -164,3 +169,122 @@ class InvoiceTransition(models.Model):
 
     def __str__(self):
         return f"{self.invoice_id}: {self.from_status} → {self.to_status} ({self.name}, {self.actor})"
+
+
+class Refund(models.Model):
+    """Money returned for one QPay payment, recorded BEFORE QPay is asked (never refunded twice).
+
+    Card payments go back through QPay's API (DELETE /v2/payment/refund/<payment_id>), which
+    returns the whole payment: an API refund is always the payment's full amount. Bank-app (P2P)
+    payments cannot be refunded by API at all: staff return the money in QPay's merchant portal
+    and record it here as MANUAL (any amount up to what is left). A REQUESTED/UNKNOWN API refund
+    blocks a second one for the same payment (partial unique constraint) until staff have checked
+    the payment at QPay.
+    """
+
+    class Method(models.TextChoices):
+        QPAY_API = "QPAY_API", _("card refund through QPay")
+        MANUAL = "MANUAL", _("returned by hand in QPay's merchant portal")
+
+    class Status(models.TextChoices):
+        REQUESTED = "REQUESTED", _("requested (QPay is being asked)")
+        UNKNOWN = "UNKNOWN", _("outcome unknown (check the payment at QPay)")
+        SUCCEEDED = "SUCCEEDED", _("refunded")
+        FAILED = "FAILED", _("refused by QPay")
+
+    class ESIMGoOutcome(models.TextChoices):
+        NOT_APPLICABLE = "", _("not applicable")
+        REQUESTED = "REQUESTED", _("revoke requested")
+        REVOKED = "REVOKED", _("unused bundle revoked at eSIM Go")
+        KEPT_INSTALLED = "KEPT_INSTALLED", _("eSIM installed: bundle kept")
+        NOT_ALLOWED = "NOT_ALLOWED", _("eSIM Go refused the revoke")
+        FAILED = "FAILED", _("revoke failed (eSIM Go unreachable)")
+        UNKNOWN = "UNKNOWN", _("revoke outcome unknown (check in the eSIM Go portal)")
+
+    # In flight or unresolved: a person must look (the needs-attention queue lists them).
+    NEEDS_STAFF_STATUSES = (Status.REQUESTED, Status.UNKNOWN)
+    # Count against the refundable amount (a FAILED refund returned nothing).
+    COUNTED_STATUSES = (Status.REQUESTED, Status.UNKNOWN, Status.SUCCEEDED)
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="refunds")
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount_mnt = models.PositiveIntegerField()
+    method = models.CharField(max_length=16, choices=Method.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED, db_index=True)
+    note = models.CharField(max_length=500, blank=True)
+    # From the refund form: a double-submitted form finds the first refund instead of making a second.
+    idempotency_key = models.UUIDField(unique=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    requested_by_username = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    qpay_response = models.JSONField(default=dict, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    esimgo_outcome = models.CharField(max_length=16, choices=ESIMGoOutcome.choices, blank=True, default="")
+    esimgo_detail = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        permissions = [("refund_payment", _("Can refund payments"))]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_mnt__gt=0), name="refund_amount_positive"),
+            # QPay refunds a card payment whole and once: one live or done API refund per payment.
+            models.UniqueConstraint(
+                fields=["payment"], condition=Q(method="QPAY_API", status__in=["REQUESTED", "UNKNOWN", "SUCCEEDED"]),
+                name="one_api_refund_per_payment",
+            ),
+        ]
+
+    def __str__(self):
+        return f"refund {self.amount_mnt}₮ of {self.payment.qpay_payment_id if self.payment_id else '?'} ({self.status})"
+
+
+class EbarimtReceipt(models.Model):
+    """The e-barimt (VAT receipt) QPay issued for an invoice's payment (POST /v2/ebarimt_v3/create).
+
+    One per invoice. Issued after the payment is verified, in its own task: a failure is retried
+    and flagged for staff, never holding up the eSIM. A full refund cancels it.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING", _("to be issued")
+        ISSUING = "ISSUING", _("being issued")
+        ISSUED = "ISSUED", _("issued")
+        FAILED = "FAILED", _("failed (will be retried)")
+        CANCELLED = "CANCELLED", _("cancelled")
+        CANCEL_FAILED = "CANCEL_FAILED", _("cancel failed")
+
+    class ReceiverType(models.TextChoices):
+        CITIZEN = "CITIZEN", _("citizen (phone number)")
+        COMPANY = "COMPANY", _("company (register number)")
+
+    NEEDS_STAFF_STATUSES = (Status.FAILED, Status.CANCEL_FAILED)
+
+    invoice = models.OneToOneField(Invoice, on_delete=models.PROTECT, related_name="ebarimt")
+    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    receiver_type = models.CharField(max_length=8, choices=ReceiverType.choices)
+    receiver = models.CharField(max_length=32)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True, help_text="When a worker started the QPay call.")
+    # Set by a full refund: never issue it, or cancel it as soon as it is issued.
+    cancel_requested = models.BooleanField(default=False)
+    qpay_receipt_id = models.CharField(max_length=64, blank=True)
+    receipt_id = models.CharField(max_length=64, blank=True, help_text="ebarimt_receipt_id (33 digits).")
+    lottery = models.CharField(max_length=32, blank=True)
+    qr_data = models.TextField(blank=True)
+    amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    vat_amount = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    raw = models.JSONField(default=dict, blank=True)
+    issued_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "e-barimt receipt"
+
+    def __str__(self):
+        return f"e-barimt {self.lottery or self.status} for {self.invoice_id}"

@@ -492,6 +492,31 @@ class QPayClient:
         """Card payments only; bank-app (P2P) payments are refunded by hand in the merchant portal."""
         return self._call("DELETE", f"payment/refund/{payment_id}", json=_money_body(callback_url, note), retry="unsent")
 
+    # -- e-barimt (VAT receipt) v3 --
+
+    def create_ebarimt(self, *, payment_id: str, receiver_type: str, receiver: str = "", district_code: str = "",
+                       classification_code: str = "") -> dict:
+        """POST /v2/ebarimt_v3/create for one PAID payment. Not retried once sent: a repeat could
+        register a second receipt for the same sale."""
+        if receiver_type not in ("CITIZEN", "COMPANY"):
+            raise ValueError("receiver_type must be CITIZEN or COMPANY")
+        body = {"payment_id": payment_id, "ebarimt_receiver_type": receiver_type}
+        if receiver:
+            body["ebarimt_receiver"] = receiver
+        if district_code:
+            body["district_code"] = district_code
+        if classification_code:
+            body["classification_code"] = classification_code
+        data = self._call("POST", "ebarimt_v3/create", json=body, retry="unsent")
+        if not isinstance(data, dict):
+            raise QPayMalformedResponse("ebarimt response is not an object")
+        return data
+
+    def cancel_ebarimt(self, payment_id: str) -> dict:
+        """DELETE /v2/ebarimt_v3/{payment_id} → barimt_status CANCELED."""
+        data = self._call("DELETE", f"ebarimt_v3/{payment_id}", retry="unsent")
+        return data if isinstance(data, dict) else {}
+
 
 def _safe_link(link) -> bool:
     """Bank deeplinks are custom schemes (khanbank://...); never script or data URLs in our pages."""

@@ -427,6 +427,7 @@ def _apply_check(invoice_id, check, *, cause: str, actor: str) -> Verification:
     from orders.services import handle_invoice_paid  # at call time: orders owns it
 
     handle_invoice_paid(invoice, actor=actor)
+    _schedule_ebarimt(invoice)
     return Verification(PAID, invoice, f"paid {paid}")
 
 
@@ -466,7 +467,15 @@ def accept_late_payment(invoice_id, *, actor: str) -> Invoice:
         from orders.services import handle_invoice_paid
 
         handle_invoice_paid(invoice, actor=actor)
+        _schedule_ebarimt(invoice)
     return invoice
+
+
+def _schedule_ebarimt(invoice: Invoice) -> None:
+    """The VAT receipt, when EBARIMT_ENABLED: its own task after commit, never in the eSIM's way."""
+    from payments import ebarimt
+
+    ebarimt.schedule_receipt(invoice)
 
 
 # --- Expiry and scheduling --------------------------------------------------------------------

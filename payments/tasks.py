@@ -53,10 +53,26 @@ def sweep_pending_invoices_task() -> dict:
     return sweep_pending_invoices()
 
 
+# E-barimt receipts: a separate task so a slow or failing receipt never holds up the eSIM.
+@shared_task(name="payments.issue_ebarimt", **RETRY)
+def issue_ebarimt_task(invoice_id: str) -> str:
+    from payments import ebarimt
+
+    return ebarimt.issue(invoice_id, raise_transient=True).status
+
+
+@shared_task(name="payments.sweep_ebarimt", acks_late=True)
+def sweep_ebarimt_task() -> dict:
+    from payments import ebarimt
+
+    return ebarimt.sweep() if ebarimt.enabled() else {}
+
+
 @app.on_after_finalize.connect
 def _register_periodic_tasks(sender, **kwargs):
     # Safety net behind the per-invoice ETA schedule (which a broker restart can lose).
     sender.add_periodic_task(300.0, sweep_pending_invoices_task.s(), name="payments: sweep pending invoices")
+    sender.add_periodic_task(1800.0, sweep_ebarimt_task.s(), name="payments: retry e-barimt receipts")
 
 
 if app.finalized:  # imported after finalize (e.g. by a test module): the signal has already fired

@@ -1,0 +1,184 @@
+"""E-barimt (Mongolia's electronic VAT receipt) issued through QPay, switched on by EBARIMT_ENABLED.
+
+After a payment is verified the invoice gets one EbarimtReceipt row (in the same transaction that
+marks it PAID) and a task issues it: POST /v2/ebarimt_v3/create for the PAID payment, as a
+CITIZEN (the shopper's phone number) or, when given at checkout, a COMPANY (register number).
+The receipt never holds up the eSIM: it has its own task, failures are retried with backoff and
+a periodic sweep, and a receipt that keeps failing shows in the admin's needs-attention queue.
+A full refund cancels it (DELETE /v2/ebarimt_v3/{payment_id}).
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from payments.models import EbarimtReceipt, Invoice, Payment
+from payments.qpay import QPayClient, QPayError
+
+logger = logging.getLogger(__name__)
+
+Status = EbarimtReceipt.Status
+# A worker that claimed the QPay call this long ago is presumed dead.
+CLAIM_STALE_AFTER = timedelta(minutes=5)
+MAX_SWEEP_ATTEMPTS = 10
+# QPay answers these when the merchant is not enrolled or the request is wrong: retrying won't help.
+PERMANENT_CODES = ("EBARIMT_NOT_REGISTERED", "EBARIMT_QR_CODE_INVALID", "CUSTOMER_REGISTER_INVALID", "INVALID_OBJECT_TYPE")
+
+
+def enabled() -> bool:
+    return bool(getattr(settings, "EBARIMT_ENABLED", False))
+
+
+def receiver_for(invoice: Invoice) -> tuple[str, str]:
+    if invoice.company_register:
+        return EbarimtReceipt.ReceiverType.COMPANY, invoice.company_register
+    return EbarimtReceipt.ReceiverType.CITIZEN, invoice.customer.phone_number
+
+
+def schedule_receipt(invoice: Invoice) -> EbarimtReceipt | None:
+    """Inside the transaction that marked the invoice PAID: one receipt row, issued after commit."""
+    if not enabled():
+        return None
+    receiver_type, receiver = receiver_for(invoice)
+    receipt, created = EbarimtReceipt.objects.get_or_create(
+        invoice=invoice, defaults={"receiver_type": receiver_type, "receiver": receiver[:32]}
+    )
+    if created:
+        from payments.tasks import issue_ebarimt_task
+
+        transaction.on_commit(lambda: issue_ebarimt_task.delay(str(invoice.pk)), robust=True)
+    return receipt
+
+
+def _paid_payment(invoice: Invoice) -> Payment | None:
+    return invoice.payments.filter(status="PAID").order_by("-amount", "first_seen_at").first()
+
+
+def _decimal(value):
+    try:
+        return Decimal(str(value)) if value not in (None, "") else None
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def issue(invoice_id, *, client=None, raise_transient: bool = False) -> EbarimtReceipt:
+    """Issue the invoice's receipt at QPay (once). Safe to run twice: a claimed or issued receipt
+    is left alone. Transient failures raise when `raise_transient` (the task then retries)."""
+    now = timezone.now()
+    with transaction.atomic():
+        receipt = EbarimtReceipt.objects.select_for_update().select_related("invoice").get(invoice_id=invoice_id)
+        if receipt.status in (Status.ISSUED, Status.CANCELLED, Status.CANCEL_FAILED):
+            return receipt
+        if receipt.cancel_requested:
+            receipt.status = Status.CANCELLED
+            receipt.save(update_fields=["status", "updated_at"])
+            return receipt
+        if receipt.status == Status.ISSUING and receipt.claimed_at and now - receipt.claimed_at < CLAIM_STALE_AFTER:
+            return receipt
+        payment = _paid_payment(receipt.invoice)
+        if payment is None:
+            receipt.status = Status.FAILED
+            receipt.last_error = "no PAID payment on the invoice"
+            receipt.save(update_fields=["status", "last_error", "updated_at"])
+            return receipt
+        receipt.status = Status.ISSUING
+        receipt.claimed_at = now
+        receipt.attempts += 1
+        receipt.payment = payment
+        receipt.save(update_fields=["status", "claimed_at", "attempts", "payment", "updated_at"])
+    client = client or QPayClient()
+    try:
+        data = client.create_ebarimt(
+            payment_id=payment.qpay_payment_id, receiver_type=receipt.receiver_type, receiver=receipt.receiver,
+            district_code=getattr(settings, "EBARIMT_DISTRICT_CODE", ""),
+            classification_code=getattr(settings, "EBARIMT_CLASSIFICATION_CODE", ""),
+        )
+    except QPayError as exc:
+        logger.warning("e-barimt for invoice %s failed: %s", invoice_id, exc)
+        retryable = exc.transient and exc.code not in PERMANENT_CODES
+        changes = {"status": Status.FAILED, "last_error": str(exc)[:500], "updated_at": timezone.now()}
+        if not retryable:
+            changes["attempts"] = MAX_SWEEP_ATTEMPTS  # only a person can fix this; the sweep leaves it
+        EbarimtReceipt.objects.filter(pk=receipt.pk, status=Status.ISSUING).update(**changes)
+        if raise_transient and retryable:
+            raise
+        return EbarimtReceipt.objects.get(pk=receipt.pk)
+    with transaction.atomic():
+        receipt = EbarimtReceipt.objects.select_for_update().get(pk=receipt.pk)
+        receipt.status = Status.ISSUED
+        receipt.qpay_receipt_id = str(data.get("id") or "")[:64]
+        receipt.receipt_id = str(data.get("ebarimt_receipt_id") or "")[:64]
+        receipt.lottery = str(data.get("ebarimt_lottery") or "")[:32]
+        receipt.qr_data = str(data.get("ebarimt_qr_data") or "")
+        receipt.amount = _decimal(data.get("amount"))
+        receipt.vat_amount = _decimal(data.get("vat_amount"))
+        receipt.raw = data
+        receipt.issued_at = timezone.now()
+        receipt.last_error = ""
+        receipt.save()
+        cancel_now = receipt.cancel_requested
+    logger.info("e-barimt issued for invoice %s: lottery %s", invoice_id, receipt.lottery)
+    if cancel_now:  # refunded while QPay was issuing it
+        return cancel(invoice_id, client=client)
+    return receipt
+
+
+def cancel(invoice_id, *, client=None) -> EbarimtReceipt | None:
+    """Cancel an issued receipt at QPay; an unissued one is simply never issued."""
+    with transaction.atomic():
+        receipt = EbarimtReceipt.objects.select_for_update().select_related("payment").filter(invoice_id=invoice_id).first()
+        if receipt is None:
+            return None
+        receipt.cancel_requested = True
+        if receipt.status in (Status.PENDING, Status.FAILED):
+            receipt.status = Status.CANCELLED
+            receipt.cancelled_at = timezone.now()
+        receipt.save(update_fields=["cancel_requested", "status", "cancelled_at", "updated_at"])
+        if receipt.status not in (Status.ISSUED, Status.CANCEL_FAILED):
+            return receipt
+    try:
+        (client or QPayClient()).cancel_ebarimt(receipt.payment.qpay_payment_id)
+    except QPayError as exc:
+        logger.warning("e-barimt cancel for invoice %s failed: %s", invoice_id, exc)
+        EbarimtReceipt.objects.filter(pk=receipt.pk).update(status=Status.CANCEL_FAILED, last_error=str(exc)[:500],
+                                                             updated_at=timezone.now())
+        return EbarimtReceipt.objects.get(pk=receipt.pk)
+    EbarimtReceipt.objects.filter(pk=receipt.pk).update(status=Status.CANCELLED, cancelled_at=timezone.now(),
+                                                         last_error="", updated_at=timezone.now())
+    return EbarimtReceipt.objects.get(pk=receipt.pk)
+
+
+def cancel_for_refund(invoice_id) -> None:
+    """After a full refund commits. Never raises: the refund is done whatever QPay says here;
+    a failed cancel is CANCEL_FAILED and the sweep tries again."""
+    try:
+        cancel(invoice_id)
+    except Exception:  # noqa: BLE001
+        logger.exception("e-barimt cancel after refund of invoice %s failed", invoice_id)
+
+
+def sweep() -> dict:
+    """Retry receipts that failed or whose worker died, and cancels that failed."""
+    from payments.tasks import issue_ebarimt_task
+
+    now = timezone.now()
+    counts = {"issue": 0, "cancel": 0}
+    retry = EbarimtReceipt.objects.filter(attempts__lt=MAX_SWEEP_ATTEMPTS, cancel_requested=False).filter(
+        Q(status=Status.FAILED)
+        | Q(status=Status.ISSUING, claimed_at__lt=now - CLAIM_STALE_AFTER)
+        | Q(status=Status.PENDING, created_at__lt=now - CLAIM_STALE_AFTER)
+    )
+    for invoice_id in retry.values_list("invoice_id", flat=True)[:200]:
+        issue_ebarimt_task.delay(str(invoice_id))
+        counts["issue"] += 1
+    for invoice_id in EbarimtReceipt.objects.filter(status=Status.CANCEL_FAILED).values_list("invoice_id", flat=True)[:200]:
+        cancel_for_refund(invoice_id)
+        counts["cancel"] += 1
+    return counts
+
