@@ -1,16 +1,33 @@
+"""Payments admin: read-only records of what QPay said; changes only through staff actions
+(staff/actions.py: permission, service with row lock and guard, audit row)."""
 from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
 
 from payments import services
-from payments.models import Customer, Invoice, InvoiceTransition, Payment, QPayCallback
+from payments.models import Customer, EbarimtReceipt, Invoice, InvoiceTransition, Payment, QPayCallback, Refund
+from staff import actions as staff_actions
+from staff import admin_views
+from staff.audit import actor_name, record_staff_action
+from staff.panels import invoice_panels
 
 
-def _actor(request) -> str:
-    return f"staff:{request.user.get_username()}"
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Provider records and history: viewing only (editing would corrupt the record)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
+    show_change_link = True
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -19,87 +36,192 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
-class TransitionInline(ReadOnlyInline):
-    model = InvoiceTransition
-    fields = ("created_at", "name", "from_status", "to_status", "actor", "cause")
+class InvoiceInline(ReadOnlyInline):
+    model = Invoice
+    fields = ("sender_invoice_no", "status", "amount_mnt", "paid_amount", "bundle", "created_at")
     readonly_fields = fields
+    ordering = ["-created_at"]
 
-
-class PaymentInline(ReadOnlyInline):
-    model = Payment
-    fields = ("qpay_payment_id", "status", "amount", "currency", "payment_type", "paid_at", "first_seen_at")
-    readonly_fields = fields
-
-
-class CallbackInline(ReadOnlyInline):
-    model = QPayCallback
-    fields = ("received_at", "method", "qpay_payment_id", "outcome", "detail", "remote_addr")
-    readonly_fields = fields
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("bundle")
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(ReadOnlyAdmin):
     list_display = ("phone_number", "email", "created_at")
-    search_fields = ("phone_number", "email", "id")
-    readonly_fields = ("id", "created_at", "updated_at")
+    search_fields = ("=phone_number", "email", "=id", "orders__esim__iccid")
+    date_hierarchy = "created_at"
+    fields = ("id", "phone_number", "email", "created_at", "updated_at")
+    readonly_fields = fields
+    inlines = [InvoiceInline]
+
+
+class NeedsStaffFilter(admin.SimpleListFilter):
+    title = _("needs staff")
+    parameter_name = "needs_staff"
+
+    def lookups(self, request, model_admin):
+        return [("1", _("flagged payments")), ("refund", _("refund to check")), ("ebarimt", _("e-barimt failed"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "1":
+            return queryset.filter(needs_staff_attention=True)
+        if self.value() == "refund":
+            return queryset.filter(refunds__status__in=Refund.NEEDS_STAFF_STATUSES).distinct()
+        if self.value() == "ebarimt":
+            return queryset.filter(ebarimt__status__in=EbarimtReceipt.NEEDS_STAFF_STATUSES)
+        return queryset
 
 
 @admin.register(Invoice)
 class InvoiceAdmin(admin.ModelAdmin):
-    list_display = ("sender_invoice_no", "status", "amount_mnt", "paid_amount", "bundle", "customer",
-                    "needs_staff_attention", "created_at", "expires_at")
-    list_filter = ("status", "needs_staff_attention", "created_at")
-    search_fields = ("id", "sender_invoice_no", "qpay_invoice_id", "customer__phone_number", "customer__email",
-                     "payments__qpay_payment_id")
+    list_display = ("sender_invoice_no", "status", "amount_mnt", "paid_amount", "phone", "email", "bundle",
+                    "needs_staff_attention", "created_at")
+    list_filter = ("status", NeedsStaffFilter, "needs_staff_attention", "created_at")
+    list_select_related = ("customer", "bundle")
+    date_hierarchy = "created_at"
+    search_fields = ("=id", "sender_invoice_no", "=qpay_invoice_id", "=customer__phone_number", "customer__email",
+                     "=payments__qpay_payment_id", "=order__esim__iccid", "=order__esimgo_order_reference",
+                     "=topup_iccid")
     raw_id_fields = ("customer", "bundle")
-    readonly_fields = [f.name for f in Invoice._meta.fields if f.name not in ("needs_staff_attention", "staff_attention_reason")]
-    inlines = [TransitionInline, PaymentInline, CallbackInline]
+    # Only the staff flag is editable; everything else is QPay's record or the state machine's.
+    readonly_fields = [f.name for f in Invoice._meta.fields
+                       if f.name not in ("needs_staff_attention", "staff_attention_reason", "qr_image")]
+    exclude = ("qr_image",)
+    change_form_template = "staff/admin/purchase_change_form.html"
     actions = ["verify_now", "accept_late_payment", "cancel_pending"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("customer", "bundle")
 
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Ask QPay now (payment/check) and apply the result")
-    def verify_now(self, request, queryset):
-        for invoice in queryset:
-            result = services.verify_invoice_payment(invoice.pk, cause="staff check", actor=_actor(request),
-                                                     recheck_paid=True)
-            self.message_user(request, f"{invoice.sender_invoice_no}: {result.outcome} {result.detail}")
+    def has_delete_permission(self, request, obj=None):
+        return False
 
-    @admin.action(description="Accept a late payment (expired/cancelled but paid): deliver the eSIM")
+    @admin.display(description=_("phone"), ordering="customer__phone_number")
+    def phone(self, obj):
+        return obj.customer.phone_number
+
+    @admin.display(description=_("e-mail"), ordering="customer__email")
+    def email(self, obj):
+        return obj.customer.email
+
+    def get_urls(self):
+        return admin_views.invoice_urls(self) + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        invoice = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if invoice is not None:
+            extra.update(invoice_panels(invoice))
+            extra["staff_buttons"] = admin_views.buttons_for_invoice(request, invoice)
+        return super().change_view(request, object_id, form_url, extra_context=extra)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and form.changed_data:
+            record_staff_action(request.user, "invoice.flag_edit", obj, fields=form.changed_data,
+                                needs_staff_attention=obj.needs_staff_attention, reason=obj.staff_attention_reason)
+
+    @admin.action(description=_("Re-check payment at QPay now"), permissions=["recheck"])
+    def verify_now(self, request, queryset):
+        for invoice in queryset[:50]:
+            result = staff_actions.recheck_payment(request.user, invoice.pk)
+            self.message_user(request, f"{invoice.sender_invoice_no}: {result.message}", result.level)
+
+    @admin.action(description=_("Accept a late payment (expired/cancelled but paid): deliver the eSIM"),
+                  permissions=["refund"])
     def accept_late_payment(self, request, queryset):
-        for invoice in queryset:
+        for invoice in queryset[:50]:
             try:
-                services.accept_late_payment(invoice.pk, actor=_actor(request))
+                services.accept_late_payment(invoice.pk, actor=actor_name(request.user))
             except services.IllegalTransition as exc:
-                self.message_user(request, f"{invoice.sender_invoice_no}: {exc}", level=messages.ERROR)
+                record_staff_action(request.user, "invoice.accept_late_payment", invoice, outcome="REFUSED", message=str(exc))
+                self.message_user(request, f"{invoice.sender_invoice_no}: {exc}", level=messages.WARNING)
             else:
+                record_staff_action(request.user, "invoice.accept_late_payment", invoice)
                 self.message_user(request, f"{invoice.sender_invoice_no}: accepted")
 
-    @admin.action(description="Cancel pending invoices (here and at QPay)")
+    @admin.action(description=_("Cancel unpaid invoices (here and at QPay)"), permissions=["cancel"])
     def cancel_pending(self, request, queryset):
-        for invoice in queryset.filter(status=Invoice.Status.PENDING):
-            services.cancel_invoice(invoice.pk, cause="cancelled by staff", actor=_actor(request))
-            self.message_user(request, f"{invoice.sender_invoice_no}: cancelled")
+        for invoice in queryset[:50]:
+            result = staff_actions.cancel_unpaid_invoice(request.user, invoice.pk)
+            self.message_user(request, f"{invoice.sender_invoice_no}: {result.message}", result.level)
+
+    def has_recheck_permission(self, request):
+        return request.user.has_perm("payments.recheck_payment")
+
+    def has_refund_permission(self, request):
+        return request.user.has_perm("payments.refund_payment")
+
+    def has_cancel_permission(self, request):
+        return request.user.has_perm("payments.cancel_invoice_at_qpay")
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
-    list_display = ("qpay_payment_id", "invoice", "status", "amount", "payment_type", "first_seen_at")
-    list_filter = ("status", "payment_type")
-    search_fields = ("qpay_payment_id", "invoice__sender_invoice_no", "invoice__qpay_invoice_id")
+class PaymentAdmin(ReadOnlyAdmin):
+    list_display = ("qpay_payment_id", "invoice", "status", "amount", "payment_type", "paid_at", "first_seen_at")
+    list_filter = ("status", "payment_type", "first_seen_at")
+    list_select_related = ("invoice",)
+    search_fields = ("=qpay_payment_id", "invoice__sender_invoice_no", "=invoice__qpay_invoice_id",
+                     "=invoice__customer__phone_number", "invoice__customer__email")
     readonly_fields = [f.name for f in Payment._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
 
 
 @admin.register(QPayCallback)
-class QPayCallbackAdmin(admin.ModelAdmin):
-    list_display = ("received_at", "invoice", "method", "qpay_payment_id", "outcome")
-    list_filter = ("outcome", "method")
-    search_fields = ("qpay_payment_id", "invoice__sender_invoice_no")
+class QPayCallbackAdmin(ReadOnlyAdmin):
+    list_display = ("received_at", "invoice", "method", "qpay_payment_id", "outcome", "remote_addr")
+    list_filter = ("outcome", "method", "received_at")
+    list_select_related = ("invoice",)
+    search_fields = ("=qpay_payment_id", "invoice__sender_invoice_no", "=invoice__qpay_invoice_id", "query_string")
     readonly_fields = [f.name for f in QPayCallback._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
+
+@admin.register(InvoiceTransition)
+class InvoiceTransitionAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "invoice", "name", "from_status", "to_status", "actor", "cause")
+    list_filter = ("name", "to_status", "created_at")
+    list_select_related = ("invoice",)
+    search_fields = ("invoice__sender_invoice_no", "=invoice__id", "actor", "cause")
+    readonly_fields = [f.name for f in InvoiceTransition._meta.fields]
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdmin):
+    list_display = ("id", "created_at", "invoice", "amount_mnt", "method", "status", "esimgo_outcome",
+                    "requested_by_username")
+    list_filter = ("status", "method", "esimgo_outcome", "created_at")
+    list_select_related = ("invoice", "payment")
+    search_fields = ("=payment__qpay_payment_id", "invoice__sender_invoice_no", "=invoice__customer__phone_number",
+                     "invoice__customer__email", "requested_by_username", "note")
+    readonly_fields = [f.name for f in Refund._meta.fields]
+    change_form_template = "staff/admin/purchase_change_form.html"
+
+    def get_urls(self):
+        return admin_views.refund_urls(self) + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        refund = self.get_object(request, object_id)
+        buttons = []
+        if refund is not None and request.user.has_perm("payments.refund_payment"):
+            from django.urls import reverse
+
+            if refund.status in Refund.NEEDS_STAFF_STATUSES:
+                buttons.append({"label": _("Check refund at QPay"), "method": "post",
+                                "url": reverse("admin:payments_refund_check", args=[refund.pk])})
+            if refund.esimgo_outcome == Refund.ESIMGoOutcome.FAILED:
+                buttons.append({"label": _("Try the eSIM Go revoke again"), "method": "post",
+                                "url": reverse("admin:payments_refund_revoke", args=[refund.pk])})
+        return super().change_view(request, object_id, form_url, extra_context={**(extra_context or {}),
+                                                                              "staff_buttons": buttons})
+
+
+@admin.register(EbarimtReceipt)
+class EbarimtReceiptAdmin(ReadOnlyAdmin):
+    list_display = ("invoice", "status", "receiver_type", "lottery", "attempts", "last_error", "issued_at")
+    list_filter = ("status", "receiver_type")
+    list_select_related = ("invoice",)
+    search_fields = ("invoice__sender_invoice_no", "=invoice__id", "lottery", "receipt_id", "receiver")
+    readonly_fields = [f.name for f in EbarimtReceipt._meta.fields]
