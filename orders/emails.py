@@ -57,6 +57,9 @@ def order_context(order) -> dict:
     }
     if order.esim_id:
         context.update(selectors.install_details(order.esim))
+    from payments.ebarimt import shopper_receipt
+
+    context["ebarimt"] = shopper_receipt(order.invoice)
     return context
 
 

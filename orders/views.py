@@ -67,12 +67,39 @@ def esim_detail(request, public_id):
         context.update(details)
         context["qr_svg"] = mark_safe(qr.svg(details["lpa"]))  # noqa: S308 - our own generated SVG
         context["topup_url"] = reverse("orders:topup", args=[order.public_id])
+    context.update(_ebarimt_context(order))
     return render(request, "orders/esim_detail.html", context)
+
+
+def _ebarimt_context(order) -> dict:
+    """The issued e-barimt receipt (payments.ebarimt), if any: lottery number and QR."""
+    from payments.ebarimt import shopper_receipt
+
+    receipt = shopper_receipt(order.invoice)
+    if receipt is None:
+        return {}
+    return {"ebarimt": receipt,
+            "ebarimt_qr_svg": mark_safe(qr.svg(receipt.qr_data)) if receipt.qr_data else ""}  # noqa: S308
+
+
+def _rate_limited(scope: str, request, limit: int) -> JsonResponse | None:
+    """A 429 once this address used up its budget for `scope` this minute (payments' limiter)."""
+    from payments.ratelimit import allow
+
+    allowed, retry_after = allow(scope, client_ip(request) or "unknown", limit=limit)
+    if allowed:
+        return None
+    response = JsonResponse({"error": _("Too many requests. Please wait a few minutes and try again.")}, status=429)
+    response["Retry-After"] = str(retry_after)
+    return response
 
 
 @require_GET
 @private
 def esim_status(request, public_id):
+    limited = _rate_limited("esim-status", request, conf.status_rate_limit_per_minute())
+    if limited:
+        return limited
     order = _order_or_404(public_id)
     return JsonResponse({
         "status": order.status,
@@ -177,6 +204,10 @@ def my_esims(request):
 @require_http_methods(["GET", "POST"])
 @private
 def my_esims_login(request, token):
+    # Tokens are unguessable (32 random bytes); the limit keeps guessing from costing us anything.
+    limited = _rate_limited("magic-link-login", request, conf.magic_link_login_rate_limit_per_minute())
+    if limited:
+        return render(request, "orders/my_esims_login.html", {"valid": False, "rate_limited": True}, status=429)
     # GET only shows a button: mail scanners that prefetch links must not use up the token.
     if request.method == "GET":
         valid = magic_links.peek_magic_link(token)

@@ -182,3 +182,8 @@ def sweep() -> dict:
         counts["cancel"] += 1
     return counts
 
+
+
+def shopper_receipt(invoice) -> EbarimtReceipt | None:
+    """The receipt to show the shopper (eSIM page, e-mails): only an issued, uncancelled one."""
+    return EbarimtReceipt.objects.filter(invoice=invoice, status=Status.ISSUED).first()

@@ -8,7 +8,7 @@ endpoint to a fault spec:
 
 Endpoint keys: "<METHOD> <name>", then "<name>", then "*". Names: auth_token, auth_refresh,
 invoice_create, invoice_detail, payment_check, payment_detail, payment_list, payment_cancel,
-payment_refund, callback (the sandbox's own call to the shop's callback_url: the fault
+payment_refund, ebarimt_create, ebarimt_cancel, callback (the sandbox's own call to the shop's callback_url: the fault
 "loses" the callback, i.e. it is never sent).
 Spec keys (all optional):
     status   HTTP status to answer (default 500)

@@ -58,3 +58,25 @@ class SandboxPayment(models.Model):
 
     def __str__(self):
         return f"{self.payment_id} {self.amount} {self.status}"
+
+
+class SandboxEbarimt(models.Model):
+    """An e-barimt (VAT receipt) the sandbox QPay registered for a payment (POST /v2/ebarimt_v3/create)."""
+
+    class Status(models.TextChoices):
+        REGISTERED = "REGISTERED"
+        CANCELED = "CANCELED"
+
+    payment = models.OneToOneField(SandboxPayment, on_delete=models.CASCADE, related_name="ebarimt")
+    receiver_type = models.CharField(max_length=8)
+    receiver = models.CharField(max_length=32, blank=True)
+    district_code = models.CharField(max_length=8, blank=True)
+    classification_code = models.CharField(max_length=16, blank=True)
+    lottery = models.CharField(max_length=16)
+    receipt_id = models.CharField(max_length=40)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.REGISTERED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.lottery} {self.status}"

@@ -7,13 +7,14 @@ import threading
 import time
 import uuid
 from decimal import Decimal
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urljoin
 
 import qrcode
 import requests
 from django.conf import settings
 from django.core import signing
 from django.db import connection, transaction
+from django.templatetags.static import static
 
 from sandbox.qpay import faults
 from sandbox.qpay.models import SandboxInvoice, SandboxPayment
@@ -112,12 +113,15 @@ def qr_png_base64(text: str) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def bank_urls(qr_text: str) -> list[dict]:
+def bank_urls(qr_text: str, *, base_url: str = "") -> list[dict]:
+    """Like QPay's `urls`, except the logos: absolute URLs of the shop's own static files
+    (sandbox_qpay/banks/*.svg), not qpay.mn, so the sandbox works offline and under the CSP."""
+    base = (base_url or settings.SITE_URL).rstrip("/") + "/"
     return [
         {
             "name": name,
             "description": description,
-            "logo": f"https://qpay.mn/q/logo/{scheme}.png",
+            "logo": urljoin(base, static(f"sandbox_qpay/banks/{scheme}.svg")),
             "link": f"{scheme}://q?qPay_QRcode={qr_text}",
         }
         for name, description, scheme in BANKS
@@ -200,3 +204,26 @@ def send_callback_async(payment_id: str) -> None:
             connection.close()
 
     threading.Thread(target=run, name=f"sandbox-qpay-callback-{payment_id}", daemon=True).start()
+
+
+# --- e-barimt -------------------------------------------------------------------------------
+
+
+def register_ebarimt(payment, *, receiver_type: str, receiver: str, district_code: str, classification_code: str):
+    """One receipt per payment: asking again returns the same receipt (the sandbox's choice; the
+    real API's answer to a repeat is unrecorded)."""
+    from sandbox.qpay.models import SandboxEbarimt
+
+    digest = uuid.uuid5(uuid.NAMESPACE_URL, f"sandbox-ebarimt-{payment.payment_id}").int
+    letters = "ABCDEFGHJKLMNPRSTUVWXYZ"
+    lottery = f"{letters[digest % 23]}{letters[(digest // 23) % 23]} {digest % 10**8:08d}"
+    return SandboxEbarimt.objects.get_or_create(payment=payment, defaults={
+        "receiver_type": receiver_type, "receiver": receiver, "district_code": district_code,
+        "classification_code": classification_code, "lottery": lottery,
+        "receipt_id": f"{digest % 10**33:033d}",
+    })
+
+
+def ebarimt_qr_data(receipt) -> str:
+    """A digit string standing in for the tax authority's signed QR payload."""
+    return f"{receipt.receipt_id}{int(receipt.payment.amount * 100):012d}{receipt.lottery.replace(' ', '')}"

@@ -15,6 +15,8 @@ urlpatterns = [
     path("v2/payment/cancel/<str:payment_id>", views.payment_cancel, name="payment_cancel"),
     path("v2/payment/refund/<str:payment_id>", views.payment_refund, name="payment_refund"),
     path("v2/payment/<str:payment_id>", views.payment_detail, name="payment_detail"),
+    path("v2/ebarimt_v3/create", views.ebarimt_create, name="ebarimt_create"),
+    path("v2/ebarimt_v3/<str:payment_id>", views.ebarimt_cancel, name="ebarimt_cancel"),
     path("pay/<str:invoice_id>/", views.bank, name="bank"),
     re_path(r"^(?P<path>v2/.*)$", views.unknown),
 ]

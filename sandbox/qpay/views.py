@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from sandbox.qpay import faults, services
-from sandbox.qpay.models import SandboxInvoice, SandboxPayment
+from sandbox.qpay.models import SandboxEbarimt, SandboxInvoice, SandboxPayment
 from sandbox.qpay.services import ApiError, money, number
 
 MAX_PAGE_LIMIT = 100
@@ -239,7 +239,7 @@ def invoice_create(request):
         "qr_text": invoice.qr_text,
         "qr_image": services.qr_png_base64(invoice.qr_text),
         "qPay_shortUrl": request.build_absolute_uri(reverse("sandbox_qpay:bank", args=[invoice.invoice_id])),
-        "urls": services.bank_urls(invoice.qr_text),
+        "urls": services.bank_urls(invoice.qr_text, base_url=request.build_absolute_uri("/")),
     })
 
 
@@ -420,6 +420,91 @@ def payment_cancel(request, payment_id):
 @api("payment_refund", ("DELETE",))
 def payment_refund(request, payment_id):
     return _undo_payment(request, payment_id, "буцаах")
+
+
+# --- e-barimt v3 ------------------------------------------------------------------------------
+
+def _ebarimt_json(receipt: SandboxEbarimt) -> dict:
+    """The response shape recorded in QPay's examples (reference §6): VAT 10 % included."""
+    payment = receipt.payment
+    amount = Decimal(payment.amount)
+    vat = (amount / Decimal(11)).quantize(Decimal("0.01"))
+    phone = receipt.receiver if receipt.receiver_type == "CITIZEN" else ""
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"sandbox-ebarimt-{payment.payment_id}")),
+        "ebarimt_by": "QPAY",
+        "g_wallet_id": None,
+        "g_wallet_customer_id": None,
+        "ebarimt_receiver_type": receipt.receiver_type,
+        "ebarimt_receiver": receipt.receiver or None,
+        "ebarimt_district_code": receipt.district_code or None,
+        "ebarimt_bill_type": None,
+        "g_merchant_id": None,
+        "merchant_branch_code": None,
+        "merchant_terminal_code": None,
+        "merchant_staff_code": None,
+        "merchant_register_no": "5395305",
+        "g_payment_id": payment.payment_id,
+        "paid_by": payment.payment_type,
+        "object_type": "INVOICE",
+        "object_id": str(payment.invoice_id),
+        "amount": money(amount),
+        "vat_amount": money(vat),
+        "city_tax_amount": "0.00",
+        "ebarimt_qr_data": services.ebarimt_qr_data(receipt),
+        "ebarimt_lottery": receipt.lottery,
+        "note": None,
+        "barimt_status": receipt.status,
+        "barimt_status_date": receipt.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
+        "ebarimt_sent_email": None,
+        "ebarimt_receiver_phone": (phone[:2] + "*" + phone[3:5] + "*" + phone[6:]) if len(phone) == 8 else None,
+        "tax_type": "1",
+        "merchant_tin": "31100000000",
+        "ebarimt_receipt_id": receipt.receipt_id,
+        "created_by": "sandbox",
+        "created_date": receipt.created_at.isoformat(),
+        "updated_by": "sandbox",
+        "updated_date": receipt.updated_at.isoformat(),
+        "status": True,
+    }
+
+
+@api("ebarimt_create", ("POST",))
+def ebarimt_create(request):
+    body = _json_body(request)
+    payment_id = _text(body, "payment_id", 64)
+    receiver_type = _text(body, "ebarimt_receiver_type", 16)
+    if receiver_type not in ("CITIZEN", "COMPANY"):
+        raise ApiError(400, "OBJECT_DATA_ERROR", "ebarimt_receiver_type must be CITIZEN or COMPANY")
+    receiver = _text(body, "ebarimt_receiver", 32, required=receiver_type == "COMPANY")
+    if receiver_type == "COMPANY" and not (receiver.isdigit() and len(receiver) == 7):
+        raise ApiError(400, "CUSTOMER_REGISTER_INVALID", "Байгууллагын регистрийн дугаар буруу")
+    if receiver_type == "CITIZEN" and receiver and not (receiver.isdigit() and len(receiver) == 8):
+        raise ApiError(400, "OBJECT_DATA_ERROR", "ebarimt_receiver must be an 8-digit phone number for CITIZEN")
+    district = _text(body, "district_code", 8, required=False)
+    classification = _text(body, "classification_code", 16, required=False)
+    if not getattr(settings, "SANDBOX_QPAY_EBARIMT_REGISTERED", True):
+        raise ApiError(400, "EBARIMT_NOT_REGISTERED", "Ибаримт үйлчилгээнд бүртгэлгүй байна")
+    payment = _get_payment(payment_id)
+    if payment.status != SandboxPayment.Status.PAID:
+        raise ApiError(400, "PAYMENT_NOT_PAID", "Гүйлгээ төлөгдөөгүй байна")
+    receipt, _created = services.register_ebarimt(payment, receiver_type=receiver_type, receiver=receiver,
+                                                  district_code=district, classification_code=classification)
+    if receipt.status == SandboxEbarimt.Status.CANCELED:
+        raise ApiError(400, "EBARIMT_CANCEL_NOTSUPPERDED", "Ибаримт цуцлагдсан байна")
+    return JsonResponse(_ebarimt_json(receipt))
+
+
+@api("ebarimt_cancel", ("DELETE",))
+def ebarimt_cancel(request, payment_id):
+    payment = _get_payment(payment_id)
+    receipt = SandboxEbarimt.objects.filter(payment=payment).first()
+    if receipt is None:
+        raise ApiError(422, "INFORM_NOTFOUND", "Ибаримт олдсонгүй")
+    if receipt.status != SandboxEbarimt.Status.CANCELED:
+        receipt.status = SandboxEbarimt.Status.CANCELED
+        receipt.save(update_fields=["status", "updated_at"])
+    return JsonResponse(_ebarimt_json(receipt))
 
 
 @csrf_exempt

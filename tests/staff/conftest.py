@@ -48,3 +48,16 @@ def admin_client(admin_client, settings):
 def client(client, settings):
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     return client
+
+
+@pytest.fixture
+def member(django_user_model):
+    """member("support") / member("finance"): a staff user in that group (groups come from a migration)."""
+    from django.contrib.auth.models import Group
+
+    def make(group, username=None):
+        user = django_user_model.objects.create_user(username or f"{group}-person", password="x", is_staff=True)
+        user.groups.add(Group.objects.get(name=group))
+        return django_user_model.objects.get(pk=user.pk)  # fresh: no cached permissions
+
+    return make
