@@ -72,7 +72,8 @@ def issue(invoice_id, *, client=None, raise_transient: bool = False) -> EbarimtR
     is left alone. Transient failures raise when `raise_transient` (the task then retries)."""
     now = timezone.now()
     with transaction.atomic():
-        receipt = EbarimtReceipt.objects.select_for_update().select_related("invoice").get(invoice_id=invoice_id)
+        receipt = (EbarimtReceipt.objects.select_for_update(of=("self",)).select_related("invoice")
+                   .get(invoice_id=invoice_id))
         if receipt.status in (Status.ISSUED, Status.CANCELLED, Status.CANCEL_FAILED):
             return receipt
         if receipt.cancel_requested:
@@ -132,7 +133,8 @@ def issue(invoice_id, *, client=None, raise_transient: bool = False) -> EbarimtR
 def cancel(invoice_id, *, client=None) -> EbarimtReceipt | None:
     """Cancel an issued receipt at QPay; an unissued one is simply never issued."""
     with transaction.atomic():
-        receipt = EbarimtReceipt.objects.select_for_update().select_related("payment").filter(invoice_id=invoice_id).first()
+        receipt = (EbarimtReceipt.objects.select_for_update(of=("self",)).select_related("payment")
+                   .filter(invoice_id=invoice_id).first())
         if receipt is None:
             return None
         receipt.cancel_requested = True

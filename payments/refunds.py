@@ -71,9 +71,11 @@ def request_refund(*, invoice_id, payment_id, amount_mnt: int, method: str, note
     key = idempotency_key or uuid.uuid4()
     refund, created = _record(invoice_id=invoice_id, payment_id=payment_id, amount_mnt=amount_mnt, method=method,
                               note=note, user=user, key=key)
-    if not created or refund.method == Method.MANUAL:
-        return refund
-    return _ask_qpay(refund, user=user, client=client)
+    if created and refund.method == Method.QPAY_API:
+        refund = _ask_qpay(refund, user=user, client=client)
+    if created:
+        follow_up_full_refund(refund)
+    return refund
 
 
 def _actor(user) -> str:
@@ -127,6 +129,10 @@ def _guard(invoice: Invoice, payment: Payment, amount: int, method: str, note: s
                             "then refund.")
     if payment.status not in MONEY_IN:
         raise RefundRefused(f"Payment {payment.qpay_payment_id} is {payment.status} at QPay: no money to return.")
+    waiting = invoice.refunds.filter(status__in=Refund.NEEDS_STAFF_STATUSES).first()
+    if waiting is not None:
+        raise RefundRefused(f"Refund #{waiting.pk} is already in progress (QPay has not confirmed it): "
+                            "check it at QPay before refunding again.")
     left = refundable(invoice)
     if amount > left:
         raise RefundRefused(f"That is more than is left to refund: at most {left:,}₮.")
@@ -164,10 +170,12 @@ def _ask_qpay(refund: Refund, *, user, client=None) -> Refund:
 def _settle(refund_id, status: str, *, user, error: str = "", response=None) -> Refund:
     """REQUESTED/UNKNOWN → status, once (whoever settles first wins; later callers see the result)."""
     with transaction.atomic():
-        refund = Refund.objects.select_for_update().select_related("payment", "invoice").get(pk=refund_id)
+        # Same lock order as _record: the invoice first, then the refund.
+        invoice_id = Refund.objects.values_list("invoice_id", flat=True).get(pk=refund_id)
+        Invoice.objects.select_for_update().get(pk=invoice_id)
+        refund = Refund.objects.select_for_update(of=("self",)).select_related("payment", "invoice").get(pk=refund_id)
         if refund.status not in (Status.REQUESTED, Status.UNKNOWN):
             return refund
-        Invoice.objects.select_for_update().filter(pk=refund.invoice_id).first()
         refund.status = status
         refund.error = error[:500]
         if response is not None:
@@ -192,7 +200,9 @@ def check_refund(refund_id, *, user, client=None) -> Refund:
     except QPayError as exc:
         raise RefundRefused(f"QPay could not be asked: {exc}") from exc
     if row.status == "REFUNDED":
-        return _settle(refund.pk, Status.SUCCEEDED, user=user, error="confirmed REFUNDED at QPay")
+        refund = _settle(refund.pk, Status.SUCCEEDED, user=user, error="confirmed REFUNDED at QPay")
+        follow_up_full_refund(refund)
+        return refund
     if row.status == "PAID":
         return _settle(refund.pk, Status.FAILED, user=user,
                        error="QPay still shows the payment PAID: nothing was refunded; safe to try again")
@@ -211,16 +221,28 @@ def _after_success(refund: Refund, *, user) -> None:
         from orders.services import mark_refunded
 
         mark_refunded(order.pk, user=user, cause=f"refunded {refunded:,} MNT (refund #{refund.pk})")
-    refund_id = refund.pk
 
-    def follow_up():
-        from payments import ebarimt
 
-        ebarimt.cancel_for_refund(invoice.pk)
-        if order is not None:
-            revoke_unused_bundle(refund_id)
+def _is_full(invoice) -> bool:
+    refunded = invoice.refunds.filter(status=Status.SUCCEEDED).aggregate(t=Sum("amount_mnt"))["t"] or 0
+    return refunded >= money_in(invoice) > 0
 
-    transaction.on_commit(follow_up, robust=True)
+
+def follow_up_full_refund(refund: Refund) -> None:
+    """After the refund committed (never inside its transaction: these call providers): when
+    everything has been returned, cancel the e-barimt receipt and give back an unused eSIM.
+    Each records its own outcome; failures never undo the refund."""
+    refund.refresh_from_db()
+    if refund.status != Status.SUCCEEDED or not _is_full(refund.invoice):
+        return
+    from payments import ebarimt
+
+    ebarimt.cancel_for_refund(refund.invoice_id)
+    if _order_of(refund.invoice) is not None:
+        try:
+            revoke_unused_bundle(refund.pk)
+        except Exception:  # noqa: BLE001 - recorded as FAILED/UNKNOWN where it can be; never undo the refund
+            logger.exception("eSIM Go revoke after refund %s failed", refund.pk)
 
 
 def _order_of(invoice):
