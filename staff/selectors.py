@@ -118,18 +118,24 @@ def needs_attention(*, now=None) -> list[QueueSection]:
 
 
 def _extra_sections(now) -> list:
-    """Refunds and e-barimt receipts that need a person (when those ledgers exist)."""
+    """Refunds whose outcome QPay has not confirmed, and e-barimt receipts that keep failing."""
+    from payments.models import EbarimtReceipt, Refund
+
     sections = []
-    try:
-        from payments.models import Refund
-    except ImportError:
-        return sections
     sections.append(_section(
         "refunds", _("Refunds that need a person"),
         Refund.objects.filter(status__in=Refund.NEEDS_STAFF_STATUSES).select_related("invoice__customer").order_by("created_at"),
         lambda r: QueueItem(f"{r.invoice.customer.phone_number} · {r.amount_mnt:,}₮ · {r.get_status_display()}",
                             r.error or r.note, reverse("admin:payments_refund_change", args=[r.pk]), r.created_at),
         reverse("admin:payments_refund_changelist"), "error",
+    ))
+    sections.append(_section(
+        "ebarimt", _("E-barimt receipts that failed"),
+        EbarimtReceipt.objects.filter(status__in=EbarimtReceipt.NEEDS_STAFF_STATUSES)
+        .select_related("invoice__customer").order_by("updated_at"),
+        lambda r: QueueItem(f"{r.invoice.customer.phone_number} · {r.get_status_display()}", r.last_error,
+                            reverse("admin:payments_invoice_change", args=[r.invoice_id]), r.updated_at),
+        reverse("admin:payments_ebarimtreceipt_changelist") + "?status__exact=FAILED",
     ))
     return sections
 

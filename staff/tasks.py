@@ -38,3 +38,7 @@ def refresh_esimgo_balance_task():
 def schedule_staff_tasks(sender, **kwargs):
     sender.add_periodic_task(RECONCILE_AT, reconcile_yesterday_task.s(), name="staff: reconcile yesterday")
     sender.add_periodic_task(BALANCE_REFRESH_SECONDS, refresh_esimgo_balance_task.s(), name="staff: eSIM Go balance")
+
+
+if app.finalized:  # imported after finalize (e.g. by a test module): the signal has already fired
+    schedule_staff_tasks(app)

@@ -254,3 +254,26 @@ def test_reconciliation_pages_need_permissions(world, client, django_user_model)
     assert client.get(reverse("admin:staff_reconciliationrun_csv", args=[run.pk])).status_code == 403
     assert client.post(reverse("admin:staff_reconciliationrun_run"), {"first": "2026-01-15"}).status_code == 403
     assert ReconciliationRun.objects.count() == 1
+
+
+def test_refunds_in_our_books_are_totalled_and_checked_against_qpay(bundle, mocked_responses, qpay_token, admin_user):
+    from payments.models import Refund
+
+    world = build_world(bundle)
+    # Our books refunded the "good" card... as a card refund through QPay; QPay's list still says PAID.
+    good = world.cases["good"]
+    payment = good.payments.get()
+    Payment.objects.filter(pk=payment.pk).update(payment_type="CARD")
+    world.qpay_rows[0]["paid_by"] = "CARD"
+    refund = Refund.objects.create(invoice=good, payment=payment, amount_mnt=19500, method="QPAY_API",
+                                   status="SUCCEEDED", idempotency_key=__import__("uuid").uuid4(),
+                                   requested_by_username="finance")
+    Refund.objects.filter(pk=refund.pk).update(completed_at=at(18))
+    mock_providers(mocked_responses, world)
+
+    run = run_reconciliation(DAY, actor="test")
+
+    day = run.days[0]
+    assert day["refunds_mnt"] == "19500" and day["net_mnt"] == str(6 * 19500 - 19500)
+    assert run.mismatches.filter(fingerprint="refund-not-at-qpay:100000000000001",
+                                 kind=Kind.REFUND_NOT_REFLECTED).exists()
