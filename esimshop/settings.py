@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "esimshop.security.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "esimshop.middleware.ShopLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -161,6 +162,9 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "esimshop.api.exception_handler",
+    # JSON only (the seed-000 contract): a cross-site HTML form cannot send application/json, so
+    # these session-less, csrf_exempt API views can't be driven by another site's form.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "esimshop API",
@@ -209,6 +213,12 @@ QPAY_INVOICE_TTL_MINUTES = env.int("QPAY_INVOICE_TTL_MINUTES", default=30)
 # Refuse a purchase when eSIM Go's validated order total moved this much from our stored price.
 ESIMGO_PRICE_TOLERANCE_PERCENT = Decimal(env.str("ESIMGO_PRICE_TOLERANCE_PERCENT", default="10"))
 PAYMENTS_STATUS_RATE_LIMIT_PER_MINUTE = env.int("PAYMENTS_STATUS_RATE_LIMIT_PER_MINUTE", default=60)
+# Per client address (API and checkout form together): each purchase costs a QPay invoice.
+PAYMENTS_PURCHASE_RATE_LIMIT_PER_MINUTE = env.int("PAYMENTS_PURCHASE_RATE_LIMIT_PER_MINUTE", default=30)
+# QPay callbacks: authentic ones per invoice (QPay sends one per payment), wrong-token ones per address.
+PAYMENTS_CALLBACK_RATE_LIMIT_PER_INVOICE_PER_MINUTE = env.int(
+    "PAYMENTS_CALLBACK_RATE_LIMIT_PER_INVOICE_PER_MINUTE", default=120)
+PAYMENTS_CALLBACK_BAD_TOKEN_RATE_LIMIT_PER_MINUTE = env.int("PAYMENTS_CALLBACK_BAD_TOKEN_RATE_LIMIT_PER_MINUTE", default=60)
 
 # Staff console: eSIM Go balance warning threshold (organisation currency) and QPay's merchant id
 # for the merchant-wide payment list used by reconciliation (empty: QPay's default merchant).
@@ -227,6 +237,9 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="esimshop <no-reply@esimshop.mn>")
 STAFF_ALERT_EMAILS = env.list("STAFF_ALERT_EMAILS", default=["staff@esimshop.mn"])
 
+# Django's dictConfig plus a record factory that masks secrets, tokens, phone numbers and LPA
+# strings in every log record (esimshop/log_redaction.py).
+LOGGING_CONFIG = "esimshop.log_redaction.configure_logging"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -248,3 +261,19 @@ if not DEBUG:
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (esimshop/security.py): no inline scripts or styles anywhere, every
+# script/style is a static file. Images: our own, data: URIs (QPay's QR PNG) and QPay's bank
+# logo hosts (reference qpay.md §11); the sandbox QPay serves its logos locally.
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:", "https://qpay.mn", "https://s3.qpay.mn"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}

@@ -69,6 +69,16 @@ def magic_link_limit_per_ip() -> tuple[int, int]:
     return tuple(_get("ORDERS_MAGIC_LINK_LIMIT_PER_IP", (10, 60 * 60)))
 
 
+def magic_link_login_rate_limit_per_minute() -> int:
+    """Opening/using sign-in links, per client address."""
+    return int(_get("ORDERS_MAGIC_LINK_LOGIN_RATE_LIMIT_PER_MINUTE", 30))
+
+
+def status_rate_limit_per_minute() -> int:
+    """The eSIM page's status JSON, per client address (the page polls it with backoff)."""
+    return int(_get("ORDERS_STATUS_RATE_LIMIT_PER_MINUTE", 120))
+
+
 def topup_max_checks() -> int:
     """At most this many compatibility checks per top-up page (each is one eSIM Go call)."""
     return int(_get("ORDERS_TOPUP_MAX_CHECKS", 8))

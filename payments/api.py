@@ -10,6 +10,8 @@ from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -42,6 +44,7 @@ class PhoneNumberField(serializers.CharField):
         return phone
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class WholeMNTField(serializers.Field):
     """A whole number of tugrik given as a JSON number (or digit string); never a float for money."""
 
@@ -109,10 +112,32 @@ def purchase_payload(request, invoice) -> dict:
     }
 
 
+def purchase_rate_limited(request):
+    """Per client address; a purchase costs an eSIM Go validate and a QPay invoice. The API and
+    the checkout form share the budget. Returns the seconds to wait, or 0."""
+    limit = getattr(settings, "PAYMENTS_PURCHASE_RATE_LIMIT_PER_MINUTE", 30)
+    allowed, retry_after = allow("purchase", client_ip(request), limit=limit)
+    return 0 if allowed else retry_after
+
+
 class PurchaseApi(APIView):
     """POST /api/customer/transactions/purchase (seed 000)."""
 
+    @extend_schema(
+        request=PurchaseInput,
+        responses={
+            201: OpenApiResponse(description="Invoice created (or the shopper's open one returned): "
+                                             "invoice_id, qr_image, qr_link, customerId, internalInvoiceId, ..."),
+            400: OpenApiResponse(description='{"error": text, "errors": {field: [text]}}'),
+            429: OpenApiResponse(description="Too many purchases from this address; see Retry-After."),
+            503: OpenApiResponse(description="A provider is unavailable; nothing was charged."),
+        },
+    )
     def post(self, request):
+        retry_after = purchase_rate_limited(request)
+        if retry_after:
+            return Response({"error": str(_("Too many requests. Slow down."))},
+                            status=status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": str(retry_after)})
         if not isinstance(request.data, dict):
             return Response({"error": str(_("Send a JSON object."))}, status=status.HTTP_400_BAD_REQUEST)
         serializer = PurchaseInput(data=request.data)

@@ -15,10 +15,10 @@ from django.views.decorators.http import require_http_methods
 
 from catalog.models import Bundle
 from payments import selectors, services
-from payments.api import remember_invoice, request_check
+from payments.api import purchase_rate_limited, remember_invoice, request_check
 from payments.forms import CheckoutForm
 from payments.models import Invoice
-from payments.ratelimit import client_ip
+from payments.ratelimit import allow, client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,13 @@ def checkout(request, bundle_name):
     status = 200
     if request.method == "POST":
         form = CheckoutForm(request.POST)
+        retry_after = purchase_rate_limited(request)
+        if retry_after:
+            form.is_valid()
+            form.add_error(None, _("Too many requests. Slow down."))
+            response = render(request, "payments/checkout.html", {"bundle": bundle, "form": form}, status=429)
+            response["Retry-After"] = str(retry_after)
+            return response
         if form.is_valid():
             data = form.cleaned_data
             if data["amount"] != bundle.price_mnt:
@@ -111,8 +118,21 @@ def qpay_callback(request, invoice_id):
     nothing stored.
     """
     if not services.is_valid_callback_token(invoice_id, request.GET.get("token")):
+        # Only failures count against an address, so QPay's own (authentic) callbacks are never
+        # refused for sharing an address with someone guessing.
+        allowed, retry_after = allow("callback-bad-token", client_ip(request),
+                                     limit=getattr(settings, "PAYMENTS_CALLBACK_BAD_TOKEN_RATE_LIMIT_PER_MINUTE", 60))
+        if not allowed:
+            return _too_many(retry_after)
         logger.warning("QPay callback for %s with a missing/wrong token from %s", invoice_id, client_ip(request))
         return HttpResponseNotFound("Not found", content_type="text/plain")
+    # Each authentic callback costs a QPay payment/check: a replayed callback URL must not turn
+    # into a flood against QPay. Generous: QPay sends one per payment; retries and bursts fit.
+    allowed, retry_after = allow("callback", str(invoice_id),
+                                 limit=getattr(settings, "PAYMENTS_CALLBACK_RATE_LIMIT_PER_INVOICE_PER_MINUTE", 120))
+    if not allowed:
+        logger.warning("QPay callbacks for %s over the per-invoice limit; refused with 429", invoice_id)
+        return _too_many(retry_after)
     if not Invoice.objects.filter(pk=invoice_id).exists():
         return HttpResponseNotFound("Not found", content_type="text/plain")
     query = request.GET.copy()
@@ -128,4 +148,10 @@ def qpay_callback(request, invoice_id):
     )
     response = HttpResponse("SUCCESS", content_type="text/plain")
     response["X-Callback-Outcome"] = callback.outcome
+    return response
+
+
+def _too_many(retry_after: int) -> HttpResponse:
+    response = HttpResponse("Too many requests", status=429, content_type="text/plain")
+    response["Retry-After"] = str(retry_after)
     return response
