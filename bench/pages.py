@@ -3,14 +3,22 @@
     .venv/bin/python bench/pages.py [--requests 300] [--workers 1]
 
 Builds a throwaway SQLite database in a temp dir, migrates it and fills it with the sandbox's
-deterministic catalogue (~2,300 bundles over ~210 countries, regional and global bundles with
+deterministic catalogue (~2,400 bundles over ~230 countries, regional and global bundles with
 roaming coverage) through the real bulk sync (eSIM Go pages mocked in-process with `responses`).
 Then starts gunicorn (the Procfile's server, sync workers) on a free loopback port with
-DEBUG=False and times sequential requests (one requests.Session; sync workers close each
-connection, so every request includes a loopback TCP connect) to each page and to /healthz
-(a bare JsonResponse view, no DB). Pages render in Mongolian (no Accept-Language sent).
-Prints median / p95 in ms and each page's median as a multiple of the bare view's.
-Nothing outside the temp dir is touched; the cache is local memory (REDIS_URL unset).
+DEBUG=False and the local-memory cache (REDIS_URL unset), twice:
+
+- cold: STOREFRONT_CACHE_SECONDS=0, so every request renders the page, as the first visitor of
+  each page gets it after a catalogue change (responses are checked to say X-Storefront-Cache: miss);
+- warm: the page cache on, each page requested once first (that first hit is printed too), as a
+  running shop holds it; timed responses are checked to say X-Storefront-Cache: hit.
+
+Each pass times sequential requests (one requests.Session; sync workers close each connection,
+so every request includes a loopback TCP connect), the URLs interleaved round-robin so load
+changes on the machine hit every URL alike, /healthz (a bare JsonResponse view, no DB) among
+them. Pages render in Mongolian (no cookie sent). Prints median / p95 in ms, each median as a
+multiple of the same pass's bare view, and PASS/MISS against the issue's target (warm page
+median <= 2x bare). Nothing outside the temp dir is touched.
 
     .venv/bin/python bench/pages.py --breakdown [--requests 100]
 
@@ -95,12 +103,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int, workers: int) -> subprocess.Popen:
+def start_server(port: int, workers: int, extra_env: dict) -> subprocess.Popen:
     gunicorn = Path(sys.executable).with_name("gunicorn")
     server = subprocess.Popen(
         [str(gunicorn), "esimshop.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
          "--log-level", "warning"],
-        cwd=ROOT, env={**os.environ, **SERVER_ENV}, start_new_session=True,
+        cwd=ROOT, env={**os.environ, **SERVER_ENV, **extra_env}, start_new_session=True,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -115,17 +123,43 @@ def start_server(port: int, workers: int) -> subprocess.Popen:
     raise SystemExit("gunicorn did not answer /healthz within 30 s")
 
 
-def time_path(session, base, path, count, warmup) -> tuple[list[float], int]:
-    for _ in range(warmup):
-        session.get(base + path).raise_for_status()
-    timings, size = [], 0
-    for _ in range(count):
-        started = time.perf_counter()
-        response = session.get(base + path)
-        timings.append((time.perf_counter() - started) * 1000)
-        response.raise_for_status()
-        size = len(response.content)
-    return timings, size
+BARE = "bare /healthz"
+TARGET_RATIO = 2.0
+CACHE_HEADER = "X-Storefront-Cache"
+
+
+def timed_get(session, url, expect_cache) -> tuple[float, int]:
+    started = time.perf_counter()
+    response = session.get(url)
+    elapsed = (time.perf_counter() - started) * 1000
+    response.raise_for_status()
+    if expect_cache and response.headers.get(CACHE_HEADER) != expect_cache:
+        raise SystemExit(f"{url}: expected {CACHE_HEADER}: {expect_cache}, got {response.headers.get(CACHE_HEADER)!r}")
+    return elapsed, len(response.content)
+
+
+def run_pass(paths, args, *, cache_seconds: int, expect_cache: str) -> dict:
+    """One server, the URLs timed round-robin. Returns {label: {first, timings, size}}."""
+    port = free_port()
+    server = start_server(port, args.workers, {"STOREFRONT_CACHE_SECONDS": str(cache_seconds)})
+    base = f"http://127.0.0.1:{port}"
+    results = {label: {"first": None, "timings": [], "size": 0} for label in paths}
+    try:
+        with requests.Session() as session:
+            for label, path in paths.items():  # first hit of each URL in this process
+                results[label]["first"], _ = timed_get(session, base + path, None)
+            for _ in range(args.warmup):
+                for path in paths.values():
+                    session.get(base + path).raise_for_status()
+            for _ in range(args.requests):
+                for label, path in paths.items():
+                    elapsed, size = timed_get(session, base + path, None if label == BARE else expect_cache)
+                    results[label]["timings"].append(elapsed)
+                    results[label]["size"] = size
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=10)
+    return results
 
 
 def p95(values):
@@ -221,26 +255,46 @@ def main():
             shutil.rmtree(TMP, ignore_errors=True)
         return
 
-    port = free_port()
-    server = start_server(port, args.workers)
     try:
-        base = f"http://127.0.0.1:{port}"
-        results = {}
-        with requests.Session() as session:
-            for label, path in paths.items():
-                results[label] = time_path(session, base, path, args.requests, args.warmup)
+        cold = run_pass(paths, args, cache_seconds=0, expect_cache="miss")
+        warm = run_pass(paths, args, cache_seconds=600, expect_cache="hit")
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=10)
         shutil.rmtree(TMP, ignore_errors=True)
+    report(paths, cold, warm, args)
 
-    bare = statistics.median(results["bare /healthz"][0])
-    print(f"\ngunicorn, {args.workers} sync worker(s), DEBUG=False, SQLite, {args.requests} sequential requests per URL "
-          f"after {args.warmup} warm-up, loopback")
-    print(f"{'URL':58} {'median ms':>10} {'p95 ms':>8} {'x bare':>7} {'KB':>7}")
-    for label, (timings, size) in results.items():
-        median = statistics.median(timings)
-        print(f"{label:58} {median:10.2f} {p95(timings):8.2f} {median / bare:7.1f} {size / 1024:7.1f}")
+
+def report(paths, cold, warm, args):
+    cold_bare = statistics.median(cold[BARE]["timings"])
+    warm_bare = statistics.median(warm[BARE]["timings"])
+    print(f"\ngunicorn, {args.workers} sync worker(s), DEBUG=False, SQLite, local-memory cache; "
+          f"{args.requests} requests per URL per pass after {args.warmup} warm-up rounds, URLs interleaved, "
+          f"loopback, Mongolian")
+    print("cold = every request renders (page cache off: the first visitor after a catalogue change); "
+          "warm = served from the page cache (a running shop).")
+    print("first hit = the URL's first request in a fresh server process (template compilation included).")
+    print(f"target: warm page median <= {TARGET_RATIO:g}x the bare view's median in the same pass\n")
+    header = (f"{'URL':50} {'first':>7} | {'cold med':>8} {'p95':>7} {'x bare':>6} | "
+              f"{'warm med':>8} {'p95':>7} {'x bare':>6} | {'KB':>5}  target")
+    print(header)
+    print("-" * len(header))
+    passed = cold_passed = pages = 0
+    for label in paths:
+        c, w = cold[label]["timings"], warm[label]["timings"]
+        cold_ratio = statistics.median(c) / cold_bare
+        warm_ratio = statistics.median(w) / warm_bare
+        if label == BARE:
+            verdict = "(reference)"
+        else:
+            pages += 1
+            passed += warm_ratio <= TARGET_RATIO
+            cold_passed += cold_ratio <= TARGET_RATIO
+            verdict = "PASS" if warm_ratio <= TARGET_RATIO else "MISS"
+        print(f"{label[:50]:50} {warm[label]['first']:7.2f} | {statistics.median(c):8.2f} {p95(c):7.2f} "
+              f"{cold_ratio:6.1f} | {statistics.median(w):8.2f} {p95(w):7.2f} {warm_ratio:6.1f} | "
+              f"{warm[label]['size'] / 1024:5.1f}  {verdict}")
+    print(f"\nwarm: {passed}/{pages} storefront URLs within {TARGET_RATIO:g}x of the bare view "
+          f"({'PASS' if passed == pages else 'MISS'}); cold: {cold_passed}/{pages} "
+          "(rendering is only paid once per page, language and catalogue version)")
 
 
 if __name__ == "__main__":
