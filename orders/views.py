@@ -30,7 +30,9 @@ def private(view):
         response = view(request, *args, **kwargs)
         response["Cache-Control"] = "private, no-store"
         response["X-Robots-Tag"] = "noindex, nofollow"
-        response["Referrer-Policy"] = "no-referrer"
+        # same-origin, not no-referrer: the URL still never reaches another site, but browsers send
+        # `Origin: null` on a POST from a no-referrer page and Django's CSRF check refuses it.
+        response["Referrer-Policy"] = "same-origin"
         return response
 
     return wrapped

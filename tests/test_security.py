@@ -155,7 +155,8 @@ def test_every_html_page_has_the_security_headers_and_a_strict_csp(client, pages
         assert "'unsafe-eval'" not in response["Content-Security-Policy"], name
         assert response["X-Content-Type-Options"] == "nosniff", name
         assert response["X-Frame-Options"] == "DENY", name
-        assert response["Referrer-Policy"] in ("same-origin", "no-referrer"), name
+        assert response["Referrer-Policy"] == "same-origin", name
+        assert 'name="referrer" content="no-referrer"' not in response.content.decode(), name
         assert response["Cross-Origin-Opener-Policy"] == "same-origin", name
         assert "camera=()" in response["Permissions-Policy"], name
 
@@ -251,6 +252,21 @@ def test_every_form_refuses_a_post_without_the_csrf_token(form, pages, settings)
                                         "username": "x", "password": "y", "action": "full", "bundle": "b"})
     assert response.status_code == 403
     assert Invoice.objects.count() == before
+
+
+def test_private_pages_forms_pass_csrf_with_the_origin_a_browser_sends(client, db, settings):
+    """A no-referrer page makes browsers send `Origin: null` on its forms, which Django's CSRF check
+    refuses: private pages must use same-origin (still nothing leaks to other sites)."""
+    strict = Client(enforce_csrf_checks=True)
+    page = strict.get(reverse("orders:my-esims"))
+    assert page["Referrer-Policy"] == "same-origin"
+    token = strict.cookies[settings.CSRF_COOKIE_NAME].value
+    ok = strict.post(reverse("orders:my-esims"), {"email": "a@example.mn", "csrfmiddlewaretoken": token},
+                     HTTP_ORIGIN="http://testserver")
+    assert ok.status_code == 200
+    refused = strict.post(reverse("orders:my-esims"), {"email": "a@example.mn", "csrfmiddlewaretoken": token},
+                          HTTP_ORIGIN="null")
+    assert refused.status_code == 403  # what a no-referrer page would have caused
 
 
 def test_purchase_api_refuses_form_encoded_bodies(client, db):

@@ -24,7 +24,7 @@ def delivered(bundle):
 def assert_private(response):
     assert response["Cache-Control"] == "private, no-store"
     assert "noindex" in response["X-Robots-Tag"]
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
 
 
 def test_delivered_page_shows_codes_qr_and_install_links(client, delivered):
