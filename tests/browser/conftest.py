@@ -57,7 +57,7 @@ def chromium_executable():
 
 
 @pytest.fixture
-def shop(live_server, settings, transactional_db):
+def shop(chromium_executable, live_server, settings, transactional_db):
     """The live server with both providers pointed at its own sandboxes; the sandbox catalogue synced."""
     settings.SITE_URL = live_server.url
     settings.ESIMGO_BASE_URL = live_server.url + "/sandbox/esimgo/v2.4"
