@@ -69,7 +69,7 @@ def vertical_bars(points: list[tuple[str, str, int, str]], *, width: int = 640, 
 
 
 def horizontal_bars(points: list[tuple[str, str, int, str]], *, width: int = 640, row: int = 22,
-                    left: int = 180, right: int = 90) -> Chart:
+                    left: int = 180, right: int = 140) -> Chart:
     """points: [(key, label, value, tooltip)] top to bottom; labels drawn left of the bars."""
     axis_max = _nice_max(max((p[2] for p in points), default=0))
     plot_width = width - left - right
