@@ -56,7 +56,8 @@ def receive_callback(body: bytes) -> tuple[ESIMGoCallback, bool]:
     from orders.tasks import process_esimgo_callback_task
 
     digest = hashlib.sha256(body).hexdigest()
-    text = body.decode("utf-8", errors="replace")
+    # PostgreSQL text cannot hold NUL: one raw NUL byte in a signed body would 500 and lose the callback.
+    text = body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
     try:
         data = json.loads(text)
     except ValueError:

@@ -1,0 +1,34 @@
+"""Regression tests for the defects the fuzz suite and the chaos run found, one per fix.
+
+Several were PostgreSQL-only 500s (its text type cannot hold NUL). These tests also assert what
+the fix guarantees on any database (nothing with a NUL is stored or queried), so they fail
+without the fix on SQLite too.
+"""
+import hashlib
+import hmac
+
+import pytest
+from django.conf import settings as django_settings
+
+from orders.models import ESIMGoCallback
+
+pytestmark = pytest.mark.django_db
+
+
+def _signed(body: bytes) -> dict:
+    signature = hmac.new(django_settings.ESIMGO_API_KEY.encode(), body, hashlib.sha256).hexdigest()
+    return {"HTTP_X_SIGNATURE_SHA256": signature}
+
+
+def test_esimgo_callback_with_a_nul_byte_is_stored_not_a_500(client, django_capture_on_commit_callbacks):
+    """Defect: a signed eSIM Go callback whose body held a raw NUL byte was a 500 on PostgreSQL
+    (text fields cannot contain NUL) and the callback was lost."""
+    body = b'{"alertType": "Utilisation", "iccid": "8944000000000000001", "note": "a\x00b"}'
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/esimgo/callback/", data=body, content_type="application/json", **_signed(body))
+    assert response.status_code == 200, response.content
+    row = ESIMGoCallback.objects.get()
+    assert row.body_sha256 == hashlib.sha256(body).hexdigest()
+    assert "\x00" not in row.body and "a\ufffdb" in row.body
+    assert row.iccid == "8944000000000000001"
+    assert row.processed_at is not None  # the processing task ran on the stored row
