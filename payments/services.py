@@ -623,6 +623,8 @@ def receive_qpay_callback(invoice_id, *, method: str, query_string: str, body: s
 
     The callback is only a hint: QPay does not sign it. The outcome is recorded on the row.
     """
+    # PostgreSQL text cannot hold NUL (a query parameter or body can): the callback must still be kept.
+    qpay_payment_id, body, user_agent = (v.replace("\x00", "\ufffd") for v in (qpay_payment_id, body, user_agent))
     callback = QPayCallback.objects.create(
         invoice_id=invoice_id, method=method[:8], query_string=query_string, body=body[:10000],
         qpay_payment_id=qpay_payment_id[:64], remote_addr=remote_addr or None, user_agent=user_agent[:255],

@@ -32,3 +32,32 @@ def test_esimgo_callback_with_a_nul_byte_is_stored_not_a_500(client, django_capt
     assert "\x00" not in row.body and "a\ufffdb" in row.body
     assert row.iccid == "8944000000000000001"
     assert row.processed_at is not None  # the processing task ran on the stored row
+
+
+@pytest.fixture
+def unpaid_invoice(mocked_responses):
+    from tests.payments.factories import InvoiceFactory
+    from tests.payments.qpay_mocks import add_check, add_token
+
+    add_token(mocked_responses)
+    add_check(mocked_responses)
+    return InvoiceFactory()
+
+
+def test_authentic_qpay_callback_with_nul_characters_is_kept(client, unpaid_invoice):
+    """Defect: an authentic QPay callback (right token) whose qpay_payment_id or POST body held a
+    NUL was a 500 on PostgreSQL and never reached the inbox (a lost callback)."""
+    from payments.models import QPayCallback
+    from payments.services import callback_token
+
+    url = f"/payments/qpay/callback/{unpaid_invoice.pk}/?token={callback_token(unpaid_invoice.pk)}"
+    by_get = client.get(url + "&qpay_payment_id=4936%0022150113497")
+    by_post = client.post(url + "&qpay_payment_id=493622150113497", data=b"payment\x00id", content_type="text/plain")
+    assert (by_get.status_code, by_get.content) == (200, b"SUCCESS")
+    assert (by_post.status_code, by_post.content) == (200, b"SUCCESS")
+    rows = list(QPayCallback.objects.order_by("received_at", "pk"))
+    assert len(rows) == 2
+    assert rows[0].qpay_payment_id == "4936\ufffd22150113497"
+    assert rows[1].body == "payment\ufffdid"
+    assert all("\x00" not in f"{r.qpay_payment_id}{r.body}{r.query_string}{r.user_agent}" for r in rows)
+    assert all(r.outcome == "NOT_PAID" for r in rows)
