@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.http import Http404
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
 
@@ -24,3 +25,17 @@ class ShopLocaleMiddleware:
         response.headers.setdefault("Content-Language", language)
         patch_vary_headers(response, ("Cookie",))
         return response
+
+
+class RejectNulPathMiddleware:
+    """No URL of the shop contains a NUL character, and PostgreSQL refuses one even in a lookup:
+    /checkout/a%00b/ or /bundles/a%00b/ would reach `Bundle.objects.get(name=...)` and fail with a
+    500. Such a path is simply not found, before any view or database sees it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "\x00" in request.path_info:
+            raise Http404("no such page")
+        return self.get_response(request)

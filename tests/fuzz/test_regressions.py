@@ -61,3 +61,17 @@ def test_authentic_qpay_callback_with_nul_characters_is_kept(client, unpaid_invo
     assert rows[1].body == "payment\ufffdid"
     assert all("\x00" not in f"{r.qpay_payment_id}{r.body}{r.query_string}{r.user_agent}" for r in rows)
     assert all(r.outcome == "NOT_PAID" for r in rows)
+
+
+@pytest.mark.parametrize("path", ["/checkout/esim_1GB%00_7D_MN_V2/", "/bundles/esim_1GB_7D%00/", "/api/packages%00/"])
+def test_a_nul_in_the_path_is_not_found_before_any_query(client, path, django_assert_num_queries):
+    """Defect: /checkout/<name>/ and /bundles/<name>/ with %00 in the name were 500s on PostgreSQL
+    (the bundle lookup sent a NUL to the database)."""
+    from tests.catalog.factories import BundleFactory
+
+    BundleFactory(name="esim_1GB_7D_MN_V2", countries=["MN"])
+    with django_assert_num_queries(0):
+        response = client.get(path)
+    assert response.status_code == 404
+    if path.startswith("/api/"):
+        assert response.json() == {"error": "Not found."}
