@@ -60,6 +60,12 @@ def checkout(request, bundle_name):
                     remember_invoice(request, invoice)
                     return redirect("payments:pay", invoice.pk)
         else:
+            if "amount" in form.errors:
+                # The hidden price check came back missing or garbled: an error on a hidden field is
+                # shown nowhere, so show the current price and ask for a confirmation instead.
+                form = _repriced_form(request.POST, bundle)
+                form.add_error(None, _("The price changed to %(price)s₮. Please check and confirm again.")
+                               % {"price": f"{bundle.price_mnt:,}"})
             status = 400
     else:
         form = CheckoutForm(initial={"amount": bundle.price_mnt})

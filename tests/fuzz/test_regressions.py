@@ -75,3 +75,22 @@ def test_a_nul_in_the_path_is_not_found_before_any_query(client, path, django_as
     assert response.status_code == 404
     if path.startswith("/api/"):
         assert response.json() == {"error": "Not found."}
+
+
+@pytest.mark.parametrize("amount", [None, "", "abc", "0", "12500.5"])
+def test_checkout_with_a_garbled_price_check_says_so(client, amount):
+    """Defect: a checkout POST whose hidden `amount` was missing or garbled came back 400 with no
+    message at all (the error sat on the hidden field, which the page does not show)."""
+    from payments.models import Invoice
+    from tests.catalog.factories import BundleFactory
+
+    BundleFactory(name="esim_1GB_7D_MN_V2", countries=["MN"], computed_price_mnt=12500)
+    data = {"phone_number": "99112233", "email": "shopper@example.mn", "company_register": ""}
+    if amount is not None:
+        data["amount"] = amount
+    response = client.post("/checkout/esim_1GB_7D_MN_V2/", data=data, HTTP_COOKIE="django_language=en")
+    assert response.status_code == 400
+    form = response.context["form"]
+    assert form["amount"].value() == "12500" and not form["amount"].errors
+    assert "The price changed to 12,500₮. Please check and confirm again." in response.content.decode()
+    assert Invoice.objects.count() == 0
