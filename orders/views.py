@@ -122,7 +122,8 @@ def topup_view(request, public_id):
     first = esim.orders.filter(kind=Order.Kind.NEW).select_related("bundle").order_by("created_at").first()
     base_bundle = (first or order).bundle
     options = topup.compatible_bundles(esim.iccid, base_bundle)
-    form = TopupForm(request.POST or None, bundles=options.bundles)
+    # Bound on every POST, even an empty one (an empty QueryDict is falsy): a refusal shows why.
+    form = TopupForm(request.POST if request.method == "POST" else None, bundles=options.bundles)
     status = 200
     error = ""
     if request.method == "POST":
@@ -168,7 +169,7 @@ def remember_invoice(request, invoice_id):
 @private
 def my_esims(request):
     email = request.session.get(SESSION_EMAIL, "")
-    form = MyEsimsEmailForm(request.POST or None)
+    form = MyEsimsEmailForm(request.POST if request.method == "POST" else None)  # empty POST: bound, "required"
     status, link_sent, rate_limited = 200, False, False
     if request.method == "POST":
         if form.is_valid():

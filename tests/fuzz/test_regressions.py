@@ -94,3 +94,32 @@ def test_checkout_with_a_garbled_price_check_says_so(client, amount):
     assert form["amount"].value() == "12500" and not form["amount"].errors
     assert "The price changed to 12,500₮. Please check and confirm again." in response.content.decode()
     assert Invoice.objects.count() == 0
+
+
+def test_empty_magic_link_request_names_the_email_field(client):
+    """Defect: POST /my-esims/ with no fields answered 400 without any error (the empty POST left
+    the form unbound, so it had no errors to show)."""
+    response = client.post("/my-esims/", data={}, HTTP_COOKIE="django_language=en")
+    assert response.status_code == 400
+    assert set(response.context["form"].errors) == {"email"}
+    assert "This field is required." in response.content.decode()
+
+
+def test_empty_topup_post_names_the_bundle_field(client, mocked_responses, settings):
+    """Same defect on the top-up page: an empty POST was a 400 that said nothing."""
+    from tests.catalog.factories import BundleFactory
+    from tests.orders.factories import DeliveredOrderFactory, ESimFactory, InvoiceFactory
+    from tests.orders.fake_esimgo import FakeESIMGo
+
+    settings.ESIMGO_MAX_RETRIES = 0
+    fake = FakeESIMGo(mocked_responses)
+    bundle = BundleFactory(name="esim_1GB_7D_JP_V2", countries=["JP"], computed_price_mnt=19500)
+    BundleFactory(name="esim_3GB_15D_JP_V2", countries=["JP"], computed_price_mnt=39500)
+    esim = ESimFactory(iccid="8944500000000000777")
+    fake.esims[esim.iccid] = {"matchingId": esim.matching_id, "smdpAddress": esim.smdp_address, "customerRef": "",
+                              "bundles": [bundle.name]}
+    order = DeliveredOrderFactory(invoice=InvoiceFactory(bundle=bundle, customer=esim.customer), esim=esim)
+    response = client.post(f"/esims/{order.public_id}/topup/", data={}, HTTP_COOKIE="django_language=en")
+    assert response.status_code == 400
+    assert set(response.context["form"].errors) == {"bundle"}
+    assert "This field is required." in response.content.decode()
