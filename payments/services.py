@@ -409,7 +409,7 @@ def _apply_check(invoice_id, check, *, cause: str, actor: str) -> Verification:
     due = Decimal(invoice.amount_mnt)
     if invoice.status == Status.PAID:
         if paid > due + AMOUNT_TOLERANCE_MNT:
-            flag_for_staff(invoice, f"paid more than once: {paid} MNT for a {due} MNT invoice", actor=actor)
+            flag_for_staff(invoice, _overpayment_reason(check, paid, due), actor=actor)
         return Verification(DUPLICATE, invoice, "already paid")
     if paid <= 0:
         return Verification(NOT_PAID, invoice, f"{check.count} payment rows, none PAID")
@@ -423,12 +423,19 @@ def _apply_check(invoice_id, check, *, cause: str, actor: str) -> Verification:
         return Verification(LATE_PAYMENT, invoice, f"paid {paid} on a {invoice.status} invoice")
     _transition(invoice, "mark_paid", cause=cause, actor=actor, paid_amount=paid, paid_at=_now())
     if paid > due + AMOUNT_TOLERANCE_MNT:
-        flag_for_staff(invoice, f"overpaid: {paid} MNT for a {due} MNT invoice", actor=actor)
+        flag_for_staff(invoice, _overpayment_reason(check, paid, due), actor=actor)
     from orders.services import handle_invoice_paid  # at call time: orders owns it
 
     handle_invoice_paid(invoice, actor=actor)
     _schedule_ebarimt(invoice)
     return Verification(PAID, invoice, f"paid {paid}")
+
+
+def _overpayment_reason(check, paid, due) -> str:
+    """One wording per fact, whichever check sees it first: flag_for_staff alerts once per reason,
+    so a double payment seen at mark_paid and again by a later check is one alert, not two."""
+    kind = "paid more than once" if len(check.paid_rows) > 1 else "overpaid"
+    return f"{kind}: {paid} MNT for a {due} MNT invoice"
 
 
 def _record_payments(invoice: Invoice, rows) -> None:

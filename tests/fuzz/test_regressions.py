@@ -123,3 +123,29 @@ def test_empty_topup_post_names_the_bundle_field(client, mocked_responses, setti
     assert response.status_code == 400
     assert set(response.context["form"].errors) == {"bundle"}
     assert "This field is required." in response.content.decode()
+
+
+def test_a_double_payment_is_one_staff_alert(unpaid_invoice, mocked_responses, monkeypatch, mailoutbox, settings,
+                                             django_capture_on_commit_callbacks):
+    """Defect (chaos run): an invoice paid twice, whose first check already saw both payments, was
+    flagged "overpaid" and then again "paid more than once" by the later re-check of the second
+    payment's callback: two staff alerts (and two flag transitions) for one double payment."""
+    import responses as rsps_lib
+
+    from payments import services
+    from payments.models import InvoiceTransition
+    from tests.payments.qpay_mocks import BASE, check_body, paid_row
+
+    settings.STAFF_ALERT_EMAILS = ["staff@example.mn"]
+    monkeypatch.setattr("orders.services.handle_invoice_paid", lambda invoice, actor: None)
+    amount = f"{unpaid_invoice.amount_mnt}.00"
+    mocked_responses.replace(rsps_lib.POST, f"{BASE}/payment/check", json=check_body(
+        paid_row(amount, payment_id="100000000000001"), paid_row(amount, payment_id="100000000000002")))
+    with django_capture_on_commit_callbacks(execute=True):
+        first = services.verify_invoice_payment(unpaid_invoice.pk, cause="callback", actor="callback")
+        again = services.verify_invoice_payment(unpaid_invoice.pk, cause="recheck", actor="task", recheck_paid=True)
+    assert (first.outcome, again.outcome) == ("PAID", "DUPLICATE")
+    flags = InvoiceTransition.objects.filter(invoice=unpaid_invoice, name="flag_for_staff")
+    due = unpaid_invoice.amount_mnt
+    assert [f.cause for f in flags] == [f"paid more than once: {2 * due}.00 MNT for a {due} MNT invoice"]
+    assert len([m for m in mailoutbox if "needs attention" in m.subject]) == 1
