@@ -4,7 +4,7 @@ scan-check the QR (decoded here, equal to the order's LPA string), then open My 
 another device through the magic link from the e-mail and see the eSIM with its data left."""
 import io
 import re
-import time
+import threading
 
 import pytest
 import zxingcpp
@@ -27,22 +27,25 @@ def decode_qr(png: bytes) -> list[str]:
 
 
 @pytest.fixture
-def slow_esimgo_purchase(monkeypatch):
-    """eSIM Go answers a purchase after ~4 s (it often takes seconds): long enough for the payment
-    page's 3-second poll to show the "paid, preparing" state before the eSIM is ready."""
+def esimgo_answers(monkeypatch):
+    """eSIM Go's answer to the purchase waits until the test has seen the payment page show
+    "paid, preparing your eSIM" (in life it takes seconds; here eager tasks would otherwise finish
+    before the page's next 3-second poll). Call .set() to let it answer; it answers by itself after 30 s."""
     from catalog.esimgo import ESIMGoClient
 
-    real = ESIMGoClient.create_order
+    release, real = threading.Event(), ESIMGoClient.create_order
 
     def create_order(self, bundle_name, *, validate=False, **kwargs):
         if not validate:
-            time.sleep(4)
+            release.wait(timeout=30)
         return real(self, bundle_name, validate=validate, **kwargs)
 
     monkeypatch.setattr(ESIMGoClient, "create_order", create_order)
+    yield release
+    release.set()
 
 
-def test_shopper_buys_pays_and_scans_on_a_phone(shop, browser, screens, slow_esimgo_purchase):
+def test_shopper_buys_pays_and_scans_on_a_phone(shop, browser, screens, esimgo_answers):
     base = shop.url
     watch = Watch(base)
     phone = watch.attach(browser.new_context(**PHONE))
@@ -84,14 +87,15 @@ def test_shopper_buys_pays_and_scans_on_a_phone(shop, browser, screens, slow_esi
     screens(bank, "06-bank-app")
     bank.click("button[name=action][value=full]")
 
-    # 5. Back on the payment page: it turns to paid by itself (eSIM Go takes a few seconds to
-    # answer, see slow_esimgo_purchase), then goes to the eSIM page by itself.
+    # 5. Back on the payment page: it turns to paid by itself, then (once eSIM Go has answered)
+    # goes to the eSIM page by itself.
     page.bring_to_front()
     expect(page.locator("#pay")).to_have_attribute("data-status", "PAID", timeout=15000)
     assert "status-paid" in page.get_attribute("#pay-status", "class")
     assert page.is_hidden("#pay-options")  # the QR and bank links are gone once paid
     assert page.evaluate("window.__sameDocument === true")  # not reloaded
     screens(page, "07-payment-paid")
+    esimgo_answers.set()
     esim_page = re.compile(rf"{re.escape(base)}/esims/{UUID}/$")
     page.wait_for_url(esim_page, timeout=20000)
     page.wait_for_load_state("load")
