@@ -79,7 +79,9 @@ def _ebarimt_context(order) -> dict:
 
     receipt = shopper_receipt(order.invoice)
     if receipt is None:
-        return {}
+        # Explicit None: a missing variable makes Django log (at DEBUG) the whole template
+        # context, activation code included.
+        return {"ebarimt": None, "ebarimt_qr_svg": ""}
     return {"ebarimt": receipt,
             "ebarimt_qr_svg": mark_safe(qr.svg(receipt.qr_data)) if receipt.qr_data else ""}  # noqa: S308
 
