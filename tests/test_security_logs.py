@@ -150,3 +150,20 @@ def test_redaction_masks_credentials_but_keeps_ids_readable(settings):
     for kept in ("4f1c2d3e-1111-2222-3333-444455556666", "qpay_payment_id=593015733012345", "******33",
                  "8944538532971469360", "20261123", "12500"):
         assert kept in cleaned
+
+
+def test_access_log_lines_are_cleaned_too(caplog):
+    """gunicorn's access log (Procfile: --access-logfile -) logs the request line with its query
+    string through logging, with a dict of atoms as args: the factory cleans those records too."""
+    caplog.set_level(logging.INFO, logger="gunicorn.access")
+    logging.getLogger("gunicorn.access").info('%(h)s "%(r)s" %(s)s', {
+        "h": "203.0.113.5", "s": "200",
+        "r": "GET /payments/qpay/callback/4f1c2d3e-1111-2222-3333-444455556666/?qpay_payment_id=1&token=deadbeef99 HTTP/1.1"})
+    logging.getLogger("gunicorn.access").info('%(h)s "%(r)s" %(s)s', {
+        "h": "203.0.113.5", "s": "410", "r": "GET /my-esims/login/AbC_dEf-123/ HTTP/1.1"})
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == [
+        '203.0.113.5 "GET /payments/qpay/callback/4f1c2d3e-1111-2222-3333-444455556666/?qpay_payment_id=1'
+        '&token=[redacted] HTTP/1.1" 200',
+        '203.0.113.5 "GET /my-esims/login/[redacted]/ HTTP/1.1" 410',
+    ]
