@@ -7,7 +7,7 @@ settings.CONTENT_SECURITY_POLICY ({directive: [sources]}).
 """
 from django.conf import settings
 
-DEFAULT_PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
+DEFAULT_PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 
 
 def build_policy(directives: dict) -> str:
