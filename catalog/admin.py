@@ -109,3 +109,7 @@ class RegionAdmin(admin.ModelAdmin):
     @admin.display(description="countries", ordering="countries_total")
     def countries_count(self, obj):
         return obj.countries_total
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        transaction.on_commit(bump_catalogue_version)  # region names and links are on cached pages

@@ -167,6 +167,19 @@ def test_a_staff_price_override_invalidates_cached_pages(client, admin_client, c
         assert shows_price(response, 3900) and not shows_price(response, 4500), url
 
 
+def test_a_staff_region_edit_invalidates_cached_pages(client, admin_client, catalogue, django_capture_on_commit_callbacks):
+    from catalog.models import Region
+
+    assert "/regions/asia/" in client.get("/").content.decode()
+    region = Region.objects.get(slug="asia")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(reverse("admin:catalog_region_change", args=[region.pk]),
+                                     {"name": "Asia", "slug": "asia-pacific"})
+    assert response.status_code == 302
+    html = client.get("/").content.decode()
+    assert "/regions/asia-pacific/" in html and "/regions/asia/" not in html
+
+
 def test_a_page_rendered_while_the_catalogue_changes_is_not_kept_for_the_new_version(client, catalogue, monkeypatch):
     """The key's version is read before the view reads the database: a page built from rows that
     may predate a sync's commit is stored under the old version, which nobody asks for any more."""
