@@ -1,238 +1,174 @@
-"""Benchmark: the purchase API and the QPay callback.
+"""Benchmark: the purchase API and verified QPay callbacks against a bare view, on one real server.
 
-    .venv/bin/python bench/purchase.py [--purchases 300] [--callbacks 200] [--concurrency 4]
+    .venv/bin/python bench/purchase.py [--purchases 300] [--concurrency 4] [--json-out FILE]
+    .venv/bin/python bench/purchase.py --profile 200      # where a purchase's time goes (cProfile)
 
-1. Purchase API, in process (Django's WSGI handler through the test Client, no network):
-   POST /api/customer/transactions/purchase with eSIM Go's validate and QPay's token + invoice
-   calls mocked in-process with `responses` at zero latency (QPay answers with a real ~1 KB
-   sandbox QR PNG). Each request is a new shopper, so each one does the whole path: validate,
-   customer, invoice row, QPay create, store QR/links. Compared with /healthz (a bare
-   JsonResponse view) through the same client. Also the double-submit path (same shopper
-   again: the open invoice is returned, no provider calls).
-2. Verified callbacks over real HTTP: gunicorn (gthread) serving the shop WITH the sandbox
-   QPay mounted, on a free loopback port. N invoices are created through the real purchase
-   API (eSIM Go validate → sandbox eSIM Go, invoice → sandbox QPay, both over HTTP) and paid
-   in the sandbox; then the bench fires QPay-style GET callbacks (?qpay_payment_id=…), each of
-   which makes the shop ask the sandbox QPay's /v2/payment/check over HTTP before marking the
-   invoice PAID. Reported: callbacks/s sequentially and with --concurrency clients, duplicate
-   callbacks/s (idempotent fast path, no QPay call), and /healthz requests/s on the same server.
-   Celery is given an in-memory broker that no worker reads, so orders' provisioning is
-   enqueued but not run: the figure is payment verification only.
+Production shape: gunicorn (the Procfile's sync workers, --workers 2), DEBUG=False, LOG_LEVEL=INFO,
+PostgreSQL (a throwaway database) and Redis (cache, rate limits, QPay token, Celery broker; the
+run's own key prefix and queue, deleted afterwards). Providers at zero latency: QPay and eSIM Go
+are answered in-process by bench/stub_providers.py, a requests transport mounted at their real
+base URLs (BENCH_STUB_PROVIDERS=1 in bench/bench_settings.py), so the shop's own clients run
+unchanged and only the network and the providers' work are gone. eSIM Go's shared limiter
+(its 10 req/s quota, ESIMGO_RATE_LIMIT_PER_SECOND) is switched off: it would hold a sequential
+client to 9 purchases a second and measure the quota, not the shop. Each shopper comes from an
+address of their own (X-Forwarded-For behind the production proxy setting), so the per-address
+purchase limit keeps its production value. The run's Celery queue is declared as a worker would
+declare it, so the payment-check tasks are really pushed to Redis (no worker consumes them here).
 
-Everything lives in a temp dir (SQLite file, unless DATABASE_URL points at PostgreSQL: then a
-throwaway database bench_purchase_<pid> is created and dropped). Cache: local memory per process.
+1. Purchase vs bare view: one client, sequential, the two interleaved (purchase, /healthz,
+   purchase, ...) so a busy moment on the machine hits both alike. Each purchase is a new
+   shopper with no cookies: eSIM Go validate, customer, invoice row + transition, QPay token
+   (cached) + invoice, QR/links stored, payment checks scheduled in Celery. /healthz is a bare
+   JsonResponse view behind the same middleware. Also the double-submit path (same shopper again:
+   the open invoice comes back, no provider call).
+2. Verified callbacks/s: QPay-style GET callbacks (?token=..&qpay_payment_id=..) for the invoices
+   just created; each asks the (stub) QPay payment/check, records the payment, marks the invoice
+   PAID and hands over to orders (order row, e-mail claim, provisioning task enqueued; no worker
+   runs here). Sequential (1 client) and --concurrency clients; duplicates (already PAID, no
+   QPay call) likewise; /healthz at the same concurrency for scale.
+
+--profile N: no server; N purchases in process (Django test client, same settings, database and
+Redis) under cProfile, with SQL queries and Redis commands counted per purchase.
 """
 import argparse
+import cProfile
+import io
 import json
 import os
-import shutil
-import signal
-import socket
-import statistics
-import subprocess
+import pstats
+import secrets
 import sys
 import tempfile
 import threading
 import time
-import uuid
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-TMP = tempfile.mkdtemp(prefix="esimshop-purchase-bench-")
-SERVER_DB_URL = os.environ.get("DATABASE_URL", "")
-PG_NAME = f"bench_purchase_{os.getpid()}"
-if SERVER_DB_URL.startswith("postgres"):
-    DB_URL = SERVER_DB_URL.rsplit("/", 1)[0] + f"/{PG_NAME}"
-else:
-    SERVER_DB_URL = ""
-    DB_URL = f"sqlite:///{TMP}/bench.sqlite3"
-SECRET = "bench-only-" + os.urandom(16).hex()
-BASE_ENV = {
-    "DJANGO_SETTINGS_MODULE": "esimshop.settings",
-    "DATABASE_URL": DB_URL,
-    "DEBUG": "False",
-    "SECRET_KEY": SECRET,
-    "ALLOWED_HOSTS": "127.0.0.1,testserver",
-    "SECURE_SSL_REDIRECT": "False",
-    "REDIS_URL": "",
-    "LOG_LEVEL": "ERROR",
-    "SANDBOX": "True",
-    "ESIMGO_API_KEY": "",
-    "CELERY_TASK_ALWAYS_EAGER": "False",  # memory broker, no worker: provisioning is not part of the figure
-    "PAYMENTS_STATUS_RATE_LIMIT_PER_MINUTE": "1000000",
-    "SANDBOX_ESIMGO_RATE_LIMIT": "0",
-}
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-PORT = free_port()
-SITE = f"http://127.0.0.1:{PORT}"
-BASE_ENV["SITE_URL"] = SITE
-os.environ.update(BASE_ENV)
-
-import django  # noqa: E402
-
-django.setup()
-
-import requests  # noqa: E402
-import responses  # noqa: E402
-from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.test import Client  # noqa: E402
-
-from catalog.models import Bundle  # noqa: E402
-from payments.models import Invoice  # noqa: E402
-from sandbox.esimgo.catalogue import get_catalogue  # noqa: E402
-from sandbox.qpay import services as sandbox_qpay  # noqa: E402
+from bench import common  # noqa: E402
 
 BUNDLE = "esim_1GB_7D_MN_V2"
-QPAY = "https://merchant.qpay.mn/v2"
-ESIMGO = "https://api.esim-go.com/v2.4"
+PRICE_MNT = 12500
+QPAY_URL = "https://merchant.qpay.mn"
+ESIMGO_URL = "https://api.esim-go.com/v2.4"
+RUN = f"bench-purchase-{os.getpid()}"
 
 
-def p95(values):
-    ordered = sorted(values)
-    return ordered[max(0, int(len(ordered) * 0.95) - 1)]
+def bench_env(database_url: str, redis_url: str, site: str) -> dict:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.bench_settings",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "CACHE_KEY_PREFIX": RUN,
+        "BENCH_CELERY_QUEUE": RUN,
+        "DEBUG": "False",
+        "SECRET_KEY": "bench-only-" + secrets.token_hex(16),
+        "ALLOWED_HOSTS": "127.0.0.1,testserver",
+        "SITE_URL": site,
+        "LOG_LEVEL": "INFO",
+        "EMAIL_URL": "consolemail://",
+        "BENCH_STUB_PROVIDERS": "1",
+        "QPAY_BASE_URL": QPAY_URL,
+        "ESIMGO_BASE_URL": ESIMGO_URL,
+        "ESIMGO_API_KEY": "bench-stub-esimgo-key",
+        "QPAY_CLIENT_ID": "BENCH_MERCHANT",
+        "QPAY_CLIENT_SECRET": "bench-stub-secret",
+        "QPAY_INVOICE_CODE": "BENCH_INVOICE",
+        "QPAY_CALLBACK_PUBLIC_BASE_URL": site,
+        "ESIMGO_RATE_LIMIT_PER_SECOND": "0",
+        "PAYMENTS_STATUS_RATE_LIMIT_PER_MINUTE": "1000000",
+        "EBARIMT_ENABLED": "False",
+    }
 
 
-def summary(values):
-    return statistics.median(values) * 1000, p95(values) * 1000
+def setup_django(env: dict) -> None:
+    os.environ.update(env)
+    import django
 
+    django.setup()
+    from catalog.models import Bundle
+    from sandbox.esimgo.catalogue import get_catalogue
 
-def create_database():
-    if SERVER_DB_URL:
-        import psycopg
+    from esimshop.celery import app
 
-        admin = settings.DATABASES["default"]
-        with psycopg.connect(host=admin["HOST"] or "127.0.0.1", port=admin["PORT"] or 5432, user=admin["USER"],
-                             password=admin["PASSWORD"], dbname="postgres", autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{PG_NAME}"')
-    call_command("migrate", verbosity=0)
-    price = get_catalogue().by_name[BUNDLE]["price"]
+    with app.connection_for_write() as connection:  # as a worker on this queue would: messages are kept
+        app.amqp.queues[app.conf.task_default_queue].bind(connection.default_channel).declare()
+    price = Decimal(str(get_catalogue().by_name[BUNDLE]["price"]))
     Bundle.objects.create(name=BUNDLE, description="eSIM, 1GB, 7 Days, Mongolia, V2", data_amount_mb=1000,
-                          duration_days=7, price=price, computed_price_mnt=12500, source_hash="bench")
+                          duration_days=7, price=price, currency="USD", computed_price_mnt=PRICE_MNT,
+                          source_hash="bench")
 
 
-def drop_database():
-    if SERVER_DB_URL:
-        import psycopg
-        from django.db import connections
-
-        connections.close_all()
-        admin = settings.DATABASES["default"]
-        with psycopg.connect(host=admin["HOST"] or "127.0.0.1", port=admin["PORT"] or 5432, user=admin["USER"],
-                             password=admin["PASSWORD"], dbname="postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{PG_NAME}" WITH (FORCE)')
+def purchase_body(i: int, prefix: str = "9") -> dict:
+    return {"phoneNumber": f"{prefix}{i:07d}", "email": f"bench{prefix}{i}@example.mn", "amount": PRICE_MNT,
+            "packageCode": BUNDLE}
 
 
-# --- 1. purchase API in process ---------------------------------------------------------------
+# --- 1. purchase vs bare view -------------------------------------------------------------------
 
-def bench_purchase_in_process(count: int, warmup: int = 20):
-    settings.QPAY_BASE_URL = "https://merchant.qpay.mn"
-    settings.ESIMGO_BASE_URL = ESIMGO
-    settings.ESIMGO_API_KEY = "bench-key"
-    settings.ESIMGO_RATE_LIMIT_PER_SECOND = 0
-    qr_image = sandbox_qpay.qr_png_base64("0002010102122650" + "1" * 60)
-    validate = {"order": [{"type": "bundle", "item": BUNDLE, "quantity": 1}], "valid": True,
-                "total": float(get_catalogue().by_name[BUNDLE]["price"]), "currency": "USD"}
-
-    def invoice(request):
-        qr_text = "0002010102122650" + uuid.uuid4().hex
-        return 200, {}, json.dumps({"invoice_id": str(uuid.uuid4()), "qr_text": qr_text, "qr_image": qr_image,
-                                    "qPay_shortUrl": "https://s.qpay.mn/x",
-                                    "urls": sandbox_qpay.bank_urls(qr_text)})
-
-    client = Client()
-    times, bare, again = [], [], []
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        rsps.add(responses.POST, f"{ESIMGO}/orders", json=validate)
-        rsps.add(responses.POST, f"{QPAY}/auth/token", json=sandbox_qpay.issue_tokens("TEST_MERCHANT"))
-        rsps.add_callback(responses.POST, f"{QPAY}/invoice", callback=invoice)
-        for i in range(warmup + count):
-            body = json.dumps({"phoneNumber": f"9{i:07d}", "email": f"bench{i}@example.mn", "amount": 12500,
-                               "packageCode": BUNDLE})
-            started = time.perf_counter()
-            response = client.post("/api/customer/transactions/purchase", body, content_type="application/json")
-            elapsed = time.perf_counter() - started
-            assert response.status_code == 201, response.content
-            if i >= warmup:
-                times.append(elapsed)
-        for i in range(warmup + count):  # the same shoppers again: double-submit → the open invoice
-            body = json.dumps({"phoneNumber": f"9{i:07d}", "email": f"bench{i}@example.mn", "amount": 12500,
-                               "packageCode": BUNDLE})
-            started = time.perf_counter()
-            response = client.post("/api/customer/transactions/purchase", body, content_type="application/json")
-            elapsed = time.perf_counter() - started
-            assert response.status_code == 201
-            if i >= warmup:
-                again.append(elapsed)
-    for i in range(warmup + count):
-        started = time.perf_counter()
-        assert client.get("/healthz").status_code == 200
-        elapsed = time.perf_counter() - started
-        if i >= warmup:
-            bare.append(elapsed)
-    return times, again, bare
+def shopper_address(i: int) -> str:
+    """Each shopper has an address of their own, as seen behind the production proxy (the last
+    X-Forwarded-For entry; DEBUG=False sets SECURE_PROXY_SSL_HEADER), so the per-address purchase
+    limit (30 a minute) stays at its production value and costs what it costs a real shopper."""
+    return f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}"
 
 
-# --- 2. callbacks over real HTTP --------------------------------------------------------------
-
-def start_server() -> subprocess.Popen:
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    env = {**os.environ, **BASE_ENV, "ESIMGO_BASE_URL": f"{SITE}/sandbox/esimgo/v2.4",
-           "QPAY_BASE_URL": f"{SITE}/sandbox/qpay", "QPAY_CALLBACK_PUBLIC_BASE_URL": SITE,
-           "SANDBOX_QPAY_CALLBACK_INLINE": "True"}
-    server = subprocess.Popen(
-        [str(gunicorn), "esimshop.wsgi", "--bind", f"127.0.0.1:{PORT}", "--worker-class", "gthread",
-         "--workers", "2", "--threads", "8", "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(f"{TMP}/server.log", "wb"), start_new_session=True,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit("gunicorn exited during start-up: " + Path(f"{TMP}/server.log").read_text()[-2000:])
-        try:
-            if requests.get(f"{SITE}/healthz", timeout=1).status_code == 200:
-                return server
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise SystemExit("gunicorn did not answer /healthz within 30 s")
+def timed(session, method, url, **kwargs):
+    session.cookies.clear()  # every purchase is a new shopper (an API client without a cookie jar)
+    started = time.perf_counter()
+    response = session.request(method, url, timeout=30, **kwargs)
+    return time.perf_counter() - started, response
 
 
-def make_paid_invoices(count: int, first: int = 0) -> list[str]:
-    """Through the real purchase API over HTTP; then paid in the sandbox without its callback."""
-    from payments.services import callback_token
-    from sandbox.qpay.models import SandboxInvoice, SandboxPayment
+def purchases_vs_bare(site: str, count: int, warmup: int):
+    import requests
 
-    urls = []
     session = requests.Session()
-    for i in range(first, first + count):
-        response = session.post(f"{SITE}/api/customer/transactions/purchase", json={
-            "phoneNumber": f"8{i:07d}", "email": f"cb{i}@example.mn", "amount": 12500, "packageCode": BUNDLE},
-            timeout=30)
-        assert response.status_code == 201, response.text
-        data = response.json()
-        sandbox_invoice = SandboxInvoice.objects.get(pk=data["invoice_id"])
-        payment = SandboxPayment.objects.create(payment_id=sandbox_qpay.new_payment_id("P2P"), invoice=sandbox_invoice,
-                                                amount=sandbox_invoice.amount)
-        SandboxInvoice.objects.filter(pk=sandbox_invoice.pk).update(status="CLOSED")
-        invoice_id = data["internalInvoiceId"]
-        urls.append(f"{SITE}/payments/qpay/callback/{invoice_id}/?token={callback_token(invoice_id)}"
-                    f"&qpay_payment_id={payment.payment_id}")
-    return urls
+    purchase_url, bare_url = f"{site}/api/customer/transactions/purchase", f"{site}/healthz"
+    times = {"purchase": [], "bare": [], "double-submit": [], "bare (double-submit pass)": []}
+    invoices = []
+    for i in range(warmup + count):
+        elapsed, response = timed(session, "POST", purchase_url, json=purchase_body(i),
+                                  headers={"X-Forwarded-For": shopper_address(i)})
+        if response.status_code != 201:
+            raise SystemExit(f"purchase {i}: HTTP {response.status_code} {response.text[:300]}")
+        invoices.append(response.json())
+        bare_elapsed, bare = timed(session, "GET", bare_url)
+        assert bare.status_code == 200
+        if i >= warmup:
+            times["purchase"].append(elapsed)
+            times["bare"].append(bare_elapsed)
+    for i in range(warmup, warmup + count):  # the same shoppers again: their open invoice comes back
+        elapsed, response = timed(session, "POST", purchase_url, json=purchase_body(i),
+                                  headers={"X-Forwarded-For": shopper_address(i)})
+        if response.status_code != 201 or response.json()["internalInvoiceId"] != invoices[i]["internalInvoiceId"]:
+            raise SystemExit(f"double-submit {i}: HTTP {response.status_code} {response.text[:300]}")
+        bare_elapsed, _ = timed(session, "GET", bare_url)
+        times["double-submit"].append(elapsed)
+        times["bare (double-submit pass)"].append(bare_elapsed)
+    return times, invoices
 
 
-def fire(urls, concurrency):
-    """GET each URL once (QPay's callback); returns (elapsed seconds, outcomes)."""
+# --- 2. callbacks -------------------------------------------------------------------------------
+
+def callback_urls(site: str, invoices) -> list[str]:
+    from bench.stub_providers import payment_id_for
+    from payments.services import callback_token
+
+    return [f"{site}/payments/qpay/callback/{data['internalInvoiceId']}/?token={callback_token(data['internalInvoiceId'])}"
+            f"&qpay_payment_id={payment_id_for(data['invoice_id'])}" for data in invoices]
+
+
+def fire(urls, concurrency: int):
+    """GET each URL once from `concurrency` client threads; (seconds, [(status, text, outcome)])."""
+    import requests
+
     outcomes, lock, index = [], threading.Lock(), iter(range(len(urls)))
 
-    def worker():
+    def client():
         session = requests.Session()
         while True:
             with lock:
@@ -243,70 +179,210 @@ def fire(urls, concurrency):
             with lock:
                 outcomes.append((response.status_code, response.text, response.headers.get("X-Callback-Outcome")))
 
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
     started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     return time.perf_counter() - started, outcomes
 
 
-def bare_rps(count, concurrency):
-    return fire([f"{SITE}/healthz"] * count, concurrency)[0]
+def callbacks(site: str, invoices, concurrency: int, log_path) -> dict:
+    urls = callback_urls(site, invoices)
+    half = len(urls) // 2
+    bare = [f"{site}/healthz"] * half
+    results = {}
+    for label, batch, clients, expected in (("verified, 1 client", urls[:half], 1, "PAID"),
+                                            (f"verified, {concurrency} clients", urls[half:], concurrency, "PAID"),
+                                            (f"duplicate, {concurrency} clients", urls[:half], concurrency, "DUPLICATE"),
+                                            ("bare /healthz, 1 client", bare, 1, None),
+                                            (f"bare /healthz, {concurrency} clients", bare, concurrency, None)):
+        seconds, outcomes = fire(batch, clients)
+        bad = [o for o in outcomes if o[0] != 200 or (expected and (o[1] != "SUCCESS" or o[2] != expected))]
+        if bad:
+            raise SystemExit(f"{label}: {len(bad)} unexpected replies, e.g. {bad[0]}\n{common.tail(log_path)}")
+        results[label] = {"n": len(batch), "per_second": len(batch) / seconds, "clients": clients}
+    from payments.models import Invoice
+
+    results["invoices PAID"] = Invoice.objects.filter(status="PAID").count()
+    return results
+
+
+# --- profile ------------------------------------------------------------------------------------
+
+class WireLog:
+    """Counts (and, while `recording`, lists) every round trip to PostgreSQL and Redis: SQL
+    statements through Django's execute_wrapper, transaction control (BEGIN/COMMIT/SAVEPOINT,
+    sent by psycopg itself) and Redis commands or pipelines."""
+
+    def __init__(self):
+        self.sql = self.tx = self.redis = 0
+        self.recording = None
+
+    def _note(self, text):
+        if self.recording is not None:
+            self.recording.append(text)
+
+    def install(self):
+        import redis
+        from psycopg import _connection_base
+
+        log = self
+        original_exec = _connection_base.BaseConnection._exec_command
+        original_execute = redis.Redis.execute_command
+        original_pipeline = redis.client.Pipeline.execute
+
+        def exec_command(conn, command, *args, **kwargs):
+            log.tx += 1
+            log._note(f"pg    {bytes(command).decode(errors='replace')}")
+            return original_exec(conn, command, *args, **kwargs)
+
+        def execute_command(client, *args, **kwargs):
+            log.redis += 1
+            log._note(f"redis {' '.join(str(a) for a in args[:2])}")
+            return original_execute(client, *args, **kwargs)
+
+        def pipeline_execute(pipe, *args, **kwargs):
+            log.redis += 1
+            log._note(f"redis pipeline {[c[0][0] for c in pipe.command_stack]}")
+            return original_pipeline(pipe, *args, **kwargs)
+
+        _connection_base.BaseConnection._exec_command = exec_command
+        redis.Redis.execute_command = execute_command
+        redis.client.Pipeline.execute = pipeline_execute
+
+    def sql_wrapper(self, execute, sql, params, many, context):
+        self.sql += 1
+        try:
+            return execute(sql, params, many, context)
+        finally:  # after psycopg's own BEGIN, so the list reads in wire order
+            self._note(f"pg    {' '.join(sql.split())[:110]}")
+
+    def reset(self):
+        self.sql = self.tx = self.redis = 0
+
+
+def profile(count: int, warmup: int = 20, top: int = 35) -> None:
+    """N purchases in process; prints the round trips of one, the counts, and cProfile's top functions."""
+    import logging
+
+    from django.db import connection
+    from django.test import Client
+
+    wire = WireLog()
+    wire.install()
+    client = Client(SERVER_NAME="127.0.0.1")
+    logging.disable(logging.INFO)  # the log lines would bury the profile (the server benchmark keeps INFO)
+
+    def buy(i):
+        client.cookies.clear()
+        response = client.post("/api/customer/transactions/purchase", purchase_body(i, "7"),
+                               content_type="application/json", HTTP_X_FORWARDED_FOR=shopper_address(i))
+        assert response.status_code == 201, response.content
+
+    with connection.execute_wrapper(wire.sql_wrapper):
+        for i in range(warmup):
+            buy(i)
+        wire.recording = []
+        buy(warmup)
+        print("round trips of one purchase (in order):")
+        for line in wire.recording:
+            print(f"  {line}")
+        wire.recording = None
+        wire.reset()
+        times = []
+        profiler = cProfile.Profile()
+        for i in range(warmup + 1, warmup + 1 + count):
+            started = time.perf_counter()
+            profiler.enable()
+            buy(i)
+            profiler.disable()
+            times.append(time.perf_counter() - started)
+    bare = []
+    for _ in range(count):
+        started = time.perf_counter()
+        client.get("/healthz")
+        bare.append(time.perf_counter() - started)
+    print(f"\n{count} purchases in process under cProfile: median {common.summary_ms(times)['median']:.2f} ms "
+          f"(profiler overhead included; bare /healthz in process {common.summary_ms(bare)['median']:.2f} ms); "
+          f"per purchase: {wire.sql / count:.1f} SQL statements + {wire.tx / count:.1f} BEGIN/COMMIT = "
+          f"{(wire.sql + wire.tx) / count:.1f} PostgreSQL round trips, {wire.redis / count:.1f} Redis round trips")
+    for order in ("cumulative", "tottime"):
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(top)
+        text = out.getvalue()
+        print(f"\n--- cProfile sorted by {order} (totals over {count} purchases) ---")
+        print(text[text.find("   ncalls"):].rstrip())
+
+
+# --- report -------------------------------------------------------------------------------------
+
+def report(times, calls, args) -> dict:
+    s = {label: common.summary_ms(values) for label, values in times.items()}
+    ratio = s["purchase"]["median"] / s["bare"]["median"]
+    again = s["double-submit"]["median"] / s["bare (double-submit pass)"]["median"]
+    print(f"\n1. Purchase API vs bare view: gunicorn sync x{args.workers}, DEBUG=False, PostgreSQL + Redis, "
+          f"providers stubbed in-process at zero latency; {args.purchases} of each, interleaved, 1 client")
+    print(f"   {'request':<42}{'median ms':>10}{'p95 ms':>9}{'p99 ms':>9}{'x bare':>8}")
+    for label, versus in (("bare", "bare"), ("purchase", "bare"),
+                          ("bare (double-submit pass)", "bare (double-submit pass)"),
+                          ("double-submit", "bare (double-submit pass)")):
+        name = {"bare": "GET /healthz (bare view)", "purchase": "POST purchase (new invoice)",
+                "double-submit": "POST purchase (double-submit, reused)"}.get(label, "GET /healthz (same pass)")
+        print(f"   {name:<42}{s[label]['median']:>10.2f}{s[label]['p95']:>9.2f}{s[label]['p99']:>9.2f}"
+              f"{s[label]['median'] / s[versus]['median']:>8.1f}")
+    print(f"\n2. QPay callbacks (same server; each verified one = stub QPay payment/check + PAID + order handed over)")
+    print(f"   {'what':<40}{'n':>6}{'per second':>12}")
+    for label, row in calls.items():
+        if isinstance(row, dict):
+            print(f"   {label:<40}{row['n']:>6}{row['per_second']:>12.1f}")
+    print(f"   invoices PAID: {calls['invoices PAID']} of {args.purchases + args.warmup}")
+    return {"purchase_ms": s["purchase"], "bare_ms": s["bare"], "ratio": ratio, "double_submit_ms": s["double-submit"],
+            "double_submit_ratio": again, "callbacks": calls, "workers": args.workers,
+            "concurrency": args.concurrency, "purchases": args.purchases}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--purchases", type=int, default=300)
-    parser.add_argument("--callbacks", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--purchases", type=int, default=300, help="timed purchases (and bare requests)")
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--concurrency", type=int, default=4, help="client threads for the concurrent callbacks")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--profile", type=int, metavar="N", help="profile N purchases in process instead")
+    parser.add_argument("--json-out", help="write the figures as JSON here (bench/run_all.py reads it)")
     args = parser.parse_args()
-    server = None
-    try:
-        create_database()
-        db = "PostgreSQL" if SERVER_DB_URL else "SQLite"
-        times, again, bare = bench_purchase_in_process(args.purchases)
-        (p_med, p_p95), (a_med, a_p95), (b_med, b_p95) = summary(times), summary(again), summary(bare)
-        print(f"\n1. Purchase API in process ({db}, providers mocked at zero latency, {args.purchases} requests each)")
-        print(f"   {'path':<40}{'median ms':>10}{'p95 ms':>9}{'x bare':>8}")
-        print(f"   {'GET /healthz (bare view)':<40}{b_med:>10.2f}{b_p95:>9.2f}{1:>8.1f}")
-        print(f"   {'POST purchase (new invoice)':<40}{p_med:>10.2f}{p_p95:>9.2f}{p_med / b_med:>8.1f}")
-        print(f"   {'POST purchase (double-submit, reused)':<40}{a_med:>10.2f}{a_p95:>9.2f}{a_med / b_med:>8.1f}")
 
-        server = start_server()
-        first_urls = make_paid_invoices(args.callbacks)
-        second_urls = make_paid_invoices(args.callbacks, first=args.callbacks)
-        seq_seconds, seq = fire(first_urls, 1)
-        con_seconds, con = fire(second_urls, args.concurrency)
-        dup_seconds, dup = fire(first_urls, args.concurrency)
-        bare_seq = bare_rps(args.callbacks, 1)
-        bare_con = bare_rps(args.callbacks, args.concurrency)
-        for name, results, expected in (("sequential", seq, "PAID"), ("concurrent", con, "PAID"),
-                                        ("duplicate", dup, "DUPLICATE")):
-            bad = [r for r in results if r[0] != 200 or r[1] != "SUCCESS" or r[2] != expected]
-            if bad:
-                print(Path(f"{TMP}/server.log").read_text()[-3000:])
-                raise SystemExit(f"{name}: {len(bad)} unexpected callback replies, e.g. {bad[0]}")
-        paid = Invoice.objects.filter(status="PAID").count()
-        n = args.callbacks
-        print(f"\n2. QPay callbacks over real HTTP (gunicorn gthread 2x8, {db}; each verification = "
-              f"POST /v2/payment/check to the sandbox over HTTP)")
-        print(f"   {'what':<46}{'per second':>11}{'x bare':>8}   (x bare = time per request / bare view's)")
-        print(f"   {'GET /healthz, 1 client':<46}{n / bare_seq:>11.0f}{1:>8.1f}")
-        print(f"   {'verified callbacks -> PAID, 1 client':<46}{n / seq_seconds:>11.1f}{seq_seconds / bare_seq:>8.1f}")
-        print(f"   {f'GET /healthz, {args.concurrency} clients':<46}{n / bare_con:>11.0f}{1:>8.1f}")
-        print(f"   {f'verified callbacks -> PAID, {args.concurrency} clients':<46}{n / con_seconds:>11.1f}"
-              f"{con_seconds / bare_con:>8.1f}")
-        print(f"   {f'duplicate callbacks (no QPay call), {args.concurrency} clients':<46}{n / dup_seconds:>11.1f}"
-              f"{dup_seconds / bare_con:>8.1f}")
-        print(f"   invoices PAID: {paid} of {2 * n} (each exactly once)")
-    finally:
-        if server is not None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(10)
-        drop_database()
-        shutil.rmtree(TMP, ignore_errors=True)
+    common.require_services()
+    tmp = Path(tempfile.mkdtemp(prefix="esimshop-purchase-bench-"))
+    log_path = tmp / "server.log"
+    redis_url = common.redis_url()
+    server = None
+    with common.throwaway_postgres("purchase") as database_url:
+        port = common.free_port()
+        site = f"http://127.0.0.1:{port}"
+        env = bench_env(database_url, redis_url, site)
+        try:
+            common.run_manage(env, "migrate", "--noinput", "-v", "0")
+            setup_django(env)
+            if args.profile:
+                profile(args.profile)
+                return
+            server = common.start_gunicorn(port=port, env=env, log_path=log_path, workers=args.workers)
+            times, invoices = purchases_vs_bare(site, args.purchases, args.warmup)
+            calls = callbacks(site, invoices, args.concurrency, log_path)
+            result = report(times, calls, args)
+            if args.json_out:
+                Path(args.json_out).write_text(json.dumps(result, indent=2))
+        finally:
+            common.stop(server)
+            from django.apps import apps
+
+            if apps.ready:
+                from django.db import connections
+
+                connections.close_all()
+            common.delete_redis_keys(redis_url, f"{RUN}*", f"*{RUN}*")
 
 
 if __name__ == "__main__":
