@@ -115,9 +115,7 @@ class Watch:
 
     def _console(self, page, msg):
         source = (msg.location or {}).get("url", "")
-        # The shop has no favicon yet (templates/base.html declares none): Chromium's automatic
-        # /favicon.ico request 404s. Cosmetic, and not what these tests are about.
-        if msg.type == "error" and not source.endswith("/favicon.ico"):
+        if msg.type == "error":
             self.errors.append(f"{page.url}: {msg.text} ({source})")
 
     def _request(self, request):
