@@ -153,7 +153,10 @@ class PurchaseApi(APIView):
             if exc.field:
                 return _fields_error({exc.field: [str(exc.message)]}, exc.http_status)
             return Response({"error": str(exc.message)}, status=exc.http_status)
-        remember_invoice(request, invoice)
+        if request.COOKIES:
+            # A browser (it holds the shop's cookies): My eSIMs will list this purchase. A cookieless
+            # API client would get a session it never sends back - a database row per purchase.
+            remember_invoice(request, invoice)
         return Response(purchase_payload(request, invoice), status=status.HTTP_201_CREATED)
 
 

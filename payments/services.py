@@ -25,7 +25,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -183,8 +183,23 @@ def callback_url(invoice: Invoice) -> str:
 
 def find_or_create_customer(*, phone_number: str, email: str) -> Customer:
     """By the (phone, e-mail) pair; the unique constraint settles concurrent first purchases."""
-    customer, _created = Customer.objects.get_or_create(phone_number=phone_number.strip(), email=email.strip().lower())
-    return customer
+    return _customer_for(phone_number=phone_number, email=email)[0]
+
+
+def _customer_for(*, phone_number: str, email: str) -> tuple[Customer, bool]:
+    """(customer, created by this call)."""
+    key = {"phone_number": phone_number.strip(), "email": email.strip().lower()}
+    customer = Customer.objects.filter(**key).first()
+    if customer is not None:
+        return customer, False
+    if connection.in_atomic_block:  # a caller's transaction: a savepoint keeps it usable after a collision
+        return Customer.objects.get_or_create(**key)
+    try:
+        # In autocommit the INSERT is its own transaction and a collision spoils nothing: no
+        # BEGIN/COMMIT round trips around it, as get_or_create's atomic block would send.
+        return Customer.objects.create(**key), True
+    except IntegrityError:  # a concurrent first purchase by the same shopper created it
+        return Customer.objects.get(**key), False
 
 
 def sender_invoice_no_for(invoice_id: uuid.UUID) -> str:
@@ -207,9 +222,11 @@ def start_purchase(*, phone_number: str, email: str, bundle, amount_mnt: int, de
             _("The amount does not match the current price (%(price)s₮).") % {"price": f"{bundle.price_mnt:,}"},
             field="amount",
         )
-    customer = find_or_create_customer(phone_number=phone_number, email=email)
-    for _attempt in range(4):
-        existing = Invoice.objects.filter(
+    customer, new_customer = _customer_for(phone_number=phone_number, email=email)
+    for attempt in range(4):
+        # A customer this request has just created has no invoice to look for. (Should a concurrent
+        # submit insert one meanwhile, the partial unique constraint refuses ours and we look then.)
+        existing = None if new_customer and attempt == 0 else Invoice.objects.filter(
             customer=customer, bundle=bundle, topup_iccid=topup_iccid, status=Status.PENDING
         ).first()
         if existing is not None:
@@ -326,20 +343,19 @@ def _create_at_qpay(invoice: Invoice, *, actor: str) -> Invoice:
             if locked.status == Status.PENDING:
                 _transition(locked, "cancel", cause=f"QPay invoice creation failed: {exc}", actor="system")
         raise ProviderUnavailable(_("The payment service is not reachable right now. Please try again in a minute.")) from exc
-    with transaction.atomic():
-        locked = _locked(invoice.pk)
-        if locked.status != Status.PENDING:
-            # Retired as stale while QPay was slow: do not hand out a second payable invoice.
-            _cancel_at_qpay_on_commit(created.invoice_id)
-            raise PurchaseInProgress(_("This purchase took too long. Please try again."))
-        locked.qpay_invoice_id = created.invoice_id
-        locked.qr_text = created.qr_text
-        locked.qr_image = created.qr_image
-        locked.short_url = created.short_url[:255]
-        locked.bank_urls = created.urls
-        locked.save(update_fields=["qpay_invoice_id", "qr_text", "qr_image", "short_url", "bank_urls", "updated_at"])
-        transaction.on_commit(lambda: schedule_payment_checks(locked.pk))
-    return locked
+    stored = {"qpay_invoice_id": created.invoice_id, "qr_text": created.qr_text, "qr_image": created.qr_image,
+              "short_url": created.short_url[:255], "bank_urls": created.urls, "updated_at": _now()}
+    # One conditional UPDATE, not lock + save: the database decides in a single round trip whether
+    # the row is still PENDING (the stale-row sweep may have cancelled it while QPay was slow; that
+    # cancel holds the row lock, so exactly one of the two wins, as with select_for_update).
+    if not Invoice.objects.filter(pk=invoice.pk, status=Status.PENDING).update(**stored):
+        # Retired as stale while QPay was slow: do not hand out a second payable invoice.
+        _cancel_at_qpay_on_commit(created.invoice_id)
+        raise PurchaseInProgress(_("This purchase took too long. Please try again."))
+    for attr, value in stored.items():
+        setattr(invoice, attr, value)
+    _schedule_payment_checks_on_commit(invoice.pk)
+    return invoice
 
 
 def _cancel_at_qpay_on_commit(qpay_invoice_id: str) -> None:
@@ -535,6 +551,18 @@ def payment_check_plan(created_at, expires_at) -> list[tuple]:
     plan.append((pre_expiry, "check"))
     plan.append((expires_at, "expire"))
     return plan
+
+
+def _schedule_payment_checks_on_commit(invoice_id) -> None:
+    """After commit, ONE task that enqueues the schedule below from the worker: the purchase
+    request pays for one broker message, not five (each is a Redis round trip plus Celery's
+    message building). The ETAs are absolute (from created_at/expires_at), so the checks run
+    when they always did; a re-run of the task only adds duplicate checks, which are no-ops."""
+    from payments.tasks import schedule_payment_checks_task
+
+    if _eager():
+        return  # schedule_payment_checks would schedule nothing without a broker
+    transaction.on_commit(lambda: schedule_payment_checks_task.delay(str(invoice_id)))
 
 
 def schedule_payment_checks(invoice_id) -> int:

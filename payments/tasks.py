@@ -32,6 +32,13 @@ def check_invoice_payment_task(invoice_id: str, cause: str = "scheduled check", 
     return result.outcome
 
 
+@shared_task(name="payments.schedule_payment_checks", acks_late=True)
+def schedule_payment_checks_task(invoice_id: str) -> int:
+    from payments.services import schedule_payment_checks
+
+    return schedule_payment_checks(invoice_id)
+
+
 @shared_task(name="payments.expire_invoice", **RETRY)
 def expire_invoice_task(invoice_id: str) -> str:
     from payments.services import expire_invoice

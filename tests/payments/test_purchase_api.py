@@ -13,7 +13,7 @@ from django.test import Client
 from payments import services
 from payments.models import Customer, Invoice, InvoiceTransition
 from tests.payments.conftest import ESIMGO_ORDERS, esimgo_validate_body
-from tests.payments.qpay_mocks import BASE, add_invoice_create, add_token, calls_to
+from tests.payments.qpay_mocks import BASE, add_invoice_create, add_token, calls_to, invoice_created_body
 
 URL = "/api/customer/transactions/purchase"
 
@@ -61,7 +61,72 @@ def test_201_with_the_seed_fields_and_the_invoice_stored(client, bundle, qpay_ok
     assert (customer.phone_number, customer.email) == ("99112233", "customer@example.com")
     assert invoice.sender_invoice_no == f"ESIM{invoice.pk.hex.upper()}"
     assert list(InvoiceTransition.objects.values_list("name", "to_status")) == [("open", "PENDING")]
-    assert client.session["invoice_ids"] == [str(invoice.pk)]
+
+
+def test_a_cookieless_api_client_gets_no_session(client, bundle, qpay_ok, settings):
+    """It would never send the cookie back: a session would only be a database row per purchase."""
+    from django.contrib.sessions.models import Session
+
+    response = post(client, body())
+    assert response.status_code == 201
+    assert settings.SESSION_COOKIE_NAME not in response.cookies and not Session.objects.exists()
+
+
+def test_a_browser_purchase_is_remembered_for_my_esims(client, bundle, qpay_ok, settings):
+    client.cookies[settings.CSRF_COOKIE_NAME] = "x" * 32  # a browser that has seen a shop page
+    invoice_id = post(client, body()).json()["internalInvoiceId"]
+    assert client.session["invoice_ids"] == [invoice_id]
+
+
+def test_a_purchase_sends_one_task_that_schedules_the_checks(client, bundle, qpay_ok, monkeypatch,
+                                                             django_capture_on_commit_callbacks):
+    """One broker message on the request path, after commit; the worker enqueues the five ETA tasks."""
+    from esimshop.celery import app
+    from payments.tasks import (
+        check_invoice_payment_task, expire_invoice_task, schedule_payment_checks_task,
+    )
+
+    app.conf.task_always_eager = False  # a broker exists (the autouse provider fixture turns eager back on per test)
+    sent = []
+    monkeypatch.setattr(schedule_payment_checks_task, "delay", lambda *args: sent.append(("schedule", args)))
+    for task in (check_invoice_payment_task, expire_invoice_task):
+        monkeypatch.setattr(task, "apply_async", lambda args=None, task=task, **kw: sent.append((task.name, kw["eta"])))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        invoice_id = post(client, body()).json()["internalInvoiceId"]
+    assert sent == []  # nothing before commit
+    for callback in callbacks:
+        callback()
+    assert sent == [("schedule", (invoice_id,))]
+    assert schedule_payment_checks_task.run(invoice_id) == 5
+    invoice = Invoice.objects.get(pk=invoice_id)
+    assert [name for name, _ in sent[1:]] == ["payments.check_invoice_payment"] * 4 + ["payments.expire_invoice"]
+    assert sent[-1][1] == invoice.expires_at
+
+
+def test_an_invoice_retired_while_qpay_was_slow_is_not_handed_out(client, bundle, esimgo_valid, monkeypatch,
+                                                                  django_capture_on_commit_callbacks):
+    """The stale-row sweep cancelled our row while QPay was creating the invoice: 409, the row
+    stays CANCELLED without QPay's QR, and the QPay invoice nobody will see is cancelled too."""
+    from payments.tasks import cancel_qpay_invoice_task
+
+    add_token(esimgo_valid)
+    created = []
+
+    def slow_qpay(request):
+        invoice = Invoice.objects.get()
+        services.cancel_invoice(invoice.pk, cause="abandoned while being created", actor="sweep")
+        created.append(invoice_created_body())
+        return 200, {}, json.dumps(created[-1])
+
+    esimgo_valid.add_callback(responses.POST, f"{BASE}/invoice", callback=slow_qpay)
+    cancelled = []
+    monkeypatch.setattr(cancel_qpay_invoice_task, "delay", cancelled.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(client, body())
+    assert response.status_code == 409
+    invoice = Invoice.objects.get()
+    assert invoice.status == Invoice.Status.CANCELLED and not invoice.qpay_invoice_id and not invoice.qr_text
+    assert cancelled == [created[0]["invoice_id"]]
 
 
 def test_qpay_invoice_payload(client, bundle, qpay_ok):
