@@ -16,7 +16,7 @@ from django.utils import translation
 from django_countries import countries as country_registry
 
 from catalog.models import Bundle, BundleCountry, Country, Region
-from catalog.presentation import collation_key, country_order
+from catalog.presentation import collation_key, country_order, coverage_label, plan_name
 
 # Destinations Mongolian travellers buy most, in display order.
 POPULAR_DESTINATIONS = ("CN", "KR", "JP", "TH", "TR", "VN", "SG", "US", "DE", "FR", "GB", "KZ", "RU", "MN")
@@ -268,3 +268,20 @@ def coverage_for_bundles(bundle_ids) -> dict[int, list[Coverage]]:
     for bundle_id, iso, kind, region in rows:
         coverage[bundle_id].append(Coverage(iso, kind, region or ""))
     return coverage
+
+
+def bundle_countries(bundle) -> list[tuple[str, str]]:
+    """[(iso, region name)] of the bundle's base countries (roaming-only ones when there is no base)."""
+    rows = list(
+        BundleCountry.objects.filter(bundle=bundle).select_related("country__region").order_by("kind", "country_id")
+    )
+    base = [r for r in rows if r.kind == BundleCountry.Kind.BASE] or rows
+    return [(str(r.country.iso.code), r.country.region.name if r.country.region else "") for r in base]
+
+
+def bundle_label(bundle) -> str:
+    """'Japan 1 GB · 7 days' (falls back to eSIM Go's description when coverage is unknown)."""
+    countries = bundle_countries(bundle)
+    if not countries:
+        return bundle.description or bundle.name
+    return plan_name(coverage_label(countries), bundle.data_amount_mb, bundle.unlimited, bundle.duration_days)

@@ -4,26 +4,8 @@ from dataclasses import dataclass, field
 from django.db.models import Q
 
 from catalog.lpa import android_install_url, apple_install_url, build_lpa, smdp_host
-from catalog.models import BundleCountry
-from catalog.presentation import coverage_label, plan_name
+from catalog.selectors import bundle_countries, bundle_label  # noqa: F401 - orders' pages use them via this module
 from orders.models import Order
-
-
-def bundle_countries(bundle) -> list[tuple[str, str]]:
-    """[(iso, region name)] of the bundle's base countries (roaming-only ones when there is no base)."""
-    rows = list(
-        BundleCountry.objects.filter(bundle=bundle).select_related("country__region").order_by("kind", "country_id")
-    )
-    base = [r for r in rows if r.kind == BundleCountry.Kind.BASE] or rows
-    return [(str(r.country.iso.code), r.country.region.name if r.country.region else "") for r in base]
-
-
-def bundle_label(bundle) -> str:
-    """'Japan 1 GB · 7 days' (falls back to eSIM Go's description when coverage is unknown)."""
-    countries = bundle_countries(bundle)
-    if not countries:
-        return bundle.description or bundle.name
-    return plan_name(coverage_label(countries), bundle.data_amount_mb, bundle.unlimited, bundle.duration_days)
 
 
 def install_details(esim) -> dict:

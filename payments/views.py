@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from catalog.models import Bundle
+from catalog.selectors import bundle_label
 from payments import selectors, services
 from payments.api import purchase_rate_limited, remember_invoice, request_check
 from payments.forms import CheckoutForm
@@ -37,7 +38,7 @@ def checkout(request, bundle_name):
         if retry_after:
             form.is_valid()
             form.add_error(None, _("Too many requests. Slow down."))
-            response = render(request, "payments/checkout.html", {"bundle": bundle, "form": form}, status=429)
+            response = render(request, "payments/checkout.html", _checkout_context(bundle, form), status=429)
             response["Retry-After"] = str(retry_after)
             return response
         if form.is_valid():
@@ -69,7 +70,11 @@ def checkout(request, bundle_name):
             status = 400
     else:
         form = CheckoutForm(initial={"amount": bundle.price_mnt})
-    return render(request, "payments/checkout.html", {"bundle": bundle, "form": form}, status=status)
+    return render(request, "payments/checkout.html", _checkout_context(bundle, form), status=status)
+
+
+def _checkout_context(bundle, form):
+    return {"bundle": bundle, "plan": bundle_label(bundle), "form": form}
 
 
 def _repriced_form(data, bundle):
@@ -91,6 +96,7 @@ def pay(request, invoice_id):
     context = {
         "invoice": invoice,
         "bundle": invoice.bundle,
+        "plan": bundle_label(invoice.bundle),
         "public": public,
         "status_url": reverse("payments:api-status", args=[invoice.pk]),
         "sandbox_bank_url": _sandbox_bank_url(request, invoice),

@@ -103,6 +103,14 @@ def test_checkout_form_shows_the_bundle_and_price(client, bundle):
     assert 'name="phone_number"' in html and 'name="email"' in html and 'name="company_register"' in html
 
 
+def test_checkout_and_payment_pages_name_the_plan_for_people(client, invoice):
+    """'Japan 1 GB · 7 days' in the shopper's language, not eSIM Go's raw description."""
+    client.cookies["django_language"] = "en"
+    for url in (f"/checkout/{invoice.bundle.name}/", f"/pay/{invoice.pk}/"):
+        html = client.get(url).content.decode()
+        assert "Japan 1 GB · 7 days" in html, url
+
+
 def test_checkout_of_unknown_or_retired_bundle_is_404(client, bundle):
     assert client.get("/checkout/esim_nope/").status_code == 404
     bundle.is_available = False
