@@ -104,11 +104,13 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Without Redis: local memory, or CACHE_URL (bin/run uses a file cache so that its
+    # `manage.py sync_catalog` and the server share one cache, e.g. the storefront's version).
+    CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 # Rendered storefront pages (catalog/page_cache.py). A catalogue change invalidates them at once
 # through a version number in the cache; this timeout only bounds what the version can't see: a
-# deploy with new templates and, without Redis, a sync run in another process (local memory is
-# per process, e.g. bin/run's `manage.py sync_catalog`).
+# deploy with new templates (the release step expires them too) and, with a per-process cache,
+# a sync run in another process.
 STOREFRONT_CACHE_SECONDS = env.int("STOREFRONT_CACHE_SECONDS", default=600 if REDIS_URL else 30)
 
 # Celery: Redis in production; without REDIS_URL tasks run in-process (eager).
