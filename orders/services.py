@@ -169,8 +169,14 @@ def sweep_undelivered_orders(now=None):
     Provisioning is idempotent, so enqueueing an order that is already being worked on is harmless.
     Returns (re-enqueued ids, escalated ids).
     """
+    from django.core.cache import cache
+
     from orders.tasks import provision_order_task, send_email_task
 
+    # At most one sweep enqueue per order (and e-mail) per window: when the workers are behind,
+    # every order looks stuck, and re-enqueueing all of them on each run only lengthens the queue
+    # they are stuck in (the chaos run grew it past 10,000 tasks). A lost task is sent again next window.
+    window = max(int(conf.sweep_after_seconds()), 1)
     now = now or timezone.now()
     stale = Order.objects.filter(
         status__in=[Order.Status.PAID, Order.Status.PROVISIONING],
@@ -183,8 +189,9 @@ def sweep_undelivered_orders(now=None):
             if give_up_provisioning(order_id, reason="still not delivered after the time limit", actor="sweep"):
                 escalated.append(order_id)
             continue
-        provision_order_task.delay(order_id, "sweep")
-        requeued.append(order_id)
+        if cache.add(f"orders:sweep:provision:{order_id}", 1, window):
+            provision_order_task.delay(order_id, "sweep")
+            requeued.append(order_id)
     # E-mails whose send task was never published (or lost) are re-sent; the claim keeps them once.
     from orders.emails import reopen_stuck_emails
 
@@ -192,7 +199,8 @@ def sweep_undelivered_orders(now=None):
     for log_id in EmailLog.objects.filter(
         status=EmailLog.Status.PENDING, created_at__lt=now - timedelta(minutes=2)
     ).values_list("id", flat=True)[:200]:
-        send_email_task.delay(log_id)
+        if cache.add(f"orders:sweep:email:{log_id}", 1, window):
+            send_email_task.delay(log_id)
     return requeued, escalated
 
 

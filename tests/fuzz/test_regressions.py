@@ -149,3 +149,33 @@ def test_a_double_payment_is_one_staff_alert(unpaid_invoice, mocked_responses, m
     due = unpaid_invoice.amount_mnt
     assert [f.cause for f in flags] == [f"paid more than once: {2 * due}.00 MNT for a {due} MNT invoice"]
     assert len([m for m in mailoutbox if "needs attention" in m.subject]) == 1
+
+
+def test_sweep_enqueues_each_stuck_order_once_per_window(settings):
+    """Defect (2,000-purchase chaos run): with the workers behind, every sweep re-enqueued every
+    undelivered order again (and every pending e-mail), so the queue the orders were stuck in kept
+    growing (past 10,000 tasks, 1,393 provisioning runs with nothing to do)."""
+    from datetime import timedelta
+    from unittest import mock
+
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from orders import services
+    from orders.models import EmailLog, Order
+    from tests.orders.factories import InvoiceFactory, OrderFactory
+
+    orders = [OrderFactory(invoice=InvoiceFactory()) for _ in range(3)]
+    Order.objects.update(created_at=timezone.now() - timedelta(minutes=5))
+    email = EmailLog.objects.create(order=orders[0], kind=EmailLog.Kind.PAYMENT_RECEIVED, to="a@example.mn")
+    EmailLog.objects.filter(pk=email.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    with mock.patch("orders.tasks.provision_order_task.delay") as provision, \
+            mock.patch("orders.tasks.send_email_task.delay") as send:
+        first, _ = services.sweep_undelivered_orders()
+        second, _ = services.sweep_undelivered_orders()
+        assert sorted(first) == sorted(o.pk for o in orders) and second == []
+        assert provision.call_count == 3 and send.call_count == 1
+        cache.clear()  # the window has passed: still stuck, so enqueued again (a lost task is recovered)
+        third, _ = services.sweep_undelivered_orders()
+        assert sorted(third) == sorted(o.pk for o in orders)
+        assert provision.call_count == 6 and send.call_count == 2
