@@ -23,7 +23,7 @@ from itertools import islice
 import requests
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Min
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -340,10 +340,21 @@ def _rewrite_coverage(bundles: dict):
                 stale.append(row_id)
     for ids in _batches(stale):
         BundleCountry.objects.filter(id__in=ids).delete()
-    BundleCountry.objects.bulk_create(
-        [BundleCountry(bundle_id=pk, country_id=iso, kind=kind) for (pk, iso), kind in wanted.items()],
-        batch_size=BATCH_SIZE,
-    )
+    _insert_coverage([(pk, iso, kind) for (pk, iso), kind in wanted.items()])
+
+
+def _insert_coverage(rows):
+    """INSERT (bundle_id, country_id, kind) rows with executemany. A first sync writes ~3 rows per
+    bundle; bulk_create would build a model instance and prepare three values through the ORM for
+    each, which cost more than the database work itself (profiled: ~half of a 5,000-bundle first
+    sync). Three plain values per row need none of that; bulk_create sends no signals either."""
+    meta = BundleCountry._meta
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(meta.get_field(name).column) for name in ("bundle", "country", "kind"))
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES (%s, %s, %s)"
+    with connection.cursor() as cursor:
+        for batch in _batches(rows, 5000):
+            cursor.executemany(sql, batch)
 
 
 def refresh_country_stats() -> int:

@@ -1,4 +1,5 @@
 """Catalogue sync end to end: mocked eSIM Go pages → real client → sync service → database."""
+import re
 from decimal import Decimal
 
 import pytest
@@ -38,7 +39,9 @@ def catalogue():
 
 
 def writes(ctx):
-    return [q["sql"] for q in ctx.captured_queries if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
+    # Django logs an executemany() as "<n> times: <sql>" (the coverage INSERTs): read the statement.
+    statements = [re.sub(r"^\d+ times: ", "", q["sql"].lstrip()) for q in ctx.captured_queries]
+    return [sql for sql in statements if sql.upper().startswith(("INSERT", "UPDATE", "DELETE"))]
 
 
 def snapshot():
