@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import random
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 import requests
@@ -213,6 +215,30 @@ def read_expiry(value: Any, now: float) -> float:
 
 # --- Client ---------------------------------------------------------------------------------
 
+# What requests reads from the environment for a call: proxies, their exceptions and a CA bundle.
+REQUESTS_ENVIRONMENT = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy",
+                        "NO_PROXY", "no_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+def new_session(base_url: str) -> requests.Session:
+    """A session honouring the proxy and CA-bundle environment exactly as requests would, read once
+    per base URL and environment instead of on every call. With trust_env, requests scans the whole
+    environment twice per request for proxies (~0.5 ms of CPU per QPay call, profiled), and would
+    also let a ~/.netrc entry overwrite our Authorization header."""
+    environment = _environment_settings(base_url, tuple(os.environ.get(name) for name in REQUESTS_ENVIRONMENT))
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies.update(environment["proxies"])
+    session.verify = environment["verify"]
+    return session
+
+
+@lru_cache(maxsize=16)
+def _environment_settings(base_url: str, _environment: tuple) -> dict:
+    """requests' own reading of the environment for this host (`_environment` is the cache key)."""
+    return requests.Session().merge_environment_settings(f"{base_url}/", {}, None, None, None)
+
+
 class QPayClient:
     def __init__(self, *, base_url=None, client_id=None, client_secret=None, invoice_code=None,
                  connect_timeout=None, read_timeout=None, max_retries=None, session=None):
@@ -225,7 +251,7 @@ class QPayClient:
             read_timeout if read_timeout is not None else getattr(settings, "QPAY_READ_TIMEOUT", 20.0),
         )
         self.max_retries = max_retries if max_retries is not None else getattr(settings, "QPAY_MAX_RETRIES", 2)
-        self.session = session or requests.Session()
+        self.session = session or new_session(self.base_url)
         self._token_key = _token_cache_key(self.base_url, self.client_id)
 
     def _url(self, path: str) -> str:

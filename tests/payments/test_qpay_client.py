@@ -354,3 +354,24 @@ def test_only_safe_bank_links_and_http_short_urls_are_kept(mocked_responses):
                  {"name": "Khan bank", "link": "khanbank://q?qPay_QRcode=q"}, "garbage", {"name": "no link"}]})
     created = _create(QPayClient())
     assert [u["name"] for u in created.urls] == ["Khan bank"] and created.short_url == ""
+
+
+def test_proxy_environment_is_honoured_and_not_rescanned_on_every_call(mocked_responses, monkeypatch):
+    for name in qpay.REQUESTS_ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example.mn:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/example-bundle.pem")
+    client = QPayClient()
+    assert client.session.proxies["https"] == "http://proxy.example.mn:3128"
+    assert client.session.verify == "/etc/ssl/certs/example-bundle.pem"
+
+    scans = []
+    real_scan = requests.sessions.get_environ_proxies
+    monkeypatch.setattr(requests.sessions, "get_environ_proxies", lambda *a, **k: scans.append(a) or real_scan(*a, **k))
+    add_token(mocked_responses)
+    mocked_responses.add(responses.GET, f"{BASE}/invoice/inv-1", json={"invoice_id": "inv-1", "invoice_status": "OPEN"})
+    client.get_invoice("inv-1")
+    assert scans == []  # requests did not read the environment again for the token and invoice calls
+
+    monkeypatch.setenv("NO_PROXY", "merchant.qpay.mn")  # a changed environment is read again
+    assert "https" not in QPayClient().session.proxies
