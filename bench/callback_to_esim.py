@@ -133,9 +133,11 @@ def one_purchase(site, index, logs):
     from sandbox.qpay import faults as qpay_faults
     from sandbox.qpay.services import callback_url_for
 
+    # Each shopper from an address of their own (behind the production proxy setting, DEBUG=False):
+    # the per-address purchase limit (30 a minute) keeps its production value.
     response = requests.post(f"{site}/api/customer/transactions/purchase", json={
         "phoneNumber": f"9{index:07d}", "email": f"bench{index}@example.mn", "amount": 12500, "packageCode": BUNDLE,
-    }, timeout=30)
+    }, headers={"X-Forwarded-For": f"10.1.{index // 256 % 256}.{index % 256}"}, timeout=30)
     if response.status_code != 201:
         raise SystemExit(f"purchase {index}: HTTP {response.status_code} {response.text[:300]}")
     purchase = response.json()
