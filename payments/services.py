@@ -418,26 +418,28 @@ def verify_invoice_payment(invoice_id, *, cause: str, actor: str, raise_transien
 def _apply_check(invoice_id, check, *, cause: str, actor: str) -> Verification:
     invoice = _locked(invoice_id)
     _record_payments(invoice, check.rows)
-    invoice.last_checked_at = _now()
-    invoice.check_count += 1
-    invoice.save(update_fields=["last_checked_at", "check_count", "updated_at"])
+    # The check's bookkeeping is written with whatever else this outcome writes: one UPDATE of the
+    # locked row per outcome, not one per field group.
+    checked = {"last_checked_at": _now(), "check_count": invoice.check_count + 1}
     paid = sum((r.amount for r in check.paid_rows if r.currency.upper() in ("MNT", "")), Decimal("0"))
     due = Decimal(invoice.amount_mnt)
     if invoice.status == Status.PAID:
+        _save(invoice, **checked)
         if paid > due + AMOUNT_TOLERANCE_MNT:
             flag_for_staff(invoice, _overpayment_reason(check, paid, due), actor=actor)
         return Verification(DUPLICATE, invoice, "already paid")
     if paid <= 0:
+        _save(invoice, **checked)
         return Verification(NOT_PAID, invoice, f"{check.count} payment rows, none PAID")
-    invoice.paid_amount = paid
-    invoice.save(update_fields=["paid_amount", "updated_at"])
     if paid < due - AMOUNT_TOLERANCE_MNT:
+        _save(invoice, **checked, paid_amount=paid)
         flag_for_staff(invoice, f"short payment: {paid} MNT of {due} MNT", actor=actor)
         return Verification(AMOUNT_MISMATCH, invoice, f"paid {paid} of {due}")
     if invoice.status != Status.PENDING:
+        _save(invoice, **checked, paid_amount=paid)
         flag_for_staff(invoice, f"payment of {paid} MNT arrived after the invoice was {invoice.status}", actor=actor)
         return Verification(LATE_PAYMENT, invoice, f"paid {paid} on a {invoice.status} invoice")
-    _transition(invoice, "mark_paid", cause=cause, actor=actor, paid_amount=paid, paid_at=_now())
+    _transition(invoice, "mark_paid", cause=cause, actor=actor, **checked, paid_amount=paid, paid_at=_now())
     if paid > due + AMOUNT_TOLERANCE_MNT:
         flag_for_staff(invoice, _overpayment_reason(check, paid, due), actor=actor)
     from orders.services import handle_invoice_paid  # at call time: orders owns it
@@ -445,6 +447,12 @@ def _apply_check(invoice_id, check, *, cause: str, actor: str) -> Verification:
     handle_invoice_paid(invoice, actor=actor)
     _schedule_ebarimt(invoice)
     return Verification(PAID, invoice, f"paid {paid}")
+
+
+def _save(invoice: Invoice, **changes) -> None:
+    for attr, value in changes.items():
+        setattr(invoice, attr, value)
+    invoice.save(update_fields=[*changes, "updated_at"])
 
 
 def _overpayment_reason(check, paid, due) -> str:
