@@ -27,8 +27,10 @@ declare it, so the payment-check tasks are really pushed to Redis (no worker con
    runs here). Sequential (1 client) and --concurrency clients; duplicates (already PAID, no
    QPay call) likewise; /healthz at the same concurrency for scale.
 
---profile N: no server; N purchases in process (Django test client, same settings, database and
-Redis) under cProfile, with SQL queries and Redis commands counted per purchase.
+3. Where a purchase's time goes: 100 purchases in process (Django's test client, same settings,
+   database and Redis, no HTTP server) with every PostgreSQL, Redis and provider round trip timed.
+
+--profile N: only that, for N purchases under cProfile, also listing one purchase's round trips.
 """
 import argparse
 import cProfile
@@ -209,62 +211,74 @@ def callbacks(site: str, invoices, concurrency: int, log_path) -> dict:
     return results
 
 
-# --- profile ------------------------------------------------------------------------------------
+# --- in process: where a purchase's time goes ------------------------------------------------------
 
 class WireLog:
-    """Counts (and, while `recording`, lists) every round trip to PostgreSQL and Redis: SQL
-    statements through Django's execute_wrapper, transaction control (BEGIN/COMMIT/SAVEPOINT,
-    sent by psycopg itself) and Redis commands or pipelines."""
+    """Counts and times every round trip to PostgreSQL (SQL statements through Django's
+    execute_wrapper, plus the BEGIN/COMMIT psycopg sends itself), to Redis (commands, pipelines)
+    and to the providers (requests.Session.request: all of requests' work and the stub's answer).
+    While `recording` is a list, each round trip is also listed in order."""
 
     def __init__(self):
-        self.sql = self.tx = self.redis = 0
+        self.count = {"sql": 0, "tx": 0, "redis": 0, "http": 0}
+        self.seconds = {"postgres": 0.0, "redis": 0.0, "http": 0.0}
         self.recording = None
 
-    def _note(self, text):
-        if self.recording is not None:
-            self.recording.append(text)
+    def _timed(self, kind, bucket, describe, call):
+        started = time.perf_counter()
+        try:
+            return call()
+        finally:
+            self.seconds[bucket] += time.perf_counter() - started
+            self.count[kind] += 1
+            if self.recording is not None:
+                self.recording.append(describe())
 
     def install(self):
         import redis
+        import requests
         from psycopg import _connection_base
 
         log = self
-        original_exec = _connection_base.BaseConnection._exec_command
-        original_execute = redis.Redis.execute_command
-        original_pipeline = redis.client.Pipeline.execute
+        originals = (_connection_base.BaseConnection._exec_command, redis.Redis.execute_command,
+                     redis.client.Pipeline.execute, requests.Session.request)
+        exec_command, execute_command, pipeline_execute, request = originals
 
-        def exec_command(conn, command, *args, **kwargs):
-            log.tx += 1
-            log._note(f"pg    {bytes(command).decode(errors='replace')}")
-            return original_exec(conn, command, *args, **kwargs)
+        def timed_exec_command(conn, command, *args, **kwargs):
+            return log._timed("tx", "postgres", lambda: f"pg    {bytes(command).decode(errors='replace')}",
+                              lambda: exec_command(conn, command, *args, **kwargs))
 
-        def execute_command(client, *args, **kwargs):
-            log.redis += 1
-            log._note(f"redis {' '.join(str(a) for a in args[:2])}")
-            return original_execute(client, *args, **kwargs)
+        def timed_execute_command(client, *args, **kwargs):
+            return log._timed("redis", "redis", lambda: f"redis {' '.join(str(a) for a in args[:2])}",
+                              lambda: execute_command(client, *args, **kwargs))
 
-        def pipeline_execute(pipe, *args, **kwargs):
-            log.redis += 1
-            log._note(f"redis pipeline {[c[0][0] for c in pipe.command_stack]}")
-            return original_pipeline(pipe, *args, **kwargs)
+        def timed_pipeline(pipe, *args, **kwargs):
+            commands = [c[0][0] for c in pipe.command_stack]
+            return log._timed("redis", "redis", lambda: f"redis pipeline {commands}",
+                              lambda: pipeline_execute(pipe, *args, **kwargs))
 
-        _connection_base.BaseConnection._exec_command = exec_command
-        redis.Redis.execute_command = execute_command
-        redis.client.Pipeline.execute = pipeline_execute
+        def timed_request(session, method, url, *args, **kwargs):
+            return log._timed("http", "http", lambda: f"http  {method} {url}",
+                              lambda: request(session, method, url, *args, **kwargs))
+
+        _connection_base.BaseConnection._exec_command = timed_exec_command
+        redis.Redis.execute_command = timed_execute_command
+        redis.client.Pipeline.execute = timed_pipeline
+        requests.Session.request = timed_request
 
     def sql_wrapper(self, execute, sql, params, many, context):
-        self.sql += 1
-        try:
-            return execute(sql, params, many, context)
-        finally:  # after psycopg's own BEGIN, so the list reads in wire order
-            self._note(f"pg    {' '.join(sql.split())[:110]}")
+        return self._timed("sql", "postgres", lambda: f"pg    {' '.join(sql.split())[:110]}",
+                           lambda: execute(sql, params, many, context))
 
     def reset(self):
-        self.sql = self.tx = self.redis = 0
+        self.count = dict.fromkeys(self.count, 0)
+        self.seconds = dict.fromkeys(self.seconds, 0.0)
 
 
-def profile(count: int, warmup: int = 20, top: int = 35) -> None:
-    """N purchases in process; prints the round trips of one, the counts, and cProfile's top functions."""
+def in_process(count: int, *, profile: bool = False, warmup: int = 20, top: int = 35, profile_out=None) -> dict:
+    """`count` purchases through Django's test client (no server, no HTTP to the shop) with every
+    round trip timed; with `profile`, the round trips of one purchase and cProfile's top functions
+    are printed as well. INFO logging is off here (it would bury the output)."""
     import logging
 
     from django.db import connection
@@ -273,47 +287,74 @@ def profile(count: int, warmup: int = 20, top: int = 35) -> None:
     wire = WireLog()
     wire.install()
     client = Client(SERVER_NAME="127.0.0.1")
-    logging.disable(logging.INFO)  # the log lines would bury the profile (the server benchmark keeps INFO)
+    logging.disable(logging.INFO)
+    first = 1_000_000  # shoppers of their own, apart from the server benchmark's
 
     def buy(i):
         client.cookies.clear()
-        response = client.post("/api/customer/transactions/purchase", purchase_body(i, "7"),
-                               content_type="application/json", HTTP_X_FORWARDED_FOR=shopper_address(i))
+        response = client.post("/api/customer/transactions/purchase", purchase_body(first + i, "7"),
+                               content_type="application/json", HTTP_X_FORWARDED_FOR=shopper_address(first + i))
         assert response.status_code == 201, response.content
 
+    profiler = cProfile.Profile() if profile else None
     with connection.execute_wrapper(wire.sql_wrapper):
         for i in range(warmup):
             buy(i)
         wire.recording = []
         buy(warmup)
-        print("round trips of one purchase (in order):")
-        for line in wire.recording:
-            print(f"  {line}")
+        one = wire.recording
         wire.recording = None
         wire.reset()
         times = []
-        profiler = cProfile.Profile()
         for i in range(warmup + 1, warmup + 1 + count):
             started = time.perf_counter()
-            profiler.enable()
+            if profiler:
+                profiler.enable()
             buy(i)
-            profiler.disable()
+            if profiler:
+                profiler.disable()
             times.append(time.perf_counter() - started)
     bare = []
     for _ in range(count):
         started = time.perf_counter()
         client.get("/healthz")
         bare.append(time.perf_counter() - started)
-    print(f"\n{count} purchases in process under cProfile: median {common.summary_ms(times)['median']:.2f} ms "
-          f"(profiler overhead included; bare /healthz in process {common.summary_ms(bare)['median']:.2f} ms); "
-          f"per purchase: {wire.sql / count:.1f} SQL statements + {wire.tx / count:.1f} BEGIN/COMMIT = "
-          f"{(wire.sql + wire.tx) / count:.1f} PostgreSQL round trips, {wire.redis / count:.1f} Redis round trips")
-    for order in ("cumulative", "tottime"):
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(top)
-        text = out.getvalue()
-        print(f"\n--- cProfile sorted by {order} (totals over {count} purchases) ---")
-        print(text[text.find("   ncalls"):].rstrip())
+    logging.disable(logging.NOTSET)
+    per = {k: v / count * 1000 for k, v in wire.seconds.items()}
+    result = {
+        "n": count, "purchase_ms": common.summary_ms(times)["median"], "mean_ms": sum(times) / count * 1000,
+        "bare_ms": common.summary_ms(bare)["median"], "postgres_ms": per["postgres"], "redis_ms": per["redis"],
+        "providers_ms": per["http"], "postgres_round_trips": (wire.count["sql"] + wire.count["tx"]) / count,
+        "sql_statements": wire.count["sql"] / count, "transaction_commands": wire.count["tx"] / count,
+        "redis_round_trips": wire.count["redis"] / count, "provider_calls": wire.count["http"] / count,
+        "round_trips_of_one": one, "profiled": profile,
+    }
+    result["other_ms"] = result["mean_ms"] - per["postgres"] - per["redis"] - per["http"]
+    if profile and profile_out:
+        profiler.dump_stats(profile_out)
+    if profile:
+        print("round trips of one purchase (in order):")
+        for line in one:
+            print(f"  {line}")
+        for order in ("cumulative", "tottime"):
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(top)
+            text = out.getvalue()
+            print(f"\n--- cProfile sorted by {order} (totals over {count} purchases) ---")
+            print(text[text.find("   ncalls"):].rstrip())
+        print()
+    print_breakdown(result)
+    return result
+
+
+def print_breakdown(r: dict) -> None:
+    print(f"in process, {r['n']} purchases{' under cProfile' if r['profiled'] else ''} (no HTTP server; "
+          f"bare /healthz {r['bare_ms']:.2f} ms): median {r['purchase_ms']:.2f} ms, mean {r['mean_ms']:.2f} ms =")
+    print(f"   PostgreSQL {r['postgres_ms']:5.2f} ms  {r['postgres_round_trips']:.0f} round trips "
+          f"({r['sql_statements']:.0f} statements + {r['transaction_commands']:.0f} BEGIN/COMMIT)")
+    print(f"   Redis      {r['redis_ms']:5.2f} ms  {r['redis_round_trips']:.0f} round trips")
+    print(f"   providers  {r['providers_ms']:5.2f} ms  {r['provider_calls']:.0f} calls, all of requests' work (stub answers)")
+    print(f"   the rest   {r['other_ms']:5.2f} ms  Django, DRF, middleware, ORM query building, JSON")
 
 
 # --- report -------------------------------------------------------------------------------------
@@ -350,6 +391,7 @@ def main():
     parser.add_argument("--concurrency", type=int, default=4, help="client threads for the concurrent callbacks")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
     parser.add_argument("--profile", type=int, metavar="N", help="profile N purchases in process instead")
+    parser.add_argument("--profile-out", metavar="FILE", help="with --profile: also write cProfile's stats here")
     parser.add_argument("--json-out", help="write the figures as JSON here (bench/run_all.py reads it)")
     args = parser.parse_args()
 
@@ -366,12 +408,16 @@ def main():
             common.run_manage(env, "migrate", "--noinput", "-v", "0")
             setup_django(env)
             if args.profile:
-                profile(args.profile)
+                in_process(args.profile, profile=True, profile_out=args.profile_out)
                 return
             server = common.start_gunicorn(port=port, env=env, log_path=log_path, workers=args.workers)
             times, invoices = purchases_vs_bare(site, args.purchases, args.warmup)
             calls = callbacks(site, invoices, args.concurrency, log_path)
+            common.stop(server)
+            server = None
             result = report(times, calls, args)
+            print("\n3. Where a purchase's time goes")
+            result["in_process"] = in_process(min(args.purchases, 100))
             if args.json_out:
                 Path(args.json_out).write_text(json.dumps(result, indent=2))
         finally:
