@@ -39,6 +39,7 @@ import json
 import os
 import pstats
 import secrets
+import shutil
 import sys
 import tempfile
 import threading
@@ -409,6 +410,7 @@ def main():
             setup_django(env)
             if args.profile:
                 in_process(args.profile, profile=True, profile_out=args.profile_out)
+                shutil.rmtree(tmp, ignore_errors=True)
                 return
             server = common.start_gunicorn(port=port, env=env, log_path=log_path, workers=args.workers)
             times, invoices = purchases_vs_bare(site, args.purchases, args.warmup)
@@ -420,6 +422,7 @@ def main():
             result["in_process"] = in_process(min(args.purchases, 100))
             if args.json_out:
                 Path(args.json_out).write_text(json.dumps(result, indent=2))
+            shutil.rmtree(tmp, ignore_errors=True)  # the server log is kept only when something failed
         finally:
             common.stop(server)
             from django.apps import apps
