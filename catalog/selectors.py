@@ -10,7 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
-from django.db.models import Case, Count, F, FloatField, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, Count, DecimalField, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Cast, Coalesce
 from django.utils import translation
 from django_countries import countries as country_registry
@@ -24,6 +24,7 @@ POPULAR_DESTINATIONS = ("CN", "KR", "JP", "TH", "TR", "VN", "SG", "US", "DE", "F
 # Filter buckets: key -> inclusive (low, high) bounds, None = open. Data in decimal MB.
 DATA_BUCKETS = {"upto3": (1, 3000), "3to10": (3001, 10000), "over10": (10001, None)}
 DAYS_BUCKETS = {"upto7": (1, 7), "8to15": (8, 15), "16to30": (16, 30), "over30": (31, None)}
+PER_MB_PRICE = DecimalField(max_digits=20, decimal_places=6)  # sort key for price per GB: never a float
 UNLIMITED_SORT_MB = 10**9  # unlimited sorts above any finite data amount
 # What bundle lists (pages and API) read; description, groups, image, hashes stay in the database.
 LISTING_FIELDS = ("id", "name", "data_amount_mb", "duration_days", "unlimited", "speed", "autostart",
@@ -188,9 +189,9 @@ def _with_listing_fields(bundles: QuerySet) -> QuerySet:
         covers_count=Coalesce(Subquery(coverage_count, output_field=IntegerField()), Value(0)),
         data_sort_mb=Case(When(unlimited=True, then=Value(UNLIMITED_SORT_MB)), default=F("data_amount_mb")),
         per_gb_sort=Case(
-            When(Q(unlimited=True) | Q(data_amount_mb__lte=0), then=Value(None, output_field=FloatField())),
-            default=Cast(Coalesce("price_override_mnt", "computed_price_mnt"), FloatField()) / F("data_amount_mb"),
-            output_field=FloatField(),
+            When(Q(unlimited=True) | Q(data_amount_mb__lte=0), then=Value(None, output_field=PER_MB_PRICE)),
+            default=Cast(Coalesce("price_override_mnt", "computed_price_mnt"), PER_MB_PRICE) / F("data_amount_mb"),
+            output_field=PER_MB_PRICE,
         ),
     )
 
