@@ -215,7 +215,8 @@ def start_purchase(*, phone_number: str, email: str, bundle, amount_mnt: int, de
     The server decides the price: `amount_mnt` is only the client's check against it.
     Raises InvalidPurchase (400, with field), ProviderUnavailable (503), PurchaseInProgress (409).
     """
-    if not bundle.is_available:
+    # A zero price (eSIM Go sent 0, no staff override) is a catalogue fault, not a free eSIM.
+    if not bundle.is_available or bundle.price_mnt <= 0:
         raise InvalidPurchase(_("This package is no longer available."), field="packageCode")
     if amount_mnt != bundle.price_mnt:
         raise InvalidPurchase(

@@ -198,6 +198,14 @@ def test_unavailable_package(client, bundle, mocked_responses):
     assert response.status_code == 400 and list(response.json()["errors"]) == ["packageCode"]
 
 
+def test_a_package_priced_at_zero_is_not_for_sale(client, bundle, mocked_responses):
+    bundle.computed_price_mnt = 0
+    bundle.save()
+    response = post(client, body(amount=1))  # (an amount of 0 is refused by the API itself)
+    assert response.status_code == 400 and list(response.json()["errors"]) == ["packageCode"]
+    assert Invoice.objects.count() == 0
+
+
 @pytest.mark.parametrize("amount", [19400, 19501, 0, -19500, 19500.5, "abc", True, None])
 def test_amount_must_equal_the_current_retail_price(client, bundle, mocked_responses, amount):
     response = post(client, body(amount=amount))
