@@ -244,11 +244,9 @@ def _apply(upstream: dict) -> dict:
     changed = {existing[name][0]: b for name, b in upstream.items()
                if name in existing and (existing[name][1] != b.source_hash or not existing[name][2])}
 
-    created = Bundle.objects.bulk_create(
-        [Bundle(**b.fields, source_hash=b.source_hash) for b in new], batch_size=BATCH_SIZE
-    )
+    _insert_bundles(new, now)
     _update_changed(changed, now)
-    _rewrite_coverage({**_ids_of(created, new), **changed})
+    _rewrite_coverage({**_ids_of(new), **changed})
     for ids in _batches(to_retire):
         Bundle.objects.filter(id__in=ids).update(is_available=False, retired_at=now, updated_at=now)
     stats_written = refresh_country_stats()
@@ -310,10 +308,34 @@ def _unique_slug(name, taken) -> str:
     return slug
 
 
-def _ids_of(created, new) -> dict:
-    """{pk: UpstreamBundle} for bulk-created rows (pk comes back on PostgreSQL and SQLite ≥ 3.35)."""
-    if created and all(b.pk for b in created):
-        return {obj.pk: b for obj, b in zip(created, new)}
+def _insert_bundles(new, now) -> None:
+    """INSERT new bundles with executemany: every column's value prepared by its own field
+    (get_db_prep_save, as bulk_create does), defaults and auto_now(_add) timestamps included, but
+    without a model instance per row and an SQL compilation per batch, which made bulk_create
+    cost more than the database work (profiled: a third of a 5,000-bundle first sync on SQLite,
+    where a batch holds only ~50 rows). No signals either way."""
+    meta = Bundle._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    shared = {  # the same for every new row: defaults and the sync's timestamp
+        f.name: now if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) else f.get_default()
+        for f in fields
+    }
+    prepared_shared = {f.name: f.get_db_prep_save(shared[f.name], connection) for f in fields}
+    rows = []
+    for b in new:
+        values = {**b.fields, "source_hash": b.source_hash}
+        rows.append([f.get_db_prep_save(values[f.name], connection) if f.name in values else prepared_shared[f.name]
+                     for f in fields])
+    quote = connection.ops.quote_name
+    sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+           f"VALUES ({', '.join(['%s'] * len(fields))})")
+    with connection.cursor() as cursor:
+        for batch in _batches(rows, 5000):
+            cursor.executemany(sql, batch)
+
+
+def _ids_of(new) -> dict:
+    """{pk: UpstreamBundle} for the rows just inserted (executemany returns no ids)."""
     by_name = {b.fields["name"]: b for b in new}
     ids = {}
     for names in _batches(list(by_name)):
