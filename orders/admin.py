@@ -9,31 +9,10 @@ from django.utils.translation import gettext_lazy as _
 from orders.models import EmailLog, ESim, ESIMGoCallback, MagicLinkToken, Order, OrderTransition, ProvisioningAttempt
 from staff import actions as staff_actions
 from staff import admin_views
+from staff.admin_base import ReadOnlyAdmin, ReadOnlyInline
 from staff.panels import purchase_panels
 
 STUCK_AFTER = timedelta(minutes=15)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class OrderTransitionInline(ReadOnlyInline):

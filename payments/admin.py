@@ -8,35 +8,15 @@ from payments.models import Customer, EbarimtReceipt, Invoice, InvoiceTransition
 from staff import actions as staff_actions
 from staff import admin_views
 from staff.audit import actor_name, record_staff_action
+from staff.admin_base import ReadOnlyAdmin, ReadOnlyInline
 from staff.panels import invoice_panels
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Provider records and history: viewing only (editing would corrupt the record)."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
+class LinkedReadOnlyInline(ReadOnlyInline):
     show_change_link = True
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class InvoiceInline(ReadOnlyInline):
+class InvoiceInline(LinkedReadOnlyInline):
     model = Invoice
     fields = ("sender_invoice_no", "status", "amount_mnt", "paid_amount", "bundle", "created_at")
     readonly_fields = fields

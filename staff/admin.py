@@ -12,22 +12,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from staff import services
+from staff.admin_base import ReadOnlyAdmin
 from staff.exports import reconciliation_csv
 from staff.models import ReconciliationMismatch, ReconciliationRun, StaffAction
 from staff.reconciliation import local_day
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """History is not edited through the admin, not even by a superuser."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(StaffAction)
