@@ -93,9 +93,8 @@ def setup_django(env: dict) -> None:
 
     django.setup()
     from catalog.models import Bundle
-    from sandbox.esimgo.catalogue import get_catalogue
-
     from esimshop.celery import app
+    from sandbox.esimgo.catalogue import get_catalogue
 
     with app.connection_for_write() as connection:  # as a worker on this queue would: messages are kept
         app.amqp.queues[app.conf.task_default_queue].bind(connection.default_channel).declare()
@@ -374,7 +373,7 @@ def report(times, calls, args) -> dict:
                 "double-submit": "POST purchase (double-submit, reused)"}.get(label, "GET /healthz (same pass)")
         print(f"   {name:<42}{s[label]['median']:>10.2f}{s[label]['p95']:>9.2f}{s[label]['p99']:>9.2f}"
               f"{s[label]['median'] / s[versus]['median']:>8.1f}")
-    print(f"\n2. QPay callbacks (same server; each verified one = stub QPay payment/check + PAID + order handed over)")
+    print("\n2. QPay callbacks (same server; each verified one = stub QPay payment/check + PAID + order handed over)")
     print(f"   {'what':<40}{'n':>6}{'per second':>12}")
     for label, row in calls.items():
         if isinstance(row, dict):

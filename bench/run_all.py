@@ -131,10 +131,10 @@ def table_rows(results: dict, args) -> list[tuple[str, str, str, str]]:
 def print_table(rows) -> None:
     widths = [max(len(r[i]) for r in rows + [("Benchmark", "Figure", "Target", "Result")]) for i in range(4)]
     header = ("Benchmark", "Figure", "Target", "Result")
-    print("\n" + "  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    print("\n" + "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     print("  ".join("-" * w for w in widths))
     for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
 
 
 # --- results.md -------------------------------------------------------------------------------------

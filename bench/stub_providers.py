@@ -23,7 +23,7 @@ import hashlib
 import json
 import time
 import uuid
-from functools import lru_cache
+from functools import cache, lru_cache
 from urllib.parse import urlsplit
 
 import requests
@@ -64,7 +64,7 @@ def _banks() -> tuple:
     return tuple((name, description, scheme) for name, description, scheme in BANKS)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _esimgo_price(bundle_name: str):
     from sandbox.esimgo.catalogue import get_catalogue
 

@@ -27,10 +27,10 @@ import io
 import logging
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Iterator
 from urllib.parse import quote
 
 import requests

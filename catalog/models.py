@@ -98,3 +98,5 @@ class BundleCountry(models.Model):
         constraints = [models.UniqueConstraint(fields=["bundle", "country"], name="uniq_bundle_country")]
         indexes = [models.Index(fields=["country", "bundle"])]
 
+    def __str__(self):
+        return f"{self.bundle_id} in {self.country_id} ({self.kind})"

@@ -9,8 +9,7 @@ from functools import lru_cache
 
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 from django_countries import countries as country_registry
 from django_countries.fields import Country as CountryCode
 

@@ -327,7 +327,7 @@ def _insert_bundles(new, now) -> None:
         rows.append([f.get_db_prep_save(values[f.name], connection) if f.name in values else prepared_shared[f.name]
                      for f in fields])
     quote = connection.ops.quote_name
-    sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+    sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608 - quoted model column names; values are bound parameters
            f"VALUES ({', '.join(['%s'] * len(fields))})")
     with connection.cursor() as cursor:
         for batch in _batches(rows, 5000):
@@ -373,7 +373,7 @@ def _insert_coverage(rows):
     meta = BundleCountry._meta
     quote = connection.ops.quote_name
     columns = ", ".join(quote(meta.get_field(name).column) for name in ("bundle", "country", "kind"))
-    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES (%s, %s, %s)"
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES (%s, %s, %s)"  # noqa: S608 - quoted model column names; values are bound parameters
     with connection.cursor() as cursor:
         for batch in _batches(rows, 5000):
             cursor.executemany(sql, batch)

@@ -17,8 +17,8 @@ allows one unresolved attempt per order; Order.esimgo_order_reference and ESim.i
 A purchase whose outcome is unknown (timeout, 5xx, garbled 2xx) is never retried blindly.
 """
 import logging
-from dataclasses import dataclass
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 

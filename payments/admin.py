@@ -7,8 +7,8 @@ from payments import services
 from payments.models import Customer, EbarimtReceipt, Invoice, InvoiceTransition, Payment, QPayCallback, Refund
 from staff import actions as staff_actions
 from staff import admin_views
-from staff.audit import actor_name, record_staff_action
 from staff.admin_base import ReadOnlyAdmin, ReadOnlyInline
+from staff.audit import actor_name, record_staff_action
 from staff.panels import invoice_panels
 
 

@@ -162,7 +162,7 @@ class PaymentRow:
         return self.status == "PAID"
 
     @classmethod
-    def from_wire(cls, row: dict) -> "PaymentRow":
+    def from_wire(cls, row: dict) -> PaymentRow:
         if not isinstance(row, dict) or not row.get("payment_id"):
             raise QPayMalformedResponse(f"payment row without payment_id: {row!r}"[:300])
         amount = to_decimal(_first(row, "payment_amount", "amount"))

@@ -212,8 +212,9 @@ def sales_summary(*, days: int = 30, today=None, top: int = 8) -> SalesSummary:
     """Orders and revenue (invoice amounts, before refunds) per Ulaanbaatar day for the last
     `days` days, and the top destinations. A bundle for several countries counts once, under
     "multi-country", not once per country."""
-    from catalog.models import BundleCountry
     from django_countries import countries as country_names
+
+    from catalog.models import BundleCountry
     from orders.models import Order
 
     today = today or local_day(timezone.now())

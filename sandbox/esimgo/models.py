@@ -16,6 +16,9 @@ class Organisation(models.Model):
     balance = models.DecimalField(max_digits=14, decimal_places=4, default=INITIAL_BALANCE)
     currency = models.CharField(max_length=3, default="USD")
 
+    def __str__(self):
+        return self.name
+
     @classmethod
     def locked(cls) -> "Organisation":
         """The single organisation row, locked for update (call inside a transaction)."""
@@ -47,6 +50,9 @@ class SandboxOrder(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
 
+    def __str__(self):
+        return str(self.reference)
+
 
 class SandboxEsim(models.Model):
     iccid = models.CharField(max_length=22, unique=True)
@@ -60,6 +66,9 @@ class SandboxEsim(models.Model):
 
     class Meta:
         ordering = ["iccid"]
+
+    def __str__(self):
+        return self.iccid
 
 
 class SandboxAssignment(models.Model):
@@ -82,3 +91,6 @@ class SandboxAssignment(models.Model):
 
     class Meta:
         ordering = ["assigned_at", "id"]
+
+    def __str__(self):
+        return f"{self.bundle_name} on {self.esim_id}"

@@ -14,7 +14,8 @@ import logging
 import secrets
 import string
 import uuid
-from datetime import timedelta, timezone as dt_timezone
+from datetime import timedelta
+from datetime import timezone as dt_timezone
 from decimal import Decimal
 
 import requests
@@ -241,7 +242,7 @@ def place_order(body, source_ip="") -> dict:
             source_ip=source_ip, response={},
         )
         response_lines, assigned_count, seq = [], 0, 0
-        for line, line_targets in zip(lines, targets):
+        for line, line_targets in zip(lines, targets, strict=True):
             summary = _line_summary(line)
             if assign:
                 esims = []

@@ -216,12 +216,9 @@ def catalogue(request):
         bundles = sorted(bundles, key=CATALOGUE_ORDER_BY[order_by], reverse=direction == "desc")
     rows = len(bundles)
     chunk = bundles[(page - 1) * per_page : page * per_page]
-    body = '{"bundles":[%s],"pageCount":%d,"rows":%d,"pageSize":%d}' % (
-        ",".join(cat.json[b["name"]] for b in chunk),
-        _page_count(rows, per_page),
-        rows,
-        per_page,
-    )
+    bundles_json = ",".join(cat.json[b["name"]] for b in chunk)
+    page_count = _page_count(rows, per_page)
+    body = f'{{"bundles":[{bundles_json}],"pageCount":{page_count},"rows":{rows},"pageSize":{per_page}}}'
     return HttpResponse(body, content_type="application/json")
 
 

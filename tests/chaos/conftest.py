@@ -4,7 +4,6 @@ always runs). A laptop without them cannot run it at all; there it is deselected
 saying so, instead of failing every plain `bin/test`."""
 import os
 
-import pytest
 from django.conf import settings
 
 CHAOS_NOTE = []

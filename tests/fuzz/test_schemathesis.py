@@ -10,8 +10,8 @@ import responses
 import schemathesis
 from django.core import signals
 from django.core.cache import cache
-from django.db import close_old_connections
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from schemathesis.specs.openapi.checks import content_type_conformance, negative_data_rejection
 
 from tests.catalog.factories import BundleFactory, refresh_country_stats

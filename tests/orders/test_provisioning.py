@@ -1,5 +1,4 @@
 """Exactly-once provisioning: duplicates, crashes, unknown outcomes, permanent vs transient failures."""
-import json
 from datetime import timedelta
 from unittest import mock
 

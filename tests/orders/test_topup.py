@@ -4,7 +4,6 @@ import re
 import pytest
 import responses
 
-from orders.models import Order
 from payments.models import Invoice
 from tests.catalog.factories import BundleFactory
 from tests.conftest import ESIMGO_TEST_BASE_URL

@@ -83,7 +83,9 @@ def test_a_purchase_sends_one_task_that_schedules_the_checks(client, bundle, qpa
     """One broker message on the request path, after commit; the worker enqueues the five ETA tasks."""
     from esimshop.celery import app
     from payments.tasks import (
-        check_invoice_payment_task, expire_invoice_task, schedule_payment_checks_task,
+        check_invoice_payment_task,
+        expire_invoice_task,
+        schedule_payment_checks_task,
     )
 
     app.conf.task_always_eager = False  # a broker exists (the autouse provider fixture turns eager back on per test)

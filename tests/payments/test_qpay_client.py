@@ -18,8 +18,14 @@ from django.core.cache import cache
 
 from payments import qpay
 from payments.qpay import (
-    QPayAuthError, QPayBadRequest, QPayClient, QPayMalformedResponse, QPayNotFound, QPayRateLimited,
-    QPayUnavailable, PaymentRow,
+    PaymentRow,
+    QPayAuthError,
+    QPayBadRequest,
+    QPayClient,
+    QPayMalformedResponse,
+    QPayNotFound,
+    QPayRateLimited,
+    QPayUnavailable,
 )
 from tests.payments.qpay_mocks import BASE, add_token, calls_to, check_body, paid_row, token_body
 

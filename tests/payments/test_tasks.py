@@ -10,7 +10,9 @@ from esimshop.celery import app
 from payments import services
 from payments.models import Invoice, InvoiceTransition
 from payments.tasks import (
-    check_invoice_payment_task, expire_invoice_task, sweep_pending_invoices_task,
+    check_invoice_payment_task,
+    expire_invoice_task,
+    sweep_pending_invoices_task,
 )
 from tests.payments.factories import InvoiceFactory
 from tests.payments.qpay_mocks import BASE, add_check, add_token, calls_to, check_requests, paid_row

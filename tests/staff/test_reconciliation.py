@@ -12,8 +12,8 @@ from django.urls import reverse
 from payments.models import Invoice, Payment
 from staff.exports import _cell, reconciliation_csv
 from staff.models import ReconciliationMismatch, ReconciliationRun, StaffAction
-from staff.reconciliation import fetch_qpay_payments, day_bounds
-from staff.services import ReconciliationBusy, RUN_LOCK_KEY, resolve_mismatch, run_reconciliation
+from staff.reconciliation import day_bounds, fetch_qpay_payments
+from staff.services import RUN_LOCK_KEY, ReconciliationBusy, resolve_mismatch, run_reconciliation
 from tests.orders.factories import BundleFactory
 from tests.staff.conftest import QPAY_PAYMENT_LIST
 from tests.staff.reconciliation_data import DAY, at, build_world, mock_providers, qpay_row
@@ -45,7 +45,7 @@ def test_every_kind_of_mismatch_is_flagged_once_with_a_link_to_fix_it(world):
     c = world.cases
     expected = {
         "qpay-unbooked:100000000000002": (Kind.QPAY_PAID_NOT_IN_BOOKS, c["unbooked"].pk, None),
-        f"qpay-unknown-invoice:100000000000003": (Kind.QPAY_PAID_NOT_IN_BOOKS, None, None),
+        "qpay-unknown-invoice:100000000000003": (Kind.QPAY_PAID_NOT_IN_BOOKS, None, None),
         f"no-esim:{c['no_esim'].invoice_id}": (Kind.PAID_NO_ESIM, c["no_esim"].invoice_id, c["no_esim"].pk),
         "esimgo-unmatched:0c4a1f3e-0000-4000-8000-00000000dead": (Kind.ESIMGO_ORDER_UNMATCHED, None, None),
         "amount-payment:100000000000006": (Kind.AMOUNT_DIFFERENCE, c["amount"].pk, c["amount"].order.pk),
