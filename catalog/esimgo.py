@@ -37,6 +37,14 @@ import requests
 from django.conf import settings
 
 from catalog.ratelimit import get_rate_limiter
+from esimshop.provider_errors import (
+    ProviderError,
+    ProviderMalformedResponse,
+    ProviderRateLimited,
+    ProviderUnavailable,
+    may_retry_now,
+    never_sent,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,25 +54,24 @@ USER_AGENT = "esimshop/1.0 (+django)"
 # --- Errors --------------------------------------------------------------------------------
 
 
-class ESIMGoError(Exception):
-    """Base error. `transient` says whether trying again later may succeed."""
+class ESIMGoError(ProviderError):
+    """Base error. `transient` and `reached_provider` mean what esimshop.provider_errors says,
+    as for QPay."""
 
-    transient = False
+    provider = "esimgo"
 
-    def __init__(self, message, status=None, retry_after=None, *, outcome_unknown=False):
-        super().__init__(message)
-        self.message = str(message)
-        self.status = status
-        self.retry_after = retry_after
+    def __init__(self, message, status=None, retry_after=None, *, outcome_unknown=False, reached_provider=True):
+        super().__init__(message, status=status, retry_after=retry_after, reached_provider=reached_provider)
         # True when a non-idempotent request (purchase, revoke) may have been executed.
-        self.outcome_unknown = outcome_unknown
+        self.outcome_unknown = outcome_unknown and reached_provider
 
     def __str__(self):
         return f"{self.message} (HTTP {self.status})" if self.status else self.message
 
 
 class ESIMGoAuthError(ESIMGoError):
-    """401/403: key invalid or lacks access (eSIM Go also answers 403 to malformed bodies)."""
+    """401, or 403 "access denied"/"api token invalid": our key is wrong or lacks access (eSIM Go
+    also answers "access denied" to malformed bodies and unknown paths: our bug, not the shopper's)."""
 
 
 class ESIMGoNotFound(ESIMGoError):
@@ -75,20 +82,32 @@ class ESIMGoBadRequest(ESIMGoError):
     """400 and any other 4xx except 401/403/404/429: eSIM Go refused the request."""
 
 
-class ESIMGoRateLimited(ESIMGoError):
+class ESIMGoRefused(ESIMGoBadRequest):
+    """403 about the thing asked for, not the key: "no Bundles left", "ICCID not accessible by the
+    user" (docs/providers/esimgo.md, errors). The shopper is told the plan cannot be bought."""
+
+
+class ESIMGoRateLimited(ESIMGoError, ProviderRateLimited):
     """429: over the rate limit; `retry_after` seconds when eSIM Go said so."""
 
-    transient = True
 
-
-class ESIMGoUnavailable(ESIMGoError):
+class ESIMGoUnavailable(ESIMGoError, ProviderUnavailable):
     """5xx, timeouts, connection errors."""
 
-    transient = True
+
+class ESIMGoMalformedResponse(ESIMGoError, ProviderMalformedResponse):
+    """The response is not the JSON shape we expect (non-JSON, missing keys, garbage values).
+    Transient like QPay's: a later attempt may read fine; never repeated at once."""
 
 
-class ESIMGoMalformedResponse(ESIMGoError):
-    """The response is not the JSON shape we expect (non-JSON, missing keys, garbage values)."""
+# eSIM Go's 403 body for a bad or unauthorised key (and for paths it does not know); any other
+# 403 message is about the bundle or eSIM asked for (docs/providers/esimgo.md, errors).
+AUTH_403_MESSAGES = ("access denied", "api token invalid", "invalid api key", "unauthorised", "unauthorized")
+
+
+def _is_auth_403(message: str) -> bool:
+    text = message.strip().lower()
+    return not text or any(marker in text for marker in AUTH_403_MESSAGES)
 
 
 # --- Parsing helpers -----------------------------------------------------------------------
@@ -418,10 +437,13 @@ class ESIMGoClient:
             message = body.get("message") if isinstance(body, dict) else None
         except ValueError:
             message = None
+        provider_message = str(message or "").strip()
         message = str(message or response.text[:200] or response.reason or "error").strip()
         retry_after = _parse_retry_after(response.headers.get("Retry-After"))
-        if status in (401, 403):
+        if status == 401 or (status == 403 and _is_auth_403(provider_message)):
             return ESIMGoAuthError(message, status)
+        if status == 403:
+            return ESIMGoRefused(message, status)
         if status == 404:
             return ESIMGoNotFound(message, status)
         if status == 429:
@@ -443,11 +465,11 @@ class ESIMGoClient:
                 response = self.session.request(
                     method, url, params=params, json=json_body, headers=headers, timeout=self.timeout
                 )
-            except requests.Timeout as exc:
-                error = ESIMGoUnavailable(f"eSIM Go timed out: {type(exc).__name__}", outcome_unknown=not retry)
-            except requests.ConnectionError as exc:
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                failed = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
                 error = ESIMGoUnavailable(
-                    f"eSIM Go connection failed: {type(exc).__name__}", outcome_unknown=not retry
+                    f"eSIM Go {failed}: {type(exc).__name__}", outcome_unknown=not retry,
+                    reached_provider=not never_sent(exc),
                 )
             except requests.RequestException as exc:
                 raise ESIMGoUnavailable(f"eSIM Go request failed: {type(exc).__name__}") from exc
@@ -462,7 +484,8 @@ class ESIMGoClient:
                 # A Response keeps its socket open until collected; the raised error's
                 # traceback holds this frame, so drop the reference.
                 del response
-            if not error.transient or attempt >= max_retries:
+            # Purchases and revokes (retry=False) get no retries at all: provisioning decides.
+            if not may_retry_now(error, idempotent=retry) or attempt >= max_retries:
                 raise error
             if error.retry_after is not None and error.retry_after > self.max_retry_after:
                 raise error
@@ -515,14 +538,22 @@ class ESIMGoClient:
             previous_names = names
             collected += len(bundles)
             yield CataloguePage(page=page, page_count=page_count, rows=rows, bundles=bundles)
-            if (
-                (page_count is not None and page >= page_count)
-                or (rows is not None and collected >= rows)
-                or len(bundles) < per_page
-                or page >= self.max_catalogue_pages
+            if page >= self.max_catalogue_pages or self._last_catalogue_page(
+                page, page_count, rows, collected, len(bundles), per_page
             ):
                 return
             page += 1
+
+    @staticmethod
+    def _last_catalogue_page(page, page_count, rows, collected, page_size, per_page) -> bool:
+        """eSIM Go's own counts decide when it sent them: a short page before `pageCount` does not
+        end the catalogue (the live API caps pages below a large perPage). Only without any count
+        (the spec's bare array) does a short page mean the end."""
+        if page_count is not None:
+            return page >= page_count
+        if rows is not None:
+            return collected >= rows
+        return page_size < per_page
 
     @staticmethod
     def _optional_int(value, name):

@@ -36,6 +36,15 @@ import requests
 from django.conf import settings
 from django.core.cache import cache
 
+from esimshop.provider_errors import (
+    ProviderError,
+    ProviderMalformedResponse,
+    ProviderRateLimited,
+    ProviderUnavailable,
+    may_retry_now,
+    never_sent,
+)
+
 logger = logging.getLogger(__name__)
 
 TOKEN_RENEW_LEEWAY_SECONDS = 60
@@ -50,17 +59,16 @@ CHECK_MAX_PAGES = 20
 
 # --- Errors -------------------------------------------------------------------------------
 
-class QPayError(Exception):
-    """Any QPay failure. `code` is QPay's `error` key when it sent one."""
+class QPayError(ProviderError):
+    """Any QPay failure. `code` is QPay's `error` key when it sent one. `transient` and
+    `reached_provider` mean what esimshop.provider_errors says, as for eSIM Go."""
 
-    transient = False
+    provider = "qpay"
 
-    def __init__(self, message: str, *, code: str = "", status: int | None = None, retry_after: float | None = None):
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.status = status
-        self.retry_after = retry_after
+    def __init__(self, message: str, *, code: str = "", status: int | None = None, retry_after: float | None = None,
+                 reached_provider: bool = True):
+        super().__init__(message, code=code, status=status, retry_after=retry_after,
+                         reached_provider=reached_provider)
 
     def __str__(self):
         parts = [p for p in (self.code, self.message) if p]
@@ -81,20 +89,16 @@ class QPayBadRequest(QPayError):
     """Any other 4xx: QPay refused the request. Permanent; never retried."""
 
 
-class QPayRateLimited(QPayError):
-    transient = True
+class QPayRateLimited(QPayError, ProviderRateLimited):
+    """429: QPay refused the request before acting on it."""
 
 
-class QPayUnavailable(QPayError):
+class QPayUnavailable(QPayError, ProviderUnavailable):
     """5xx, timeouts, connection errors."""
 
-    transient = True
 
-
-class QPayMalformedResponse(QPayError):
+class QPayMalformedResponse(QPayError, ProviderMalformedResponse):
     """A 2xx whose body is not the JSON shape we need."""
-
-    transient = True
 
 
 # --- Parsing helpers ----------------------------------------------------------------------
@@ -354,25 +358,21 @@ class QPayClient:
 
     @staticmethod
     def _may_retry(exc: QPayError, retry: str) -> bool:
-        if retry == "all":
-            return not isinstance(exc, QPayMalformedResponse)
-        return isinstance(exc, QPayRateLimited) or getattr(exc, "unsent", False)
+        # "unsent" marks a request that must not be repeated once QPay may have acted on it.
+        return may_retry_now(exc, idempotent=retry == "all")
 
     def _send_once(self, method, path, *, json=None, headers=None, auth=None) -> Any:
         url = self._url(path)
         try:
             response = self.session.request(method, url, json=json, headers=headers, auth=auth, timeout=self.timeout)
         except requests.ConnectTimeout as exc:
-            err = QPayUnavailable(f"connect timeout to {self.base_url}")
-            err.unsent = True
-            raise err from exc
+            raise QPayUnavailable(f"connect timeout to {self.base_url}", reached_provider=False) from exc
         except requests.Timeout as exc:
             raise QPayUnavailable(f"read timeout from {self.base_url}") from exc
         except requests.ConnectionError as exc:
-            err = QPayUnavailable(f"cannot connect to {self.base_url}: {exc.__class__.__name__}")
             # A refused connection never reached QPay; a reset mid-response might have.
-            err.unsent = "refused" in str(exc).lower() or "Failed to establish" in str(exc)
-            raise err from exc
+            raise QPayUnavailable(f"cannot connect to {self.base_url}: {exc.__class__.__name__}",
+                                  reached_provider=not never_sent(exc)) from exc
         except requests.RequestException as exc:
             raise QPayUnavailable(f"request to {self.base_url} failed: {exc.__class__.__name__}") from exc
         return self._parse(response)

@@ -243,6 +243,21 @@ def test_esimgo_refusal_is_a_400_on_package_and_no_qpay_invoice(client, bundle, 
     assert calls_to(mocked_responses, "/invoice") == [] and Invoice.objects.count() == 0
 
 
+
+@pytest.mark.parametrize("message, status, field", [
+    # eSIM Go's 403 for a bundle the organisation cannot buy: the shopper hears "cannot be bought".
+    ("no Bundles left", 400, "packageCode"),
+    # 403 "access denied" is our key: the shopper hears "provider not reachable, try again".
+    ("access denied", 503, None),
+])
+def test_esimgo_403_tells_the_shopper_the_right_thing(client, bundle, mocked_responses, message, status, field):
+    mocked_responses.add(responses.POST, ESIMGO_ORDERS, status=403, json={"message": message})
+    response = post(client, body())
+    assert response.status_code == status
+    if field:
+        assert list(response.json()["errors"]) == [field]
+    assert calls_to(mocked_responses, "/invoice") == [] and Invoice.objects.count() == 0
+
 def test_esimgo_price_moved_beyond_tolerance_is_refused(client, bundle, mocked_responses, settings):
     settings.ESIMGO_PRICE_TOLERANCE_PERCENT = 10
     mocked_responses.add(responses.POST, ESIMGO_ORDERS, json=esimgo_validate_body(total=5.0))  # +11 %
