@@ -645,10 +645,14 @@ class ESIMGoClient:
             raise ESIMGoMalformedResponse("compatibility response without `compatible`")
         return _parse_bool(data["compatible"])
 
-    def revoke_bundle(self, iccid, bundle_name, *, validate=False, refund_to_balance=False) -> dict:
+    def revoke_bundle(self, iccid, bundle_name, *, validate=False, refund_to_balance=False, offer_id="") -> dict:
+        """DELETE /esims/{iccid}/bundles/{name}. A refund to the balance needs the `offerId` the
+        validate answer offers (docs/providers/esimgo.md, refunds): pass it with the transaction."""
         params = {"type": "validate" if validate else "transaction"}
         if refund_to_balance:
             params["refundToBalance"] = "true"
+        if offer_id:
+            params["offerId"] = str(offer_id)
         data = self._json(
             "DELETE",
             f"/esims/{quote(str(iccid), safe='')}/bundles/{quote(bundle_name, safe='')}",
@@ -658,6 +662,20 @@ class ESIMGoClient:
         if not isinstance(data, dict):
             raise ESIMGoMalformedResponse("revoke response is not an object")
         return data
+
+    @staticmethod
+    def offer_id_from(validate_answer) -> str:
+        """The `offerId` of a revoke validate answer: top level, or the first offer/option that
+        carries one (the live shape is unrecorded; the spec only says validate "provides options")."""
+        if not isinstance(validate_answer, dict):
+            return ""
+        if validate_answer.get("offerId"):
+            return str(validate_answer["offerId"])
+        for value in validate_answer.values():
+            for entry in value if isinstance(value, list) else []:
+                if isinstance(entry, dict) and entry.get("offerId"):
+                    return str(entry["offerId"])
+        return ""
 
     # --- organisation ------------------------------------------------------------------
 

@@ -294,19 +294,22 @@ def revoke_unused_bundle(refund_id, *, client=None) -> Refund:
             return finish(Outcome.KEPT_INSTALLED, f"eSIM {iccid} was installed; bundle not revoked")
     except ESIMGoError as exc:
         return finish(Outcome.FAILED, f"could not read eSIM {iccid}: {exc}")
-    to_balance = True
+    # A refund to the balance needs the offerId its validate answer carries; without one eSIM Go
+    # can only return the bundle to our inventory (docs/providers/esimgo.md, refunds).
+    offer_id = ""
     try:
-        client.revoke_bundle(iccid, bundle, validate=True, refund_to_balance=True)
+        offer_id = client.offer_id_from(client.revoke_bundle(iccid, bundle, validate=True, refund_to_balance=True))
     except ESIMGoError as exc:
         if exc.transient:
             return finish(Outcome.FAILED, f"validate failed: {exc}")
+    if not offer_id:
         try:
             client.revoke_bundle(iccid, bundle, validate=True, refund_to_balance=False)
         except ESIMGoError as exc2:
             return finish(Outcome.FAILED if exc2.transient else Outcome.NOT_ALLOWED, f"eSIM Go: {exc2}")
-        to_balance = False
     try:
-        result = client.revoke_bundle(iccid, bundle, validate=False, refund_to_balance=to_balance)
+        result = client.revoke_bundle(iccid, bundle, validate=False, refund_to_balance=bool(offer_id),
+                                      offer_id=offer_id)
     except ESIMGoError as exc:
         if exc.transient or getattr(exc, "outcome_unknown", False):
             return finish(Outcome.UNKNOWN, f"no answer from eSIM Go: {exc}")

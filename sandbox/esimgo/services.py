@@ -280,7 +280,12 @@ def place_order(body, source_ip="") -> dict:
 # --- eSIM changes --------------------------------------------------------------------------
 
 
-def revoke(esim: SandboxEsim, bundle_name: str, *, validate: bool, refund_to_balance: bool) -> dict:
+def offer_id_for(assignment) -> str:
+    """The sandbox's offerId for refunding one assignment to the balance (stable per assignment)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"esimgo-sandbox-offer:{assignment.pk}"))
+
+
+def revoke(esim: SandboxEsim, bundle_name: str, *, validate: bool, refund_to_balance: bool, offer_id: str = "") -> dict:
     with transaction.atomic():
         org = Organisation.locked()
         candidates = esim.assignments.select_for_update().filter(bundle_name=bundle_name, revoked_at=None)
@@ -290,7 +295,13 @@ def revoke(esim: SandboxEsim, bundle_name: str, *, validate: bool, refund_to_bal
         target = unused[0]  # the oldest unused assignment, as eSIM Go documents
         destination = "balance" if refund_to_balance else "inventory"
         if validate:
-            return {"status": f"Bundle can be revoked and refunded to {destination}", "assignmentId": str(target.pk)}
+            answer = {"status": f"Bundle can be revoked and refunded to {destination}", "assignmentId": str(target.pk)}
+            if refund_to_balance:
+                answer["offerId"] = offer_id_for(target)
+            return answer
+        if refund_to_balance and offer_id != offer_id_for(target):
+            # eSIM Go: offerId is "needed for refunding to balance" (docs/providers/esimgo.md).
+            raise ApiError(400, "offerId is required to refund to balance" if not offer_id else "unknown offerId")
         target.revoked_at = timezone.now()
         target.save(update_fields=["revoked_at"])
         if refund_to_balance:

@@ -449,7 +449,8 @@ def esim_bundle(request, iccid, name):
         if kind not in ("validate", "transaction"):
             raise ApiError(400, "type must be validate or transaction")
         refund = _bool_param(request, "refundToBalance", False)
-        return JsonResponse(services.revoke(esim, name, validate=kind == "validate", refund_to_balance=refund))
+        return JsonResponse(services.revoke(esim, name, validate=kind == "validate", refund_to_balance=refund,
+                                            offer_id=request.GET.get("offerId", "")))
     latest = esim.assignments.filter(bundle_name=name).order_by("-assigned_at", "-id").first()
     if latest is None:
         raise ApiError(404, f"bundle {name} not found on eSIM {iccid}")

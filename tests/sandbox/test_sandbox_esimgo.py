@@ -426,7 +426,13 @@ def test_revoke_validate_then_transaction_with_refund(api):
     check = api.delete(f"{path}?type=validate&refundToBalance=true")
     assert check.status_code == 200 and Organisation.current().balance == after_purchase
     assert SandboxAssignment.objects.get(esim__iccid=iccid).revoked_at is None
-    done = api.delete(f"{path}?type=transaction&refundToBalance=true")
+    offer_id = check.json()["offerId"]
+    # eSIM Go: offerId is "needed for refunding to balance" (docs/providers/esimgo.md, refunds).
+    refused = api.delete(f"{path}?type=transaction&refundToBalance=true")
+    assert refused.status_code == 400 and "offerId" in refused.json()["message"]
+    assert api.delete(f"{path}?type=transaction&refundToBalance=true&offerId=other").status_code == 400
+    assert SandboxAssignment.objects.get(esim__iccid=iccid).revoked_at is None
+    done = api.delete(f"{path}?type=transaction&refundToBalance=true&offerId={offer_id}")
     assert done.json() == {"status": "Successfully Revoked Bundle, bundle has been refunded to balance"}
     assert Organisation.current().balance == after_purchase + price
     state = api.get(path).json()["assignments"][0]["bundleState"]

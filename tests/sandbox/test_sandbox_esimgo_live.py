@@ -75,7 +75,9 @@ def test_order_transaction_assignments_and_esim_calls_over_http(sandbox_client):
     top_up = sandbox_client.create_order("esim_3GB_30D_MN_V2", iccid=iccid, allow_reassign=False)
     assert top_up["order"][0]["iccids"] == [iccid]
 
-    revoked = sandbox_client.revoke_bundle(iccid, "esim_3GB_30D_MN_V2", refund_to_balance=True)
+    offer = sandbox_client.revoke_bundle(iccid, "esim_3GB_30D_MN_V2", validate=True, refund_to_balance=True)
+    revoked = sandbox_client.revoke_bundle(iccid, "esim_3GB_30D_MN_V2", refund_to_balance=True,
+                                           offer_id=sandbox_client.offer_id_from(offer))
     assert "Successfully Revoked" in revoked["status"]
     price = get_catalogue().by_name["esim_1GB_7D_MN_V2"]["price"]
     assert sandbox_client.get_organisation()["balance"] == balance_before - price

@@ -41,6 +41,9 @@ def p2p(order):
     return _payment(order, kind="P2P", payment_id="493622150113497")
 
 
+OFFER_ID = "3f1c2a9e-offer"
+
+
 @pytest.fixture
 def esimgo(mocked_responses, order):
     """eSIM Go: the eSIM was never installed; validate and revoke both succeed. Records revoke calls."""
@@ -51,8 +54,12 @@ def esimgo(mocked_responses, order):
 
     def revoke(request):
         revokes.append(dict(request.params))
+        to_balance = request.params.get("refundToBalance") == "true"
         if request.params.get("type") == "validate":
-            return 200, {}, json.dumps({"status": "Bundle can be revoked and refunded to balance"})
+            answer = {"status": "Bundle can be revoked and refunded to balance"}
+            return 200, {}, json.dumps({**answer, "offerId": OFFER_ID} if to_balance else answer)
+        if to_balance and request.params.get("offerId") != OFFER_ID:  # "needed for refunding to balance"
+            return 400, {}, json.dumps({"message": "offerId is required to refund to balance"})
         return 200, {}, json.dumps({"status": "Successfully Revoked Bundle, bundle has been refunded to balance"})
 
     mocked_responses.add_callback(responses.DELETE, f"{ESIMGO_TEST_BASE_URL}/esims/{iccid}/bundles/{name}", callback=revoke)
@@ -92,11 +99,34 @@ def test_card_refund_goes_through_qpay_once_marks_the_order_refunded_and_revokes
     assert (last.name, last.actor, last.actor_user) == ("refund_delivered", "staff:finance-person", finance)
     assert refund.esimgo_outcome == Refund.ESIMGoOutcome.REVOKED
     assert [r["type"] for r in esimgo] == ["validate", "transaction"] and esimgo[1]["refundToBalance"] == "true"
+    assert esimgo[1]["offerId"] == OFFER_ID  # the validate answer's offer, sent with the transaction
     assert StaffAction.objects.filter(action="refund.card", outcome=Outcome.DONE, object_id=str(order.pk)).count() == 1
     # The shopper's eSIM page says refunded.
     page = client.get(order.get_absolute_url()).content.decode()
     assert 'data-status="REFUNDED"' in page
 
+
+
+def test_without_an_offer_id_the_bundle_goes_back_to_inventory_never_to_balance_without_one(
+        order, card, member, mocked_responses, qpay_token, django_capture_on_commit_callbacks):
+    iccid, name = order.esim.iccid, order.bundle.name
+    mocked_responses.add(responses.GET, f"{ESIMGO_TEST_BASE_URL}/esims/{iccid}",
+                         json={"iccid": iccid, "profileStatus": "Released", "firstInstalledDateTime": None})
+    revokes = []
+
+    def revoke(request):  # this account offers no refund to balance: validate carries no offerId
+        revokes.append(dict(request.params))
+        return 200, {}, json.dumps({"status": "Bundle can be revoked and refunded to inventory"})
+
+    mocked_responses.add_callback(responses.DELETE, f"{ESIMGO_TEST_BASE_URL}/esims/{iccid}/bundles/{name}",
+                                  callback=revoke)
+    mocked_responses.add(responses.DELETE, f"{QPAY}/payment/refund/{card.qpay_payment_id}", json={})
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _refund(member("finance"), order, card).outcome == Outcome.DONE
+    assert [(r["type"], r.get("refundToBalance")) for r in revokes] == [
+        ("validate", "true"), ("validate", None), ("transaction", None)]
+    assert not any("offerId" in r for r in revokes)
+    assert Refund.objects.get().esimgo_outcome == Refund.ESIMGoOutcome.REVOKED
 
 def test_a_card_refund_qpay_refuses_is_recorded_failed_and_can_be_tried_again(order, card, member, mocked_responses, qpay_token):
     url = f"{QPAY}/payment/refund/{card.qpay_payment_id}"
