@@ -224,7 +224,8 @@ PAYMENTS_CALLBACK_RATE_LIMIT_PER_INVOICE_PER_MINUTE = env.int(
 PAYMENTS_CALLBACK_BAD_TOKEN_RATE_LIMIT_PER_MINUTE = env.int("PAYMENTS_CALLBACK_BAD_TOKEN_RATE_LIMIT_PER_MINUTE", default=60)
 
 # Staff console: eSIM Go balance warning threshold (organisation currency) and QPay's merchant id
-# for the merchant-wide payment list used by reconciliation (empty: QPay's default merchant).
+# for the merchant-wide payment list used by reconciliation (empty: the `merchant_id` claim of
+# QPay's access token; reconciliation reports itself incomplete if neither gives one).
 ESIMGO_LOW_BALANCE_THRESHOLD = Decimal(env.str("ESIMGO_LOW_BALANCE_THRESHOLD", default="100"))
 QPAY_MERCHANT_ID = env.str("QPAY_MERCHANT_ID", default="")
 

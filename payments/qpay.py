@@ -22,7 +22,9 @@ and the orphan (if any) is unpayable in practice because nobody ever saw its QR.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import logging
 import os
 import random
@@ -324,6 +326,14 @@ class QPayClient:
             )
         return token
 
+    def merchant_id(self) -> str:
+        """QPay's id for this merchant, the `object_id` of an object_type MERCHANT list: settings
+        QPAY_MERCHANT_ID, else the `merchant_id` claim of QPay's access token (a JWT; the public
+        sandbox's says "KKTT", docs/providers/qpay.md). "" when neither says: never list with it."""
+        if settings.QPAY_MERCHANT_ID:
+            return str(settings.QPAY_MERCHANT_ID)
+        return jwt_claim(self.get_access_token(), "merchant_id")
+
     def forget_token(self) -> None:
         cache.delete_many([self._token_key, f"{self._token_key}:refresh"])
 
@@ -542,6 +552,20 @@ class QPayClient:
         """DELETE /v2/ebarimt_v3/{payment_id} → barimt_status CANCELED."""
         data = self._call("DELETE", f"ebarimt_v3/{payment_id}", retry="unsent")
         return data if isinstance(data, dict) else {}
+
+
+def jwt_claim(token: str, claim: str) -> str:
+    """One claim of a JWT's payload, unverified: QPay issued the token to us over TLS; we read a
+    label from it and never trust it for access. "" if the token is not a JWT or lacks the claim."""
+    parts = str(token or "").split(".")
+    if len(parts) != 3:
+        return ""
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, TypeError):
+        return ""
+    value = payload.get(claim) if isinstance(payload, dict) else None
+    return str(value) if value not in (None, "") else ""
 
 
 def _safe_link(link) -> bool:

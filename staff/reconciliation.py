@@ -6,10 +6,11 @@ loads our invoices, payments and orders, and returns the findings and the per-da
 staff.services persists them.
 
 Days are Ulaanbaatar days (settings.TIME_ZONE): that is the day QPay and the shop's staff see.
-QPay's list endpoint is paged with no documented date filter or order, so we page until the
-list ends, or until a whole page is older than the period (the list is newest first in every
-capture we have), and say "incomplete" when we had to stop early. A finding that needs a
-provider's full list ("booked here but not at QPay") is only made when that list is complete.
+QPay's list endpoint is paged with no documented date filter and no documented order (the sandbox
+lists newest first; nobody has recorded QPay's order), so we read every page until the list ends,
+keep the rows dated in the period, and say "incomplete" when we had to stop early (page cap, error,
+no merchant id). A finding that needs a provider's full list ("booked here but not at QPay") is
+only made when that list is complete (docs/providers/qpay.md, payment list).
 """
 from __future__ import annotations
 
@@ -128,10 +129,13 @@ def fetch_qpay_payments(start: datetime, end: datetime, *, client=None) -> Listi
     client = client or QPayClient()
     listing = Listing()
     try:
+        merchant_id = client.merchant_id()
+        if not merchant_id:
+            listing.error = "QPay payment list: merchant id unknown (set QPAY_MERCHANT_ID)"
+            return listing
         for page in range(1, QPAY_MAX_PAGES + 1):
             count, rows = client.list_payments(
-                object_type="MERCHANT", object_id=getattr(settings, "QPAY_MERCHANT_ID", ""),
-                page_number=page, page_limit=PAGE_LIMIT,
+                object_type="MERCHANT", object_id=merchant_id, page_number=page, page_limit=PAGE_LIMIT,
             )
             lines = [
                 QPayLine(
@@ -143,10 +147,7 @@ def fetch_qpay_payments(start: datetime, end: datetime, *, client=None) -> Listi
             ]
             listing.lines.extend(line for line in lines if line.paid_at is None or start <= line.paid_at < end)
             if len(rows) < PAGE_LIMIT or page * PAGE_LIMIT >= count:
-                listing.complete = True
-                break
-            if lines and all(line.paid_at is not None and line.paid_at < start for line in lines):
-                listing.complete = True  # newest first: everything further back is older still
+                listing.complete = True  # the list ended: every page was read, whatever its order
                 break
         else:
             listing.error = f"QPay payment list longer than {QPAY_MAX_PAGES} pages; stopped"

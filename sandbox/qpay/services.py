@@ -1,6 +1,7 @@
 """Sandbox QPay internals: tokens, QR payloads, payments and the callback to the shop."""
 import base64
 import io
+import json
 import logging
 import secrets
 import threading
@@ -12,9 +13,9 @@ from urllib.parse import urlencode, urljoin
 import qrcode
 import requests
 from django.conf import settings
-from django.core import signing
 from django.db import connection, transaction
 from django.templatetags.static import static
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from sandbox.qpay import faults
 from sandbox.qpay.models import SandboxInvoice, SandboxPayment
@@ -22,6 +23,7 @@ from sandbox.qpay.models import SandboxInvoice, SandboxPayment
 logger = logging.getLogger(__name__)
 
 TOKEN_SALT = "sandbox.qpay.token"
+SANDBOX_MERCHANT_ID = "KKTT"
 TOKEN_LIFETIME_SECONDS = 86400  # production and the real sandbox: about +24 h
 CALLBACK_TIMEOUT_SECONDS = 10
 
@@ -48,13 +50,32 @@ class ApiError(Exception):
 
 # --- tokens ---------------------------------------------------------------------------------
 
+def merchant_id() -> str:
+    """The sandbox merchant's id: QPAY_MERCHANT_ID when set, else the public sandbox's "KKTT"
+    (docs/providers/qpay.md). It is the `merchant_id` claim of every token we issue."""
+    return settings.QPAY_MERCHANT_ID or SANDBOX_MERCHANT_ID
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _jwt(payload: dict) -> str:
+    """QPay's tokens are JWTs (HS256 here, signed with a salted SECRET_KEY); clients read claims."""
+    head = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    body = _b64url(json.dumps(payload, separators=(",", ":")).encode())
+    signature = _b64url(salted_hmac(TOKEN_SALT, f"{head}.{body}", algorithm="sha256").digest())
+    return f"{head}.{body}.{signature}"
+
+
 def issue_tokens(client_id: str) -> dict:
     """The real response shape: absolute unix `expires_in`, refresh expiring with it,
     and the hyphenated `not-before-policy` as a string."""
     expires = int(time.time()) + int(getattr(settings, "SANDBOX_QPAY_TOKEN_LIFETIME", TOKEN_LIFETIME_SECONDS))
     nonce = secrets.token_hex(8)
-    access = signing.dumps({"c": client_id, "k": "access", "exp": expires, "n": nonce}, salt=TOKEN_SALT)
-    refresh = signing.dumps({"c": client_id, "k": "refresh", "exp": expires, "n": nonce}, salt=TOKEN_SALT)
+    claims = {"c": client_id, "exp": expires, "iat": int(time.time()), "n": nonce, "merchant_id": merchant_id()}
+    access = _jwt({**claims, "k": "access"})
+    refresh = _jwt({**claims, "k": "refresh"})
     return {
         "token_type": "bearer",
         "refresh_expires_in": expires,
@@ -68,9 +89,16 @@ def issue_tokens(client_id: str) -> dict:
 
 
 def read_token(token: str, kind: str) -> dict | None:
+    head, _, rest = str(token or "").partition(".")
+    body, _, signature = rest.partition(".")
+    expected = _b64url(salted_hmac(TOKEN_SALT, f"{head}.{body}", algorithm="sha256").digest())
+    if not (head and body and constant_time_compare(signature, expected)):
+        return None
     try:
-        data = signing.loads(token, salt=TOKEN_SALT)
-    except signing.BadSignature:
+        data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
         return None
     if data.get("k") != kind or data.get("exp", 0) <= time.time() or data.get("c") != settings.QPAY_CLIENT_ID:
         return None

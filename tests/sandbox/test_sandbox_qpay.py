@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 import responses
 
+from payments.qpay import jwt_claim
 from sandbox.qpay import faults
 from sandbox.qpay.models import SandboxInvoice, SandboxPayment
 
@@ -215,7 +216,7 @@ def test_payment_check_pages(api, no_callbacks):
     assert page["count"] == 3 and len(page["rows"]) == 1 and page["paid_amount"] == 300
 
 
-def test_get_and_list_payments(api, no_callbacks):
+def test_get_and_list_payments(api, no_callbacks, token):
     invoice_id = api("POST", "invoice", invoice_body()).json()["invoice_id"]
     payment = _pay(invoice_id, payment_type="CARD")
     data = api("GET", f"payment/{payment.payment_id}").json()
@@ -225,8 +226,18 @@ def test_get_and_list_payments(api, no_callbacks):
     listed = api("POST", "payment/list", {"object_type": "INVOICE", "object_id": invoice_id,
                                           "offset": {"page_number": 1, "page_limit": 10}}).json()
     assert listed["count"] == 1 and listed["rows"][0]["paid_by"] == "CARD"
-    merchant = api("POST", "payment/list", {"object_type": "MERCHANT", "offset": {"page_number": 1, "page_limit": 10}})
-    assert merchant.json()["count"] == 1
+    # What real clients send (qpay-go): MERCHANT + the merchant id from the token, a page_limit
+    # above 100, branch/terminal codes and dates (docs/providers/qpay.md, payment list).
+    merchant_id = jwt_claim(token, "merchant_id")
+    assert merchant_id == "KKTT"
+    merchant = api("POST", "payment/list", {
+        "object_type": "MERCHANT", "object_id": merchant_id, "merchant_branch_code": "", "merchant_terminal_code": "",
+        "start_date": "2026-01-01", "end_date": "2026-12-31", "offset": {"page_number": 1, "page_limit": 500}})
+    assert merchant.status_code == 200 and merchant.json()["count"] == 1
+    assert api("POST", "payment/list", {"object_type": "MERCHANT", "object_id": "SOMEONE_ELSE",
+                                        "offset": {"page_number": 1, "page_limit": 10}}).status_code == 422
+    assert api("POST", "payment/list", {"object_type": "MERCHANT",
+                                        "offset": {"page_number": 1, "page_limit": 10}}).status_code == 400
 
 
 def test_refund_is_card_only(api, no_callbacks):

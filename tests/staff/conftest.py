@@ -22,6 +22,7 @@ def _staff_settings(settings):
     settings.ESIMGO_MAX_RETRIES = 0
     settings.QPAY_USD_TO_MNT_RATE = Decimal("3450")
     settings.ESIMGO_LOW_BALANCE_THRESHOLD = Decimal("100")
+    settings.QPAY_MERCHANT_ID = "SHOP_MERCHANT"  # object_id of the merchant-wide payment list
     yield
 
 

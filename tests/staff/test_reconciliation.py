@@ -1,6 +1,8 @@
 """Reconciliation on a prepared day with one of every mismatch kind (QPay and eSIM Go mocked)."""
+import base64
 import csv
 import io
+import json
 from datetime import date
 from decimal import Decimal
 
@@ -15,6 +17,7 @@ from staff.models import ReconciliationMismatch, ReconciliationRun, StaffAction
 from staff.reconciliation import day_bounds, fetch_qpay_payments
 from staff.services import RUN_LOCK_KEY, ReconciliationBusy, resolve_mismatch, run_reconciliation
 from tests.orders.factories import BundleFactory
+from tests.payments.qpay_mocks import add_token
 from tests.staff.conftest import QPAY_PAYMENT_LIST
 from tests.staff.reconciliation_data import DAY, at, build_world, mock_providers, qpay_row
 
@@ -180,29 +183,68 @@ def test_one_run_at_a_time(db):
         run_reconciliation(DAY, actor="test")
 
 
-def test_qpay_listing_stops_at_a_page_older_than_the_period(db, mocked_responses, qpay_token):
-    start, end = day_bounds(DAY, DAY)
-    newest = [qpay_row(f"2{n:014d}", "inv", 1000, at(20)) for n in range(100)]
-    older = [qpay_row(f"3{n:014d}", "inv", 1000, at(20, day=date(2026, 1, 10))) for n in range(100)]
-    pages = iter([newest, older, AssertionError("read past the period")])
+def _serve_pages(mocked_responses, pages, count):
+    """QPay's payment list answering page_number N with pages[N-1]; records the bodies sent."""
+    sent = []
 
     def answer(request):
-        import json
-
-        page = next(pages)
-        if isinstance(page, Exception):
-            raise page
-        return 200, {}, json.dumps({"count": 5000, "rows": page})
+        body = json.loads(request.body)
+        sent.append(body)
+        number = body["offset"]["page_number"]
+        rows = pages[number - 1] if number <= len(pages) else []
+        return 200, {}, json.dumps({"count": count, "rows": rows})
 
     mocked_responses.add_callback(responses.POST, QPAY_PAYMENT_LIST, callback=answer)
+    return sent
+
+
+@pytest.mark.parametrize("order", ["oldest first", "newest first"])
+def test_qpay_listing_reads_every_page_whatever_the_order(db, mocked_responses, qpay_token, order):
+    # QPay documents no order for its payment list; a page older than the period proves nothing.
+    start, end = day_bounds(DAY, DAY)
+    older = [qpay_row(f"3{n:014d}", "inv", 1000, at(20, day=date(2026, 1, 10))) for n in range(100)]
+    inside = [qpay_row(f"2{n:014d}", "inv", 1000, at(20)) for n in range(100)]
+    last = [qpay_row("100000000000001", "inv", 1000, at(21))]
+    pages = [older, inside, last] if order == "oldest first" else [last + inside[:99], [inside[99]] + older[:99], older[99:]]
+    sent = _serve_pages(mocked_responses, pages, count=201)
 
     listing = fetch_qpay_payments(start, end)
 
     assert listing.complete and not listing.error
-    assert len(listing.lines) == 100
-    sent = [__import__("json").loads(c.request.body) for c in mocked_responses.calls if c.request.url == QPAY_PAYMENT_LIST]
-    assert [b["offset"]["page_number"] for b in sent] == [1, 2]
-    assert sent[0]["object_type"] == "MERCHANT"
+    assert len(listing.lines) == 101
+    assert [b["offset"]["page_number"] for b in sent] == [1, 2, 3]
+    assert {(b["object_type"], b["object_id"]) for b in sent} == {("MERCHANT", "SHOP_MERCHANT")}
+
+
+def test_qpay_listing_longer_than_the_page_cap_is_incomplete(db, mocked_responses, qpay_token, monkeypatch):
+    monkeypatch.setattr("staff.reconciliation.QPAY_MAX_PAGES", 2)
+    start, end = day_bounds(DAY, DAY)
+    full = [qpay_row(f"2{n:014d}", "inv", 1000, at(20)) for n in range(100)]
+    _serve_pages(mocked_responses, [full, full, full], count=300)
+
+    listing = fetch_qpay_payments(start, end)
+
+    assert not listing.complete and "longer than 2 pages" in listing.error
+
+
+def test_qpay_listing_never_sends_an_empty_merchant_id(db, mocked_responses, qpay_token, settings):
+    settings.QPAY_MERCHANT_ID = ""  # and the (mocked) token is not a JWT carrying merchant_id
+    sent = _serve_pages(mocked_responses, [[]], count=0)
+
+    listing = fetch_qpay_payments(*day_bounds(DAY, DAY))
+
+    assert not listing.complete and "QPAY_MERCHANT_ID" in listing.error
+    assert sent == []
+
+
+def test_qpay_merchant_id_comes_from_the_token_when_not_configured(db, mocked_responses, settings):
+    settings.QPAY_MERCHANT_ID = ""
+    claims = base64.urlsafe_b64encode(json.dumps({"merchant_id": "KKTT"}).encode()).decode().rstrip("=")
+    add_token(mocked_responses, access=f"eyJhbGciOiJIUzI1NiJ9.{claims}.c2ln")
+    sent = _serve_pages(mocked_responses, [[]], count=0)
+
+    assert fetch_qpay_payments(*day_bounds(DAY, DAY)).complete
+    assert sent[0]["object_type"] == "MERCHANT" and sent[0]["object_id"] == "KKTT"
 
 
 def test_staff_resolve_is_recorded_and_idempotent(world, admin_user):
