@@ -28,6 +28,7 @@ import logging
 import random
 import time
 from collections.abc import Iterator
+from typing import Any
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
@@ -147,10 +148,13 @@ def _as_list(value, *, field_name):
 
 def _parse_country(entry, *, field_name) -> dict:
     """Flat {name, region, iso}, nested {country:{...}, networks:[...]}, or a bare ISO string."""
+    iso: Any
+    name: Any
+    region: Any
     if isinstance(entry, str):
         iso, name, region = entry, "", ""
     elif isinstance(entry, dict):
-        inner = entry.get("country") if isinstance(entry.get("country"), dict) else entry
+        inner: dict = entry["country"] if isinstance(entry.get("country"), dict) else entry
         iso, name, region = inner.get("iso"), inner.get("name"), inner.get("region")
     else:
         raise ESIMGoMalformedResponse(f"{field_name} entry is not an object: {entry!r}")
@@ -406,7 +410,7 @@ class ESIMGoClient:
         DB connection, e.g. in live-server tests). urllib3 2.8's PoolManager.clear() only drops
         its pools without closing them, so close each pool explicitly."""
         for adapter in self.session.adapters.values():
-            pools = getattr(getattr(adapter, "poolmanager", None), "pools", None)
+            pools: Any = getattr(getattr(adapter, "poolmanager", None), "pools", None)
             for key in list(pools.keys()) if pools is not None else []:
                 pool = pools.get(key)
                 if pool is not None:
@@ -467,7 +471,7 @@ class ESIMGoClient:
                 )
             except (requests.Timeout, requests.ConnectionError) as exc:
                 failed = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
-                error = ESIMGoUnavailable(
+                error: ESIMGoError = ESIMGoUnavailable(
                     f"eSIM Go {failed}: {type(exc).__name__}", outcome_unknown=not retry,
                     reached_provider=not never_sent(exc),
                 )
@@ -520,6 +524,7 @@ class ESIMGoClient:
             params = {"page": page, "perPage": per_page}
             params.update({k: v for k, v in filters.items() if v not in (None, "")})
             data = self._json("GET", "/catalogue", params=params)
+            raw_bundles: Any
             if isinstance(data, list):  # the spec's bare-array shape
                 raw_bundles, page_count, rows = data, None, None
             elif isinstance(data, dict):

@@ -242,7 +242,7 @@ def new_session(base_url: str) -> requests.Session:
 @lru_cache(maxsize=16)
 def _environment_settings(base_url: str, _environment: tuple) -> dict:
     """requests' own reading of the environment for this host (`_environment` is the cache key)."""
-    return requests.Session().merge_environment_settings(f"{base_url}/", {}, None, None, None)
+    return dict(requests.Session().merge_environment_settings(f"{base_url}/", {}, None, None, None))
 
 
 class QPayClient:
@@ -412,7 +412,7 @@ class QPayClient:
                 retry_after = float(response.headers["Retry-After"])
             except ValueError:
                 retry_after = None
-        kwargs = {"code": code, "status": status, "retry_after": retry_after}
+        kwargs: dict[str, Any] = {"code": code, "status": status, "retry_after": retry_after}
         if status == 429:
             raise QPayRateLimited(message or "rate limited", **kwargs)
         if status >= 500:
@@ -450,7 +450,7 @@ class QPayClient:
         qr_image = str(data.get("qr_image") or "")
         if qr_image.startswith("data:") and "," in qr_image:  # tolerate a prefixed image
             qr_image = qr_image.split(",", 1)[1]
-        urls = data.get("urls") if isinstance(data.get("urls"), list) else []
+        urls: list = data["urls"] if isinstance(data.get("urls"), list) else []
         return CreatedInvoice(
             invoice_id=str(data["invoice_id"]),
             qr_text=str(data.get("qr_text") or ""),
