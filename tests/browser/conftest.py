@@ -10,14 +10,17 @@
 * Tasks run in-process (eager) here; the real-worker path is tests/orders/test_e2e_sandbox.py.
 * Screenshots of every step go to test-artifacts/screens/ (gitignored; README "Browser tests").
 """
+import contextlib
 import os
 import re
+import threading
 import time
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from django.db.backends.signals import connection_created
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENS = ROOT / "test-artifacts" / "screens"
@@ -80,13 +83,37 @@ def shop(chromium_executable, live_server, settings, transactional_db):
     return live_server
 
 
+@contextlib.contextmanager
+def closing_connections_opened_meanwhile():
+    """Close every database connection this thread opened inside the block when it ends.
+
+    While Playwright's sync API runs its event loop in this thread, Django keeps a separate
+    connection per asyncio context, so the tests' own ORM reads open a connection that
+    connections.close_all() at teardown never sees. It stayed open to the end of the run:
+    DROP DATABASE waited PostgreSQL's 5 s for it, failed, and left test_<db> behind.
+    """
+    opened, this_thread = [], threading.get_ident()
+
+    def record(sender, connection, **kwargs):
+        if threading.get_ident() == this_thread:  # the live server's threads close their own
+            opened.append(connection)
+
+    connection_created.connect(record, weak=False)
+    try:
+        yield
+    finally:
+        connection_created.disconnect(record)
+        for connection in opened:
+            connection.close()
+
+
 @pytest.fixture
 def browser(chromium_executable, tmp_path, monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     monkeypatch.setenv("TMPDIR", str(tmp_path))  # the driver puts the fresh profile here
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
+    with closing_connections_opened_meanwhile(), sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_executable, args=CHROMIUM_ARGS, headless=True)
         try:
             yield browser
