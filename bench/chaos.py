@@ -23,6 +23,15 @@ on auth, payment/check and invoice creation, some after the invoice was created;
 then, and halfway through one worker is SIGKILLed (whole process group) and restarted. Celery
 beat is replaced by sending the two sweep tasks every --sweep-every seconds (the real schedules
 are 60 s and 300 s; the run is a few minutes long).
+Purchases carry an Idempotency-Key header (one fresh key per purchase, the same on a double tap).
+A purchase that fails with a connection error (gunicorn resets kept-alive connections) is sent
+again, on a fresh connection with the same key and body, only when that is provably safe:
+  * the connection was never made (refused, connect timeout): the shop never saw the request; or
+  * the shop honours Idempotency-Key (issue 9; --no-idempotency-keys turns the header off): a
+    repeat with the same key gets the first request's answer, never a second invoice.
+Independently of the key, the shop keeps at most one open invoice per shopper and plan (a partial
+unique index), so a repeat can only hand back that invoice or supersede one whose QR nobody saw.
+Callbacks are always sent again: QPay redelivers, and a callback is only a hint the shop verifies.
 Settling: faults stop; wait (deadline) until every paid-in-full invoice has its order DELIVERED
 or NEEDS_ATTENTION, no order is in progress and the Celery queue is empty.
 Then it prints the figures and exits non-zero if any check fails:
@@ -33,6 +42,7 @@ Then it prints the figures and exits non-zero if any check fails:
   purchases refused with 503 (injected provider faults) left nothing payable behind.
 """
 import argparse
+import contextlib
 import heapq
 import itertools
 import json
@@ -41,19 +51,20 @@ import random
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-PYTHON = sys.executable
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: bench.common
+from bench.common import PYTHON, ROOT, free_port, recreate_database, stop, wait_for  # noqa: E402
+
 BUNDLES = {  # name -> weight; one bundle dominates so reconciliation sees look-alike orders
     "esim_1GB_7D_MN_V2": 6,
     "esim_2GB_15D_MN_V2": 2,
@@ -65,24 +76,8 @@ BURST_SIZE = 50
 
 # --- small helpers -------------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def log(message: str) -> None:
     print(f"[chaos {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1].split("?")[0]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def max_connections(url: str) -> tuple[int, int]:
@@ -96,16 +91,6 @@ def max_connections(url: str) -> tuple[int, int]:
 
 def weighted(rng: random.Random, table: dict) -> str:
     return rng.choices(list(table), weights=list(table.values()))[0]
-
-
-def wait_for(condition, timeout: float, what: str, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise RuntimeError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 class Tally:
@@ -181,17 +166,7 @@ class Processes:
 
     def stop_all(self) -> None:
         for process in [*self.workers.values(), *self.servers]:
-            if process.poll() is None:
-                try:
-                    os.killpg(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        for process in [*self.workers.values(), *self.servers]:
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
+            stop(process)  # SIGTERM to its process group, SIGKILL if it lingers
         for handle in self.files:
             handle.close()
 
@@ -290,10 +265,11 @@ class ChaosRun:
         import requests
 
         for port in (self.shop_port, self.providers_port):
-            wait_for(lambda port=port: _up(requests, f"http://127.0.0.1:{port}/healthz"), 60, f"server on {port}")
+            wait_for(lambda port=port: _up(requests, f"http://127.0.0.1:{port}/healthz"), 60, f"server on {port}",
+                     interval=0.2)
         for name in ("a", "b"):
             wait_for(lambda name=name: "ready." in (self.logs / f"worker-{name}.log").read_text(errors="replace")
-                     or self.procs.workers[name].poll() is not None, 90, f"worker {name}")
+                     or self.procs.workers[name].poll() is not None, 90, f"worker {name}", interval=0.2)
             if self.procs.workers[name].poll() is not None:
                 raise SystemExit((self.logs / f"worker-{name}.log").read_text()[-3000:])
         from sandbox.qpay import faults as qpay_faults
@@ -333,19 +309,23 @@ class ChaosRun:
             self.thread_local.session = requests.Session()
         return self.thread_local.session
 
-    def http(self, kind: str, method: str, url: str, session=None, retry_connection_errors=False, **kwargs):
+    def http(self, kind: str, method: str, url: str, session=None, resend=None, **kwargs):
+        """One request; a connection error is sent again (at most twice, each time on a fresh
+        connection) only when `resend(exc)` says that is safe (module docstring)."""
         import requests
 
         kwargs.setdefault("timeout", self.args.http_timeout)
-        for attempt in range(3 if retry_connection_errors else 1):
+        for _attempt in range(3):
             try:
                 response = (session or self.session()).request(method, url, **kwargs)
             except requests.ConnectionError as exc:
-                # A kept-alive connection the server closed a moment earlier fails on reuse; QPay, like
-                # any sender, delivers again on a fresh connection.
-                self.tally.note(f"{kind} connection error, sent again: {str(exc)[:120]}")
-                session = _new_session()
                 error = exc
+                why = resend(exc) if resend is not None else ""
+                if not why:
+                    break
+                # A kept-alive connection the server closed a moment earlier fails on reuse.
+                self.tally.note(f"{kind} connection error, sent again ({why}): {str(exc)[:120]}")
+                session = _new_session()
                 continue
             except requests.RequestException as exc:
                 error = exc
@@ -354,6 +334,16 @@ class ChaosRun:
             return response
         self.tally.status(kind, f"error:{type(error).__name__}")
         return None
+
+    def purchase_resend(self, exc) -> str:
+        """Why sending this purchase again is safe, or "" when it is not (module docstring)."""
+        # Imported here: the esimshop package loads the Celery app, which picks its settings on
+        # import; the driver imports it only after setup() has chosen them.
+        from esimshop.provider_errors import never_sent
+
+        if never_sent(exc):
+            return "never reached the shop"
+        return "same Idempotency-Key" if self.args.idempotency_keys else ""
 
     # -- one shopper --
 
@@ -377,18 +367,21 @@ class ChaosRun:
         self.purchases[index] = record
         body = {"phoneNumber": f"9{index:07d}", "email": f"chaos{index}@example.mn",
                 "amount": self.prices[plan["bundle"]], "packageCode": plan["bundle"]}
+        # One key per purchase, the same on a double tap (one page, one key) and on every resend.
+        headers = {"Idempotency-Key": str(uuid.uuid4())} if self.args.idempotency_keys else {}
+        send = {"json": body, "headers": headers, "resend": self.purchase_resend}
         url = f"{self.shop}/api/customer/transactions/purchase"
         if plan["double_submit"]:
             # The shopper taps "buy" twice: two concurrent requests for the same purchase.
             with ThreadPoolExecutor(2) as pool:
-                replies = list(pool.map(lambda _: self.http("purchase", "POST", url, session=_new_session(), json=body),
+                replies = list(pool.map(lambda _: self.http("purchase", "POST", url, session=_new_session(), **send),
                                         range(2)))
             ok = [r for r in replies if r is not None and r.status_code == 201]
             response = ok[0] if ok else next((r for r in replies if r is not None), None)
             if len(ok) == 2 and ok[0].json()["internalInvoiceId"] != ok[1].json()["internalInvoiceId"]:
                 self.tally.note("double_submit_two_invoices")
         else:
-            response = self.http("purchase", "POST", url, json=body)
+            response = self.http("purchase", "POST", url, **send)
         record["purchase_status"] = response.status_code if response is not None else "error"
         if response is None or response.status_code != 201:
             self._progress()
@@ -459,7 +452,7 @@ class ChaosRun:
         kwargs = {"headers": {"User-Agent": tag}}
         if method == "POST":
             kwargs["json"] = {"payment_id": payment_id, "note": "QPay sends GET; POST is accepted too"}
-        response = self.http("callback", method, full, session=session, retry_connection_errors=True, **kwargs)
+        response = self.http("callback", method, full, session=session, resend=_always_resend_callbacks, **kwargs)
         status = response.status_code if response is not None else "error"
         with self.sent_lock:
             self.sent_callbacks[tag] = (record.get("invoice"), status)
@@ -812,15 +805,17 @@ class ChaosRun:
             self.stop_beat.set()
             if self.procs is not None:
                 self.procs.stop_all()
-            try:
+            with contextlib.suppress(Exception):  # cleanup only: the run's own Redis db
                 self.redis.flushdb()
-            except Exception:  # noqa: BLE001 - cleanup only
-                pass
         figures["logs_dir"] = str(self.logs)
         figures["total_seconds"] = round(time.monotonic() - self.started, 1)
         figures["failures"] = self.checks(figures)
         figures["ok"] = not figures["failures"]
         return figures
+
+
+def _always_resend_callbacks(exc) -> str:
+    return "QPay delivers again; a callback is only a hint"
 
 
 def _new_session():
@@ -896,6 +891,9 @@ def parse_args(argv=None):
     parser.add_argument("--sweep-every", type=float, default=20.0)
     parser.add_argument("--settle-timeout", type=float, default=600.0)
     parser.add_argument("--http-timeout", type=float, default=120.0)
+    parser.add_argument("--no-idempotency-keys", dest="idempotency_keys", action="store_false",
+                        help="send purchases without Idempotency-Key; a purchase is then sent again only if the "
+                             "connection was never made")
     parser.add_argument("--json-out", help="write the figures here as JSON")
     return parser.parse_args(argv)
 

@@ -28,10 +28,10 @@ import logging
 import random
 import time
 from collections.abc import Iterator
-from typing import Any
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
+from typing import Any
 from urllib.parse import quote
 
 import requests
