@@ -78,3 +78,21 @@ def mocked_responses():
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         yield rsps
+
+
+@pytest.fixture
+def live_shop(live_server, settings):
+    """The one live-server fixture: pytest-django's live server with both providers pointed at its
+    own sandboxes over real HTTP (no mocks on the wire), sandbox callbacks answered inline and
+    mail kept in memory. Tests that need more (a synced catalogue, a browser, a worker) build on it."""
+    settings.SITE_URL = live_server.url
+    settings.QPAY_BASE_URL = live_server.url + "/sandbox/qpay"
+    settings.QPAY_CALLBACK_PUBLIC_BASE_URL = live_server.url
+    settings.ESIMGO_BASE_URL = live_server.url + "/sandbox/esimgo/v2.4"
+    settings.ESIMGO_API_KEY = settings.SANDBOX_ESIMGO_API_KEY
+    settings.ESIMGO_CALLBACK_URL = live_server.url + "/esimgo/callback/"
+    settings.SANDBOX_ESIMGO_RATE_LIMIT = 0  # the shop's own limiter is tested against the sandbox's separately
+    settings.SANDBOX_QPAY_CALLBACK_INLINE = True  # the bank page answers after the shop has answered QPay
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.STAFF_ALERT_EMAILS = ["staff@example.mn"]
+    return live_server

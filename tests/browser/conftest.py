@@ -60,27 +60,17 @@ def chromium_executable():
 
 
 @pytest.fixture
-def shop(chromium_executable, live_server, settings, transactional_db):
-    """The live server with both providers pointed at its own sandboxes; the sandbox catalogue synced."""
-    settings.SITE_URL = live_server.url
-    settings.ESIMGO_BASE_URL = live_server.url + "/sandbox/esimgo/v2.4"
-    settings.ESIMGO_API_KEY = settings.SANDBOX_ESIMGO_API_KEY
-    settings.ESIMGO_CALLBACK_URL = live_server.url + "/esimgo/callback/"
-    settings.QPAY_BASE_URL = live_server.url + "/sandbox/qpay"
-    settings.QPAY_CALLBACK_PUBLIC_BASE_URL = live_server.url
+def shop(chromium_executable, live_shop, settings, transactional_db):
+    """The live shop (tests/conftest.py) with the sandbox catalogue synced."""
     settings.QPAY_CLIENT_ID = "TEST_MERCHANT"  # what the sandbox QPay expects (settings defaults in sandbox mode)
     settings.QPAY_CLIENT_SECRET = "123456"
     settings.QPAY_INVOICE_CODE = "TEST_INVOICE"
-    settings.SANDBOX_ESIMGO_RATE_LIMIT = 0
-    settings.SANDBOX_QPAY_CALLBACK_INLINE = True  # the bank page answers after the shop took the callback
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    settings.STAFF_ALERT_EMAILS = ["staff@example.mn"]
     settings.QPAY_USD_TO_MNT_RATE = Decimal("3450")
     from catalog.services import sync_catalog
 
     result = sync_catalog()
     assert result.fetched > 1000, result
-    return live_server
+    return live_shop
 
 
 @contextlib.contextmanager

@@ -63,19 +63,10 @@ class Mailbox:
 
 
 @pytest.fixture
-def shop(live_server, settings):
-    settings.SITE_URL = live_server.url
-    settings.QPAY_BASE_URL = live_server.url + "/sandbox/qpay"
-    settings.QPAY_CALLBACK_PUBLIC_BASE_URL = live_server.url
-    settings.ESIMGO_BASE_URL = live_server.url + "/sandbox/esimgo/v2.4"
-    settings.ESIMGO_API_KEY = settings.SANDBOX_ESIMGO_API_KEY
-    settings.ESIMGO_CALLBACK_URL = live_server.url + "/esimgo/callback/"
-    settings.SANDBOX_ESIMGO_RATE_LIMIT = 0
-    settings.SANDBOX_QPAY_CALLBACK_INLINE = True
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+def shop(live_shop):
     BundleFactory(name=NAME, countries=["MN"], price=Decimal(str(get_catalogue().by_name[NAME]["price"])),
                   computed_price_mnt=12500)
-    return live_server
+    return live_shop
 
 
 @pytest.fixture

@@ -12,9 +12,8 @@ from sandbox.esimgo.catalogue import get_catalogue
 
 
 @pytest.fixture
-def sandbox_client(live_server, settings):
-    settings.ESIMGO_BASE_URL = live_server.url + "/sandbox/esimgo/v2.4"
-    settings.ESIMGO_API_KEY = settings.SANDBOX_ESIMGO_API_KEY
+def sandbox_client(live_shop, settings):
+    settings.SANDBOX_ESIMGO_RATE_LIMIT = 10  # the live API's 10/s: this test checks our limiter keeps under it
     # One below the sandbox's 10/s: a request acquired at the end of one second may land
     # in the next one on the server's clock.
     settings.ESIMGO_RATE_LIMIT_PER_SECOND = 9

@@ -22,15 +22,7 @@ NAME = "esim_1GB_7D_MN_V2"
 
 
 @pytest.fixture
-def shop(live_server, settings, monkeypatch):
-    settings.QPAY_BASE_URL = live_server.url + "/sandbox/qpay"
-    settings.QPAY_CALLBACK_PUBLIC_BASE_URL = live_server.url
-    settings.ESIMGO_BASE_URL = live_server.url + "/sandbox/esimgo/v2.4"
-    settings.ESIMGO_API_KEY = settings.SANDBOX_ESIMGO_API_KEY
-    settings.SANDBOX_ESIMGO_RATE_LIMIT = 0
-    settings.SANDBOX_QPAY_CALLBACK_INLINE = True  # the bank page answers after the shop has answered QPay
-    settings.STAFF_ALERT_EMAILS = ["staff@example.mn"]
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+def shop(live_shop, monkeypatch):
     calls, lock = [], threading.Lock()
 
     def handle_invoice_paid(invoice, actor):
@@ -41,8 +33,8 @@ def shop(live_server, settings, monkeypatch):
     monkeypatch.setattr("orders.services.handle_invoice_paid", handle_invoice_paid)
     BundleFactory(name=NAME, countries=["MN"], price=Decimal(str(get_catalogue().by_name[NAME]["price"])),
                   computed_price_mnt=12500)
-    live_server.paid_calls = calls
-    return live_server
+    live_shop.paid_calls = calls
+    return live_shop
 
 
 def purchase(shop):
