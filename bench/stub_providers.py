@@ -6,7 +6,7 @@ real base URLs in the benches), so the shop's own clients (payments/qpay.py, cat
 run unchanged - URL building, JSON encoding, response parsing, error classification - and only
 the network and the provider's own work are gone. Nothing can leave the machine through it.
 
-Answers are canned, real-shaped responses (shared/reference/qpay.md, esimgo.md):
+Answers are canned, real-shaped responses (docs/providers/qpay.md, esimgo.md):
   QPay     POST /v2/auth/token      token pair, `expires_in` an absolute unix time
            POST /v2/invoice         invoice_id, qr_text, qr_image (a real ~1 KB QR PNG, base64),
                                     qPay_shortUrl, urls (10 bank deep links)

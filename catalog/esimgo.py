@@ -1,4 +1,4 @@
-"""HTTP client for the eSIM Go API v2.4 (see /work/shared/reference/esimgo.md).
+"""HTTP client for the eSIM Go API v2.4 (docs/providers/esimgo.md).
 
 Knows HTTP and JSON, nothing of Django models. Settings are read at call time:
 ESIMGO_BASE_URL, ESIMGO_API_KEY, ESIMGO_CONNECT_TIMEOUT, ESIMGO_READ_TIMEOUT,
@@ -14,7 +14,7 @@ Behaviour worth knowing:
   (`create_order(validate=False)`) and a revoke transaction — are never retried: they may
   have succeeded. They raise with `outcome_unknown=True` and the caller reconciles
   (GET /orders, /esims/assignments).
-* Responses are parsed defensively where the spec and the live API disagree (§1.10).
+* Responses are parsed defensively where the spec and the live API disagree (docs/providers/esimgo.md, Spec vs live).
 * Money from `normalise_bundle` / `get_organisation` is Decimal; the raw order dicts keep
   JSON numbers as parsed — read money from them with `parse_decimal()`.
 * The API key is never logged.
@@ -85,7 +85,7 @@ class ESIMGoBadRequest(ESIMGoError):
 
 class ESIMGoRefused(ESIMGoBadRequest):
     """403 about the thing asked for, not the key: "no Bundles left", "ICCID not accessible by the
-    user" (docs/providers/esimgo.md, errors). The shopper is told the plan cannot be bought."""
+    user" (docs/providers/esimgo.md, Errors). The shopper is told the plan cannot be bought."""
 
 
 class ESIMGoRateLimited(ESIMGoError, ProviderRateLimited):
@@ -102,7 +102,7 @@ class ESIMGoMalformedResponse(ESIMGoError, ProviderMalformedResponse):
 
 
 # eSIM Go's 403 body for a bad or unauthorised key (and for paths it does not know); any other
-# 403 message is about the bundle or eSIM asked for (docs/providers/esimgo.md, errors).
+# 403 message is about the bundle or eSIM asked for (docs/providers/esimgo.md, Errors).
 AUTH_403_MESSAGES = ("access denied", "api token invalid", "invalid api key", "unauthorised", "unauthorized")
 
 
@@ -193,7 +193,7 @@ def _parse_bool(value) -> bool:
 
 
 def normalise_bundle(raw) -> dict:
-    """One catalogue bundle in the shape the rest of the shop uses (see CONTRACTS.md)."""
+    """One catalogue bundle in the shape the rest of the shop uses (keys listed in docs/providers/esimgo.md, Catalogue)."""
     if not isinstance(raw, dict):
         raise ESIMGoMalformedResponse(f"bundle is not an object: {type(raw).__name__}")
     name = raw.get("name")
@@ -652,7 +652,7 @@ class ESIMGoClient:
 
     def revoke_bundle(self, iccid, bundle_name, *, validate=False, refund_to_balance=False, offer_id="") -> dict:
         """DELETE /esims/{iccid}/bundles/{name}. A refund to the balance needs the `offerId` the
-        validate answer offers (docs/providers/esimgo.md, refunds): pass it with the transaction."""
+        validate answer offers (docs/providers/esimgo.md, Refunds): pass it with the transaction."""
         params = {"type": "validate" if validate else "transaction"}
         if refund_to_balance:
             params["refundToBalance"] = "true"

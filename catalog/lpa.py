@@ -1,4 +1,4 @@
-"""LPA activation strings and one-tap install links (reference §1.5).
+"""LPA activation strings and one-tap install links (docs/providers/esimgo.md, Install details).
 
 LPA string: `LPA:1$<SM-DP+ address>$<matching ID>`. eSIM Go returns bare hostnames for
 `smdpAddress`, but its spec examples carry a scheme (`http://smdp.example.com`), so any

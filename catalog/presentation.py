@@ -73,7 +73,7 @@ def format_speed(speed) -> str:
 
 
 # Daily high-speed allowance of eSIM Go unlimited tiers, keyed by the tier in the bundle name
-# (esim_UL_1D_TR_V2, esim_ULE_..., esim_ULP_...); see reference esimgo.md §1.2.
+# (esim_UL_1D_TR_V2, esim_ULE_..., esim_ULP_...); see docs/providers/esimgo.md, Catalogue.
 _UNLIMITED_TIER = re.compile(r"(?:^|_)(ULE|ULP|UL)(?:_|$)")
 
 

@@ -1,7 +1,7 @@
 """A rate limiter shared by every process that talks to eSIM Go.
 
-eSIM Go allows 10 requests/second per source IP in fixed one-second windows (reference
-§1.2). All our web and Celery processes leave through the same IP, so they share one
+eSIM Go allows 10 requests/second per source IP in fixed one-second windows (docs/providers/esimgo.md,
+Rate limit). All our web and Celery processes leave through the same IP, so they share one
 counter: with REDIS_URL set it lives in the Django cache (Redis `INCR` is atomic across
 processes); without Redis there is only one process that matters, so an in-process counter
 behind a lock is enough.

@@ -231,7 +231,7 @@ QPAY_MERCHANT_ID = env.str("QPAY_MERCHANT_ID", default="")
 
 # E-barimt (VAT receipt) through QPay after each verified payment; off until QPay has enrolled
 # the merchant (otherwise QPay answers EBARIMT_NOT_REGISTERED). District and classification
-# codes are the accountant's call (reference qpay.md §13); empty = not sent.
+# codes are the accountant's call (docs/providers/qpay.md, E-barimt); empty = not sent.
 EBARIMT_ENABLED = env.bool("EBARIMT_ENABLED", default=False)
 EBARIMT_DISTRICT_CODE = env.str("EBARIMT_DISTRICT_CODE", default="")
 EBARIMT_CLASSIFICATION_CODE = env.str("EBARIMT_CLASSIFICATION_CODE", default="")
@@ -268,7 +268,7 @@ X_FRAME_OPTIONS = "DENY"
 
 # Content-Security-Policy (esimshop/security.py): no inline scripts or styles anywhere, every
 # script/style is a static file. Images: our own, data: URIs (QPay's QR PNG) and QPay's bank
-# logo hosts (reference qpay.md §11); the sandbox QPay serves its logos locally.
+# logo hosts (docs/providers/qpay.md, Bank apps); the sandbox QPay serves its logos locally.
 CONTENT_SECURITY_POLICY = {
     "default-src": ["'self'"],
     "script-src": ["'self'"],

@@ -1,6 +1,6 @@
 """QPay merchant API v2 client. Speaks HTTP only; knows nothing of our models.
 
-Wire facts this client relies on (see shared/reference/qpay.md):
+Wire facts this client relies on (docs/providers/qpay.md):
 - POST /v2/auth/token with Basic auth returns `expires_in` as an ABSOLUTE unix timestamp
   (about +24 h), and `refresh_expires_in` equal to it. We cache the token in the Django cache
   (Redis in production, shared by every web and worker process) and re-authenticate with

@@ -1,4 +1,4 @@
-"""Refunds, the way QPay really works (see shared/reference/qpay.md §5).
+"""Refunds, the way QPay really works (docs/providers/qpay.md, Refunds).
 
 - CARD payments: DELETE /v2/payment/refund/<payment_id> returns the whole payment. The Refund
   row (REQUESTED) is committed BEFORE QPay is called; a partial unique constraint allows one
@@ -295,7 +295,7 @@ def revoke_unused_bundle(refund_id, *, client=None) -> Refund:
     except ESIMGoError as exc:
         return finish(Outcome.FAILED, f"could not read eSIM {iccid}: {exc}")
     # A refund to the balance needs the offerId its validate answer carries; without one eSIM Go
-    # can only return the bundle to our inventory (docs/providers/esimgo.md, refunds).
+    # can only return the bundle to our inventory (docs/providers/esimgo.md, Refunds).
     offer_id = ""
     try:
         offer_id = client.offer_id_from(client.revoke_bundle(iccid, bundle, validate=True, refund_to_balance=True))

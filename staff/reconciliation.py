@@ -10,7 +10,7 @@ QPay's list endpoint is paged with no documented date filter and no documented o
 lists newest first; nobody has recorded QPay's order), so we read every page until the list ends,
 keep the rows dated in the period, and say "incomplete" when we had to stop early (page cap, error,
 no merchant id). A finding that needs a provider's full list ("booked here but not at QPay") is
-only made when that list is complete (docs/providers/qpay.md, payment list).
+only made when that list is complete (docs/providers/qpay.md, Payment list).
 """
 from __future__ import annotations
 

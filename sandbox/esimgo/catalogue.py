@@ -1,6 +1,6 @@
 """The sandbox's deterministic eSIM Go catalogue, generated in memory (no DB, no randomness).
 
-Shape follows the live API (reference §1.3): bundle objects with flat `countries` /
+Shape follows the live API (docs/providers/esimgo.md, Catalogue): bundle objects with flat `countries` /
 `roamingEnabled` lists in `/catalogue`, nested `{country, networks}` entries in the detail
 endpoint. Countries and English names come from django-countries; regions from the fixed
 mapping below (eSIM Go's region names). Regional bundles carry one base country in

@@ -300,7 +300,7 @@ def revoke(esim: SandboxEsim, bundle_name: str, *, validate: bool, refund_to_bal
                 answer["offerId"] = offer_id_for(target)
             return answer
         if refund_to_balance and offer_id != offer_id_for(target):
-            # eSIM Go: offerId is "needed for refunding to balance" (docs/providers/esimgo.md).
+            # eSIM Go: offerId is "needed for refunding to balance" (docs/providers/esimgo.md, Refunds).
             raise ApiError(400, "offerId is required to refund to balance" if not offer_id else "unknown offerId")
         target.revoked_at = timezone.now()
         target.save(update_fields=["revoked_at"])

@@ -1,4 +1,4 @@
-"""The sandbox eSIM Go API (v2.4 wire format, reference §1), as strict as the real one:
+"""The sandbox eSIM Go API (v2.4 wire format, docs/providers/esimgo.md), as strict as the real one:
 X-API-Key required (403 {"message":"access denied"}), {"message": ...} error bodies, 400 on
 bad bodies/parameters, X-Ratelimit-* headers and a 10 req/s per-IP fixed window (429 with
 Retry-After; SANDBOX_ESIMGO_RATE_LIMIT changes it, 0 turns enforcement off). Unknown paths

@@ -12,7 +12,7 @@ class SandboxInvoice(models.Model):
 
     invoice_id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     invoice_code = models.CharField(max_length=45)
-    # Not unique: the real QPay accepts duplicate sender_invoice_no (reference §3).
+    # Not unique: the real QPay accepts duplicate sender_invoice_no (docs/providers/qpay.md, Invoices).
     sender_invoice_no = models.CharField(max_length=45, db_index=True)
     invoice_receiver_code = models.CharField(max_length=45)
     invoice_description = models.CharField(max_length=255)

@@ -27,7 +27,7 @@ SANDBOX_MERCHANT_ID = "KKTT"
 TOKEN_LIFETIME_SECONDS = 86400  # production and the real sandbox: about +24 h
 CALLBACK_TIMEOUT_SECONDS = 10
 
-# Name → (Mongolian description, deeplink scheme), a subset of the production list (reference §11).
+# Name → (Mongolian description, deeplink scheme), a subset of the production list (docs/providers/qpay.md, Bank apps).
 BANKS = [
     ("qPay wallet", "qPay хэтэвч", "qpaywallet"),
     ("Khan bank", "Хаан банк", "khanbank"),
@@ -52,7 +52,7 @@ class ApiError(Exception):
 
 def merchant_id() -> str:
     """The sandbox merchant's id: QPAY_MERCHANT_ID when set, else the public sandbox's "KKTT"
-    (docs/providers/qpay.md). It is the `merchant_id` claim of every token we issue."""
+    (docs/providers/qpay.md, Tokens). It is the `merchant_id` claim of every token we issue."""
     return settings.QPAY_MERCHANT_ID or SANDBOX_MERCHANT_ID
 
 
@@ -169,7 +169,7 @@ def number(value: Decimal):
 # --- payments -------------------------------------------------------------------------------
 
 def new_payment_id(payment_type: str) -> str:
-    """P2P ids are 15-digit numeric strings; card ids are UUIDs (reference §5)."""
+    """P2P ids are 15-digit numeric strings; card ids are UUIDs (docs/providers/qpay.md, Payment check)."""
     if payment_type == SandboxPayment.Type.CARD:
         return str(uuid.uuid4())
     return str(secrets.randbelow(9 * 10**14) + 10**14)

@@ -1,4 +1,4 @@
-"""The sandbox QPay merchant API v2, wire-compatible with the reference, and as strict:
+"""The sandbox QPay merchant API v2, wire-compatible with docs/providers/qpay.md, and as strict:
 Basic auth for /v2/auth/token (401 otherwise), bearer token everywhere else (401),
 {"error": CODE, "message": text} error bodies, required fields and length limits on invoice
 creation, mixed string/number amounts like production, CANCELED with one L, refunds for
@@ -26,7 +26,7 @@ from sandbox.qpay import faults, services
 from sandbox.qpay.models import SandboxEbarimt, SandboxInvoice, SandboxPayment
 from sandbox.qpay.services import ApiError, money, number
 
-# No upper bound on page_limit: real clients send more than 100 (docs/providers/qpay.md).
+# No upper bound on page_limit: real clients send more than 100 (docs/providers/qpay.md, Payment list).
 
 
 def error(status: int, code: str, message: str, **headers):
@@ -258,7 +258,7 @@ def invoice_detail(request, invoice_id):
         "line_description": invoice.invoice_description, "line_quantity": "1.00",
         "line_unit_price": money(invoice.amount), "note": "", "discounts": [], "surcharges": [], "taxes": [],
     }]
-    # Mixed types on purpose, as production sends them (reference §4).
+    # Mixed types on purpose, as production sends them (docs/providers/qpay.md, Amounts and statuses).
     return JsonResponse({
         "invoice_id": str(invoice.invoice_id),
         "invoice_status": invoice.status,
@@ -336,7 +336,7 @@ def payment_check(request):
         payments = SandboxPayment.objects.filter(invoice_id=_uuid_or_none(object_id))
     rows = list(payments.order_by("created_at"))
     response = {"count": len(rows), "rows": [_check_row(p) for p in rows[(page - 1) * limit: page * limit]]}
-    if rows:  # absent, not 0, when nothing was paid (reference §5)
+    if rows:  # absent, not 0, when nothing was paid (docs/providers/qpay.md, Payment check)
         response["paid_amount"] = number(sum((p.amount for p in rows if p.status == "PAID"), Decimal("0")))
     return JsonResponse(response)
 
@@ -429,7 +429,7 @@ def payment_refund(request, payment_id):
 # --- e-barimt v3 ------------------------------------------------------------------------------
 
 def _ebarimt_json(receipt: SandboxEbarimt) -> dict:
-    """The response shape recorded in QPay's examples (reference §6): VAT 10 % included."""
+    """The response shape recorded in QPay's examples (docs/providers/qpay.md, E-barimt): VAT 10 % included."""
     payment = receipt.payment
     amount = Decimal(payment.amount)
     vat = (amount / Decimal(11)).quantize(Decimal("0.01"))

@@ -1,4 +1,4 @@
-"""eSIM Go `GET /catalogue` payloads shaped like the live API (reference esimgo.md §1.3), for `responses`."""
+"""eSIM Go `GET /catalogue` payloads shaped like the live API (docs/providers/esimgo.md, Catalogue), for `responses`."""
 import math
 
 from responses import matchers

@@ -1,4 +1,4 @@
-"""The eSIM Go client against `responses` mocks shaped like the reference (§1.3-1.10)."""
+"""The eSIM Go client against `responses` mocks shaped like docs/providers/esimgo.md."""
 import json
 import logging
 from decimal import Decimal

@@ -1,4 +1,4 @@
-"""eSIM Go wire-format payloads for `responses` mocks (shapes from reference esimgo.md §1.4–1.9)."""
+"""eSIM Go wire-format payloads for `responses` mocks (shapes from docs/providers/esimgo.md)."""
 import json
 import re
 import uuid

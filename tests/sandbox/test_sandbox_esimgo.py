@@ -427,7 +427,7 @@ def test_revoke_validate_then_transaction_with_refund(api):
     assert check.status_code == 200 and Organisation.current().balance == after_purchase
     assert SandboxAssignment.objects.get(esim__iccid=iccid).revoked_at is None
     offer_id = check.json()["offerId"]
-    # eSIM Go: offerId is "needed for refunding to balance" (docs/providers/esimgo.md, refunds).
+    # eSIM Go: offerId is "needed for refunding to balance" (docs/providers/esimgo.md, Refunds).
     refused = api.delete(f"{path}?type=transaction&refundToBalance=true")
     assert refused.status_code == 400 and "offerId" in refused.json()["message"]
     assert api.delete(f"{path}?type=transaction&refundToBalance=true&offerId=other").status_code == 400

@@ -1,4 +1,4 @@
-"""The sandbox QPay speaks the reference wire format and is as strict as the real API."""
+"""The sandbox QPay speaks QPay's wire format (docs/providers/qpay.md) and is as strict as the real API."""
 import base64
 import json
 import time
