@@ -857,6 +857,9 @@ def print_report(f: dict) -> None:
         f"  callback outcomes           {f['callback_outcomes']}",
         f"  callbacks resent after a connection error: "
         f"{sum(v for k, v in f['notes'].items() if k.startswith('callback connection error'))}",
+        f"  purchases resent after a connection error: "
+        f"{sum(v for k, v in f['notes'].items() if k.startswith('purchase connection error'))} "
+        f"(purchases left without an answer: {f['purchase_statuses'].get('error', 0)})",
         f"  HTTP 500 to the driver      {f['http_500_driver']}   shop 5xx in access log {f['shop_access_log_5xx']}",
         f"  tracebacks in logs          {f['tracebacks_in_logs'] or 0}",
         f"  invoices flagged for staff  {f['invoices_flagged_for_staff']} (short and double payments)",

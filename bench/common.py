@@ -168,12 +168,13 @@ def _admin_connect(server_url: str):
     return psycopg.connect(url.replace("postgres://", "postgresql://", 1), autocommit=True)
 
 
-def recreate_database(url: str) -> None:
-    """Drop (connections forced off) and create the database `url` names, empty."""
+def recreate_database(url: str, *, create: bool = True) -> None:
+    """Drop (connections forced off) and, unless create=False, create the database `url` names, empty."""
     name = urlsplit(url).path.lstrip("/")
     with _admin_connect(url) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        if create:
+            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 @contextmanager

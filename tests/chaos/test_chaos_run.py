@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from bench.common import recreate_database
 from tests.chaos.conftest import CHAOS_NOTE
 
 pytestmark = [pytest.mark.slow, pytest.mark.chaos]
@@ -75,3 +76,5 @@ def test_chaos_run(tmp_path):
     assert f["redis_canary_intact"]
     assert f["ok"], f["failures"]
     assert process.returncode == 0, report
+    # Passed: drop the run's database (a failed run keeps it, with its logs, for the post-mortem).
+    recreate_database(chaos_database_url(), create=False)
