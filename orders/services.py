@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from esimshop.logs import bind as bind_log_context
 from orders import conf
 from orders.models import EmailLog, Order, OrderTransition
 
@@ -40,6 +41,7 @@ def handle_invoice_paid(invoice, actor):
                 "language": getattr(invoice, "language", "") or "mn",
             },
         )
+        bind_log_context(invoice_id=invoice.pk, order_id=order.public_id)
         if not created:
             logger.info("invoice %s already has order %s; nothing to do", invoice.pk, order.public_id)
             return order
