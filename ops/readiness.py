@@ -60,7 +60,7 @@ class Report:
             for r in self.results]}
 
 
-def _timeout() -> float:
+def check_timeout() -> float:
     return float(settings.READYZ_CHECK_TIMEOUT_SECONDS)
 
 
@@ -79,7 +79,7 @@ def database_settings() -> dict:
 def check_database() -> str:
     """A connection of its own (not the request's), with a connect timeout, closed afterwards."""
     params = dict(database_settings())
-    timeout = max(int(_timeout()), 1)
+    timeout = max(int(check_timeout()), 1)
     options = dict(params.get("OPTIONS") or {})
     if params["ENGINE"].endswith("postgresql"):
         options["connect_timeout"] = timeout
@@ -104,7 +104,7 @@ def check_database() -> str:
 def check_redis() -> str:
     if not settings.REDIS_URL:
         raise _Skip("REDIS_URL not set (in-process tasks)")
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=_timeout(), socket_timeout=_timeout())
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=check_timeout(), socket_timeout=check_timeout())
     try:
         client.ping()
     except redis.RedisError as exc:
@@ -128,7 +128,7 @@ def _heartbeat_check(name: str):
 
 def check_qpay_token() -> str:
     try:
-        QPayClient(connect_timeout=_timeout(), read_timeout=_timeout(), max_retries=0).get_access_token()
+        QPayClient(connect_timeout=check_timeout(), read_timeout=check_timeout(), max_retries=0).get_access_token()
     except QPayError as exc:
         raise CheckFailed(f"no token ({type(exc).__name__}{f' {exc.status}' if exc.status else ''})") from exc
     return "token obtainable"
@@ -136,7 +136,7 @@ def check_qpay_token() -> str:
 
 def esimgo_organisation() -> dict:
     class ProbeClient(ESIMGoClient):
-        timeout = (_timeout(), _timeout())
+        timeout = (check_timeout(), check_timeout())
 
     try:
         with ProbeClient() as client:
@@ -203,7 +203,7 @@ def _with_db_cleanup(func):
 
 def evaluate() -> Report:
     """Run every check at once; each gets its own deadline. Never raises."""
-    timeout = _timeout()
+    timeout = check_timeout()
     jobs = _jobs()
     futures = {_pool.submit(_with_db_cleanup(func)): name for name, func in jobs}
     done, _ = wait(futures, timeout=timeout + 0.5)

@@ -84,10 +84,10 @@ def _staff_addresses():
 def flag_for_attention(order, *, reason, actor):
     """PAID/PROVISIONING → NEEDS_ATTENTION (caller holds the order lock), tell the shopper and staff."""
     order.attention_reason = reason[:2000]
-    transition = order.apply_transition("flag_for_attention", actor=actor, cause=reason)
+    order.apply_transition("flag_for_attention", actor=actor, cause=reason)
     queue_email(order, EmailLog.Kind.PROVISIONING_DELAYED)
-    # One staff alert per time the order enters NEEDS_ATTENTION.
-    queue_email(order, EmailLog.Kind.STAFF_ALERT, event_key=f"transition:{transition.pk}")
+    # Staff hear of it from the watchdog (ops/watchdog.py, every minute, deduplicated): one alert
+    # for however many orders enter NEEDS_ATTENTION together, not one e-mail per order.
     logger.warning("order %s needs attention: %s", order.public_id, reason)
 
 

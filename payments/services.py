@@ -32,6 +32,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from catalog import balance
 from esimshop import metrics
 from esimshop.logs import bind as bind_log_context
 from payments.models import Customer, Invoice, InvoiceTransition, Payment, QPayCallback
@@ -225,6 +226,9 @@ def start_purchase(*, phone_number: str, email: str, bundle, amount_mnt: int, de
             _("The amount does not match the current price (%(price)s₮).") % {"price": f"{bundle.price_mnt:,}"},
             field="amount",
         )
+    if not balance.can_cover(bundle):
+        # Our eSIM Go balance cannot pay for it: no invoice the shopper would pay for nothing.
+        raise ProviderUnavailable(balance.NOT_FOR_SALE_MESSAGE)
     customer, new_customer = _customer_for(phone_number=phone_number, email=email)
     for attempt in range(4):
         # A customer this request has just created has no invoice to look for. (Should a concurrent
