@@ -17,6 +17,7 @@ import uuid
 
 import structlog
 from celery.signals import before_task_publish, task_postrun, task_prerun
+from django.conf import settings
 from structlog.contextvars import bind_contextvars, clear_contextvars, get_contextvars
 
 from esimshop.log_redaction import redact
@@ -35,7 +36,16 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
+def _is_console_mail(event_dict) -> bool:
+    """The same exception as log_redaction._is_console_mail: with the console e-mail backend
+    (development) a worker's redirected stdout is the inbox, and a masked link would be useless."""
+    return event_dict.get("logger") == "celery.redirected" and settings.configured and \
+        getattr(settings, "EMAIL_BACKEND", "").endswith("console.EmailBackend")
+
+
 def _redact_event(logger, method_name, event_dict):
+    if _is_console_mail(event_dict):
+        return event_dict
     for key, value in event_dict.items():
         if isinstance(value, str):
             event_dict[key] = redact(value)
