@@ -85,7 +85,7 @@ def check_database() -> str:
         options["connect_timeout"] = timeout
         options["options"] = f"-c statement_timeout={timeout * 1000}"
     params["OPTIONS"] = options
-    connection = load_backend(params["ENGINE"]).DatabaseWrapper(params, alias="readyz")
+    connection = load_backend(params["ENGINE"]).DatabaseWrapper(params, alias="default")  # unregistered: a private connection
     try:
         try:
             with connection.cursor() as cursor:
