@@ -82,7 +82,7 @@ def _reconciliation(day) -> str:
         status=ReconciliationRun.Status.RUNNING).order_by("-started_at").first()
     if run is None:
         return "not run for that day"
-    return f"{run.get_status_display()}, {run.mismatch_count} mismatch(es)"
+    return f"{run.status.lower()}, {run.mismatch_count} mismatch(es)"
 
 
 def build(day: date | None = None, *, balance: tuple | None = None, now=None) -> DailyReport:
