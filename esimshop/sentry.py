@@ -64,7 +64,8 @@ def init(*, dsn: str, release: str, environment: str, traces_sample_rate: float 
         dsn=dsn, release=release or None, environment=environment,
         integrations=[DjangoIntegration(), CeleryIntegration(),
                       LoggingIntegration(level=logging.INFO, event_level=logging.ERROR)],
-        send_default_pii=False, before_send=scrub_event, before_send_transaction=scrub_event,
+        # No personal data by default (sentry-sdk 2.x default), no frame locals (an eSIM, a customer).
+        include_local_variables=False, before_send=scrub_event, before_send_transaction=scrub_event,
         traces_sample_rate=traces_sample_rate, transport=transport,
         # A Sentry outage must never slow a purchase: the SDK sends from its own thread with a
         # bounded queue; shutdown waits at most this long.
