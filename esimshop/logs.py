@@ -12,6 +12,7 @@ processor here cleans every string of the final event too (bound values, formatt
 """
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 
@@ -49,7 +50,18 @@ def _redact_event(logger, method_name, event_dict):
     for key, value in event_dict.items():
         if isinstance(value, str):
             event_dict[key] = redact(value)
+        elif not isinstance(value, (bool, int, float, type(None))):
+            # Extras such as Django's `request` (a WSGIRequest whose repr holds the path) would be
+            # rendered with repr() after this processor: render and clean them here instead.
+            event_dict[key] = redact(value if isinstance(value, str) else _plain(value))
     return event_dict
+
+
+def _plain(value) -> str:
+    try:
+        return json.dumps(value, default=repr)
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 def _drop_color_message(logger, method_name, event_dict):
