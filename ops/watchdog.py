@@ -14,7 +14,7 @@ from ops import heartbeats, readiness
 from ops.alerts import Condition
 from ops.models import AlertState
 from orders.models import EmailLog, Order
-from payments.qpay import QPayClient, QPayError
+from payments.qpay import QPayAuthError, QPayClient, QPayError
 from staff.models import ReconciliationMismatch
 
 logger = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ EMAIL_RETRYING_AFTER = timedelta(minutes=15)
 
 def _order_lines(orders) -> str:
     return "\n".join(
-        f"- order {o.public_id} · {o.bundle.name} · {o.get_status_display()} since "
+        f"- order {o.public_id} · {o.bundle.name} · {o.status} since "
         f"{timezone.localtime(o.updated_at):%Y-%m-%d %H:%M} · {(o.attention_reason or '')[:120]}"
         f"\n  {settings.SITE_URL}{reverse('admin:orders_order_change', args=[o.pk])}"
         for o in orders)
@@ -114,12 +114,17 @@ def qpay_auth(now) -> Condition:
     try:
         QPayClient(connect_timeout=readiness.check_timeout(), read_timeout=readiness.check_timeout(),
                    max_retries=0).get_access_token()
-        failing, detail = False, ""
+        failing, summary, detail = False, "QPay authentication failing", ""
+    except QPayAuthError as exc:
+        failing, summary = True, "QPay refuses the shop's credentials"
+        detail = f"QPay answered {type(exc).__name__}{f' (HTTP {exc.status})' if exc.status else ''} to the token request. " \
+                 "Check QPAY_CLIENT_ID/QPAY_CLIENT_SECRET with QPay."
     except QPayError as exc:
-        failing, detail = True, f"{type(exc).__name__}{f' (HTTP {exc.status})' if exc.status else ''}"
-    return Condition("qpay_auth", failing, "QPay authentication failing",
-                     f"The shop cannot get a QPay token: {detail}. No invoice can be created or checked. "
-                     "Check QPAY_CLIENT_ID/QPAY_CLIENT_SECRET and QPay's status.", reverse("admin:index"))
+        failing, summary = True, "QPay unreachable: no token"
+        detail = f"The token request failed: {type(exc).__name__}{f' (HTTP {exc.status})' if exc.status else ''}. " \
+                 "Check QPay's status and this server's network."
+    return Condition("qpay_auth", failing, summary,
+                     f"{detail} No invoice can be created or checked until it works.", reverse("admin:index"))
 
 
 def emails_failing(now) -> Condition:

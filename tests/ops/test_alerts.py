@@ -134,6 +134,7 @@ def test_qpay_auth_failing(mocked_responses):
     qpay_token(mocked_responses, status=401)
     note = run(watchdog.qpay_auth)
     assert note.kind == alerts.RAISED and "QPayAuthError (HTTP 401)" in note.text()
+    assert note.subject == "[esimshop] ALERT: QPay refuses the shop's credentials"
     assert run(watchdog.qpay_auth) is None
     mocked_responses.reset()
     qpay_token(mocked_responses)
