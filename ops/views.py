@@ -20,8 +20,14 @@ def readyz(request):
         report = readiness.report()
     except Exception as exc:  # noqa: BLE001 - belt and braces: a probe must get JSON, not a 500 page
         logger.exception("readyz failed")
-        return JsonResponse({"ready": False, "checks": [], "error": type(exc).__name__}, status=503)
-    return JsonResponse(report.as_json(), status=200 if report.ready else 503)
+        response = JsonResponse({"ready": False, "checks": [], "error": type(exc).__name__}, status=503)
+        response._has_been_logged = True  # logged just above, once
+        return response
+    response = JsonResponse(report.as_json(), status=200 if report.ready else 503)
+    # A 503 here is an answer, not an error of this request: without this Django logs every
+    # not-ready probe at ERROR, which Sentry would report every few seconds during an outage.
+    response._has_been_logged = True
+    return response
 
 
 def _client_address(request) -> str:

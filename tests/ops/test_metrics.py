@@ -44,14 +44,14 @@ def test_counters_and_scrape_time_gauges(client, settings):
     metrics.purchase_started()
     assert REGISTRY.get_sample_value("esimshop_qpay_callbacks_total", {"outcome": "PAID"}) == before + 1
     # A list no worker consumes (a real queue name would hand a worker sharing this Redis garbage).
-    name = f"metrics-test-{uuid.uuid4().hex}"
-    settings.HEARTBEAT_QUEUES = [name]
+    queue_name = f"metrics-test-{uuid.uuid4().hex}"
+    settings.HEARTBEAT_QUEUES = [queue_name]
     queue = redis.Redis.from_url(settings.REDIS_URL)
-    queue.rpush(name, "a", "b")
+    queue.rpush(queue_name, "a", "b")
     try:
         response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     finally:
-        queue.delete(name)
+        queue.delete(queue_name)
     assert response.status_code == 200
     text = response.content.decode()
     for name in ("esimshop_purchases_started_total", "esimshop_invoices_paid_total",
@@ -59,7 +59,7 @@ def test_counters_and_scrape_time_gauges(client, settings):
                  "esimshop_paid_to_delivered_seconds_bucket", "esimshop_emails_failed 0.0"):
         assert name in text, name
     assert "esimshop_orders_needing_attention 1.0" in text
-    assert f'esimshop_celery_queue_length{{queue="{name}"}} 2.0' in text
+    assert f'esimshop_celery_queue_length{{queue="{queue_name}"}} 2.0' in text
 
 
 def test_a_failing_gauge_is_left_out_not_a_500(client, settings):

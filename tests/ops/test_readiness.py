@@ -169,3 +169,11 @@ def test_a_broken_report_is_a_503_json_not_a_500(client, monkeypatch):
 def test_healthz_stays_cheap(client, django_assert_num_queries):
     with django_assert_num_queries(0):
         assert client.get("/healthz").json() == {"ok": True}
+
+
+def test_a_not_ready_answer_is_not_logged_as_an_error(client, caplog, mocked_responses):
+    organisation(mocked_responses, status=503)
+    qpay_token(mocked_responses)
+    with caplog.at_level("ERROR", logger="django.request"):
+        assert client.get("/readyz").status_code == 503
+    assert [r for r in caplog.records if r.name == "django.request"] == []
