@@ -6,12 +6,15 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
 from esimshop import views
+from ops import views as ops_views
 
 handler404 = "esimshop.views.page_not_found"
 handler500 = "esimshop.views.server_error"
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", ops_views.readyz, name="readyz"),
+    path("metrics", ops_views.prometheus_metrics, name="metrics"),
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True)),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),

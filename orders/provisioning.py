@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from catalog.esimgo import ESIMGoClient, ESIMGoError, ESIMGoRateLimited
+from esimshop import metrics
 from orders import conf
 from orders.models import EmailLog, ESim, Order, ProvisioningAttempt
 from orders.services import flag_for_attention, queue_email
@@ -295,6 +296,7 @@ def _deliver(order_id, attempt, details, actor, response) -> ProvisionResult:
         _set_attempt(attempt, Outcome.UNKNOWN, esimgo_order_reference="", adopted=False,
                      error=f"reference {attempt.esimgo_order_reference} already claimed")
         raise TransientProvisioningError("eSIM Go order already claimed by another order") from exc
+    metrics.delivered(order.invoice.paid_at, order.delivered_at or timezone.now())
     logger.info("order %s delivered: ICCID %s (eSIM Go %s)", order.public_id, details.iccid, reference)
     return ProvisionResult(DELIVERED)
 

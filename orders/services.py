@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from esimshop.logs import bind as bind_log_context
 from orders import conf
 from orders.models import EmailLog, Order, OrderTransition
 
@@ -40,6 +41,7 @@ def handle_invoice_paid(invoice, actor):
                 "language": getattr(invoice, "language", "") or "mn",
             },
         )
+        bind_log_context(invoice_id=invoice.pk, order_id=order.public_id)
         if not created:
             logger.info("invoice %s already has order %s; nothing to do", invoice.pk, order.public_id)
             return order
@@ -82,10 +84,10 @@ def _staff_addresses():
 def flag_for_attention(order, *, reason, actor):
     """PAID/PROVISIONING → NEEDS_ATTENTION (caller holds the order lock), tell the shopper and staff."""
     order.attention_reason = reason[:2000]
-    transition = order.apply_transition("flag_for_attention", actor=actor, cause=reason)
+    order.apply_transition("flag_for_attention", actor=actor, cause=reason)
     queue_email(order, EmailLog.Kind.PROVISIONING_DELAYED)
-    # One staff alert per time the order enters NEEDS_ATTENTION.
-    queue_email(order, EmailLog.Kind.STAFF_ALERT, event_key=f"transition:{transition.pk}")
+    # Staff hear of it from the watchdog (ops/watchdog.py, every minute, deduplicated): one alert
+    # for however many orders enter NEEDS_ATTENTION together, not one e-mail per order.
     logger.warning("order %s needs attention: %s", order.public_id, reason)
 
 

@@ -4,7 +4,9 @@ import random
 
 from celery import shared_task
 
+from esimshop import metrics
 from esimshop.celery import app
+from esimshop.logs import bind as bind_log_context
 from orders import conf
 
 logger = logging.getLogger(__name__)
@@ -18,10 +20,15 @@ def _backoff(retries: int) -> float:
 @shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
 def provision_order_task(self, order_id, actor="task"):
     from orders import provisioning, services
+    from orders.models import Order
 
+    ids = Order.objects.filter(pk=order_id).values_list("public_id", "invoice_id").first()
+    if ids:
+        bind_log_context(order_id=ids[0], invoice_id=ids[1])
     try:
         result = provisioning.provision_order(order_id, actor=actor)
     except provisioning.TransientProvisioningError as exc:
+        metrics.provisioning_attempt("transient_error")
         retries = self.request.retries
         if retries >= conf.provision_max_retries():
             services.give_up_provisioning(order_id, reason=f"retries exhausted: {exc}", actor=actor)
@@ -34,6 +41,7 @@ def provision_order_task(self, order_id, actor="task"):
         countdown = exc.countdown if exc.countdown is not None else _backoff(retries)
         logger.warning("order %s: %s; retry %d in %.0fs", order_id, exc, retries + 1, countdown)
         raise self.retry(exc=exc, countdown=max(countdown, 1))
+    metrics.provisioning_attempt(result.outcome)
     if result.outcome == provisioning.WAITING and not self.request.is_eager:
         # Another run may be mid-purchase; look again once its answer must have arrived.
         provision_order_task.apply_async((order_id, actor), countdown=max(result.countdown or 0, 1) + 1)

@@ -32,6 +32,9 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from catalog import balance
+from esimshop import metrics
+from esimshop.logs import bind as bind_log_context
 from payments.models import Customer, Invoice, InvoiceTransition, Payment, QPayCallback
 from payments.qpay import QPayClient, QPayError, QPayNotFound
 
@@ -223,6 +226,9 @@ def start_purchase(*, phone_number: str, email: str, bundle, amount_mnt: int, de
             _("The amount does not match the current price (%(price)s₮).") % {"price": f"{bundle.price_mnt:,}"},
             field="amount",
         )
+    if not balance.can_cover(bundle):
+        # Our eSIM Go balance cannot pay for it: no invoice the shopper would pay for nothing.
+        raise ProviderUnavailable(balance.NOT_FOR_SALE_MESSAGE)
     customer, new_customer = _customer_for(phone_number=phone_number, email=email)
     for attempt in range(4):
         # A customer this request has just created has no invoice to look for. (Should a concurrent
@@ -232,6 +238,7 @@ def start_purchase(*, phone_number: str, email: str, bundle, amount_mnt: int, de
         ).first()
         if existing is not None:
             if _reusable(existing, amount_mnt):
+                bind_log_context(invoice_id=existing.pk)
                 logger.info("purchase double-submit: returning open invoice %s", existing.pk)
                 return existing
             _wait_or_retire(existing, actor=actor)
@@ -243,7 +250,10 @@ def start_purchase(*, phone_number: str, email: str, bundle, amount_mnt: int, de
         )
         if invoice is None:
             continue  # a concurrent submit inserted first; loop picks its invoice up
-        return _create_at_qpay(invoice, actor=actor)
+        bind_log_context(invoice_id=invoice.pk)
+        invoice = _create_at_qpay(invoice, actor=actor)
+        metrics.purchase_started()
+        return invoice
     raise PurchaseInProgress(_("This purchase is already being prepared. Please try again in a moment."))
 
 
@@ -400,6 +410,14 @@ def verify_invoice_payment(invoice_id, *, cause: str, actor: str, raise_transien
     PAID under the invoice row lock (one winner) and hand over to orders in that transaction.
     `recheck_paid` asks QPay even for a PAID invoice (to notice a second payment).
     """
+    bind_log_context(invoice_id=invoice_id)
+    result = _verify(invoice_id, cause=cause, actor=actor, raise_transient=raise_transient,
+                     recheck_paid=recheck_paid, client=client)
+    metrics.payment_checked(result.outcome)
+    return result
+
+
+def _verify(invoice_id, *, cause, actor, raise_transient, recheck_paid, client) -> Verification:
     invoice = Invoice.objects.get(pk=invoice_id)
     if invoice.status == Status.PAID and not recheck_paid:
         return Verification(DUPLICATE, invoice, "already paid")
@@ -667,6 +685,7 @@ def receive_qpay_callback(invoice_id, *, method: str, query_string: str, body: s
 
     The callback is only a hint: QPay does not sign it. The outcome is recorded on the row.
     """
+    bind_log_context(invoice_id=invoice_id)
     # PostgreSQL text cannot hold NUL (a query parameter or body can): the callback must still be kept.
     qpay_payment_id, body, user_agent = (v.replace("\x00", "\ufffd") for v in (qpay_payment_id, body, user_agent))
     callback = QPayCallback.objects.create(
@@ -683,6 +702,7 @@ def receive_qpay_callback(invoice_id, *, method: str, query_string: str, body: s
     except Exception as exc:  # noqa: BLE001 - a provider request must never get a 500
         logger.exception("processing QPay callback %s failed", callback.pk)
         outcome, detail = VERIFY_FAILED, f"internal error: {exc.__class__.__name__}"
+    metrics.callback_received(outcome)
     callback.outcome = outcome
     callback.detail = detail[:1000]
     callback.processed_at = _now()

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from catalog import balance
 from catalog.models import Bundle
 from catalog.selectors import bundle_label
 from payments import selectors, services
@@ -74,7 +75,8 @@ def checkout(request, bundle_name):
 
 
 def _checkout_context(bundle, form):
-    return {"bundle": bundle, "plan": bundle_label(bundle), "form": form}
+    return {"bundle": bundle, "plan": bundle_label(bundle), "form": form,
+            "not_for_sale": None if balance.can_cover(bundle) else balance.NOT_FOR_SALE_MESSAGE}
 
 
 def _repriced_form(data, bundle):

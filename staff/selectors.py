@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from catalog.balance import BALANCE_CACHE_KEY  # noqa: F401 - shared with catalog.balance.can_cover
 from staff.reconciliation import day_bounds, local_day, local_tz
 
 logger = logging.getLogger(__name__)
@@ -24,7 +25,6 @@ logger = logging.getLogger(__name__)
 QUEUE_ITEMS = 10
 STUCK_AFTER = timedelta(minutes=15)
 RECONCILIATION_STALE_AFTER = timedelta(hours=36)
-BALANCE_CACHE_KEY = "staff:esimgo:balance"
 BALANCE_TTL_SECONDS = 300
 BALANCE_ERROR_TTL_SECONDS = 60
 

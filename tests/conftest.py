@@ -64,6 +64,16 @@ def _provider_settings(settings):
 
 
 @pytest.fixture(autouse=True)
+def _clean_log_context():
+    """Ids bound to the log context by one test (no request middleware around it) stay out of the next."""
+    from structlog.contextvars import clear_contextvars
+
+    clear_contextvars()
+    yield
+    clear_contextvars()
+
+
+@pytest.fixture(autouse=True)
 def _clean_cache():
     from django.core.cache import cache
 

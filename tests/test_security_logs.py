@@ -6,6 +6,7 @@ provisioning → eSIM page → magic link (used, then opened again: Django's "Go
 wrong-token callback → an eSIM Go usage callback. Then every captured record is searched.
 """
 import base64
+import json
 import logging
 import re
 import secrets
@@ -16,6 +17,7 @@ import pytest
 import requests
 from django.core import mail
 
+from esimshop.logs import structured_formatter
 from orders.models import Order
 from payments import services as payment_services
 from payments.qpay import QPayClient
@@ -115,7 +117,10 @@ def test_a_whole_purchase_logs_no_secret_token_phone_or_lpa(shop, all_logs, sett
     }
     records = all_logs.records
     texts = [r.getMessage() + "\n" + (r.exc_text or "") + (r.stack_info or "") for r in records]
-    everything = "\n".join(texts) + "\n" + all_logs.text
+    # What production writes: each record as the JSON line the structured formatter makes of it.
+    json_formatter = structured_formatter("json")
+    json_lines = [json_formatter.format(r) for r in records]
+    everything = "\n".join(texts) + "\n" + all_logs.text + "\n".join(json_lines)
     leaks = {name: [t for t in texts if value in t][:3] for name, value in secrets_.items() if value in everything}
     assert leaks == {}
 
@@ -125,6 +130,7 @@ def test_a_whole_purchase_logs_no_secret_token_phone_or_lpa(shop, all_logs, sett
     assert any("/payments/qpay/callback/" in t and "token=[redacted]" in t for t in texts), "no urllib3 callback line"
     assert any(t.startswith("Gone: /my-esims/login/[redacted]/") for t in texts), "no Django 'Gone' warning"
     assert any(str(order.public_id) in t for t in texts)
+    assert all(json.loads(line)["event"] is not None for line in json_lines)
 
 
 def test_redaction_masks_credentials_but_keeps_ids_readable(settings):

@@ -1,0 +1,48 @@
+"""Celery side of operations: heartbeats and the morning report. The watchdog itself does NOT
+run here (it must notice when Celery is down): see `manage.py watchdog` on a systemd timer."""
+import logging
+
+from celery import shared_task
+from celery.schedules import crontab
+from celery.signals import before_task_publish
+from django.conf import settings
+
+from esimshop.celery import app
+from ops import heartbeats
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(bind=True, name=heartbeats.HEARTBEAT_TASK, ignore_result=True, soft_time_limit=10, time_limit=20)
+def heartbeat(self, queue):
+    heartbeats.record_ran(queue, worker=self.request.hostname or "")
+
+
+@shared_task(name="ops.tasks.send_daily_report", ignore_result=True, soft_time_limit=120, time_limit=180)
+def send_daily_report_task():
+    from ops import daily_report
+
+    daily_report.send()
+
+
+@before_task_publish.connect
+def _record_heartbeat_sent(sender=None, body=None, **kwargs):
+    """Runs in the publishing process: beat, for the scheduled heartbeats."""
+    if sender != heartbeats.HEARTBEAT_TASK:
+        return
+    args = body[0] if isinstance(body, (list, tuple)) and body else ()
+    if args:
+        heartbeats.record_sent(args[0])
+
+
+@app.on_after_finalize.connect
+def _register_periodic_tasks(sender, **kwargs):
+    for name, entry in heartbeats.schedule_entries().items():
+        sender.add_periodic_task(entry["schedule"], heartbeat.s(*entry["args"]).set(**entry["options"]), name=name)
+    sender.add_periodic_task(
+        crontab(hour=settings.DAILY_REPORT_HOUR_UTC, minute=0), send_daily_report_task.s(), name="ops: daily report"
+    )
+
+
+if app.finalized:  # imported after finalize (e.g. by a test module): the signal has already fired
+    _register_periodic_tasks(app)
