@@ -73,7 +73,8 @@
   function mainButton(app) {
     if (!app.MainButton) { return; }
     var checkout = document.querySelector("main form[method=post] input[name=phone_number]");
-    var buy = document.querySelector("main a[href*='/checkout/']");
+    // The Buy button of a plan page only (lists of plans keep their own links).
+    var buy = window.location.pathname.indexOf("/bundles/") === 0 ? document.querySelector("main a[href*='/checkout/']") : null;
     var target, action;
     if (checkout) {
       var form = checkout.form;
