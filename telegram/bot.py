@@ -7,7 +7,9 @@ run the same task, one sends. 429 → back to PENDING and retried after Telegram
 """
 import json
 import logging
+from datetime import timedelta
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -55,7 +57,7 @@ def _kind(update: dict) -> str:
 
 def receive_update(body: bytes, update: dict) -> tuple[TelegramUpdate, bool]:
     """Store the raw update (first, before any handling). Returns (row, created); a duplicate is (row, False)."""
-    from telegram.tasks import process_update_task
+    from telegram.tasks import process_update_task  # tasks import this module
 
     try:
         with transaction.atomic():
@@ -94,7 +96,7 @@ def process_update(update_pk) -> str:
 
 def queue_message(user: TelegramUser, kind: str, *, event_key: str = "", order=None) -> tuple[BotMessage, bool]:
     """Claim the (user, kind, event) message and send it after commit. A second claim returns the first row."""
-    from telegram.tasks import send_bot_message_task
+    from telegram.tasks import send_bot_message_task  # tasks import this module
 
     with transaction.atomic():
         message, created = BotMessage.objects.get_or_create(
@@ -155,3 +157,30 @@ def _finish(message_id, status: str, *, error: str = "") -> None:
 def mark_failed(message_id, error: str) -> None:
     BotMessage.objects.filter(pk=message_id, status=BotMessage.Status.PENDING).update(
         status=BotMessage.Status.FAILED, last_error=error[:500])
+
+
+# --- sweep ---------------------------------------------------------------------------------------
+
+STUCK_SENDING_AFTER = timedelta(minutes=10)
+PENDING_RESEND_AFTER = timedelta(minutes=2)
+GIVE_UP_AFTER = timedelta(days=1)
+
+
+def sweep_bot_messages(now=None) -> list[int]:
+    """Close the gaps on_commit and in-process mode leave: a SENDING row whose worker died goes
+    back to PENDING (at worst one duplicate message, as with e-mails); PENDING rows older than a
+    few minutes are enqueued again, at most once per window; day-old ones are given up."""
+    from telegram.tasks import send_bot_message_task  # tasks import this module
+
+    now = now or timezone.now()
+    BotMessage.objects.filter(status=BotMessage.Status.SENDING, claimed_at__lt=now - STUCK_SENDING_AFTER).update(
+        status=BotMessage.Status.PENDING)
+    BotMessage.objects.filter(status=BotMessage.Status.PENDING, created_at__lt=now - GIVE_UP_AFTER).update(
+        status=BotMessage.Status.FAILED, last_error="not sent within a day")
+    requeued = []
+    for message_id in BotMessage.objects.filter(
+            status=BotMessage.Status.PENDING, created_at__lt=now - PENDING_RESEND_AFTER).values_list("id", flat=True):
+        if cache.add(f"telegram:sweep:{message_id}", 1, int(PENDING_RESEND_AFTER.total_seconds())):
+            send_bot_message_task.delay(message_id)
+            requeued.append(message_id)
+    return requeued

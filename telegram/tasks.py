@@ -5,6 +5,7 @@ import random
 from celery import shared_task
 from django.conf import settings
 
+from esimshop.celery import app
 from telegram import bot
 
 logger = logging.getLogger(__name__)
@@ -43,3 +44,22 @@ def send_bot_message_task(self, message_id):
 @shared_task(bind=True, acks_late=True, max_retries=3, ignore_result=True, time_limit=60, soft_time_limit=45)
 def process_update_task(self, update_pk):
     return bot.process_update(update_pk)
+
+
+@shared_task(ignore_result=True, time_limit=120, soft_time_limit=100)
+def sweep_bot_messages_task():
+    requeued = bot.sweep_bot_messages()
+    if requeued:
+        logger.info("telegram sweep: re-enqueued %d bot messages", len(requeued))
+
+
+SWEEP_INTERVAL_SECONDS = 120
+
+
+@app.on_after_finalize.connect
+def _register_periodic_tasks(sender, **kwargs):
+    sender.add_periodic_task(SWEEP_INTERVAL_SECONDS, sweep_bot_messages_task.s(), name="telegram: sweep bot messages")
+
+
+if app.finalized:  # imported after finalize (e.g. by a test module): the signal has already fired
+    _register_periodic_tasks(app)

@@ -170,3 +170,23 @@ def test_a_failing_bot_never_breaks_the_delivery(order, monkeypatch):
     monkeypatch.setattr(bot, "notify_order_event", boom)
     log, created = order_services.queue_email(order, EmailLog.Kind.ESIM_READY)
     assert created and EmailLog.objects.filter(pk=log.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sweep_resends_a_message_left_pending_and_reopens_a_dead_workers_claim(order, shopper, mocked_responses, send_url):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    mocked_responses.post(send_url, status=429, json={"ok": False, "error_code": 429, "description": "slow down",
+                                                      "parameters": {"retry_after": 5}})
+    message, _ = bot.queue_message(shopper, BotMessage.Kind.ESIM_READY, event_key="x", order=order)
+    message.refresh_from_db()
+    assert message.status == "PENDING"  # in-process mode left it for the sweep
+    mocked_responses.replace("POST", send_url, json={"ok": True, "result": {"message_id": 3}})
+    stuck, _ = bot.queue_message(shopper, BotMessage.Kind.USAGE_80, event_key="y", order=order)
+    BotMessage.objects.filter(pk=stuck.pk).update(status="SENDING", claimed_at=timezone.now() - timedelta(minutes=11))
+    later = timezone.now() + timedelta(minutes=3)
+    assert sorted(bot.sweep_bot_messages(now=later)) == sorted([message.pk, stuck.pk])
+    assert bot.sweep_bot_messages(now=later) == []  # once per window
+    assert set(BotMessage.objects.values_list("status", flat=True)) == {"SENT"}
