@@ -9,6 +9,7 @@ import json
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -16,7 +17,7 @@ from django.utils import timezone
 
 from telegram import identity, messages
 from telegram.bot_api import BotApi, BotApiError
-from telegram.models import BotMessage, TelegramUpdate, TelegramUser
+from telegram.models import BotMessage, InitDataUse, TelegramUpdate, TelegramUser
 
 logger = logging.getLogger(__name__)
 
@@ -177,6 +178,8 @@ def sweep_bot_messages(now=None) -> list[int]:
         status=BotMessage.Status.PENDING)
     BotMessage.objects.filter(status=BotMessage.Status.PENDING, created_at__lt=now - GIVE_UP_AFTER).update(
         status=BotMessage.Status.FAILED, last_error="not sent within a day")
+    # initData older than the age limit is refused anyway: its replay guard row can go.
+    InitDataUse.objects.filter(auth_date__lt=now - timedelta(seconds=settings.TELEGRAM_INIT_DATA_MAX_AGE_SECONDS + 3600)).delete()
     requeued = []
     for message_id in BotMessage.objects.filter(
             status=BotMessage.Status.PENDING, created_at__lt=now - PENDING_RESEND_AFTER).values_list("id", flat=True):

@@ -73,7 +73,8 @@ def _upsert_user(user: dict) -> TelegramUser:
 
 
 def current_user(request) -> TelegramUser | None:
-    user_id = getattr(request, "session", {}).get(SESSION_USER) if hasattr(request, "session") else None
+    session = getattr(request, "session", None)
+    user_id = session.get(SESSION_USER) if session is not None else None
     if not user_id or not enabled():
         return None
     return TelegramUser.objects.filter(pk=user_id).first()

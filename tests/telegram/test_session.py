@@ -94,3 +94,18 @@ def test_feature_off_without_a_bot_token(client, settings):
     assert enter(client, signed()).status_code == 404
     assert client.post("/telegram/webhook/", b"{}", content_type="application/json").status_code == 404
     assert b"telegram/miniapp.js" not in client.get("/").content
+
+
+@pytest.mark.django_db
+def test_the_sweep_forgets_replay_guards_only_once_their_init_data_is_stale_anyway(client, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from telegram import bot
+
+    assert enter(client, signed()).status_code == 200
+    bot.sweep_bot_messages(now=timezone.now() + timedelta(seconds=settings.TELEGRAM_INIT_DATA_MAX_AGE_SECONDS))
+    assert InitDataUse.objects.count() == 1
+    bot.sweep_bot_messages(now=timezone.now() + timedelta(seconds=settings.TELEGRAM_INIT_DATA_MAX_AGE_SECONDS + 3700))
+    assert InitDataUse.objects.count() == 0

@@ -92,12 +92,15 @@
   }
 
   function links(app) {
-    // Bank apps (custom schemes) and QPay's short link must leave the Mini App's web view.
-    document.querySelectorAll(".banks a[href], .pay-banks a.button[href]").forEach(function (link) {
+    // Links that leave the shop (QPay's short link, bank apps, Apple's/Google's eSIM install pages)
+    // must leave the Mini App's web view too: https with openLink, app schemes handed to the OS.
+    document.querySelectorAll("a[href]").forEach(function (link) {
+      var url;
+      try { url = new URL(link.getAttribute("href"), window.location.href); } catch (e) { return; }
+      if (url.origin === window.location.origin) { return; }
       link.addEventListener("click", function (event) {
-        var href = link.getAttribute("href");
         event.preventDefault();
-        if (/^https?:/i.test(href) && app.openLink) { app.openLink(href); } else { window.location.href = href; }
+        if (/^https?:$/.test(url.protocol) && app.openLink) { app.openLink(url.href); } else { window.location.href = url.href; }
       });
     });
     document.querySelectorAll("a[href='/my-esims/']").forEach(function (link) {
