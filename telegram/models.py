@@ -89,7 +89,6 @@ class BotMessage(models.Model):
         USAGE_80 = "usage_80", "80 % used"
         USAGE_100 = "usage_100", "100 % used"
         REFUNDED = "refunded", "refund notice"
-        CONTACT_SAVED = "contact_saved", "contact received"
 
     class Status(models.TextChoices):
         PENDING = "PENDING", "pending"
