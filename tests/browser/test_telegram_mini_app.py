@@ -103,3 +103,24 @@ def test_buy_inside_the_telegram_mini_app(telegram_shop, browser, screens):
     assert len([c for c in bot_messages_to(USER_ID) if c.text.startswith("Your eSIM is ready")]) == 1
 
     watch.assert_clean()
+
+
+def test_forged_init_data_is_refused_with_a_clear_message(telegram_shop, browser, screens, settings):
+    from urllib.parse import quote
+
+    from telegram import init_data
+    from telegram.models import TelegramUser
+
+    base = telegram_shop.url
+    watch = Watch(base)
+    page = watch.attach(browser.new_context(**PHONE)).new_page()
+    forged = init_data.signed_for_user({"id": USER_ID, "first_name": "Bat"}, "1:some-other-bot")
+    page.goto(f"{base}/telegram/app/#tgWebAppData={quote(forged, safe='')}&tgWebAppVersion=8.0")
+    page.wait_for_selector("#tg-entry-error:not([hidden])")
+    assert "not signed by our bot" in page.inner_text("#tg-entry-error")
+    assert page.url.startswith(base + "/telegram/app/")
+    screens(page, "forged")
+    assert not TelegramUser.objects.filter(telegram_id=USER_ID).exists()
+    # The browser logs the 403 as a console error; that one is expected, nothing else is.
+    watch.errors = [e for e in watch.errors if "403" not in e]
+    watch.assert_clean()
