@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit
 import requests
 from django.conf import settings
 from django.db import transaction
-from django.http import Http404, HttpResponseBadRequest, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -118,23 +118,32 @@ def chat(request):
     user = _user_from(data)
     query = f"?user_id={user['id']}&first_name={quote(user['first_name'])}&language_code={user['language_code']}"
     if request.method == "POST":
-        action = request.POST.get("action")
-        if action == "start":
-            post_update(_message(user, text="/start", entities=[{"type": "bot_command", "offset": 0, "length": 6}]))
-        elif action == "contact":
-            phone = "".join(ch for ch in request.POST.get("phone", "") if ch.isdigit())[:15] or "97699112233"
-            post_update(_message(user, contact={"phone_number": phone, "first_name": user["first_name"],
-                                                "user_id": user["id"]}))
-        elif action == "open":
-            return redirect(signed_launch_url(user, _own_url(request.POST.get("url", ""))))
-        else:
-            return HttpResponseBadRequest("unknown action")
-        return redirect(reverse("sandbox_telegram:chat") + query)
+        try:
+            return _act(request, user, query)
+        except requests.RequestException as exc:
+            return HttpResponse(f"The shop's webhook did not answer: {type(exc).__name__}", status=502,
+                                content_type="text/plain")
     calls = SandboxBotCall.objects.filter(method="sendMessage", chat_id=user["id"]).order_by("-id")[:30]
     bubbles = [{"text": call.text, "buttons": _web_app_buttons(call.payload)} for call in calls]
     return render(request, "sandbox_telegram/chat.html", {
         "user": user, "bubbles": bubbles, "shop_url": f"{settings.SITE_URL}{reverse('telegram:app')}",
     })
+
+
+def _act(request, user: dict, query: str):
+    """One of the chat page's buttons: /start, share the contact, or open a web_app URL signed."""
+    action = request.POST.get("action")
+    if action == "start":
+        post_update(_message(user, text="/start", entities=[{"type": "bot_command", "offset": 0, "length": 6}]))
+    elif action == "contact":
+        phone = "".join(ch for ch in request.POST.get("phone", "") if ch.isdigit())[:15] or "97699112233"
+        post_update(_message(user, contact={"phone_number": phone, "first_name": user["first_name"],
+                                            "user_id": user["id"]}))
+    elif action == "open":
+        return redirect(signed_launch_url(user, _own_url(request.POST.get("url", ""))))
+    else:
+        return HttpResponseBadRequest("unknown action")
+    return redirect(reverse("sandbox_telegram:chat") + query)
 
 
 def _web_app_buttons(payload: dict) -> list[dict]:
