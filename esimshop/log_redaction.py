@@ -36,7 +36,8 @@ PATTERNS = [
 
 # Settings whose values are secrets: masked wherever they appear (values under 8 characters are
 # left alone: too likely to occur by chance, and a real secret is never that short).
-SECRET_SETTINGS = ("SECRET_KEY", "QPAY_CLIENT_SECRET", "ESIMGO_API_KEY", "EMAIL_HOST_PASSWORD")
+SECRET_SETTINGS = ("SECRET_KEY", "QPAY_CLIENT_SECRET", "ESIMGO_API_KEY", "EMAIL_HOST_PASSWORD",
+                   "TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET")
 
 _secrets_cache: tuple[tuple, re.Pattern | None] = ((), None)
 

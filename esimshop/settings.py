@@ -43,9 +43,11 @@ INSTALLED_APPS = [
     "orders",
     "staff",
     "ops",
+    "telegram",
     "axes",
     "sandbox.esimgo",
     "sandbox.qpay",
+    "sandbox.telegram",
 ]
 
 MIDDLEWARE = [
@@ -80,6 +82,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "esimshop.context_processors.shop",
+                "telegram.context_processors.telegram",
             ],
         },
     },
@@ -240,6 +243,37 @@ EBARIMT_ENABLED = env.bool("EBARIMT_ENABLED", default=False)
 EBARIMT_DISTRICT_CODE = env.str("EBARIMT_DISTRICT_CODE", default="")
 EBARIMT_CLASSIFICATION_CODE = env.str("EBARIMT_CLASSIFICATION_CODE", default="")
 
+# --- Telegram Mini App and bot (telegram/, docs/telegram.md) ----------------------------------
+# Off when TELEGRAM_BOT_TOKEN is unset; the sandbox runs it against its own Bot API with a
+# sandbox token, so the whole flow works offline. In production a token needs a webhook secret.
+SANDBOX_TELEGRAM_BOT_TOKEN = "123456789:SANDBOX-bot-token-not-a-real-one"
+SANDBOX_TELEGRAM_WEBHOOK_SECRET = "sandbox-webhook-secret"
+# (`or`: an empty line in .env, as `cp .env.example .env` leaves it, means "the default".)
+# The sandbox token only with DEBUG on: DEBUG=False never runs a bot nobody configured.
+TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="") or (
+    SANDBOX_TELEGRAM_BOT_TOKEN if SANDBOX and DEBUG else "")
+# The built-in sandbox Bot API and its stand-in client script (sandbox/telegram/).
+TELEGRAM_SANDBOX = SANDBOX and TELEGRAM_BOT_TOKEN == SANDBOX_TELEGRAM_BOT_TOKEN
+TELEGRAM_WEBHOOK_SECRET = env.str("TELEGRAM_WEBHOOK_SECRET", default="") or (
+    SANDBOX_TELEGRAM_WEBHOOK_SECRET if TELEGRAM_SANDBOX else "")
+TELEGRAM_BOT_API_BASE_URL = (env.str("TELEGRAM_BOT_API_BASE_URL", default="") or (
+    f"{SITE_URL}/sandbox/telegram" if TELEGRAM_SANDBOX else "https://api.telegram.org")).rstrip("/")
+TELEGRAM_INIT_DATA_MAX_AGE_SECONDS = env.int("TELEGRAM_INIT_DATA_MAX_AGE_SECONDS", default=3600)
+TELEGRAM_SEND_MAX_RETRIES = env.int("TELEGRAM_SEND_MAX_RETRIES", default=8)
+# Telegram's client script. Not on npm under an official name, and Telegram asks Mini Apps to
+# load it from telegram.org, so that one exact URL is allowed in script-src (below); the sandbox
+# serves its own stand-in instead (no request leaves the machine).
+TELEGRAM_WEB_APP_JS_URL = "https://telegram.org/js/telegram-web-app.js"
+TELEGRAM_ENABLED = bool(TELEGRAM_BOT_TOKEN)
+if TELEGRAM_ENABLED and not DEBUG:
+    if TELEGRAM_BOT_TOKEN == SANDBOX_TELEGRAM_BOT_TOKEN:
+        raise ImproperlyConfigured("TELEGRAM_BOT_TOKEN is the sandbox token; set the real one or unset it (DEBUG=False).")
+    if len(TELEGRAM_WEBHOOK_SECRET) < 32:
+        raise ImproperlyConfigured("TELEGRAM_WEBHOOK_SECRET (32+ characters of A-Z a-z 0-9 _ -) must be set "
+                                   "when TELEGRAM_BOT_TOKEN is set and DEBUG=False.")
+    if not TELEGRAM_BOT_API_BASE_URL.startswith("https://"):
+        raise ImproperlyConfigured("TELEGRAM_BOT_API_BASE_URL must be an https:// URL when DEBUG=False.")
+
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="esimshop <no-reply@esimshop.mn>")
@@ -330,3 +364,6 @@ CONTENT_SECURITY_POLICY = {
     "form-action": ["'self'"],
     "frame-ancestors": ["'none'"],
 }
+if TELEGRAM_ENABLED and not TELEGRAM_SANDBOX:
+    # Only Telegram's own client script, by its exact URL (telegram/static/telegram/miniapp.js loads it).
+    CONTENT_SECURITY_POLICY["script-src"] = [*CONTENT_SECURITY_POLICY["script-src"], TELEGRAM_WEB_APP_JS_URL]

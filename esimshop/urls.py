@@ -19,6 +19,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("telegram/", include("telegram.urls")),
     path("", include("payments.urls")),
     path("", include("orders.urls")),
     path("", include("catalog.urls")),

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from esimshop.logs import bind as bind_log_context
-from orders import conf
+from orders import conf, signals
 from orders.models import EmailLog, Order, OrderTransition
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,17 @@ def queue_email(order, kind, *, event_key="", to=None):
         )
     if created and log.status == EmailLog.Status.PENDING:
         _on_commit_delay(send_email_task, log.pk)
+    if kind in SHOPPER_EVENTS:
+        signals.announce(order, SHOPPER_EVENTS[kind], event_key)
     return log, created
+
+
+# The e-mails whose event other channels (the Telegram bot) announce too.
+SHOPPER_EVENTS = {
+    EmailLog.Kind.ESIM_READY: signals.ESIM_READY,
+    EmailLog.Kind.USAGE_80: signals.USAGE_80,
+    EmailLog.Kind.USAGE_100: signals.USAGE_100,
+}
 
 
 def _staff_addresses():
@@ -124,6 +134,7 @@ def staff_mark_refunded(order_id, *, user, note=""):
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
         order.apply_transition("staff_refund", actor=actor, cause=note or "refunded by staff", actor_user=user)
+        signals.announce(order, signals.REFUNDED)
     return order
 
 
@@ -139,6 +150,7 @@ def mark_refunded(order_id, *, user=None, cause=""):
             return order
         name = "refund_delivered" if order.status == Order.Status.DELIVERED else "staff_refund"
         order.apply_transition(name, actor=actor, cause=cause or "refunded", actor_user=user if getattr(user, "pk", None) else None)
+        signals.announce(order, signals.REFUNDED)
     return order
 
 

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from orders import callbacks, conf, magic_links, qr, selectors, topup, usage
 from orders.forms import MyEsimsEmailForm, TopupForm
 from orders.models import Order
+from payments.signals import purchase_started
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +146,7 @@ def topup_view(request, public_id):
                 error, status = exc.message, exc.http_status
             else:
                 remember_invoice(request, invoice.pk)
+                purchase_started.send(sender=type(invoice), request=request, invoice=invoice)
                 return HttpResponseRedirect(reverse("payments:pay", args=[invoice.pk]))
         else:
             status = 400

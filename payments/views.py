@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods
 from catalog import balance
 from catalog.models import Bundle
 from catalog.selectors import bundle_label
-from payments import selectors, services
+from payments import selectors, services, signals
 from payments.api import purchase_rate_limited, remember_invoice, request_check
 from payments.forms import CheckoutForm
 from payments.models import Invoice
@@ -60,6 +60,7 @@ def checkout(request, bundle_name):
                     status = exc.http_status
                 else:
                     remember_invoice(request, invoice)
+                    signals.purchase_started.send(sender=Invoice, request=request, invoice=invoice)
                     return redirect("payments:pay", invoice.pk)
         else:
             if "amount" in form.errors:

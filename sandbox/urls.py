@@ -3,4 +3,5 @@ from django.urls import include, path
 urlpatterns = [
     path("esimgo/v2.4/", include("sandbox.esimgo.urls")),
     path("qpay/", include("sandbox.qpay.urls")),
+    path("telegram/", include("sandbox.telegram.urls")),
 ]
