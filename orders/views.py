@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from orders import callbacks, conf, magic_links, qr, selectors, topup, usage
 from orders.forms import MyEsimsEmailForm, TopupForm
 from orders.models import Order
+from payments.remainder import REFUND_WORKING_DAYS, money_state
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ def esim_detail(request, public_id):
         context["qr_svg"] = mark_safe(qr.svg(details["lpa"]))  # noqa: S308 - our own generated SVG
         context["topup_url"] = reverse("orders:topup", args=[order.public_id])
     context.update(_ebarimt_context(order))
+    context.update(money=money_state(order.invoice), refund_days=REFUND_WORKING_DAYS)
     return render(request, "orders/esim_detail.html", context)
 
 

@@ -29,6 +29,7 @@ def test_status_of_a_pending_invoice(client, invoice, mocked_responses):
     assert response.json() == {
         "internalInvoiceId": str(invoice.pk), "status": "PENDING", "paidAmount": 0, "expectedAmount": 19500,
         "expiresAt": invoice.expires_at.isoformat(), "paidAt": None, "esimUrl": None,
+        "paymentState": "NONE", "remainingAmount": 0, "extraAmount": 0,  # additive (issue 13)
     }
     assert len(mocked_responses.calls) == 0  # a fresh invoice: the callback normally comes first
 
@@ -193,8 +194,14 @@ def test_payment_page_when_paid_and_when_delivered(client, bundle, monkeypatch):
 def test_payment_page_when_expired_offers_to_start_again(client, bundle):
     invoice = InvoiceFactory(bundle=bundle, status=Invoice.Status.EXPIRED)
     html = client.get(f"/pay/{invoice.pk}/").content.decode()
-    assert f'href="/checkout/{bundle.name}/"' in html and "data:image/png" not in html
+    assert 'name="action" value="restart"' in html and "data:image/png" not in html
     assert "payments/pay.js" not in html
+    assert "Keep this page open" not in html and "хааж болохгүй" not in html
+    # "Start again" keeps the phone number and e-mail (issue 13).
+    response = client.post(f"/pay/{invoice.pk}/", {"action": "restart"})
+    assert response.status_code == 302 and response["Location"] == f"/checkout/{bundle.name}/"
+    checkout = client.get(response["Location"]).content.decode()
+    assert f'value="{invoice.customer.phone_number}"' in checkout and f'value="{invoice.customer.email}"' in checkout
 
 
 def test_payment_page_is_translated(client, invoice):
