@@ -6,6 +6,7 @@ rendered, and none when it is served from the page cache (catalog/page_cache.py)
 carry nothing per visitor: no CSRF token, no session; the language switcher is plain links.
 """
 from dataclasses import dataclass
+from types import SimpleNamespace
 from urllib.parse import quote
 
 from django.conf import settings
@@ -19,10 +20,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_safe
 
-from catalog import page_cache, presentation, selectors
+from catalog import page_cache, presentation, search_aliases, selectors
 from catalog.forms import BundleFilterForm
 
 FILTER_PARAMS = tuple(BundleFilterForm.base_fields)
+GLOBAL_SLUG = search_aliases.GLOBAL_SLUG
+# Not a Region row: eSIM Go has no "Global" region on its countries; these plans span regions.
+GLOBAL_REGION = SimpleNamespace(name="Global", slug=GLOBAL_SLUG)
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,18 @@ def search(request):
     result = selectors.search_countries(query, get_language())
     if result.exact is not None:
         return redirect("catalog:country", iso=result.exact.iso.code)
-    return render(request, "catalog/search.html", {"query": query, "countries": _country_links(result.countries)})
+    regions = [_region_link(r) for r in selectors.search_regions(query)]
+    if len(regions) == 1 and not result.countries:
+        return redirect(regions[0]["url"])
+    return render(request, "catalog/search.html", {
+        "query": query, "countries": _country_links(result.countries), "regions": regions,
+    })
+
+
+def _region_link(region) -> dict:
+    if region == GLOBAL_SLUG:
+        return {"url": reverse("catalog:region", args=[GLOBAL_SLUG]), "name": presentation.region_display_name("Global")}
+    return {"url": reverse("catalog:region", args=[region.slug]), "name": presentation.region_display_name(region.name)}
 
 
 @page_cache.storefront_page()
@@ -137,6 +152,8 @@ def countries(request):
 
 @page_cache.storefront_page(params=FILTER_PARAMS)
 def region(request, slug):
+    if slug == GLOBAL_SLUG:
+        return _global(request)
     region = selectors.get_region(slug)
     if region is None:
         return _not_found(request, _("We have no region by that name."))
@@ -146,6 +163,14 @@ def region(request, slug):
         "countries": _country_links(selectors.countries_of_region(region, get_language())),
         "bundles": bundles,
         "form": form,
+    })
+
+
+def _global(request):
+    """/regions/global/: plans that work across several regions of the world."""
+    form, bundles = _filtered(request, selectors.global_bundles)
+    return _filtered_page(request, "catalog/region.html", {
+        "region": GLOBAL_REGION, "countries": [], "bundles": bundles, "form": form, "is_global": True,
     })
 
 
