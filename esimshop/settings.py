@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "payments",
     "orders",
     "staff",
+    "shopinfo",
     "axes",
     "sandbox.esimgo",
     "sandbox.qpay",

@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("", include("payments.urls")),
     path("", include("orders.urls")),
+    path("", include("shopinfo.urls")),
     path("", include("catalog.urls")),
 ]
 

@@ -80,6 +80,7 @@ def checkout(request, bundle_name):
 
 
 def _checkout_context(bundle, form):
+    form.mark_invalid_fields()
     return {"bundle": bundle, "plan": bundle_label(bundle), "form": form}
 
 
