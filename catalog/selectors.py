@@ -220,9 +220,15 @@ def _with_listing_fields(bundles: QuerySet) -> QuerySet:
         BundleCountry.objects.filter(bundle=OuterRef("pk")).order_by().values("bundle")
         .annotate(n=Count("pk")).values("n")
     )
+    regions_count = (
+        BundleCountry.objects.filter(bundle=OuterRef("pk")).order_by().values("bundle")
+        .annotate(n=Count("country__region", distinct=True)).values("n")
+    )
     return bundles.annotate(
         retail_price_mnt=Coalesce("price_override_mnt", "computed_price_mnt"),
         covers_count=Coalesce(Subquery(coverage_count, output_field=IntegerField()), Value(0)),
+        # Local / regional / global on the cards (catalog.presentation.plan_scope).
+        regions_count=Coalesce(Subquery(regions_count, output_field=IntegerField()), Value(0)),
         data_sort_mb=Case(When(unlimited=True, then=Value(UNLIMITED_SORT_MB)), default=F("data_amount_mb")),
         per_gb_sort=Case(
             When(Q(unlimited=True) | Q(data_amount_mb__lte=0), then=Value(None, output_field=PER_MB_PRICE)),

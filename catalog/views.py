@@ -17,7 +17,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.http import RFC3986_SUBDELIMS, url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_safe
 
 from catalog import page_cache, presentation, search_aliases, selectors
@@ -91,11 +91,28 @@ def _bundle_rows(bundles):
         if bundle.speed:
             details.append(presentation.format_speed(bundle.speed))
         covers = getattr(bundle, "covers_count", 0)
-        if covers > 1:
-            details.append(ngettext("covers %(counter)s country", "covers %(counter)s countries", covers)
-                           % {"counter": covers})
+        bundle.scope = presentation.plan_scope(covers, getattr(bundle, "regions_count", 0))
+        bundle.scope_label = presentation.scope_label(bundle.scope, covers)
+        bundle.tier_label = presentation.unlimited_tier_label(bundle.name, bundle.unlimited)
         bundle.details_label = " · ".join(details)
     return bundles
+
+
+SCOPE_HEADINGS = {
+    presentation.LOCAL: gettext_lazy("Plans for this country"),
+    presentation.REGIONAL: gettext_lazy("Regional plans (several countries)"),
+    presentation.GLOBAL: gettext_lazy("Global plans"),
+}
+
+
+def group_by_scope(bundles) -> list[dict]:
+    """Local, regional and global plans apart (as the big shops tab them); empty groups left out."""
+    groups = []
+    for scope in (presentation.LOCAL, presentation.REGIONAL, presentation.GLOBAL):
+        members = [b for b in bundles if b.scope == scope]
+        if members:
+            groups.append({"scope": scope, "heading": SCOPE_HEADINGS[scope], "bundles": members})
+    return groups
 
 
 def _filtered(request, queryset_for):
@@ -180,7 +197,9 @@ def country(request, iso):
     if country is None:
         return _not_found(request, _("We don't sell eSIMs for that destination. Try searching for it by name."))
     form, bundles = _filtered(request, lambda filters: selectors.available_bundles_for_country(country, filters))
-    return _filtered_page(request, "catalog/country.html", {"country": country, "bundles": bundles, "form": form})
+    return _filtered_page(request, "catalog/country.html", {
+        "country": country, "bundles": bundles, "groups": group_by_scope(bundles), "form": form,
+    })
 
 
 def _checkout_url(bundle):

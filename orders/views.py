@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from orders import callbacks, conf, magic_links, qr, selectors, topup, usage
 from orders.forms import MyEsimsEmailForm, TopupForm
+from catalog.presentation import unlimited_tier_label
 from orders.models import Order
 from payments.remainder import REFUND_WORKING_DAYS, money_state
 
@@ -73,6 +74,13 @@ def esim_detail(request, public_id):
     context.update(_ebarimt_context(order))
     context.update(money=money_state(order.invoice), refund_days=REFUND_WORKING_DAYS)
     return render(request, "orders/esim_detail.html", context)
+
+
+def _topup_label(bundle) -> str:
+    """The plan's name, and for an unlimited plan its tier and speed after the daily limit, so
+    same-looking top-ups can be told apart (issue 13)."""
+    tier = unlimited_tier_label(bundle.name, bundle.unlimited)
+    return f"{selectors.bundle_label(bundle)} · {tier}" if tier else selectors.bundle_label(bundle)
 
 
 def _ebarimt_context(order) -> dict:
@@ -154,7 +162,7 @@ def topup_view(request, public_id):
         "order": order,
         "esim": esim,
         "plan": selectors.bundle_label(base_bundle),
-        "options": [(bundle, selectors.bundle_label(bundle)) for bundle in options.bundles],
+        "options": [(bundle, _topup_label(bundle)) for bundle in options.bundles],
         "unavailable": options.unavailable,
         "form": form,
         "error": error,
