@@ -204,7 +204,10 @@ def my_esims(request):
         card.countries = selectors.bundle_countries(card.first_order.bundle)
         card.latest = card.orders[0]
     pending_rows = [(order, selectors.bundle_label(order.bundle)) for order in pending]
+    unpaid = [(invoice, selectors.bundle_label(invoice.bundle), reverse("payments:pay", args=[invoice.pk]))
+              for invoice in selectors.open_invoices(email=email, invoice_ids=request.session.get(SESSION_INVOICES, []))]
     context = {
+        "unpaid": unpaid,
         "email": email,
         "cards": cards,
         "pending": pending_rows,
