@@ -77,8 +77,14 @@ def run_lighthouse(url: str, report: Path) -> dict:
         f"--only-categories={','.join(CATEGORIES)}",
         "--chrome-flags=--headless=new --no-sandbox --disable-gpu --no-first-run",
     ]
-    subprocess.run(command, cwd=ROOT, env={**os.environ, "CHROME_PATH": CHROME}, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
+    for attempt in (1, 2):  # Chromium's start-up can time out on a loaded machine: one more try
+        done = subprocess.run(command, cwd=ROOT, env={**os.environ, "CHROME_PATH": CHROME},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=300)
+        if done.returncode == 0:
+            break
+        print(f"lighthouse failed on {url} (attempt {attempt}):\n{done.stderr[-1500:]}", file=sys.stderr)
+    else:
+        raise SystemExit(f"lighthouse could not audit {url}")
     data = json.loads(report.read_text(encoding="utf-8"))
     scores = {name: round((data["categories"][name]["score"] or 0) * 100) for name in CATEGORIES}
     failing = sorted(
