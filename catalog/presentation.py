@@ -91,6 +91,42 @@ def unlimited_policy(bundle_name: str, unlimited: bool) -> str:
     return _("Unlimited data; after heavy daily use the speed may be reduced until the next day.")
 
 
+def unlimited_tier_label(bundle_name: str, unlimited: bool) -> str:
+    """Short card text telling the unlimited tiers apart: the tier and its speed after the daily limit."""
+    if not unlimited:
+        return ""
+    match = _UNLIMITED_TIER.search(bundle_name)
+    tier = match.group(1) if match else None
+    if tier == "UL":
+        return _("Lite: 1 GB a day at full speed, then 512 kbps")
+    if tier == "ULE":
+        return _("Essential: 1 GB a day at full speed, then 1.25 Mbps")
+    if tier == "ULP":
+        return _("Plus: 2 GB a day at full speed, then 2 Mbps")
+    return ""
+
+
+# Where a plan works, as cards and tabs name it: one country, a region, or the world.
+LOCAL, REGIONAL, GLOBAL = "local", "regional", "global"
+GLOBAL_MIN_REGIONS = 3
+
+
+def plan_scope(covers_count: int, regions_count: int) -> str:
+    if covers_count <= 1:
+        return LOCAL
+    return GLOBAL if regions_count >= GLOBAL_MIN_REGIONS else REGIONAL
+
+
+def scope_label(scope: str, covers_count: int) -> str:
+    if scope == LOCAL:
+        return _("This country only")
+    if scope == GLOBAL:
+        return ngettext("Global · %(counter)s country", "Global · %(counter)s countries", covers_count) % {
+            "counter": covers_count}
+    return ngettext("Regional · %(counter)s country", "Regional · %(counter)s countries", covers_count) % {
+        "counter": covers_count}
+
+
 def autostart_explanation(autostart: bool) -> str:
     if autostart:
         return _("Starts by itself: the validity period begins when your phone first connects to a network "

@@ -15,8 +15,11 @@ from django.db.models.functions import Cast, Coalesce
 from django.utils import translation
 from django_countries import countries as country_registry
 
+from catalog import search_aliases
 from catalog.models import Bundle, BundleCountry, Country, Region
-from catalog.presentation import collation_key, country_order, coverage_label, plan_name
+from catalog.presentation import (REGION_NAMES, collation_key, country_order, coverage_label, plan_name,
+                                  region_display_name)
+from catalog.search_aliases import latin_spellings
 
 # Destinations Mongolian travellers buy most, in display order.
 POPULAR_DESTINATIONS = ("CN", "KR", "JP", "TH", "TR", "VN", "SG", "US", "DE", "FR", "GB", "KZ", "RU", "MN")
@@ -138,7 +141,40 @@ def _search_index() -> dict[str, tuple[set[str], set[str]]]:
                 if alpha3:
                     codes.add(alpha3.casefold())
                 names.add(_normalise(str(name)))
+                names.update(latin_spellings(_normalise(str(name))))
+    for code, extra in search_aliases.EXTRA_COUNTRY_NAMES.items():
+        index.setdefault(code, (set(), set()))[1].update(_normalise(n) for n in extra)
+    for city, code in search_aliases.CITY_COUNTRY.items():
+        index.setdefault(code, (set(), set()))[0].add(_normalise(city))  # a city names one country: exact
     return index
+
+
+@lru_cache(maxsize=1)
+def _region_index() -> dict[str, set[str]]:
+    """eSIM Go region name (or GLOBAL_SLUG) -> its names in Mongolian and English, and aliases."""
+    index = {}
+    for name in REGION_NAMES:
+        keys = {_normalise(name)} | {_normalise(a) for a in search_aliases.REGION_ALIASES.get(name, [])}
+        for language in ("mn", "en"):
+            with translation.override(language):
+                keys.add(_normalise(region_display_name(name)))
+        index[name] = keys
+    index[search_aliases.GLOBAL_SLUG] = {_normalise(a) for a in search_aliases.GLOBAL_ALIASES}
+    return index
+
+
+def search_regions(query: str) -> list:
+    """Regions (Region rows, or the GLOBAL_SLUG string) whose name starts with `query`.
+
+    No query at all unless a region name matched (the search page's query count stays fixed)."""
+    needle = _normalise(query[:100])
+    if len(needle) < 3:
+        return []
+    matched = [name for name, keys in _region_index().items() if any(k.startswith(needle) for k in keys)]
+    if not matched:
+        return []
+    found = list(regions_with_countries().filter(name__in=matched))
+    return found + ([search_aliases.GLOBAL_SLUG] if search_aliases.GLOBAL_SLUG in matched else [])
 
 
 def _match_rank(query: str, codes: set[str], names: set[str]) -> int | None:
@@ -184,9 +220,15 @@ def _with_listing_fields(bundles: QuerySet) -> QuerySet:
         BundleCountry.objects.filter(bundle=OuterRef("pk")).order_by().values("bundle")
         .annotate(n=Count("pk")).values("n")
     )
+    regions_count = (
+        BundleCountry.objects.filter(bundle=OuterRef("pk")).order_by().values("bundle")
+        .annotate(n=Count("country__region", distinct=True)).values("n")
+    )
     return bundles.annotate(
         retail_price_mnt=Coalesce("price_override_mnt", "computed_price_mnt"),
         covers_count=Coalesce(Subquery(coverage_count, output_field=IntegerField()), Value(0)),
+        # Local / regional / global on the cards (catalog.presentation.plan_scope).
+        regions_count=Coalesce(Subquery(regions_count, output_field=IntegerField()), Value(0)),
         data_sort_mb=Case(When(unlimited=True, then=Value(UNLIMITED_SORT_MB)), default=F("data_amount_mb")),
         per_gb_sort=Case(
             When(Q(unlimited=True) | Q(data_amount_mb__lte=0), then=Value(None, output_field=PER_MB_PRICE)),
@@ -236,6 +278,20 @@ def available_bundles_for_region(region: Region, filters: BundleFilters = Bundle
         .annotate(n=Count("pk")).filter(n__gte=2).values("bundle")
     )
     bundles = Bundle.objects.filter(is_available=True, pk__in=in_region).only(*LISTING_FIELDS)
+    return _apply_filters(_with_listing_fields(bundles), filters)
+
+
+# A plan is "global" when its countries lie in at least this many eSIM Go regions.
+GLOBAL_MIN_REGIONS = 3
+
+
+def global_bundles(filters: BundleFilters = BundleFilters()) -> QuerySet:
+    """Plans spanning several regions of the world (the Global entry point, /regions/global/)."""
+    spanning = (
+        BundleCountry.objects.filter(country__region__isnull=False).order_by().values("bundle")
+        .annotate(n=Count("country__region", distinct=True)).filter(n__gte=GLOBAL_MIN_REGIONS).values("bundle")
+    )
+    bundles = Bundle.objects.filter(is_available=True, pk__in=spanning).only(*LISTING_FIELDS)
     return _apply_filters(_with_listing_fields(bundles), filters)
 
 

@@ -6,6 +6,7 @@ rendered, and none when it is served from the page cache (catalog/page_cache.py)
 carry nothing per visitor: no CSRF token, no session; the language switcher is plain links.
 """
 from dataclasses import dataclass
+from types import SimpleNamespace
 from urllib.parse import quote
 
 from django.conf import settings
@@ -16,12 +17,16 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.http import RFC3986_SUBDELIMS, url_has_allowed_host_and_scheme
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_safe
 
-from catalog import page_cache, presentation, selectors
+from catalog import page_cache, presentation, search_aliases, selectors
 from catalog.forms import BundleFilterForm
 
 FILTER_PARAMS = tuple(BundleFilterForm.base_fields)
+GLOBAL_SLUG = search_aliases.GLOBAL_SLUG
+# Not a Region row: eSIM Go has no "Global" region on its countries; these plans span regions.
+GLOBAL_REGION = SimpleNamespace(name="Global", slug=GLOBAL_SLUG)
 
 
 @dataclass(frozen=True)
@@ -86,11 +91,28 @@ def _bundle_rows(bundles):
         if bundle.speed:
             details.append(presentation.format_speed(bundle.speed))
         covers = getattr(bundle, "covers_count", 0)
-        if covers > 1:
-            details.append(ngettext("covers %(counter)s country", "covers %(counter)s countries", covers)
-                           % {"counter": covers})
+        bundle.scope = presentation.plan_scope(covers, getattr(bundle, "regions_count", 0))
+        bundle.scope_label = presentation.scope_label(bundle.scope, covers)
+        bundle.tier_label = presentation.unlimited_tier_label(bundle.name, bundle.unlimited)
         bundle.details_label = " · ".join(details)
     return bundles
+
+
+SCOPE_HEADINGS = {
+    presentation.LOCAL: gettext_lazy("Plans for this country"),
+    presentation.REGIONAL: gettext_lazy("Regional plans (several countries)"),
+    presentation.GLOBAL: gettext_lazy("Global plans"),
+}
+
+
+def group_by_scope(bundles) -> list[dict]:
+    """Local, regional and global plans apart (as the big shops tab them); empty groups left out."""
+    groups = []
+    for scope in (presentation.LOCAL, presentation.REGIONAL, presentation.GLOBAL):
+        members = [b for b in bundles if b.scope == scope]
+        if members:
+            groups.append({"scope": scope, "heading": SCOPE_HEADINGS[scope], "bundles": members})
+    return groups
 
 
 def _filtered(request, queryset_for):
@@ -123,7 +145,18 @@ def search(request):
     result = selectors.search_countries(query, get_language())
     if result.exact is not None:
         return redirect("catalog:country", iso=result.exact.iso.code)
-    return render(request, "catalog/search.html", {"query": query, "countries": _country_links(result.countries)})
+    regions = [_region_link(r) for r in selectors.search_regions(query)]
+    if len(regions) == 1 and not result.countries:
+        return redirect(regions[0]["url"])
+    return render(request, "catalog/search.html", {
+        "query": query, "countries": _country_links(result.countries), "regions": regions,
+    })
+
+
+def _region_link(region) -> dict:
+    if region == GLOBAL_SLUG:
+        return {"url": reverse("catalog:region", args=[GLOBAL_SLUG]), "name": presentation.region_display_name("Global")}
+    return {"url": reverse("catalog:region", args=[region.slug]), "name": presentation.region_display_name(region.name)}
 
 
 @page_cache.storefront_page()
@@ -136,6 +169,8 @@ def countries(request):
 
 @page_cache.storefront_page(params=FILTER_PARAMS)
 def region(request, slug):
+    if slug == GLOBAL_SLUG:
+        return _global(request)
     region = selectors.get_region(slug)
     if region is None:
         return _not_found(request, _("We have no region by that name."))
@@ -148,13 +183,23 @@ def region(request, slug):
     })
 
 
+def _global(request):
+    """/regions/global/: plans that work across several regions of the world."""
+    form, bundles = _filtered(request, selectors.global_bundles)
+    return _filtered_page(request, "catalog/region.html", {
+        "region": GLOBAL_REGION, "countries": [], "bundles": bundles, "form": form, "is_global": True,
+    })
+
+
 @page_cache.storefront_page(params=FILTER_PARAMS)
 def country(request, iso):
     country = selectors.get_country(iso)
     if country is None:
         return _not_found(request, _("We don't sell eSIMs for that destination. Try searching for it by name."))
     form, bundles = _filtered(request, lambda filters: selectors.available_bundles_for_country(country, filters))
-    return _filtered_page(request, "catalog/country.html", {"country": country, "bundles": bundles, "form": form})
+    return _filtered_page(request, "catalog/country.html", {
+        "country": country, "bundles": bundles, "groups": group_by_scope(bundles), "form": form,
+    })
 
 
 def _checkout_url(bundle):

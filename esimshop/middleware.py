@@ -15,7 +15,9 @@ class ShopLocaleMiddleware:
         self.supported = {code for code, _ in settings.LANGUAGES}
 
     def __call__(self, request):
-        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        # ?lang=en names a page's English version at its own URL (the hreflang alternates of
+        # esimshop.context_processors); it does not change the saved choice.
+        chosen = request.GET.get("lang") or request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
         if chosen not in self.supported and request.path.startswith("/api/"):
             chosen = translation.get_language_from_request(request)
         language = chosen if chosen in self.supported else settings.LANGUAGE_CODE

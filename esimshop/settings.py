@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "staff",
     "ops",
     "telegram",
+    "shopinfo",
     "axes",
     "sandbox.esimgo",
     "sandbox.qpay",

@@ -22,6 +22,7 @@ urlpatterns = [
     path("telegram/", include("telegram.urls")),
     path("", include("payments.urls")),
     path("", include("orders.urls")),
+    path("", include("shopinfo.urls")),
     path("", include("catalog.urls")),
 ]
 

@@ -2,10 +2,12 @@
 from dataclasses import dataclass, field
 
 from django.db.models import Q
+from django.utils import timezone
 
 from catalog.lpa import android_install_url, apple_install_url, build_lpa, smdp_host
 from catalog.selectors import bundle_countries, bundle_label  # noqa: F401 - orders' pages use them via this module
 from orders.models import Order
+from payments.models import Invoice
 
 
 def install_details(esim) -> dict:
@@ -64,6 +66,21 @@ def my_esims_orders(*, email: str = "", invoice_ids=()) -> list[Order]:
         Order.objects.filter(condition)
         .select_related("bundle", "esim", "invoice")
         .order_by("-created_at")
+    )
+
+
+def open_invoices(*, email: str = "", invoice_ids=()) -> list:
+    """Unpaid purchases still open for payment (My eSIMs offers to resume a lost payment tab)."""
+    condition = Q(pk__in=[])
+    if email:
+        condition |= Q(customer__email__iexact=email)
+    valid_ids = [value for value in invoice_ids or () if _is_uuid(value)]
+    if valid_ids:
+        condition |= Q(pk__in=valid_ids)
+    return list(
+        Invoice.objects.filter(condition, status=Invoice.Status.PENDING, qpay_invoice_id__isnull=False,
+                               expires_at__gt=timezone.now())
+        .select_related("bundle").order_by("-created_at")[:10]
     )
 
 

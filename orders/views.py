@@ -3,7 +3,7 @@ import logging
 from functools import wraps
 
 from django.conf import settings
-from django.http import Http404, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
@@ -12,10 +12,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from catalog.presentation import unlimited_tier_label
 from orders import callbacks, conf, magic_links, qr, selectors, topup, usage
+from orders import install_sheet as install_sheets
 from orders.forms import MyEsimsEmailForm, TopupForm
 from orders.models import Order
 from payments.signals import purchase_started
+from payments.remainder import REFUND_WORKING_DAYS, money_state
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +73,33 @@ def esim_detail(request, public_id):
         context.update(details)
         context["qr_svg"] = mark_safe(qr.svg(details["lpa"]))  # noqa: S308 - our own generated SVG
         context["topup_url"] = reverse("orders:topup", args=[order.public_id])
+        context["install_sheet_url"] = reverse("orders:install-sheet", args=[order.public_id])
     context.update(_ebarimt_context(order))
+    context.update(money=money_state(order.invoice), refund_days=REFUND_WORKING_DAYS)
     return render(request, "orders/esim_detail.html", context)
+
+
+@require_GET
+@private
+def install_sheet(request, public_id):
+    """The printable install sheet (PNG, a download) for a delivered eSIM."""
+    order = _order_or_404(public_id)
+    if not order.esim_id or order.status != Order.Status.DELIVERED:
+        raise Http404("no eSIM to install yet")
+    details = selectors.install_details(order.esim)
+    png = install_sheets.render(plan=selectors.bundle_label(order.bundle), lpa=details["lpa"],
+                                smdp_address=details["smdp_address"], activation_code=details["activation_code"],
+                                iccid=details["iccid"])
+    response = HttpResponse(png, content_type="image/png")
+    response["Content-Disposition"] = f'attachment; filename="esim-{details["iccid"][-6:]}-install.png"'
+    return response
+
+
+def _topup_label(bundle) -> str:
+    """The plan's name, and for an unlimited plan its tier and speed after the daily limit, so
+    same-looking top-ups can be told apart (issue 13)."""
+    tier = unlimited_tier_label(bundle.name, bundle.unlimited)
+    return f"{selectors.bundle_label(bundle)} · {tier}" if tier else selectors.bundle_label(bundle)
 
 
 def _ebarimt_context(order) -> dict:
@@ -154,7 +182,7 @@ def topup_view(request, public_id):
         "order": order,
         "esim": esim,
         "plan": selectors.bundle_label(base_bundle),
-        "options": [(bundle, selectors.bundle_label(bundle)) for bundle in options.bundles],
+        "options": [(bundle, _topup_label(bundle)) for bundle in options.bundles],
         "unavailable": options.unavailable,
         "form": form,
         "error": error,
@@ -196,7 +224,10 @@ def my_esims(request):
         card.countries = selectors.bundle_countries(card.first_order.bundle)
         card.latest = card.orders[0]
     pending_rows = [(order, selectors.bundle_label(order.bundle)) for order in pending]
+    unpaid = [(invoice, selectors.bundle_label(invoice.bundle), reverse("payments:pay", args=[invoice.pk]))
+              for invoice in selectors.open_invoices(email=email, invoice_ids=request.session.get(SESSION_INVOICES, []))]
     context = {
+        "unpaid": unpaid,
         "email": email,
         "cards": cards,
         "pending": pending_rows,

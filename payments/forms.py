@@ -18,6 +18,11 @@ class CheckoutForm(forms.Form):
         label=_("Company register number (optional)"), max_length=16, required=False,
         help_text=_("Only if the e-barimt receipt should go to a company."),
     )
+    # Before paying (issue 13): an eSIM on a phone that cannot take one is money lost for the shopper.
+    device_confirmed = forms.BooleanField(
+        label=_("My phone takes an eSIM and is not locked to an operator."), required=True,
+        error_messages={"required": _("Please check that your phone takes an eSIM, then tick this box.")},
+    )
     # The price the shopper saw: if it changed before they submitted, they must see the new one.
     amount = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
@@ -32,3 +37,12 @@ class CheckoutForm(forms.Form):
         if value and not value.isalnum():
             raise forms.ValidationError(_("Use letters and digits only."))
         return value
+
+    def mark_invalid_fields(self) -> None:
+        """aria-invalid and the error text's id on every field with an error (WCAG 3.3.1)."""
+        for name, field in self.fields.items():
+            if name in self.errors and not field.widget.is_hidden:
+                described = f"id_{name}-error" + (f" id_{name}-help" if field.help_text else "")
+                field.widget.attrs.update({"aria-invalid": "true", "aria-describedby": described})
+            elif field.help_text:
+                field.widget.attrs["aria-describedby"] = f"id_{name}-help"

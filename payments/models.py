@@ -288,3 +288,35 @@ class EbarimtReceipt(models.Model):
 
     def __str__(self):
         return f"e-barimt {self.lottery or self.status} for {self.invoice_id}"
+
+
+class RemainderInvoice(models.Model):
+    """A second QPay invoice for what a short payment left unpaid, asked for by the shopper.
+
+    The first QPay invoice's QR still asks for the full amount (paying it again would take too
+    much), so the payment page offers only this one. Payments on it count towards the parent
+    invoice: verification checks every QPay invoice of the parent and sums their PAID rows.
+    """
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="remainders")
+    amount_mnt = models.PositiveIntegerField()
+    sender_invoice_no = models.CharField(max_length=45, unique=True)
+    # Null while it is being created at QPay (the row exists first: a double-click collides on it).
+    qpay_invoice_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    qr_text = models.TextField(blank=True)
+    qr_image = models.TextField(blank=True, help_text="Bare base64 PNG as QPay returns it.")
+    short_url = models.URLField(max_length=255, blank=True)
+    bank_urls = models.JSONField(default=list, blank=True)
+    qpay_cancelled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            # One remainder invoice per amount still due: a double-click gets the same one.
+            models.UniqueConstraint(fields=["invoice", "amount_mnt"], name="uniq_remainder_per_amount_due"),
+            models.CheckConstraint(condition=Q(amount_mnt__gt=0), name="remainder_amount_positive"),
+        ]
+
+    def __str__(self):
+        return f"remainder {self.amount_mnt}₮ of {self.invoice_id}"

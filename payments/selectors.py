@@ -1,9 +1,13 @@
 """Payment reads."""
+from decimal import Decimal
+
 from django.core.exceptions import ObjectDoesNotExist
 from django.urls import NoReverseMatch
 
 from payments.models import Invoice
 
+# Paid within 1 MNT of the invoice counts as paid (as payments.services.AMOUNT_TOLERANCE_MNT).
+AMOUNT_TOLERANCE_MNT = Decimal("1")
 # Order statuses (owned by orders) that the public status reports on.
 ORDER_DELIVERED = "DELIVERED"
 ORDER_NEEDS_ATTENTION = "NEEDS_ATTENTION"
@@ -29,6 +33,7 @@ def public_status(invoice: Invoice) -> dict:
     """
     status = invoice.status
     esim_url = None
+    paid = int(invoice.paid_amount) if invoice.paid_amount is not None else 0
     if status == Invoice.Status.PAID:
         order = order_for(invoice)
         order_status = getattr(order, "status", None)
@@ -43,9 +48,30 @@ def public_status(invoice: Invoice) -> dict:
     return {
         "internalInvoiceId": str(invoice.pk),
         "status": status,
-        "paidAmount": int(invoice.paid_amount) if invoice.paid_amount is not None else 0,
+        "paidAmount": paid,
         "expectedAmount": invoice.amount_mnt,
         "expiresAt": invoice.expires_at.isoformat(),
         "paidAt": invoice.paid_at.isoformat() if invoice.paid_at else None,
         "esimUrl": esim_url,
+        # Added for the payment page (issue 13); the fields above are the seed contract.
+        "paymentState": payment_state(invoice),
+        "remainingAmount": max(0, invoice.amount_mnt - paid) if invoice.status == Invoice.Status.PENDING and paid else 0,
+        "extraAmount": max(0, paid - invoice.amount_mnt),
     }
+
+
+def payment_state(invoice: Invoice) -> str:
+    """NONE (nothing arrived), SHORT (part of the amount), FULL, OVERPAID (more than once or
+    too much: the extra is refunded), LATE (money arrived after the request expired or was
+    cancelled: staff decide between the eSIM and a refund)."""
+    paid = invoice.paid_amount or Decimal("0")
+    due = Decimal(invoice.amount_mnt)
+    if paid <= 0:
+        return "NONE"
+    if invoice.status in (Invoice.Status.EXPIRED, Invoice.Status.CANCELLED):
+        return "LATE"
+    if paid < due - AMOUNT_TOLERANCE_MNT:
+        return "SHORT"
+    if paid > due + AMOUNT_TOLERANCE_MNT:
+        return "OVERPAID"
+    return "FULL"

@@ -27,7 +27,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -35,8 +35,9 @@ from django.utils.translation import gettext as _
 from catalog import balance
 from esimshop import metrics
 from esimshop.logs import bind as bind_log_context
+from catalog.selectors import bundle_label
 from payments.models import Customer, Invoice, InvoiceTransition, Payment, QPayCallback
-from payments.qpay import QPayClient, QPayError, QPayNotFound
+from payments.qpay import PaymentCheck, QPayClient, QPayError, QPayNotFound
 
 logger = logging.getLogger(__name__)
 
@@ -328,9 +329,17 @@ def _insert_invoice(*, customer, bundle, amount_mnt, description, topup_iccid, c
     return invoice
 
 
-def _qpay_description(invoice: Invoice) -> str:
-    text = invoice.description or f"eSIM {invoice.bundle.description or invoice.bundle.name}"
-    return text[:255]
+SHOP_NAME = "esimshop"
+
+
+def qpay_description(invoice: Invoice) -> str:
+    """What the shopper reads in the bank app when confirming: the plan's Mongolian name and the
+    shop's name ("Япон 1 ГБ · 7 хоног · esimshop"), never eSIM Go's "eSIM, 1GB, 7 Days, ..., V2"."""
+    if invoice.description:
+        return invoice.description[:255]
+    with translation.override("mn"):  # QPay is Mongolian whatever the shopper's page language
+        label = bundle_label(invoice.bundle)
+    return f"{label} · {SHOP_NAME}"[:255]
 
 
 def _create_at_qpay(invoice: Invoice, *, actor: str) -> Invoice:
@@ -338,11 +347,11 @@ def _create_at_qpay(invoice: Invoice, *, actor: str) -> Invoice:
         created = QPayClient().create_invoice(
             sender_invoice_no=invoice.sender_invoice_no,
             amount=invoice.amount_mnt,
-            description=_qpay_description(invoice),
+            description=qpay_description(invoice),
             callback_url=callback_url(invoice),
             lines=[{
                 "sender_product_code": invoice.bundle.name[:45],
-                "line_description": _qpay_description(invoice),
+                "line_description": qpay_description(invoice),
                 "line_quantity": 1,
                 "line_unit_price": invoice.amount_mnt,
             }],
@@ -373,6 +382,24 @@ def _cancel_at_qpay_on_commit(qpay_invoice_id: str) -> None:
     from payments.tasks import cancel_qpay_invoice_task
 
     transaction.on_commit(lambda: cancel_qpay_invoice_task.delay(qpay_invoice_id))
+
+
+cancel_qpay_invoice_on_commit = _cancel_at_qpay_on_commit
+
+
+def schedule_expiry_at(invoice_id, eta) -> None:
+    """An extra expiry task for an invoice whose expiry moved later (a remainder invoice)."""
+    from payments.tasks import expire_invoice_task
+
+    if _eager():
+        return  # no broker: the payment page's lazy expiry covers it
+    transaction.on_commit(lambda: expire_invoice_task.apply_async(args=[str(invoice_id)], eta=eta))
+
+
+def _qpay_ids(invoice: Invoice) -> list[str]:
+    """The purchase's QPay invoices: the first, then any remainder invoices (payments.remainder)."""
+    ids = [invoice.qpay_invoice_id] if invoice.qpay_invoice_id else []
+    return ids + list(invoice.remainders.exclude(qpay_invoice_id=None).values_list("qpay_invoice_id", flat=True))
 
 
 def cancel_qpay_invoice(qpay_invoice_id: str) -> None:
@@ -424,7 +451,10 @@ def _verify(invoice_id, *, cause, actor, raise_transient, recheck_paid, client) 
     if not invoice.qpay_invoice_id:
         return Verification(NOT_PAID, invoice, "no QPay invoice")
     try:
-        check = (client or QPayClient()).check_payment(invoice.qpay_invoice_id)
+        client = client or QPayClient()
+        checks = [client.check_payment(qpay_id) for qpay_id in _qpay_ids(invoice)]
+        check = checks[0] if len(checks) == 1 else PaymentCheck(
+            count=sum(c.count for c in checks), paid_amount=None, rows=[r for c in checks for r in c.rows])
     except QPayError as exc:
         logger.warning("QPay payment/check for invoice %s failed: %s", invoice.pk, exc)
         if raise_transient and exc.transient:
@@ -443,6 +473,10 @@ def _apply_check(invoice_id, check, *, cause: str, actor: str) -> Verification:
     paid = sum((r.amount for r in check.paid_rows if r.currency.upper() in ("MNT", "")), Decimal("0"))
     due = Decimal(invoice.amount_mnt)
     if invoice.status == Status.PAID:
+        # A second payment raises what the shopper sees as paid (never lowered: a refund is
+        # recorded as a Refund, not by forgetting money that arrived).
+        if paid > (invoice.paid_amount or 0):
+            checked["paid_amount"] = paid
         _save(invoice, **checked)
         if paid > due + AMOUNT_TOLERANCE_MNT:
             flag_for_staff(invoice, _overpayment_reason(check, paid, due), actor=actor)
@@ -459,6 +493,7 @@ def _apply_check(invoice_id, check, *, cause: str, actor: str) -> Verification:
         flag_for_staff(invoice, f"payment of {paid} MNT arrived after the invoice was {invoice.status}", actor=actor)
         return Verification(LATE_PAYMENT, invoice, f"paid {paid} on a {invoice.status} invoice")
     _transition(invoice, "mark_paid", cause=cause, actor=actor, **checked, paid_amount=paid, paid_at=_now())
+    _clear_short_payment_flag(invoice, paid, actor=actor)
     if paid > due + AMOUNT_TOLERANCE_MNT:
         flag_for_staff(invoice, _overpayment_reason(check, paid, due), actor=actor)
     from orders.services import handle_invoice_paid  # at call time: orders owns it
@@ -466,6 +501,17 @@ def _apply_check(invoice_id, check, *, cause: str, actor: str) -> Verification:
     handle_invoice_paid(invoice, actor=actor)
     _schedule_ebarimt(invoice)
     return Verification(PAID, invoice, f"paid {paid}")
+
+
+def _clear_short_payment_flag(invoice: Invoice, paid, *, actor: str) -> None:
+    """The remainder arrived: the short payment staff were told about is complete now."""
+    if not (invoice.needs_staff_attention and invoice.staff_attention_reason.startswith("short payment")):
+        return
+    reason = f"total complete: {paid} MNT of {invoice.amount_mnt} MNT"
+    _save(invoice, needs_staff_attention=False, staff_attention_reason="")
+    InvoiceTransition.objects.create(invoice=invoice, from_status=invoice.status, to_status=invoice.status,
+                                     name="clear_staff_flag", cause=reason, actor=actor[:150])
+    logger.info("invoice %s: staff flag cleared (%s)", invoice.pk, reason)
 
 
 def _save(invoice: Invoice, **changes) -> None:
@@ -482,8 +528,9 @@ def _overpayment_reason(check, paid, due) -> str:
 
 
 def _record_payments(invoice: Invoice, rows) -> None:
+    ours = set(_qpay_ids(invoice))
     for row in rows:
-        if row.object_id and row.object_id != invoice.qpay_invoice_id:
+        if row.object_id and row.object_id not in ours:
             logger.warning("QPay row %s belongs to %s, not %s; ignored", row.payment_id, row.object_id, invoice.qpay_invoice_id)
             continue
         paid_at = parse_datetime(row.payment_date) if row.payment_date else None
@@ -560,6 +607,7 @@ def expire_invoice(invoice_id, *, actor: str = "task") -> str:
             logger.error("QPay refused to cancel invoice %s: %s; expiring locally", invoice.pk, exc)
         else:
             cancelled_at_qpay = _now()
+        _cancel_remainders_at_qpay(invoice)
     with transaction.atomic():
         locked = _locked(invoice.pk)
         if locked.status != Status.PENDING:
@@ -567,6 +615,19 @@ def expire_invoice(invoice_id, *, actor: str = "task") -> str:
         cause = "expired; cancelled at QPay" if cancelled_at_qpay else "expired"
         _transition(locked, "expire", cause=cause, actor=actor, qpay_cancelled_at=cancelled_at_qpay)
     return Status.EXPIRED
+
+
+def _cancel_remainders_at_qpay(invoice: Invoice) -> None:
+    """At expiry the remainder invoices go too (a payment after this is flagged, as for the first)."""
+    for remainder in invoice.remainders.exclude(qpay_invoice_id=None).filter(qpay_cancelled_at=None):
+        try:
+            cancel_qpay_invoice(remainder.qpay_invoice_id)
+        except QPayError as exc:
+            if exc.transient:
+                raise
+            logger.error("QPay refused to cancel remainder invoice %s: %s", remainder.qpay_invoice_id, exc)
+            continue
+        type(remainder).objects.filter(pk=remainder.pk).update(qpay_cancelled_at=_now())
 
 
 def payment_check_plan(created_at, expires_at) -> list[tuple]:

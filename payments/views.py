@@ -4,7 +4,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import transaction
-from django.http import Http404, HttpResponse, HttpResponseNotFound
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseNotFound
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods
 from catalog import balance
 from catalog.models import Bundle
 from catalog.selectors import bundle_label
+from payments import remainder as remainders
 from payments import selectors, services, signals
 from payments.api import purchase_rate_limited, remember_invoice, request_check
 from payments.forms import CheckoutForm
@@ -25,6 +26,8 @@ from payments.ratelimit import allow, client_ip
 logger = logging.getLogger(__name__)
 
 FORM_FIELD_FOR = {"phoneNumber": "phone_number", "email": "email"}
+# The checkout prefills these after "start again" (a shopper whose request expired keeps them).
+SESSION_CONTACT = "checkout_contact"
 
 
 @require_http_methods(["GET", "POST"])
@@ -61,6 +64,7 @@ def checkout(request, bundle_name):
                 else:
                     remember_invoice(request, invoice)
                     signals.purchase_started.send(sender=Invoice, request=request, invoice=invoice)
+                    request.session[SESSION_CONTACT] = {"phone_number": data["phone_number"], "email": data["email"]}
                     return redirect("payments:pay", invoice.pk)
         else:
             if "amount" in form.errors:
@@ -71,11 +75,14 @@ def checkout(request, bundle_name):
                                % {"price": f"{bundle.price_mnt:,}"})
             status = 400
     else:
-        form = CheckoutForm(initial={"amount": bundle.price_mnt})
+        contact = request.session.get(SESSION_CONTACT) or {}
+        form = CheckoutForm(initial={"amount": bundle.price_mnt, "phone_number": contact.get("phone_number", ""),
+                                     "email": contact.get("email", "")})
     return render(request, "payments/checkout.html", _checkout_context(bundle, form), status=status)
 
 
 def _checkout_context(bundle, form):
+    form.mark_invalid_fields()
     return {"bundle": bundle, "plan": bundle_label(bundle), "form": form,
             "not_for_sale": None if balance.can_cover(bundle) else balance.NOT_FOR_SALE_MESSAGE}
 
@@ -88,35 +95,75 @@ def _repriced_form(data, bundle):
     return form
 
 
+@require_http_methods(["GET", "POST"])
 def pay(request, invoice_id):
-    invoice = get_object_or_404(Invoice.objects.select_related("bundle"), pk=invoice_id)
+    invoice = get_object_or_404(Invoice.objects.select_related("bundle", "customer"), pk=invoice_id)
+    if request.method == "POST":
+        return _pay_action(request, invoice)
     if invoice.status == Invoice.Status.PENDING:
         request_check(invoice)
         invoice.refresh_from_db()
     public = selectors.public_status(invoice)
     if public["status"] == "PROCESSED" and public["esimUrl"]:
         return redirect(public["esimUrl"])
-    context = {
-        "invoice": invoice,
-        "bundle": invoice.bundle,
-        "plan": bundle_label(invoice.bundle),
-        "public": public,
-        "status_url": reverse("payments:api-status", args=[invoice.pk]),
-        "sandbox_bank_url": _sandbox_bank_url(request, invoice),
-        "waiting": public["status"] in ("PENDING", "PAID"),
-        # Past its expiry but not yet expired by the task: stop offering the QR.
-        "payable": invoice.is_payable and invoice.expires_at > timezone.now(),
-    }
-    response = render(request, "payments/pay.html", context)
+    response = render(request, "payments/pay.html", _pay_context(request, invoice, public))
     response["Cache-Control"] = "no-store"
     return response
 
 
-def _sandbox_bank_url(request, invoice) -> str:
-    if not settings.SANDBOX or not invoice.qpay_invoice_id:
+def _pay_context(request, invoice, public, *, error=""):
+    state = public["paymentState"]
+    remainder = remainders.open_remainder(invoice) if state == "SHORT" else None
+    qr_source = remainder or invoice  # a short payment: only the remainder's QR is offered
+    open_for_payment = invoice.is_payable and invoice.expires_at > timezone.now()
+    return {
+        "invoice": invoice,
+        "bundle": invoice.bundle,
+        "plan": bundle_label(invoice.bundle),
+        "public": public,
+        "state": state,
+        "money": remainders.money_state(invoice),
+        "refund_days": remainders.REFUND_WORKING_DAYS,
+        "remainder": remainder,
+        "qr_source": qr_source,
+        "error": error,
+        "status_url": reverse("payments:api-status", args=[invoice.pk]),
+        "sandbox_bank_url": _sandbox_bank_url(request, invoice, qr_source.qpay_invoice_id),
+        "waiting": public["status"] in ("PENDING", "PAID"),
+        # Past its expiry but not yet expired by the task: stop offering the QR. A short payment
+        # offers a QR only once the shopper asked for the remainder invoice.
+        "payable": open_for_payment and (state != "SHORT" or remainder is not None),
+        "choose_remainder": open_for_payment and state == "SHORT" and remainder is None,
+    }
+
+
+def _pay_action(request, invoice):
+    """The payment page's buttons: pay the rest of a short payment, ask for it back, start again."""
+    action = request.POST.get("action", "")
+    here = reverse("payments:pay", args=[invoice.pk])
+    if action == "restart":
+        request.session[SESSION_CONTACT] = {"phone_number": invoice.customer.phone_number,
+                                            "email": invoice.customer.email}
+        return redirect("payments:checkout", invoice.bundle.name)
+    try:
+        if action == "remainder":
+            remainders.request_remainder(invoice.pk)
+        elif action == "refund":
+            remainders.ask_for_refund(invoice.pk)
+        else:
+            return HttpResponseBadRequest("Unknown action", content_type="text/plain")
+    except services.PurchaseError as exc:
+        invoice.refresh_from_db()
+        context = _pay_context(request, invoice, selectors.public_status(invoice), error=exc.message)
+        return render(request, "payments/pay.html", context, status=exc.http_status)
+    return redirect(here)
+
+
+def _sandbox_bank_url(request, invoice, qpay_invoice_id) -> str:
+    if not settings.SANDBOX or not qpay_invoice_id:
         return ""
     try:
-        url = reverse("sandbox_qpay:bank", args=[invoice.qpay_invoice_id])
+        url = reverse("sandbox_qpay:bank", args=[qpay_invoice_id])
     except NoReverseMatch:
         return ""
     return f"{url}?{urlencode({'return': reverse('payments:pay', args=[invoice.pk])})}"

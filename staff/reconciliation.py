@@ -244,17 +244,22 @@ def _refund_records(start, end, payment_ids):
 
 def load_books(start: datetime, end: datetime, qpay: Listing, esimgo: Listing) -> Books:
     from orders.models import Order, ProvisioningAttempt
-    from payments.models import Invoice, Payment
+    from payments.models import Invoice, Payment, RemainderInvoice
 
     wide_start, wide_end = start - MATCH_MARGIN, end + MATCH_MARGIN
     qpay_invoice_ids = {line.qpay_invoice_id for line in qpay.lines if line.qpay_invoice_id}
     qpay_payment_ids = {line.payment_id for line in qpay.lines}
     references = {line.reference for line in esimgo.lines}
 
+    # A short payment's remainder is a second QPay invoice of the same purchase (payments.remainder).
+    remainder_of = dict(RemainderInvoice.objects.filter(qpay_invoice_id__in=qpay_invoice_ids)
+                        .values_list("qpay_invoice_id", "invoice_id"))
     invoices = list(
-        Invoice.objects.filter(Q(qpay_invoice_id__in=qpay_invoice_ids) | Q(paid_at__gte=wide_start, paid_at__lt=wide_end))
+        Invoice.objects.filter(Q(qpay_invoice_id__in=qpay_invoice_ids) | Q(pk__in=set(remainder_of.values()))
+                               | Q(paid_at__gte=wide_start, paid_at__lt=wide_end))
         .select_related("order")
     )
+    by_pk = {invoice.pk: invoice for invoice in invoices}
     invoice_ids = [invoice.pk for invoice in invoices]
     payments = list(
         Payment.objects.filter(
@@ -278,7 +283,8 @@ def load_books(start: datetime, end: datetime, qpay: Listing, esimgo: Listing) -
         return moment is not None and start <= moment < end
 
     return Books(
-        invoices_by_qpay_id={i.qpay_invoice_id: i for i in invoices if i.qpay_invoice_id},
+        invoices_by_qpay_id={**{i.qpay_invoice_id: i for i in invoices if i.qpay_invoice_id},
+                             **{qpay_id: by_pk[pk] for qpay_id, pk in remainder_of.items() if pk in by_pk}},
         invoices_paid_in_period=[i for i in invoices if i.status == Invoice.Status.PAID and in_period(i.paid_at)],
         payments_by_id={p.qpay_payment_id: p for p in payments},
         payments_in_period=[p for p in payments if in_period(p.paid_at or p.first_seen_at)],
@@ -312,10 +318,15 @@ def compare(start: datetime, end: datetime, qpay: Listing, esimgo: Listing, book
     def add(finding: Finding):
         findings.setdefault(finding.fingerprint, finding)
 
-    paid_at_qpay_by_invoice: dict[str, Decimal] = defaultdict(Decimal)
+    # Per purchase, not per QPay invoice: a remainder invoice's payments count for its purchase.
+    def purchase_key(line):
+        invoice = books.invoices_by_qpay_id.get(line.qpay_invoice_id)
+        return invoice.pk if invoice is not None else line.qpay_invoice_id
+
+    paid_at_qpay_by_invoice: dict = defaultdict(Decimal)
     for line in qpay.lines:
         if line.status in MONEY_IN_STATUSES:
-            paid_at_qpay_by_invoice[line.qpay_invoice_id] += line.amount
+            paid_at_qpay_by_invoice[purchase_key(line)] += line.amount
 
     # QPay's side: every payment that brought money in.
     for line in qpay.lines:
@@ -361,7 +372,7 @@ def compare(start: datetime, end: datetime, qpay: Listing, esimgo: Listing, book
                         f"card payment {line.payment_id} is refunded in our books but QPay still shows it PAID",
                         actual_amount=line.amount, **common))
         if invoice.status == "PAID" and qpay.complete:
-            at_qpay = paid_at_qpay_by_invoice[line.qpay_invoice_id]
+            at_qpay = paid_at_qpay_by_invoice[purchase_key(line)]
             due = Decimal(invoice.amount_mnt)
             if abs(at_qpay - due) > AMOUNT_TOLERANCE_MNT:
                 add(Finding(f"amount-invoice:{invoice.pk}", Kind.AMOUNT_DIFFERENCE, day,

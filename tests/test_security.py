@@ -305,7 +305,7 @@ def test_checkout_form_shares_the_purchase_limit(client, db, settings, frozen_wi
     assert client.post(url, bad).status_code == 400
     limited = client.post(url, bad)
     assert limited.status_code == 429 and int(limited["Retry-After"]) >= 1
-    assert b'role="alert"' in limited.content  # the form comes back with the message
+    assert b'id="error-summary"' in limited.content  # the form comes back with the message (focused summary)
     assert client.get(url).status_code == 200  # looking is never limited
     assert Invoice.objects.count() == 0
 

@@ -69,6 +69,7 @@ def test_shopper_buys_pays_and_scans_on_a_phone(shop, browser, screens, esimgo_a
     # 3. Checkout → the payment page with QPay's QR (a data: URI image) and the bank links.
     page.fill("input[name=phone_number]", "99112233")
     page.fill("input[name=email]", EMAIL)
+    page.check("input[name=device_confirmed]")
     screens(page, "04-checkout")
     page.click("form[method=post] button[type=submit]")
     page.wait_for_url(re.compile(rf"{re.escape(base)}/pay/{UUID}/$"))

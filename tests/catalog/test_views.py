@@ -60,7 +60,11 @@ def test_country_page_lists_local_and_roaming_regional_bundles_but_not_retired(c
     html = response.content.decode()
     assert "18,500₮" in html  # staff override wins over the computed price
     assert "3,700₮" in html  # per GB: 18,500 / 5 GB
-    assert "4 улсад ажиллана" in html  # "covers 4 countries" (Mongolian)
+    # Cards that can be told apart (issue 13): scope, coverage and the unlimited tier; grouped by scope.
+    assert "Бүсийн · 4 улс" in html and "Зөвхөн энэ улсад" in html
+    assert "Plus: өдөрт 2 ГБ бүрэн хурдаар, дараа нь 2 Mbps" in html
+    assert [g["scope"] for g in response.context["groups"]] == ["local", "regional"]
+    assert html.index('id="plans-local"') < html.index('id="plans-regional"')
     assert "esim_3GB_7D_MN_V2" not in html
 
 

@@ -48,6 +48,7 @@ checkout_data = st.builds(
         "email": st.one_of(fz.valid_email(), form_values),
         "company_register": st.one_of(st.sampled_from(["", "1234567", "AB12345"]), form_values),
         "amount": st.one_of(st.sampled_from([str(PRICE), "1", "0", "-5", "12500.0", "9" * 30]), form_values),
+        "device_confirmed": st.one_of(st.just("on"), form_values),
     }),
     st.dictionaries(fz.short_text, form_values, max_size=2),
 )

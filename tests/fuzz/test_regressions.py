@@ -85,7 +85,7 @@ def test_checkout_with_a_garbled_price_check_says_so(client, amount):
     from tests.catalog.factories import BundleFactory
 
     BundleFactory(name="esim_1GB_7D_MN_V2", countries=["MN"], computed_price_mnt=12500)
-    data = {"phone_number": "99112233", "email": "shopper@example.mn", "company_register": ""}
+    data = {"phone_number": "99112233", "email": "shopper@example.mn", "company_register": "", "device_confirmed": "on"}
     if amount is not None:
         data["amount"] = amount
     response = client.post("/checkout/esim_1GB_7D_MN_V2/", data=data, HTTP_COOKIE="django_language=en")

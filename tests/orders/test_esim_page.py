@@ -40,10 +40,9 @@ def test_delivered_page_shows_codes_qr_and_install_links(client, delivered):
     assert "qrserver" not in html and "chart.googleapis" not in html
     apple = f"https://esimsetup.apple.com/esim_qrcode_provisioning?carddata={quote(lpa, safe='')}"
     android = f"https://esimsetup.android.com/esim_qrcode_provisioning?carddata={quote(lpa, safe='')}"
-    # Unknown device: both one-tap links.
-    assert apple.replace("&", "&amp;") in html or apple in html
-    assert android in html
-    assert 'rel="noreferrer noopener"' in html
+    # A computer (issue 13): the QR leads; no "install on this iPhone/Android" buttons.
+    assert apple not in html and android not in html
+    assert html.index("<svg") < html.index('id="smdp"')
     assert "data-status-url" not in html  # nothing to poll once delivered
 
 
@@ -126,3 +125,22 @@ def test_page_is_mongolian_by_default(mn_client, delivered):
 
 def test_only_get(client, delivered):
     assert client.post(delivered.get_absolute_url()).status_code == 405
+
+
+def test_install_sheet_is_a_png_whose_qr_is_the_lpa(client, delivered):
+    """Issue 13: a printable install sheet (made here, Pillow + qrcode) for a traveller without data."""
+    import io
+
+    import zxingcpp
+    from PIL import Image
+
+    page = client.get(delivered.get_absolute_url()).content.decode()
+    url = f"/esims/{delivered.public_id}/install-sheet.png"
+    assert f'href="{url}"' in page and 'href="/help/install/"' in page
+    response = client.get(url)
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    assert "attachment" in response["Content-Disposition"] and response["Cache-Control"] == "private, no-store"
+    image = Image.open(io.BytesIO(response.content))
+    assert image.size == (1240, 1754)
+    decoded = [r.text for r in zxingcpp.read_barcodes(image.convert("L"))]
+    assert decoded == ["LPA:1$rsp-3104.idemia.io$K2-4I93G-KIS04"]

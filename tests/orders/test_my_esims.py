@@ -215,3 +215,23 @@ def test_consume_is_single_use_at_the_database(shopper):
     assert magic_links.consume_magic_link("tok") is None
     row.refresh_from_db()
     assert row.used_at is not None
+
+
+def test_my_esims_lists_unpaid_open_invoices_to_resume(client, db):
+    """Issue 13: a lost payment tab can be resumed from My eSIMs."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from payments.models import Invoice
+    from tests.payments.factories import InvoiceFactory
+
+    open_one = InvoiceFactory()
+    expired = InvoiceFactory(status=Invoice.Status.EXPIRED)
+    late = InvoiceFactory(expires_at=timezone.now() - timedelta(minutes=1))
+    session = client.session
+    session["invoice_ids"] = [str(open_one.pk), str(expired.pk), str(late.pk)]
+    session.save()
+    html = client.get("/my-esims/").content.decode()
+    assert f'href="/pay/{open_one.pk}/"' in html
+    assert f"/pay/{expired.pk}/" not in html and f"/pay/{late.pk}/" not in html

@@ -29,6 +29,7 @@ def test_status_of_a_pending_invoice(client, invoice, mocked_responses):
     assert response.json() == {
         "internalInvoiceId": str(invoice.pk), "status": "PENDING", "paidAmount": 0, "expectedAmount": 19500,
         "expiresAt": invoice.expires_at.isoformat(), "paidAt": None, "esimUrl": None,
+        "paymentState": "NONE", "remainingAmount": 0, "extraAmount": 0,  # additive (issue 13)
     }
     assert len(mocked_responses.calls) == 0  # a fresh invoice: the callback normally comes first
 
@@ -122,13 +123,14 @@ def test_checkout_invalid_input_rerenders_the_form(client, bundle, mocked_respon
     response = client.post(f"/checkout/{bundle.name}/", {"phone_number": "123", "email": "x", "amount": 19500})
     assert response.status_code == 400
     html = response.content.decode()
-    assert html.count('class="errorlist"') == 2 and 'value="123"' in html
+    assert html.count('class="errorlist"') == 3 and 'value="123"' in html  # phone, e-mail, the device confirm
+    assert 'id="error-summary" tabindex="-1"' in html and html.count('aria-invalid="true"') == 3
     assert Invoice.objects.count() == 0 and len(mocked_responses.calls) == 0
 
 
 def test_checkout_price_change_is_shown_before_paying(client, bundle, mocked_responses):
     response = client.post(f"/checkout/{bundle.name}/", {"phone_number": "99112233", "email": "a@example.mn",
-                                                          "amount": 18000})
+                                                          "amount": 18000, "device_confirmed": "on"})
     assert response.status_code == 200 and "19,500₮" in response.content.decode()
     assert 'value="19500"' in response.content.decode() and Invoice.objects.count() == 0
 
@@ -137,7 +139,8 @@ def test_checkout_creates_the_invoice_and_goes_to_the_payment_page(client, bundl
     add_token(esimgo_valid)
     add_invoice_create(esimgo_valid)
     response = client.post(f"/checkout/{bundle.name}/", {
-        "phone_number": "9911 2233", "email": "a@example.mn", "company_register": "1234567", "amount": 19500})
+        "phone_number": "9911 2233", "email": "a@example.mn", "company_register": "1234567", "amount": 19500,
+        "device_confirmed": "on"})
     invoice = Invoice.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/pay/{invoice.pk}/"
     assert client.session["invoice_ids"] == [str(invoice.pk)]
@@ -148,8 +151,21 @@ def test_checkout_when_qpay_is_down_rerenders_with_a_message(client, bundle, esi
     add_token(esimgo_valid)
     esimgo_valid.add(responses.POST, f"{BASE}/invoice", status=503, json={})
     response = client.post(f"/checkout/{bundle.name}/", {"phone_number": "99112233", "email": "a@example.mn",
+                                                          "amount": 19500, "device_confirmed": "on"})
+    assert response.status_code == 503 and 'id="error-summary"' in response.content.decode()
+
+
+def test_checkout_needs_the_device_confirmed(client, bundle, mocked_responses):
+    """Issue 13: the shopper confirms the phone takes an eSIM; the form links the device list,
+    the terms and the refund policy."""
+    html = client.get(f"/checkout/{bundle.name}/").content.decode()
+    assert 'name="device_confirmed"' in html and 'href="/help/compatibility/"' in html
+    assert 'href="/help/terms/"' in html and 'href="/help/refund/"' in html and "*#06#" in html
+    response = client.post(f"/checkout/{bundle.name}/", {"phone_number": "99112233", "email": "a@example.mn",
                                                           "amount": 19500})
-    assert response.status_code == 503 and 'role="alert"' in response.content.decode()
+    assert response.status_code == 400 and Invoice.objects.count() == 0 and len(mocked_responses.calls) == 0
+    assert 'id="id_device_confirmed"' in response.content.decode()
+    assert response.context["form"].errors["device_confirmed"]
 
 
 def test_checkout_requires_csrf(bundle):
@@ -193,8 +209,14 @@ def test_payment_page_when_paid_and_when_delivered(client, bundle, monkeypatch):
 def test_payment_page_when_expired_offers_to_start_again(client, bundle):
     invoice = InvoiceFactory(bundle=bundle, status=Invoice.Status.EXPIRED)
     html = client.get(f"/pay/{invoice.pk}/").content.decode()
-    assert f'href="/checkout/{bundle.name}/"' in html and "data:image/png" not in html
+    assert 'name="action" value="restart"' in html and "data:image/png" not in html
     assert "payments/pay.js" not in html
+    assert "Keep this page open" not in html and "хааж болохгүй" not in html
+    # "Start again" keeps the phone number and e-mail (issue 13).
+    response = client.post(f"/pay/{invoice.pk}/", {"action": "restart"})
+    assert response.status_code == 302 and response["Location"] == f"/checkout/{bundle.name}/"
+    checkout = client.get(response["Location"]).content.decode()
+    assert f'value="{invoice.customer.phone_number}"' in checkout and f'value="{invoice.customer.email}"' in checkout
 
 
 def test_payment_page_is_translated(client, invoice):

@@ -319,3 +319,29 @@ def test_refunds_in_our_books_are_totalled_and_checked_against_qpay(bundle, mock
     assert day["refunds_mnt"] == "19500" and day["net_mnt"] == str(6 * 19500 - 19500)
     assert run.mismatches.filter(fingerprint="refund-not-at-qpay:100000000000001",
                                  kind=Kind.REFUND_NOT_REFLECTED).exists()
+
+
+def test_a_short_payment_completed_by_its_remainder_invoice_reconciles(bundle, mocked_responses, qpay_token):
+    """Issue 13: the rest of a short payment is paid on a second QPay invoice (payments.remainder);
+    its payment belongs to the same purchase, and the two together cover the price."""
+    from payments.models import RemainderInvoice
+    from tests.orders.factories import DeliveredOrderFactory
+    from tests.staff.reconciliation_data import World, _order, _paid_invoice, _payment, esimgo_order
+
+    world = World()
+    price = bundle.price_mnt
+    invoice = _paid_invoice(bundle, at(10, 5))
+    remainder = RemainderInvoice.objects.create(invoice=invoice, amount_mnt=price - 9700,
+                                                sender_invoice_no=f"{invoice.sender_invoice_no}R{price - 9700}",
+                                                qpay_invoice_id="b0b0b0b0-0000-4000-8000-000000000001")
+    _payment(invoice, "200000000000001", 9700, at(10))
+    _payment(invoice, "200000000000002", price - 9700, at(10, 5))
+    reference = "0c4a1f3e-0000-4000-8000-00000000beef"
+    _order(DeliveredOrderFactory, invoice, at(10, 6), esimgo_order_reference=reference)
+    world.qpay_rows += [qpay_row("200000000000001", invoice.qpay_invoice_id, 9700, at(10)),
+                        qpay_row("200000000000002", remainder.qpay_invoice_id, price - 9700, at(10, 5))]
+    world.esimgo_orders.append(esimgo_order(reference, at(10, 6)))
+    mock_providers(mocked_responses, world)
+    run = run_reconciliation(DAY, actor="test")
+    assert run.status == ReconciliationRun.Status.COMPLETE
+    assert list(run.mismatches.values_list("fingerprint", flat=True)) == []

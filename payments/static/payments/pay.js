@@ -10,7 +10,20 @@
   var options = document.getElementById("pay-options");
   var countdown = document.getElementById("pay-countdown");
   var current = root.getAttribute("data-status");
+  var moneyState = root.getAttribute("data-payment-state");
+  var urgent = document.getElementById("pay-urgent");
   var startedAt = Date.now();
+
+  // A button that creates a QPay invoice takes a second or two: say so, and no double-submit.
+  Array.prototype.forEach.call(document.querySelectorAll("form.pay-action"), function (form) {
+    form.addEventListener("submit", function () {
+      var button = form.querySelector("button");
+      if (!button) return;
+      button.disabled = true;
+      button.setAttribute("aria-busy", "true");
+      if (form.getAttribute("data-busy-text")) button.textContent = form.getAttribute("data-busy-text");
+    });
+  });
 
   function pad(n) { return (n < 10 ? "0" : "") + n; }
 
@@ -18,10 +31,19 @@
     if (!countdown || isNaN(expiresAt)) return;
     var left = Math.max(0, Math.floor((expiresAt - Date.now()) / 1000));
     countdown.textContent = Math.floor(left / 60) + ":" + pad(left % 60);
+    if (left <= 60 && urgent && !urgent.textContent) {
+      urgent.textContent = texts.getAttribute("data-urgent");
+      countdown.parentNode.className += " urgent";
+    }
     if (left > 0 && current === "PENDING") setTimeout(tick, 1000);
   }
 
   function show(status, data) {
+    if (data.paymentState && data.paymentState !== moneyState && status === "PENDING") {
+      // Part of the money arrived: the page shows what is missing and offers only the rest.
+      window.location.reload();
+      return;
+    }
     if (status === current) return;
     current = status;
     root.setAttribute("data-status", status);

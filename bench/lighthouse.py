@@ -1,0 +1,145 @@
+"""Lighthouse (mobile) on the shopper pages: performance, accessibility, best practices, SEO.
+
+    .venv/bin/python bench/lighthouse.py            # prints the table, exits 1 below target
+    .venv/bin/python bench/lighthouse.py --only home plan
+
+Starts the shop like bin/run does (a throwaway SQLite database, in-process tasks, the built-in
+sandbox providers, the catalogue synced over real HTTP from the sandbox eSIM Go), then runs the
+npm `lighthouse` CLI (node_modules/, installed by bin/setup) against Debian's Chromium
+(CHROME_PATH=/usr/bin/chromium) with its default mobile emulation and throttling. Target
+(issue 13): >= 95 in every category; SEO only counts on indexable pages (checkout and search are
+noindex on purpose). Reports go to bench/out/lighthouse/ (gitignored).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import PYTHON, ROOT, answers, free_port, stop, tail  # noqa: E402
+
+LIGHTHOUSE = ROOT / "node_modules" / ".bin" / "lighthouse"
+CHROME = os.environ.get("CHROME_PATH", "/usr/bin/chromium")
+OUT = ROOT / "bench" / "out" / "lighthouse"
+TARGET = 95
+CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
+# name -> (path, indexable)
+PAGES = {
+    "home": ("/", True),
+    "countries": ("/countries/", True),
+    "country": ("/countries/MN/", True),
+    "region": ("/regions/europe/", True),
+    "global": ("/regions/global/", True),
+    "plan": ("/bundles/esim_1GB_7D_MN_V2/", True),
+    "help": ("/help/", True),
+    "faq": ("/help/faq/", True),
+    "install": ("/help/install/", True),
+    "home-en": ("/?lang=en", True),
+    "checkout": ("/checkout/esim_1GB_7D_MN_V2/", False),
+}
+
+
+def start_shop(workdir: Path, port: int) -> tuple[subprocess.Popen, dict]:
+    env = {
+        **os.environ,
+        "DEBUG": "True",
+        "DATABASE_URL": f"sqlite:///{workdir / 'lighthouse.sqlite3'}",
+        "REDIS_URL": "",
+        "CACHE_URL": f"filecache://{workdir / 'cache'}",
+        "SITE_URL": f"http://127.0.0.1:{port}",
+        "ESIMSHOP_REQUIRE_SERVICES": "",
+    }
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    log_path = workdir / "server.log"
+    with open(log_path, "ab") as log:
+        server = subprocess.Popen([PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+                                  cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not answers(f"http://127.0.0.1:{port}/healthz"):
+        if server.poll() is not None or time.monotonic() > deadline:
+            stop(server)
+            raise SystemExit(f"the shop did not start:\n{tail(log_path)}")
+        time.sleep(0.2)
+    subprocess.run([PYTHON, "manage.py", "sync_catalog"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    return server, env
+
+
+def run_lighthouse(url: str, report: Path) -> dict:
+    command = [
+        str(LIGHTHOUSE), url, "--quiet", "--output=json", f"--output-path={report}",
+        f"--only-categories={','.join(CATEGORIES)}",
+        "--chrome-flags=--headless=new --no-sandbox --disable-gpu --no-first-run",
+    ]
+    for attempt in (1, 2):  # Chromium's start-up can time out on a loaded machine: one more try
+        done = subprocess.run(command, cwd=ROOT, env={**os.environ, "CHROME_PATH": CHROME},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=300)
+        if done.returncode == 0:
+            break
+        print(f"lighthouse failed on {url} (attempt {attempt}):\n{done.stderr[-1500:]}", file=sys.stderr)
+    else:
+        raise SystemExit(f"lighthouse could not audit {url}")
+    data = json.loads(report.read_text(encoding="utf-8"))
+    scores = {name: round((data["categories"][name]["score"] or 0) * 100) for name in CATEGORIES}
+    failing = sorted(
+        (audit["id"] for audit in data["audits"].values()
+         if audit.get("score") is not None and audit["score"] < 0.9 and audit.get("scoreDisplayMode") == "binary"),
+    )
+    return {"scores": scores, "failing_audits": failing}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="*", choices=sorted(PAGES), help="audit only these pages")
+    args = parser.parse_args()
+    if not LIGHTHOUSE.exists():
+        raise SystemExit(f"{LIGHTHOUSE} is missing: run bin/setup (npm ci installs lighthouse).")
+    if not os.access(CHROME, os.X_OK):
+        raise SystemExit(f"Chromium not found at {CHROME}: run bin/setup or set CHROME_PATH.")
+    OUT.mkdir(parents=True, exist_ok=True)
+    names = args.only or list(PAGES)
+    results, server = {}, None
+    with tempfile.TemporaryDirectory(prefix="esimshop-lighthouse-") as tmp:
+        port = free_port()
+        try:
+            server, _env = start_shop(Path(tmp), port)
+            for name in names:
+                path, indexable = PAGES[name]
+                results[name] = {**run_lighthouse(f"http://127.0.0.1:{port}{path}", OUT / f"{name}.json"),
+                                 "path": path, "indexable": indexable}
+        finally:
+            stop(server)
+    return report(results)
+
+
+def report(results: dict) -> int:
+    header = f"{'page':<10} {'path':<34} " + " ".join(f"{c[:11]:>11}" for c in CATEGORIES)
+    print(header)
+    print("-" * len(header))
+    misses = []
+    for name, result in results.items():
+        cells = []
+        for category in CATEGORIES:
+            score = result["scores"][category]
+            counted = category != "seo" or result["indexable"]
+            if counted and score < TARGET:
+                misses.append(f"{name} {category} {score} (failing: {', '.join(result['failing_audits']) or '-'})")
+            cells.append(f"{score:>10}{'' if counted else '*'}" if not counted else f"{score:>11}")
+        print(f"{name:<10} {result['path']:<34} " + " ".join(cells))
+    print(f"\ntarget >= {TARGET} in every category (* SEO not counted: a noindex page)")
+    (OUT / "summary.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    if misses:
+        print("MISS:\n  " + "\n  ".join(misses))
+        return 1
+    print("PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Help and policy pages and the eSIM device list: content staff edit in the admin, no deploy.
+
+Both languages live on one row (title_mn/title_en, body_mn/body_en) so a page is never
+published in one language only. Bodies are plain text (shopinfo.text renders them: blank
+line = paragraph, "## " = heading, "- " = list item, URLs become links); no HTML from the
+admin reaches a page.
+"""
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import get_language
+
+
+class HelpPage(models.Model):
+    slug = models.SlugField(max_length=48, unique=True, help_text="The address: /help/<slug>/.")
+    title_mn = models.CharField(max_length=120)
+    title_en = models.CharField(max_length=120)
+    summary_mn = models.CharField(max_length=200, blank=True, help_text="Search engines' description (Mongolian).")
+    summary_en = models.CharField(max_length=200, blank=True, help_text="Search engines' description (English).")
+    body_mn = models.TextField(help_text='Plain text: blank line = new paragraph, "## " = heading, "- " = list item.')
+    body_en = models.TextField()
+    in_footer = models.BooleanField(default=True, help_text="Linked from every page's footer.")
+    sort_order = models.PositiveSmallIntegerField(default=100)
+    is_published = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["sort_order", "slug"]
+
+    def __str__(self):
+        return self.slug
+
+    def get_absolute_url(self):
+        return reverse("shopinfo:page", args=[self.slug])
+
+    def _in_language(self, field: str) -> str:
+        english = (get_language() or "mn").startswith("en")
+        return getattr(self, f"{field}_en" if english else f"{field}_mn") or getattr(self, f"{field}_mn")
+
+    @property
+    def title(self) -> str:
+        return self._in_language("title")
+
+    @property
+    def summary(self) -> str:
+        return self._in_language("summary")
+
+    @property
+    def body(self) -> str:
+        return self._in_language("body")
+
+
+class Device(models.Model):
+    """A phone model known to take an eSIM (the compatibility list shoppers check before paying)."""
+
+    class Brand(models.TextChoices):
+        APPLE = "Apple", "Apple"
+        SAMSUNG = "Samsung", "Samsung"
+        GOOGLE = "Google", "Google Pixel"
+        OTHER = "Other", "Other"
+
+    brand = models.CharField(max_length=16, choices=Brand.choices)
+    model_name = models.CharField(max_length=80, help_text='As shoppers know it, e.g. "iPhone 12 and newer".')
+    note_mn = models.CharField(max_length=200, blank=True)
+    note_en = models.CharField(max_length=200, blank=True)
+    sort_order = models.PositiveSmallIntegerField(default=100)
+    is_listed = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["brand", "sort_order", "model_name"]
+        constraints = [models.UniqueConstraint(fields=["brand", "model_name"], name="uniq_device_brand_model")]
+
+    def __str__(self):
+        return f"{self.brand} {self.model_name}"
+
+    @property
+    def note(self) -> str:
+        english = (get_language() or "mn").startswith("en")
+        return (self.note_en if english else self.note_mn) or self.note_mn
