@@ -3,6 +3,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.urls import NoReverseMatch
 
 from payments.models import Invoice
+from payments.status_cache import StatusSnapshot
 
 # Order statuses (owned by orders) that the public status reports on.
 ORDER_DELIVERED = "DELIVERED"
@@ -49,3 +50,9 @@ def public_status(invoice: Invoice) -> dict:
         "paidAt": invoice.paid_at.isoformat() if invoice.paid_at else None,
         "esimUrl": esim_url,
     }
+
+
+def status_snapshot(invoice: Invoice) -> StatusSnapshot:
+    """The public status plus what decides whether to ask QPay (kept in payments.status_cache)."""
+    return StatusSnapshot(pk=invoice.pk, public=public_status(invoice), is_payable=invoice.is_payable,
+                          expires_at=invoice.expires_at, created_at=invoice.created_at)

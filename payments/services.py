@@ -32,6 +32,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from payments import status_cache
 from payments.models import Customer, Invoice, InvoiceTransition, Payment, QPayCallback
 from payments.qpay import QPayClient, QPayError, QPayNotFound
 
@@ -127,6 +128,7 @@ def _transition(invoice: Invoice, name: str, *, cause: str, actor: str, **change
     InvoiceTransition.objects.create(
         invoice=invoice, from_status=from_status, to_status=to_status, name=name, cause=cause[:255], actor=actor[:150]
     )
+    status_cache.invalidate(invoice.pk)  # the shopper's next poll sees the new state
     logger.info("invoice %s %s: %s -> %s (%s; %s)", invoice.pk, name, from_status, to_status, actor, cause)
     return invoice
 
@@ -355,6 +357,7 @@ def _create_at_qpay(invoice: Invoice, *, actor: str) -> Invoice:
         raise PurchaseInProgress(_("This purchase took too long. Please try again."))
     for attr, value in stored.items():
         setattr(invoice, attr, value)
+    status_cache.invalidate(invoice.pk)  # it is payable now (a poll may have cached it without)
     _schedule_payment_checks_on_commit(invoice.pk)
     return invoice
 
