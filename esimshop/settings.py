@@ -52,7 +52,8 @@ MIDDLEWARE = [
     "esimshop.security.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "esimshop.middleware.ShopLocaleMiddleware",
-    # Before sessions, auth or any view: a refused request costs no database or Redis round trip.
+    # After the language is known (the 503 speaks it), before auth or any view: a refused request
+    # costs no database or Redis round trip (sessions load lazily).
     "esimshop.overload.OverloadMiddleware",
     "esimshop.middleware.RejectNulPathMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -121,6 +122,9 @@ else:
 # deploy with new templates (the release step expires them too) and, with a per-process cache,
 # a sync run in another process.
 STOREFRONT_CACHE_SECONDS = env.int("STOREFRONT_CACHE_SECONDS", default=600 if REDIS_URL else 30)
+# After a sync or price change this many popular pages (all languages together) are rendered in
+# the background before the cache switches to the new catalogue (catalog/page_warming.py).
+STOREFRONT_WARM_MAX_PAGES = env.int("STOREFRONT_WARM_MAX_PAGES", default=600)
 
 # Overload (esimshop/overload.py): requests one web process works on at once before it answers
 # 503 + Retry-After. Keep it a few below GUNICORN_THREADS (Procfile) so callbacks and health
