@@ -45,7 +45,7 @@ CHANGES_KEY = "catalog:changes"
 class WarmResult:
     version: int
     rendered: int
-    failed: int
+    failed: list[str]  # "<language> <path> <status>" of pages rendered but not stored
     switched: bool
 
 
@@ -84,7 +84,7 @@ def popular_paths() -> list[str]:
     paths = [reverse("catalog:home"), reverse("catalog:countries")]
     paths += [reverse("catalog:region", args=[slug])
               for slug in selectors.regions_with_countries().values_list("slug", flat=True)]
-    paths += [reverse("catalog:country", args=[iso.lower()])
+    paths += [reverse("catalog:country", args=[iso])
               for iso in selectors.sellable_countries().order_by("iso").values_list("iso", flat=True)]
     popular = [country.iso.code for country in selectors.popular_countries()]
     names = (Bundle.objects.filter(is_available=True, coverage__country__iso__in=popular)
@@ -100,22 +100,24 @@ def warm_and_switch(max_pages: int | None = None) -> WarmResult:
     target = page_cache.new_epoch()
     site = urlsplit(settings.SITE_URL)
     client = Client(HTTP_HOST=site.netloc or "127.0.0.1")
-    rendered = failed = 0
+    paths = popular_paths()[: max(limit // len(settings.LANGUAGES), 1)]
+    rendered, failed = 0, []
     token = page_cache.rendering_version.set(target)
     try:
-        for path in popular_paths()[: max(limit // len(settings.LANGUAGES), 1)]:
+        for path in paths:
             for language, _name in settings.LANGUAGES:
                 client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
                 response = client.get(path, secure=site.scheme == "https")
                 if response.status_code == 200 and response.headers.get(page_cache.CACHE_STATUS_HEADER) == "miss":
                     rendered += 1
                 else:
-                    failed += 1
+                    failed.append(f"{language} {path} {response.status_code}")
     finally:
         page_cache.rendering_version.reset(token)
     switched = page_cache.catalogue_version() == started_from and _changes() == changes
     if switched:
         cache.set(page_cache.VERSION_KEY, target, timeout=None)
-    logger.info("storefront warmed: %s pages rendered, %s not stored, version %s%s", rendered, failed, target,
+    logger.info("storefront warmed: %s pages rendered, %s not stored%s, version %s%s", rendered, len(failed),
+                f" ({', '.join(failed[:5])})" if failed else "", target,
                 "" if switched else " (not switched: the catalogue changed meanwhile)")
     return WarmResult(target, rendered, failed, switched)

@@ -11,4 +11,4 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         result = warm_and_switch()
         self.stdout.write(f"storefront cache version is now {result.version if result.switched else 'unchanged'}: "
-                          f"{result.rendered} pages warmed, {result.failed} not stored")
+                          f"{result.rendered} pages warmed, {len(result.failed)} not stored")
