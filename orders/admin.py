@@ -2,7 +2,7 @@
 from datetime import timedelta
 
 from django.contrib import admin
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -11,7 +11,7 @@ from staff import actions as staff_actions
 from staff import admin_views
 from staff.admin_base import ReadOnlyAdmin, ReadOnlyInline
 from staff.panels import purchase_panels
-from staff.search import IndexedSearchMixin
+from staff.search import IndexedSearchMixin, ScaleSafeAdminMixin
 
 STUCK_AFTER = timedelta(minutes=15)
 
@@ -67,7 +67,9 @@ class CountryFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         from catalog.models import BundleCountry
 
-        codes = (BundleCountry.objects.filter(kind=BundleCountry.Kind.BASE, bundle__orders__isnull=False)
+        # EXISTS per bundle (one probe of the orders' bundle index each), not a join of every order.
+        sold = Exists(Order.objects.filter(bundle_id=OuterRef("bundle_id")))
+        codes = (BundleCountry.objects.filter(sold, kind=BundleCountry.Kind.BASE)
                  .values_list("country_id", flat=True).distinct().order_by("country_id"))
         from django_countries import countries
 
@@ -83,12 +85,13 @@ class CountryFilter(admin.SimpleListFilter):
 
 
 @admin.register(Order)
-class OrderAdmin(IndexedSearchMixin, ReadOnlyAdmin):
+class OrderAdmin(ScaleSafeAdminMixin, ReadOnlyAdmin):
     list_display = ("public_id", "status", "kind", "phone", "email", "bundle", "iccid", "amount", "created_at",
                     "delivered_at")
     list_filter = (NeedsAttentionFilter, "status", "kind", CountryFilter, "created_at")
     list_select_related = ("customer", "bundle", "esim", "invoice")
-    date_hierarchy = "created_at"
+    # No date_hierarchy: its year links come from SELECT DISTINCT date_trunc(...) over the whole
+    # table (200 ms at 100k rows, seconds at 1M); the created_at list filter covers the same need.
     search_fields = (
         "=public_id", "=customer__phone_number", "customer__email", "=esim__iccid", "=topup_iccid",
         "=invoice__qpay_invoice_id", "=invoice__sender_invoice_no", "=invoice__payments__qpay_payment_id",
