@@ -79,10 +79,11 @@ def operations(facts: dict):
         ("search orders: partial phone", admin(orders, q=facts["partial_phone"])),
         ("search orders: ICCID", admin(orders, q=facts["iccid"])),
         ("search orders: QPay payment id", admin(orders, q=facts["qpay_payment_id"])),
+        ("search orders: eSIM Go reference", admin(orders, q=facts["esimgo_reference"])),
         ("search invoices: phone", admin(invoices, q=facts["phone"])),
         ("changelist: orders", admin(orders)),
         ("changelist: invoices", admin(invoices)),
-        ("changelist: orders needing attention", admin(orders, status="NEEDS_ATTENTION")),
+        ("changelist: orders needing attention", admin(orders, attention="1")),
         ("reconciliation: one day (our books)", reconcile_today),
         ("status endpoint (database path)", status),
         ("sweep: pending invoices", sweep_pending_invoices),
@@ -149,9 +150,14 @@ def run_size(size: int, explain: bool) -> dict:
         return result
 
 
+def label(n: int) -> str:
+    return f"{n // 1_000_000}M" if n >= 1_000_000 and n % 1_000_000 == 0 else f"{n // 1000}k" if n % 1000 == 0 else str(n)
+
+
 def report(small: dict, big: dict) -> list[dict]:
     rows = []
-    print(f"\n{'operation':<42}{'1k ms':>9}{'1M ms':>10}{'ratio':>8}  verdict")
+    s_label, b_label = label(small["facts"]["rows"]), label(big["facts"]["rows"])
+    print(f"\n{'operation':<42}{s_label + ' ms':>9}{b_label + ' ms':>10}{'ratio':>8}  verdict")
     for name, s in small["ops"].items():
         b = big["ops"][name]
         ratio = b["median_ms"] / s["median_ms"]
@@ -160,7 +166,7 @@ def report(small: dict, big: dict) -> list[dict]:
                      "verdict": verdict, "plan": b.get("plan"), "slowest_sql": b.get("slowest_sql"),
                      "slowest_sql_ms": b.get("slowest_sql_ms")})
         print(f"{name:<42}{s['median_ms']:>9.2f}{b['median_ms']:>10.2f}{ratio:>7.2f}x  {verdict}")
-    print("\nEXPLAIN ANALYZE of the slowest statement of each operation (1M rows):")
+    print(f"\nEXPLAIN ANALYZE of the slowest statement of each operation ({b_label} rows):")
     for row in rows:
         if row["plan"]:
             print(f"\n-- {row['operation']}: {row['slowest_sql_ms']:.2f} ms\n   {row['slowest_sql']}")

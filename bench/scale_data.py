@@ -5,7 +5,8 @@ itself, so nothing crosses the wire per row (faster still than COPY, which would
 a million rows from Python); 1,000,000 invoices + payments + eSIMs + orders take about a minute.
 
 History (N of each): customers (N/2, two purchases each), invoices PAID over the past year
-(created N/365 a day), one PAID payment each, one eSIM each, one DELIVERED order each.
+(created N/365 a day), one PAID payment each, one eSIM each, one DELIVERED order each with its
+one SUCCEEDED provisioning attempt.
 Today (the same in every size, so a 1k and a 1M database are asked for the same work): 300
 invoices - 100 PENDING (30 of them past expiry), 200 PAID with orders, 10 of them still PROVISIONING.
 Ids, phone numbers, e-mails, ICCIDs and QPay ids are deterministic functions of the row number,
@@ -63,9 +64,15 @@ SELECT g, md5('o' || g)::uuid, md5('i' || g)::uuid, %(bundle)s + g %% %(bundles)
        '', t, t, t + interval '1 minute'
 FROM (SELECT g, now() - interval '1 day' - (g * %(step)s) * interval '1 second' + interval '1 minute' AS t
       FROM generate_series(1, %(n)s) g) rows;
+
+INSERT INTO orders_provisioningattempt (id, marker, outcome, actor, started_at, finished_at, esimgo_order_reference,
+    adopted, response, error, order_id)
+SELECT g, md5('a' || g)::uuid, 'SUCCEEDED', 'task', t, t, md5('r' || g)::uuid::text, false, '{}', '', g
+FROM (SELECT g, now() - interval '1 day' - (g * %(step)s) * interval '1 second' + interval '1 minute' AS t
+      FROM generate_series(1, %(n)s) g) rows;
 """
 
-SEQUENCES = ("orders_esim", "orders_order", "payments_payment")
+SEQUENCES = ("orders_esim", "orders_order", "orders_provisioningattempt", "payments_payment")
 
 
 def fill(n: int) -> dict:
@@ -107,10 +114,12 @@ def fill(n: int) -> dict:
     return {"rows": n, "seconds": time.monotonic() - started, "history_seconds": history_seconds,
             "phone": phone(g), "email": f"shopper{1 + g % max(n // 2, 1)}@example.mn", "iccid": iccid(g),
             "qpay_payment_id": qpay_payment_id(g), "partial_phone": phone(g)[2:], "today": today,
-            "status_invoice": str(_uuid("i", g)), "now": timezone.now().isoformat()}
+            "status_invoice": str(_uuid("i", g)), "esimgo_reference": str(_uuid("r", g)),
+            "now": timezone.now().isoformat()}
 
 
-LOADED_TABLES = ("payments_customer", "payments_invoice", "payments_payment", "orders_esim", "orders_order")
+LOADED_TABLES = ("payments_customer", "payments_invoice", "payments_payment", "orders_esim", "orders_order",
+                 "orders_provisioningattempt")
 
 
 def _drop_secondary_indexes(cursor) -> list[str]:
