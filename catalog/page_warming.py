@@ -81,15 +81,18 @@ def refresh_storefront() -> None:
 
 
 def popular_paths() -> list[str]:
-    paths = [reverse("catalog:home"), reverse("catalog:countries")]
-    paths += [reverse("catalog:region", args=[slug])
-              for slug in selectors.regions_with_countries().values_list("slug", flat=True)]
-    paths += [reverse("catalog:country", args=[iso])
-              for iso in selectors.sellable_countries().order_by("iso").values_list("iso", flat=True)]
+    """Most visited first, so STOREFRONT_WARM_MAX_PAGES cuts the long tail, not the home page."""
     popular = [country.iso.code for country in selectors.popular_countries()]
+    paths = [reverse("catalog:home"), reverse("catalog:countries")]
+    paths += [reverse("catalog:country", args=[iso]) for iso in popular]
     names = (Bundle.objects.filter(is_available=True, coverage__country__iso__in=popular)
              .order_by("name").values_list("name", flat=True).distinct())
     paths += [reverse("catalog:bundle", args=[name]) for name in names]
+    paths += [reverse("catalog:region", args=[slug])
+              for slug in selectors.regions_with_countries().values_list("slug", flat=True)]
+    paths += [reverse("catalog:country", args=[iso])
+              for iso in selectors.sellable_countries().exclude(iso__in=popular).order_by("iso")
+              .values_list("iso", flat=True)]
     return paths
 
 
