@@ -16,6 +16,7 @@ BTREE = [
     ("payments_invoice_paid_at_idx", "payments_invoice", "paid_at"),
     ("payments_payment_paid_at_idx", "payments_payment", "paid_at"),
     ("payments_payment_first_seen_at_idx", "payments_payment", "first_seen_at"),
+    ("payments_invoice_topup_iccid_idx", "payments_invoice", "topup_iccid"),  # staff search by ICCID
 ]
 TRIGRAM = [
     ("payments_customer_phone_trgm", "payments_customer USING gin (phone_number gin_trgm_ops)"),
