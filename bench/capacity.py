@@ -226,12 +226,15 @@ def callback_phase(site, invoices, clients) -> dict:
     from bench.purchase import fire
     from payments.models import Invoice
 
+    cpu = load.tree_cpu_seconds(SERVER_PID["web"])
     seconds, outcomes = fire(callback_urls(site, invoices), clients)
+    cpu = load.tree_cpu_seconds(SERVER_PID["web"]) - cpu
     bare_seconds, bare = fire([f"{site}/healthz"] * len(invoices), clients)
     good = [o for o in outcomes if o[0] == 200 and o[1] == "SUCCESS" and o[2] == "PAID"]
     return {"n": len(invoices), "clients": clients, "verified": len(good), "per_second": len(good) / seconds,
             "bare_per_second": len(bare) / bare_seconds, "statuses": sorted({o[0] for o in outcomes}),
-            "paid": Invoice.objects.filter(status="PAID").count(), "load": os.getloadavg()[0]}
+            "paid": Invoice.objects.filter(status="PAID").count(), "load": os.getloadavg()[0],
+            "web_cpu_share": cpu / seconds, "web_cpu_ms_per_callback": cpu * 1000 / max(len(invoices), 1)}
 
 
 def validations_per_purchase(redis_url) -> float:
