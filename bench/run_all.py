@@ -267,6 +267,9 @@ def write_results(path: Path, rows, results: dict, machine: dict, meta: dict) ->
                       f"{s['bulk_unchanged_s']:.2f} s vs per-row {s['naive_unchanged_s']:.2f} s "
                       f"({s['ratio_unchanged']:.0f}x).", ""]
     lines += capacity_report.notes(results)
+    if meta.get("reused"):
+        lines += [f"- Figures of {', '.join(meta['reused'])} come from that benchmark's own run just before this one "
+                  "(same machine, same revision), read with `--from-json`.", ""]
     path.write_text("\n".join(lines).rstrip() + "\n")
 
 
@@ -277,6 +280,9 @@ def main():
     parser.add_argument("--only", nargs="+", choices=BENCHES, metavar="NAME", help=f"run only these: {', '.join(BENCHES)}")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.md"), help="where to write the results")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a figure misses its target")
+    parser.add_argument("--from-json", nargs="+", default=[], metavar="NAME=FILE",
+                        help="take a benchmark's figures from its own earlier --json-out run instead of running it "
+                             "(e.g. scale=/tmp/scale.json: the million-row bench takes minutes); said so in results.md")
     args = parser.parse_args()
     chosen = args.only or list(BENCHES if args.full else DEFAULT_BENCHES)
     size = sizes(args.full)
@@ -299,7 +305,10 @@ def main():
         "scale": [py, "bench/scale.py", "--json-out", str(log_dir / "scale.json")],
     }
     results, failures = {}, []
-    for name in chosen:
+    reused = dict(item.split("=", 1) for item in args.from_json)
+    for name, file in reused.items():
+        results[name] = json.loads(Path(file).read_text())
+    for name in [n for n in chosen if n not in reused]:
         try:
             output, _ = run(name, commands[name], log_dir)
             results[name] = read_pages(output) if name == "pages" else json.loads((log_dir / f"{name}.json").read_text())
@@ -312,7 +321,7 @@ def main():
     flags = "".join(f" {a}" for a in sys.argv[1:])
     meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "revision": git_revision(),
             "minutes": minutes, "flags": flags, "load_start": f"{load_start[0]:.2f}",
-            "load_end": f"{os.getloadavg()[0]:.2f}"}
+            "load_end": f"{os.getloadavg()[0]:.2f}", "reused": sorted(reused)}
     if rows:
         print_table(rows)
         write_results(Path(args.out), rows, results, machine, meta)
