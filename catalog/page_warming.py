@@ -34,7 +34,7 @@ from django.test import Client  # a full request through the middleware stack, n
 from django.urls import reverse
 
 from catalog import page_cache, selectors
-from catalog.models import Bundle
+from catalog.models import Bundle, BundleCountry
 
 logger = logging.getLogger(__name__)
 
@@ -81,19 +81,22 @@ def refresh_storefront() -> None:
 
 
 def popular_paths() -> list[str]:
-    """Most visited first, so STOREFRONT_WARM_MAX_PAGES cuts the long tail, not the home page."""
+    """Most visited first, so STOREFRONT_WARM_MAX_PAGES cuts the long tail, not the home page:
+    home, A-Z, regions, the popular destinations, their own plans (BASE coverage: a regional plan
+    that merely includes the country is on the region's page), then every other country."""
     popular = [country.iso.code for country in selectors.popular_countries()]
     paths = [reverse("catalog:home"), reverse("catalog:countries")]
-    paths += [reverse("catalog:country", args=[iso]) for iso in popular]
-    names = (Bundle.objects.filter(is_available=True, coverage__country__iso__in=popular)
-             .order_by("name").values_list("name", flat=True).distinct())
-    paths += [reverse("catalog:bundle", args=[name]) for name in names]
     paths += [reverse("catalog:region", args=[slug])
               for slug in selectors.regions_with_countries().values_list("slug", flat=True)]
+    paths += [reverse("catalog:country", args=[iso]) for iso in popular]
+    names = (Bundle.objects.filter(is_available=True, coverage__country__iso__in=popular,
+                                   coverage__kind=BundleCountry.Kind.BASE)
+             .order_by("name").values_list("name", flat=True).distinct())
+    paths += [reverse("catalog:bundle", args=[name]) for name in names]
     paths += [reverse("catalog:country", args=[iso])
               for iso in selectors.sellable_countries().exclude(iso__in=popular).order_by("iso")
               .values_list("iso", flat=True)]
-    return paths
+    return list(dict.fromkeys(paths))
 
 
 def warm_and_switch(max_pages: int | None = None) -> WarmResult:

@@ -124,7 +124,7 @@ else:
 STOREFRONT_CACHE_SECONDS = env.int("STOREFRONT_CACHE_SECONDS", default=600 if REDIS_URL else 30)
 # After a sync or price change this many popular pages (all languages together) are rendered in
 # the background before the cache switches to the new catalogue (catalog/page_warming.py).
-STOREFRONT_WARM_MAX_PAGES = env.int("STOREFRONT_WARM_MAX_PAGES", default=600)
+STOREFRONT_WARM_MAX_PAGES = env.int("STOREFRONT_WARM_MAX_PAGES", default=1200)
 
 # Overload (esimshop/overload.py): requests one web process works on at once before it answers
 # 503 + Retry-After. Keep it a few below GUNICORN_THREADS (Procfile) so callbacks and health
