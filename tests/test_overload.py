@@ -4,6 +4,7 @@ import json
 import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory
+from django.utils import translation
 
 from esimshop.overload import OverloadMiddleware
 
@@ -38,6 +39,7 @@ def test_within_the_bound_every_request_is_served():
     assert middleware.in_flight.value == 0
 
 
+@translation.override("en")
 def test_one_more_is_answered_503_with_retry_after():
     middleware, answers = nested(["/", "/countries/", "/api/customer/transactions/purchase"])
     api = answers["/api/customer/transactions/purchase"]
