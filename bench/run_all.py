@@ -15,6 +15,12 @@ databases and deletes its own Redis keys; db.sqlite3 is never touched. Runs, in 
   callback       bench/callback_to_esim.py  callback -> eSIM page ready (median <= 1 s, p99 <= 3 s)
   sync-sqlite    bench/sync_catalog.py      5,000-bundle catalogue sync, bulk vs per-row save (>= 10x)
   sync-postgres  bench/sync_catalog.py      the same on PostgreSQL
+  capacity       bench/capacity.py          providers at 250 ms, Procfile web server: purchases/s and p95
+                                            (30 and 100 shoppers), 1,000 pollers, callbacks/s, eSIM Go
+                                            requests per eSIM, peak RSS (issue 14)
+  warm-pages     bench/warm_pages.py        first visitor after a catalogue change / a deploy (<= 2x)
+  scale          bench/scale.py             1k vs 1M purchases: searches, changelists, reconciliation,
+                                            status, sweeps (<= 2x; ~6 minutes, --full only or --only)
 
 Each one's own output is shown as it runs; then a table of every figure with its target and
 PASS/MISS, and bench/results.md with the date, the machine and that table. Exit status: 0 when
@@ -34,9 +40,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import common  # noqa: E402
+from bench import capacity_report, common  # noqa: E402
 
-BENCHES = ("pages", "purchase", "callback", "sync-sqlite", "sync-postgres")
+BENCHES = ("pages", "purchase", "callback", "sync-sqlite", "sync-postgres", "capacity", "warm-pages", "scale")
+DEFAULT_BENCHES = BENCHES[:-1]  # scale generates a million rows: --full or --only
 PAGES_TARGET, PURCHASE_TARGET, SYNC_TARGET = 2.0, 3.0, 10.0
 READY_MEDIAN_TARGET_MS, READY_P99_TARGET_MS = 1000, 3000
 
@@ -125,6 +132,10 @@ def table_rows(results: dict, args) -> list[tuple[str, str, str, str]]:
             rows.append((f"Catalogue sync, {n:,} bundles, {engine}: bulk vs per-row save()",
                          f"{s['ratio_first']:.1f}x ({n / s['bulk_first_s']:,.0f} vs {n / s['naive_first_s']:,.0f} bundles/s)",
                          f">= {SYNC_TARGET:g}x", verdict(s["ratio_first"] >= SYNC_TARGET)))
+    for key, rows_for in (("capacity", capacity_report.capacity_rows), ("warm-pages", capacity_report.warm_rows),
+                          ("scale", capacity_report.scale_rows)):
+        if key in results:
+            rows += rows_for(results[key])
     return rows
 
 
@@ -255,6 +266,10 @@ def write_results(path: Path, rows, results: dict, machine: dict, meta: dict) ->
                       f"process's CPU ratio: {s['cpu_ratio_first']:.1f}x. Re-sync with nothing changed: bulk "
                       f"{s['bulk_unchanged_s']:.2f} s vs per-row {s['naive_unchanged_s']:.2f} s "
                       f"({s['ratio_unchanged']:.0f}x).", ""]
+    lines += capacity_report.notes(results)
+    if meta.get("reused"):
+        lines += [f"- Figures of {', '.join(meta['reused'])} come from that benchmark's own run just before this one "
+                  "(same machine, same revision), read with `--from-json`.", ""]
     path.write_text("\n".join(lines).rstrip() + "\n")
 
 
@@ -265,8 +280,11 @@ def main():
     parser.add_argument("--only", nargs="+", choices=BENCHES, metavar="NAME", help=f"run only these: {', '.join(BENCHES)}")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.md"), help="where to write the results")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a figure misses its target")
+    parser.add_argument("--from-json", nargs="+", default=[], metavar="NAME=FILE",
+                        help="take a benchmark's figures from its own earlier --json-out run instead of running it "
+                             "(e.g. scale=/tmp/scale.json: the million-row bench takes minutes); said so in results.md")
     args = parser.parse_args()
-    chosen = args.only or list(BENCHES)
+    chosen = args.only or list(BENCHES if args.full else DEFAULT_BENCHES)
     size = sizes(args.full)
     common.require_services()
     started = time.monotonic()
@@ -281,9 +299,16 @@ def main():
                         "--json-out", str(log_dir / "sync-sqlite.json")],
         "sync-postgres": [py, "bench/sync_catalog.py", "--bundles", str(size["bundles"]), "--database", "postgres",
                           "--json-out", str(log_dir / "sync-postgres.json")],
+        "capacity": [py, "bench/capacity.py", "--seconds", "30" if args.full else "20",
+                     "--json-out", str(log_dir / "capacity.json")],
+        "warm-pages": [py, "bench/warm_pages.py", "--json-out", str(log_dir / "warm-pages.json")],
+        "scale": [py, "bench/scale.py", "--json-out", str(log_dir / "scale.json")],
     }
     results, failures = {}, []
-    for name in chosen:
+    reused = dict(item.split("=", 1) for item in args.from_json)
+    for name, file in reused.items():
+        results[name] = json.loads(Path(file).read_text())
+    for name in [n for n in chosen if n not in reused]:
         try:
             output, _ = run(name, commands[name], log_dir)
             results[name] = read_pages(output) if name == "pages" else json.loads((log_dir / f"{name}.json").read_text())
@@ -296,7 +321,7 @@ def main():
     flags = "".join(f" {a}" for a in sys.argv[1:])
     meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "revision": git_revision(),
             "minutes": minutes, "flags": flags, "load_start": f"{load_start[0]:.2f}",
-            "load_end": f"{os.getloadavg()[0]:.2f}"}
+            "load_end": f"{os.getloadavg()[0]:.2f}", "reused": sorted(reused)}
     if rows:
         print_table(rows)
         write_results(Path(args.out), rows, results, machine, meta)

@@ -15,12 +15,22 @@ Answers are canned, real-shaped responses (docs/providers/qpay.md, esimgo.md):
                                     process can answer for an invoice another process created)
            DELETE /v2/invoice/<id>  {}
   eSIM Go  POST /orders (validate)  the order summary with the bundle's sandbox catalogue price
+           POST /orders (transaction) a completed order carrying its eSIM (iccid, matchingId, smdpAddress)
+           PUT /esims               {"status": "success"} (the customerRef tag)
 Anything else answers 501, so a bench that strays from these paths fails loudly.
+
+Real provider latency (bench/capacity.py): BENCH_PROVIDER_LATENCY_MS makes every answer take that
+long (time.sleep, so the calling thread waits as on a socket and gives up the GIL), and
+BENCH_QPAY_CHECK_LATENCY_MS overrides it for QPay's payment/check. With BENCH_COUNT_REDIS_URL and
+BENCH_COUNT_KEY every call is counted in a Redis hash ("esimgo POST orders:transaction" -> n),
+so calls made in any process (gunicorn, Celery) can be added up afterwards.
 """
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import os
 import time
 import uuid
 from functools import cache, lru_cache
@@ -105,7 +115,31 @@ def _qpay(method: str, path: str, body: dict):
     return 501, {"error": "NOT_STUBBED", "message": f"{method} /v2/{path} is not stubbed"}
 
 
+_iccids = itertools.count(int(time.time() * 1000) % 10**9 * 1000)
+
+
+def _esimgo_transaction(lines):
+    item = str(lines[0].get("item"))
+    price = _esimgo_price(item)
+    if price is None:
+        return 400, {"message": "Bundle not found"}
+    iccid = f"8944{os.getpid() % 10**5:05d}{next(_iccids) % 10**10:010d}"
+    matching_id = uuid.uuid4().hex[:25].upper()
+    return 200, {
+        "order": [{"type": "bundle", "item": item, "quantity": 1, "subTotal": price, "pricePerUnit": price,
+                   "AllowReassign": False, "iccids": [iccid],
+                   "esims": [{"iccid": iccid, "matchingId": matching_id, "smdpAddress": "rsp.stub-smdp.io"}]}],
+        "total": price, "currency": "USD", "status": "completed", "statusMessage": "Order completed: 1 eSIMs assigned",
+        "orderReference": str(uuid.uuid4()), "createdDate": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+        "assigned": True,
+    }
+
+
 def _esimgo(method: str, path: str, body: dict):
+    if method == "POST" and path == "orders" and body.get("type") == "transaction":
+        return _esimgo_transaction(body.get("order") or [{}])
+    if method == "PUT" and path == "esims":
+        return 200, {"status": "success"}
     if method == "POST" and path == "orders" and body.get("type") == "validate":
         lines = body.get("order") or [{}]
         price = _esimgo_price(str(lines[0].get("item")))
@@ -120,11 +154,36 @@ def _esimgo(method: str, path: str, body: dict):
     return 501, {"message": f"{method} /{path} is not stubbed"}
 
 
+def _latency_seconds(name: str, path: str) -> float:
+    if name == "qpay" and path == "payment/check" and os.environ.get("BENCH_QPAY_CHECK_LATENCY_MS"):
+        return float(os.environ["BENCH_QPAY_CHECK_LATENCY_MS"]) / 1000
+    return float(os.environ.get("BENCH_PROVIDER_LATENCY_MS") or 0) / 1000
+
+
+class _Counter:
+    """Counts calls per provider/method/path in a Redis hash shared by every process of the run."""
+
+    def __init__(self):
+        url, self.key = os.environ.get("BENCH_COUNT_REDIS_URL"), os.environ.get("BENCH_COUNT_KEY")
+        self.client = None
+        if url and self.key:
+            import redis
+
+            self.client = redis.Redis.from_url(url)
+
+    def count(self, name, method, path, body):
+        if self.client is not None:
+            kind = f":{body.get('type')}" if name == "esimgo" and path == "orders" and method == "POST" else ""
+            self.client.hincrby(self.key, f"{name} {method} {path.split('/')[0]}{kind}", 1)
+
+
 class StubAdapter(BaseAdapter):
-    def __init__(self, base_url: str, handler):
+    def __init__(self, base_url: str, handler, counter=None):
         super().__init__()
         self.base_path = urlsplit(base_url).path.rstrip("/")
         self.handler = handler
+        self.name = "qpay" if handler is _qpay else "esimgo"
+        self.counter = counter
 
     def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
         path = urlsplit(request.url).path[len(self.base_path):].strip("/")
@@ -135,7 +194,13 @@ class StubAdapter(BaseAdapter):
             body = json.loads(raw)
         except ValueError:
             body = {}
-        status, payload = self.handler(request.method, path, body if isinstance(body, dict) else {})
+        body = body if isinstance(body, dict) else {}
+        delay = _latency_seconds(self.name, path)
+        if delay:
+            time.sleep(delay)
+        if self.counter is not None:
+            self.counter.count(self.name, request.method, path, body)
+        status, payload = self.handler(request.method, path, body)
         response = requests.Response()
         response.status_code = status
         response.reason = "OK" if status < 400 else "Error"
@@ -156,8 +221,9 @@ def install(*, qpay_base_url: str, esimgo_base_url: str) -> None:
     if _installed:
         return
     _installed = True
-    qpay = StubAdapter(qpay_base_url, _qpay)
-    esimgo = StubAdapter(esimgo_base_url, _esimgo)
+    counter = _Counter()
+    qpay = StubAdapter(qpay_base_url, _qpay, counter)
+    esimgo = StubAdapter(esimgo_base_url, _esimgo, counter)
     original_init = requests.Session.__init__
 
     def init(self, *args, **kwargs):

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import Count
 
 from catalog.models import Bundle, Country, Region
-from catalog.page_cache import bump_catalogue_version
+from catalog.page_warming import catalogue_changed, refresh_storefront
 from catalog.services import SYNCED_FIELDS, refresh_country_stats
 
 
@@ -19,7 +19,7 @@ def mnt(value):
 
 def _after_price_override():
     refresh_country_stats()
-    bump_catalogue_version()  # cached storefront pages and API answers show the new price
+    refresh_storefront()  # re-rendered in the background, then cached pages show the new price
 
 
 @admin.register(Bundle)
@@ -112,4 +112,4 @@ class RegionAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        transaction.on_commit(bump_catalogue_version)  # region names and links are on cached pages
+        catalogue_changed()  # region names and links are on cached pages

@@ -19,6 +19,7 @@ under the old version, which nobody reads any more, never under the new one.
 """
 import hashlib
 import time
+from contextvars import ContextVar
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -36,11 +37,19 @@ MAX_PARAM_LENGTH = 64
 CACHE_STATUS_HEADER = "X-Storefront-Cache"  # hit / miss / bypass: for benchmarks and debugging
 
 
+# Set while catalog.page_warming renders the next version's pages: they are stored under that
+# version, which visitors do not read until the warming switches VERSION_KEY over to it.
+rendering_version: ContextVar[int | None] = ContextVar("storefront_rendering_version", default=None)
+
+
 def catalogue_version() -> int:
+    override = rendering_version.get()
+    if override is not None:
+        return override
     version = cache.get(VERSION_KEY)
     if version is None:
         # First use, or the key was evicted: start a new epoch that can't equal an old version.
-        cache.add(VERSION_KEY, _new_epoch(), timeout=None)
+        cache.add(VERSION_KEY, new_epoch(), timeout=None)
         version = cache.get(VERSION_KEY)
     return version
 
@@ -50,11 +59,11 @@ def bump_catalogue_version() -> int:
     try:
         return cache.incr(VERSION_KEY)
     except ValueError:  # no version stored yet
-        cache.add(VERSION_KEY, _new_epoch(), timeout=None)
+        cache.add(VERSION_KEY, new_epoch(), timeout=None)
         return cache.incr(VERSION_KEY)
 
 
-def _new_epoch() -> int:
+def new_epoch() -> int:
     return time.time_ns() // 1000  # microseconds: far above any count of bumps in an earlier epoch
 
 

@@ -31,7 +31,7 @@ from django.utils.text import slugify
 
 from catalog import esimgo
 from catalog.models import Bundle, BundleCountry, Country, Region
-from catalog.page_cache import bump_catalogue_version
+from catalog.page_warming import catalogue_changed
 from catalog.pricing import retail_price_mnt
 
 logger = logging.getLogger(__name__)
@@ -251,8 +251,8 @@ def _apply(upstream: dict) -> dict:
         Bundle.objects.filter(id__in=ids).update(is_available=False, retired_at=now, updated_at=now)
     stats_written = refresh_country_stats()
     if new or changed or to_retire or countries_written or stats_written:
-        # Cached storefront pages show the old catalogue until the version moves (after commit).
-        transaction.on_commit(bump_catalogue_version)
+        # Cached storefront pages show the old catalogue until the new one's are warm (after commit).
+        catalogue_changed()
     return {"created": len(new), "updated": len(changed), "retired": len(to_retire),
             "unchanged": len(upstream) - len(new) - len(changed)}
 

@@ -29,6 +29,14 @@ def sync_catalog_task():
     return result.summary()
 
 
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=300, time_limit=330)
+def warm_storefront_task():
+    """Re-render the popular storefront pages for the new catalogue, then switch to them."""
+    from catalog.page_warming import warm_and_switch
+
+    return warm_and_switch().rendered
+
+
 @app.on_after_finalize.connect
 def schedule_catalog_sync(sender, **kwargs):
     hours = max(int(settings.CATALOG_SYNC_INTERVAL_HOURS), 1)

@@ -58,6 +58,9 @@ MIDDLEWARE = [
     "esimshop.security.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "esimshop.middleware.ShopLocaleMiddleware",
+    # After the language is known (the 503 speaks it), before auth or any view: a refused request
+    # costs no database or Redis round trip (sessions load lazily).
+    "esimshop.overload.OverloadMiddleware",
     "esimshop.middleware.RejectNulPathMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -98,7 +101,14 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # read-then-write transactions queue on the timeout instead of failing "database is locked".
     DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
 else:
+    # gthread workers: each thread keeps its own connection for CONN_MAX_AGE seconds (at most
+    # WEB_CONCURRENCY x GUNICORN_THREADS connections from the web server, mostly idle while a
+    # provider answers), and checks it once per request before reuse so a connection the server
+    # or a PgBouncer closed is replaced instead of failing the request. With PgBouncer in
+    # transaction mode set CONN_MAX_AGE=0 and DISABLE_SERVER_SIDE_CURSORS (docs: README).
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("DISABLE_SERVER_SIDE_CURSORS", default=False)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -119,6 +129,15 @@ else:
 # deploy with new templates (the release step expires them too) and, with a per-process cache,
 # a sync run in another process.
 STOREFRONT_CACHE_SECONDS = env.int("STOREFRONT_CACHE_SECONDS", default=600 if REDIS_URL else 30)
+# After a sync or price change this many popular pages (all languages together) are rendered in
+# the background before the cache switches to the new catalogue (catalog/page_warming.py).
+STOREFRONT_WARM_MAX_PAGES = env.int("STOREFRONT_WARM_MAX_PAGES", default=1200)
+
+# Overload (esimshop/overload.py): requests one web process works on at once before it answers
+# 503 + Retry-After. Keep it a few below GUNICORN_THREADS (Procfile) so callbacks and health
+# checks always find a free thread; 0 = no bound.
+WEB_MAX_IN_FLIGHT = env.int("WEB_MAX_IN_FLIGHT", default=24)
+WEB_OVERLOAD_RETRY_AFTER_SECONDS = env.int("WEB_OVERLOAD_RETRY_AFTER_SECONDS", default=2)
 
 # Celery: Redis in production; without REDIS_URL tasks run in-process (eager).
 # "memory://localhost/": a bare "memory://" makes kombu warn "No hostname was supplied" on every run.

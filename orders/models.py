@@ -15,6 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from payments import status_cache
+
 
 class ESim(models.Model):
     """An eSIM profile at eSIM Go. Top-ups add bundles to the same row (same ICCID)."""
@@ -120,6 +122,8 @@ class Order(models.Model):
         if target == self.Status.DELIVERED:
             self.delivered_at = timezone.now()
         self.save()
+        # The invoice's public status reports the order's state (PROCESSED / FAILED).
+        status_cache.invalidate(self.invoice_id)
         return OrderTransition.objects.create(
             order=self, name=name, from_status=previous, to_status=target,
             cause=cause[:500], actor=actor[:150], actor_user=actor_user,

@@ -63,12 +63,21 @@ def send_email_task(self, email_log_id):
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries))
 
 
+# A tag that found eSIM Go's budget busy comes back after this many seconds (and again, until idle).
+TAG_DEFER_SECONDS = (15, 60)
+
+
 @shared_task(bind=True, acks_late=True, max_retries=5, ignore_result=True)
 def tag_esim_customer_ref_task(self, order_id):
-    """PUT /esims customerRef = our order id, so eSIM Go's records point back at us (best effort)."""
-    from catalog.esimgo import ESIMGoError
-    from orders import services
+    """PUT /esims customerRef = our order id, so eSIM Go's records point back at us (best effort).
 
+    Only in idle budget (orders/esimgo_budget.py): during a rush it steps aside for paid orders."""
+    from catalog.esimgo import ESIMGoError
+    from orders import esimgo_budget, services
+
+    if not self.request.is_eager and esimgo_budget.budget_is_busy():
+        tag_esim_customer_ref_task.apply_async((order_id,), countdown=random.uniform(*TAG_DEFER_SECONDS))
+        return
     try:
         services.tag_esim_customer_ref(order_id)
     except ESIMGoError as exc:

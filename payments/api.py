@@ -17,7 +17,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.models import Bundle
-from payments import selectors, services
+from payments import selectors, services, status_cache
+from payments.models import Invoice
 from payments.ratelimit import allow, client_ip
 
 logger = logging.getLogger(__name__)
@@ -160,23 +161,29 @@ class PurchaseApi(APIView):
         return Response(purchase_payload(request, invoice), status=status.HTTP_201_CREATED)
 
 
-def request_check(invoice) -> None:
-    """Ask QPay about a pending invoice at most once a minute, whoever is asking."""
+def request_check(invoice) -> bool:
+    """Ask QPay about a pending invoice at most once a minute, whoever is asking; True if asked.
+
+    `invoice`: an Invoice or a payments.status_cache.StatusSnapshot (pk, is_payable, expires_at,
+    created_at), so a poll answered from the cache needs no database read to decide."""
     from django.core.cache import cache
 
     if not invoice.is_payable:
-        return
+        return False
     from django.utils import timezone
 
     if invoice.expires_at <= timezone.now():
         if cache.add(f"payments:lazy-expire:{invoice.pk}", 1, 60):
             services.enqueue_expiry(invoice.pk)
-        return
+            return True
+        return False
     # The callback normally arrives first; ask QPay only for a shopper who has been waiting.
     if timezone.now() - invoice.created_at < STATUS_CHECK_MIN_AGE:
-        return
+        return False
     if cache.add(f"payments:status-check:{invoice.pk}", 1, 60):
         services.enqueue_check(invoice.pk, cause="status poll")
+        return True
+    return False
 
 
 @require_GET
@@ -188,12 +195,16 @@ def invoice_status(request, invoice_id):
         response = JsonResponse({"error": str(_("Too many requests. Slow down."))}, status=429)
         response["Retry-After"] = str(retry_after)
         return response
-    invoice = selectors.get_invoice(invoice_id)
-    if invoice is None:
-        return JsonResponse({"error": str(_("Not found."))}, status=404)
-    if invoice.status == invoice.Status.PENDING:
-        request_check(invoice)
-        invoice.refresh_from_db()
-    response = JsonResponse(selectors.public_status(invoice))
+    snapshot, generation = status_cache.get(invoice_id)
+    if snapshot is None:
+        invoice = selectors.get_invoice(invoice_id)
+        if invoice is None:
+            return JsonResponse({"error": str(_("Not found."))}, status=404)
+        snapshot = selectors.status_snapshot(invoice)
+        status_cache.put(snapshot, generation)
+    if snapshot.public["status"] == Invoice.Status.PENDING and request_check(snapshot):
+        # A check was just enqueued (in-process mode runs it now): answer from the database.
+        snapshot = selectors.status_snapshot(selectors.get_invoice(invoice_id))
+    response = JsonResponse(snapshot.public)
     response["Cache-Control"] = "no-store"
     return response

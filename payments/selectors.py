@@ -5,6 +5,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.urls import NoReverseMatch
 
 from payments.models import Invoice
+from payments.status_cache import StatusSnapshot
 
 # Paid within 1 MNT of the invoice counts as paid (as payments.services.AMOUNT_TOLERANCE_MNT).
 AMOUNT_TOLERANCE_MNT = Decimal("1")
@@ -75,3 +76,7 @@ def payment_state(invoice: Invoice) -> str:
     if paid > due + AMOUNT_TOLERANCE_MNT:
         return "OVERPAID"
     return "FULL"
+def status_snapshot(invoice: Invoice) -> StatusSnapshot:
+    """The public status plus what decides whether to ask QPay (kept in payments.status_cache)."""
+    return StatusSnapshot(pk=invoice.pk, public=public_status(invoice), is_payable=invoice.is_payable,
+                          expires_at=invoice.expires_at, created_at=invoice.created_at)

@@ -36,6 +36,7 @@ from catalog import balance
 from esimshop import metrics
 from esimshop.logs import bind as bind_log_context
 from catalog.selectors import bundle_label
+from payments import status_cache
 from payments.models import Customer, Invoice, InvoiceTransition, Payment, QPayCallback
 from payments.qpay import PaymentCheck, QPayClient, QPayError, QPayNotFound
 
@@ -131,6 +132,7 @@ def _transition(invoice: Invoice, name: str, *, cause: str, actor: str, **change
     InvoiceTransition.objects.create(
         invoice=invoice, from_status=from_status, to_status=to_status, name=name, cause=cause[:255], actor=actor[:150]
     )
+    status_cache.invalidate(invoice.pk)  # the shopper's next poll sees the new state
     logger.info("invoice %s %s: %s -> %s (%s; %s)", invoice.pk, name, from_status, to_status, actor, cause)
     return invoice
 
@@ -374,6 +376,7 @@ def _create_at_qpay(invoice: Invoice, *, actor: str) -> Invoice:
         raise PurchaseInProgress(_("This purchase took too long. Please try again."))
     for attr, value in stored.items():
         setattr(invoice, attr, value)
+    status_cache.invalidate(invoice.pk)  # it is payable now (a poll may have cached it without)
     _schedule_payment_checks_on_commit(invoice.pk)
     return invoice
 
@@ -518,6 +521,8 @@ def _save(invoice: Invoice, **changes) -> None:
     for attr, value in changes.items():
         setattr(invoice, attr, value)
     invoice.save(update_fields=[*changes, "updated_at"])
+    # A write outside _transition (paid amount, remainder state) changes what a poll shows too.
+    status_cache.invalidate(invoice.pk)
 
 
 def _overpayment_reason(check, paid, due) -> str:

@@ -20,10 +20,13 @@ def test_status_is_processed_with_esim_url_once_delivered(client, bundle):
     assert data["esimUrl"].endswith(f"/esims/{order.public_id}/")
 
 
-def test_status_is_paid_while_provisioning_and_failed_when_it_needs_attention(client, bundle):
+def test_status_is_paid_while_provisioning_and_failed_when_it_needs_attention(client, bundle,
+                                                                            django_capture_on_commit_callbacks):
     order = OrderFactory(invoice=InvoiceFactory(bundle=bundle), status=Order.Status.PROVISIONING)
     assert status(client, order.invoice)["status"] == "PAID"
-    Order.objects.filter(pk=order.pk).update(status=Order.Status.NEEDS_ATTENTION)
+    # Through the transition helper, as every status change goes: it invalidates the cached status.
+    with django_capture_on_commit_callbacks(execute=True):
+        order.apply_transition("flag_for_attention", actor="test", cause="test")
     data = status(client, order.invoice)
     assert data["status"] == "FAILED" and not data.get("esimUrl")
 

@@ -1,11 +1,14 @@
 from django.core.management.base import BaseCommand
 
-from catalog.page_cache import bump_catalogue_version
+from catalog.page_warming import warm_and_switch
 
 
 class Command(BaseCommand):
-    help = "Forget every cached storefront page (run on release: new templates must not be served stale pages)."
+    help = ("Re-render the popular storefront pages with the templates of this release, then switch the "
+            "cache over to them (run on release: new templates must not be served stale pages, and the "
+            "first visitor after a deploy must not get a cold one).")
 
     def handle(self, *args, **options):
-        version = bump_catalogue_version()
-        self.stdout.write(f"storefront cache version is now {version}")
+        result = warm_and_switch()
+        self.stdout.write(f"storefront cache version is now {result.version if result.switched else 'unchanged'}: "
+                          f"{result.rendered} pages warmed, {len(result.failed)} not stored")

@@ -58,28 +58,56 @@
     }
   }
 
+  /* Poll schedule (bench/capacity.py mirrors it): every 3 s for the first minute, while the
+     shopper is in the bank app; then each wait 1.5x the last, up to 15 s. Once paid, every 2 s
+     (the eSIM is seconds away). A 429/503 waits what Retry-After says. A page coming back into
+     view (the shopper returns from the bank app) asks at once. */
+  var FAST_MS = 3000, FAST_FOR_MS = 60 * 1000, GROWTH = 1.5, MAX_MS = 15000, PAID_MS = 2000;
+  var delay = FAST_MS, timer = null, inFlight = false, done = false;
+
+  function nextDelay(status) {
+    if (status === "PAID") return PAID_MS;
+    if (Date.now() - startedAt < FAST_FOR_MS) return FAST_MS;
+    delay = Math.min(MAX_MS, Math.round(delay * GROWTH));
+    return delay;
+  }
+
+  function schedule(ms) {
+    if (done) return;
+    clearTimeout(timer);
+    timer = setTimeout(poll, ms);
+  }
+
   function poll() {
+    if (inFlight || done) return;
+    inFlight = true;
     var xhr = new XMLHttpRequest();
     xhr.open("GET", statusUrl);
     xhr.setRequestHeader("Accept", "application/json");
     xhr.onload = function () {
-      var delay = Date.now() - startedAt > 10 * 60 * 1000 ? 10000 : 3000;
+      inFlight = false;
+      var wait = nextDelay(current);
       if (xhr.status === 200) {
         try {
           var data = JSON.parse(xhr.responseText);
           show(data.status, data);
           if (data.status === "PROCESSED" || data.status === "FAILED" ||
-              data.status === "EXPIRED" || data.status === "CANCELLED") return;
+              data.status === "EXPIRED" || data.status === "CANCELLED") { done = true; return; }
+          wait = nextDelay(data.status);
         } catch (e) { /* keep polling */ }
-      } else if (xhr.status === 429) {
-        delay = 1000 * (parseInt(xhr.getResponseHeader("Retry-After"), 10) || 30);
+      } else if (xhr.status === 429 || xhr.status === 503) {
+        wait = 1000 * (parseInt(xhr.getResponseHeader("Retry-After"), 10) || 30);
       }
-      setTimeout(poll, delay);
+      schedule(wait);
     };
-    xhr.onerror = function () { setTimeout(poll, 10000); };
+    xhr.onerror = function () { inFlight = false; schedule(MAX_MS); };
     xhr.send();
   }
 
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") schedule(0);
+  });
+
   tick();
-  setTimeout(poll, 3000);
+  schedule(FAST_MS);
 })();
