@@ -339,7 +339,7 @@ class ChaosRun:
         """Why sending this purchase again is safe, or "" when it is not (module docstring)."""
         # Imported here: the esimshop package loads the Celery app, which picks its settings on
         # import; the driver imports it only after setup() has chosen them.
-        from esimshop.provider_errors import never_sent
+        from integrations.errors import never_sent
 
         if never_sent(exc):
             return "never reached the shop"
@@ -499,7 +499,7 @@ class ChaosRun:
     # -- chaos --
 
     def fault_injector(self) -> None:
-        from payments.qpay import QPayClient
+        from integrations.qpay.client import QPayClient
         from sandbox.esimgo import faults as esimgo_faults
         from sandbox.qpay import faults as qpay_faults
 

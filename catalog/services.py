@@ -29,7 +29,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import slugify
 
-from catalog import esimgo
+from integrations.esimgo import client as esimgo
 from catalog.models import Bundle, BundleCountry, Country, Region
 from catalog.page_warming import catalogue_changed
 from catalog.pricing import retail_price_mnt
@@ -164,7 +164,7 @@ def _describe(exc, page_no) -> str:
 
 
 def _parse(raw: dict) -> UpstreamBundle:
-    """A normalised bundle dict (catalog.esimgo.normalise_bundle) → what we store; strict on bad values."""
+    """A normalised bundle dict (integrations.esimgo.client.normalise_bundle) → what we store; strict on bad values."""
     try:
         name = str(raw["name"])
         price = Decimal(str(raw["price"])).quantize(PRICE_QUANTUM)

@@ -21,9 +21,9 @@ from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 from django.db.utils import load_backend
 
-from catalog.esimgo import ESIMGoClient, ESIMGoError, normalise_organisation
+from integrations.esimgo.client import ESIMGoClient, ESIMGoError, normalise_organisation
 from ops import heartbeats
-from payments.qpay import QPayClient, QPayError
+from integrations.qpay.client import QPayClient, QPayError
 
 _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="readyz")
 _lock = threading.Lock()

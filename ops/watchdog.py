@@ -14,7 +14,7 @@ from ops import heartbeats, readiness
 from ops.alerts import Condition
 from ops.models import AlertState
 from orders.models import EmailLog, Order
-from payments.qpay import QPayAuthError, QPayClient, QPayError
+from integrations.qpay.client import QPayAuthError, QPayClient, QPayError
 from staff.models import ReconciliationMismatch
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """eSIM Go's request budget on the delivery side: what may wait for idle seconds.
 
 eSIM Go allows 10 requests a second per source address, shared by every process of the shop
-(catalog/ratelimit.py counts them in one Redis counter per wall-clock second). A delivered eSIM
+(integrations/esimgo/ratelimit.py counts them in one Redis counter per wall-clock second). A delivered eSIM
 needs exactly one request on its critical path - POST /orders (transaction, assign): its answer
 already carries the ICCID, matching id and SM-DP+ address, so /esims/assignments is only read
 when it does not (orders/provisioning.py). The second request is tagging the eSIM with our order
@@ -17,7 +17,7 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
-from catalog.ratelimit import KEY_PREFIX
+from integrations.esimgo.ratelimit import KEY_PREFIX
 
 # A window at least this full is busy: deferrable requests wait for a quieter one.
 BUSY_SHARE = 0.5

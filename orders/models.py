@@ -143,7 +143,7 @@ TRANSITIONS = {
     "staff_retry_provisioning": ({S.NEEDS_ATTENTION}, S.PROVISIONING),
     "staff_deliver": ({S.NEEDS_ATTENTION}, S.DELIVERED),
     "staff_refund": ({S.NEEDS_ATTENTION}, S.REFUNDED),
-    # A full refund of a delivered order (payments.refunds): My eSIMs then shows it as refunded.
+    # A full refund of a delivered order (staff.refunds): My eSIMs then shows it as refunded.
     "refund_delivered": ({S.DELIVERED}, S.REFUNDED),
 }
 del S

@@ -26,7 +26,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from catalog.esimgo import ESIMGoClient, ESIMGoError, ESIMGoRateLimited
+from integrations.esimgo.client import ESIMGoClient, ESIMGoError, ESIMGoRateLimited
 from esimshop import metrics
 from orders import conf
 from orders.models import EmailLog, ESim, Order, ProvisioningAttempt

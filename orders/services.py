@@ -139,7 +139,7 @@ def staff_mark_refunded(order_id, *, user, note=""):
 
 
 def mark_refunded(order_id, *, user=None, cause=""):
-    """A full refund went through (payments.refunds): DELIVERED or NEEDS_ATTENTION → REFUNDED.
+    """A full refund went through (staff.refunds): DELIVERED or NEEDS_ATTENTION → REFUNDED.
 
     Called inside the refund's transaction. Already REFUNDED → nothing to do (returns the order).
     """
@@ -220,7 +220,7 @@ def sweep_undelivered_orders(now=None):
 
 def tag_esim_customer_ref(order_id, *, client=None):
     """Set eSIM Go's customerRef of a newly delivered eSIM to our order's public id (once)."""
-    from catalog.esimgo import ESIMGoClient
+    from integrations.esimgo.client import ESIMGoClient
     from orders.models import ESim
 
     order = Order.objects.select_related("esim").get(pk=order_id)

@@ -72,7 +72,7 @@ def tag_esim_customer_ref_task(self, order_id):
     """PUT /esims customerRef = our order id, so eSIM Go's records point back at us (best effort).
 
     Only in idle budget (orders/esimgo_budget.py): during a rush it steps aside for paid orders."""
-    from catalog.esimgo import ESIMGoError
+    from integrations.esimgo.client import ESIMGoError
     from orders import esimgo_budget, services
 
     if not self.request.is_eager and esimgo_budget.budget_is_busy():

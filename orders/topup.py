@@ -13,7 +13,7 @@ from django.core.cache import cache
 from django.db.models import F
 from django.db.models.functions import Coalesce
 
-from catalog.esimgo import ESIMGoClient, ESIMGoError
+from integrations.esimgo.client import ESIMGoClient, ESIMGoError
 from catalog.models import Bundle, BundleCountry
 from orders import conf
 

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from django.core.cache import cache
 from django.utils import timezone
 
-from catalog.esimgo import ESIMGoClient, ESIMGoError
+from integrations.esimgo.client import ESIMGoClient, ESIMGoError
 from orders import conf
 
 logger = logging.getLogger(__name__)

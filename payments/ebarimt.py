@@ -19,7 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from payments.models import EbarimtReceipt, Invoice, Payment
-from payments.qpay import QPayClient, QPayError
+from integrations.qpay.client import QPayClient, QPayError
 
 logger = logging.getLogger(__name__)
 

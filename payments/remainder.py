@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from payments import services
 from payments.models import Invoice, RemainderInvoice
-from payments.qpay import QPayClient, QPayError
+from integrations.qpay.client import QPayClient, QPayError
 
 logger = logging.getLogger(__name__)
 

@@ -36,9 +36,9 @@ from catalog import balance
 from esimshop import metrics
 from esimshop.logs import bind as bind_log_context
 from catalog.selectors import bundle_label
-from payments import status_cache
+from payments import signals, status_cache
 from payments.models import Customer, Invoice, InvoiceTransition, Payment, QPayCallback
-from payments.qpay import PaymentCheck, QPayClient, QPayError, QPayNotFound
+from integrations.qpay.client import PaymentCheck, QPayClient, QPayError, QPayNotFound
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ WAIT_FOR_CONCURRENT_CREATION_SECONDS = 30
 CHECK_OFFSETS_SECONDS = (60, 180, 600, 1800)
 PRE_EXPIRY_CHECK_SECONDS = 60
 EXPIRY_SLACK = timedelta(seconds=30)
-CALLBACK_TOKEN_SALT = "payments.qpay.callback"
+CALLBACK_TOKEN_SALT = "payments.qpay.callback"  # a stored secret's salt: never renamed with the module
 
 
 class IllegalTransition(Exception):
@@ -284,7 +284,7 @@ def _wait_or_retire(invoice: Invoice, *, actor: str) -> None:
 
 def validate_with_esimgo(bundle, topup_iccid: str = "") -> dict:
     """Dry-run the eSIM Go order before taking money: refusal → 400, outage → 503."""
-    from catalog import esimgo  # imported at call time: owned by the catalog app
+    from integrations.esimgo import client as esimgo
 
     try:
         result = esimgo.ESIMGoClient().create_order(bundle.name, validate=True, iccid=topup_iccid or None)
@@ -499,9 +499,7 @@ def _apply_check(invoice_id, check, *, cause: str, actor: str) -> Verification:
     _clear_short_payment_flag(invoice, paid, actor=actor)
     if paid > due + AMOUNT_TOLERANCE_MNT:
         flag_for_staff(invoice, _overpayment_reason(check, paid, due), actor=actor)
-    from orders.services import handle_invoice_paid  # at call time: orders owns it
-
-    handle_invoice_paid(invoice, actor=actor)
+    signals.announce_invoice_paid(invoice, actor=actor)
     _schedule_ebarimt(invoice)
     return Verification(PAID, invoice, f"paid {paid}")
 
@@ -566,9 +564,7 @@ def accept_late_payment(invoice_id, *, actor: str) -> Invoice:
         if paid < Decimal(invoice.amount_mnt) - AMOUNT_TOLERANCE_MNT:
             raise IllegalTransition(f"invoice {invoice.pk}: paid {paid} does not cover {invoice.amount_mnt}")
         _transition(invoice, "accept_late_payment", cause="late payment accepted by staff", actor=actor, paid_at=_now())
-        from orders.services import handle_invoice_paid
-
-        handle_invoice_paid(invoice, actor=actor)
+        signals.announce_invoice_paid(invoice, actor=actor)
         _schedule_ebarimt(invoice)
     return invoice
 

@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 
 from esimshop.celery import app
-from payments.qpay import QPayMalformedResponse, QPayRateLimited, QPayUnavailable
+from integrations.qpay.client import QPayMalformedResponse, QPayRateLimited, QPayUnavailable
 
 logger = logging.getLogger(__name__)
 

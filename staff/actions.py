@@ -109,7 +109,7 @@ def cancel_unpaid_invoice(user, invoice_id) -> ActionResult:
 
 
 def refund(user, *, invoice_id, payment_id, amount_mnt, method, note, idempotency_key) -> ActionResult:
-    from payments import refunds
+    from staff import refunds
     from payments.models import Invoice, Refund
 
     _require(user, "payments.refund_payment")
@@ -174,7 +174,7 @@ def _has_ebarimt(invoice) -> bool:
 
 
 def check_refund(user, refund_id) -> ActionResult:
-    from payments import refunds
+    from staff import refunds
     from payments.models import Refund
 
     _require(user, "payments.refund_payment")
@@ -194,7 +194,7 @@ def check_refund(user, refund_id) -> ActionResult:
 
 
 def retry_esimgo_revoke(user, refund_id) -> ActionResult:
-    from payments import refunds
+    from staff import refunds
     from payments.models import Refund
 
     _require(user, "payments.refund_payment")

@@ -1,4 +1,5 @@
-"""Admin for the staff console: audit log, reconciliation runs (run, view, CSV) and mismatches."""
+"""Admin for the staff console: audit log, reconciliation runs (run, view, CSV) and mismatches;
+the payments and orders admins are staff/admin_payments.py and staff/admin_orders.py."""
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -11,6 +12,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+# The payments and orders admins live here, above both apps: they are staff tools and use the
+# staff console's actions, panels and audit (importing them registers their models).
+from staff import admin_orders, admin_payments  # noqa: F401
 from staff import services
 from staff.admin_base import ReadOnlyAdmin
 from staff.exports import reconciliation_csv

@@ -75,7 +75,7 @@ def _page(model_admin, request, context):
 
 
 def refund_view(model_admin, request, pk):
-    from payments import refunds
+    from staff import refunds
     from payments.models import Invoice
 
     if not request.user.has_perm("payments.refund_payment"):

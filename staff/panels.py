@@ -28,7 +28,7 @@ def _order(invoice):
 
 def purchase_panels(invoice, order=None) -> dict:
     from orders.models import ESIMGoCallback, Order
-    from payments import refunds
+    from staff import refunds
     from payments.models import Invoice
 
     targets = Q(content_type=ContentType.objects.get_for_model(Invoice), object_id=str(invoice.pk))

@@ -124,7 +124,7 @@ class Listing:
 
 def fetch_qpay_payments(start: datetime, end: datetime, *, client=None) -> Listing:
     """QPay POST /v2/payment/list for the whole merchant, rows dated in [start, end)."""
-    from payments.qpay import QPayClient, QPayError
+    from integrations.qpay.client import QPayClient, QPayError
 
     client = client or QPayClient()
     listing = Listing()
@@ -174,7 +174,7 @@ def _esimgo_line(raw: dict) -> ESIMGoLine | None:
 
 def fetch_esimgo_orders(start: datetime, end: datetime, *, client=None) -> Listing:
     """eSIM Go GET /orders?createdAt=gte:…&createdAt=lte:…, all pages."""
-    from catalog.esimgo import ESIMGoClient, ESIMGoError
+    from integrations.esimgo.client import ESIMGoClient, ESIMGoError
 
     client = client or ESIMGoClient()
     listing = Listing()
@@ -529,7 +529,7 @@ MAX_LOOKUPS = 50
 
 
 def _qpay_lookup(client):
-    from payments.qpay import QPayClient, QPayError, QPayNotFound
+    from integrations.qpay.client import QPayClient, QPayError, QPayNotFound
 
     budget = [MAX_LOOKUPS]
 
@@ -549,7 +549,7 @@ def _qpay_lookup(client):
 
 
 def _esimgo_lookup(client):
-    from catalog.esimgo import ESIMGoClient, ESIMGoError, ESIMGoNotFound
+    from integrations.esimgo.client import ESIMGoClient, ESIMGoError, ESIMGoNotFound
 
     budget = [MAX_LOOKUPS]
 

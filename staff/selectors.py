@@ -144,7 +144,7 @@ def _extra_sections(now) -> list:
 
 
 def _fetch_balance() -> dict:
-    from catalog.esimgo import ESIMGoClient, ESIMGoError
+    from integrations.esimgo.client import ESIMGoClient, ESIMGoError
 
     now = timezone.now()
     try:

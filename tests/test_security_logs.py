@@ -20,7 +20,7 @@ from django.core import mail
 from esimshop.logs import structured_formatter
 from orders.models import Order
 from payments import services as payment_services
-from payments.qpay import QPayClient
+from integrations.qpay.client import QPayClient
 from sandbox.esimgo.catalogue import get_catalogue
 from sandbox.esimgo.services import send_usage_callback
 from tests.catalog.factories import BundleFactory

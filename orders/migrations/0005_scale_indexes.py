@@ -2,7 +2,7 @@
 looked up by staff search (a reference pasted from eSIM Go's portal), reconciliation (eSIM Go's
 order list against our attempts) and provisioning's own reconcile step; orders by top-up ICCID
 (staff search by ICCID or a long number; without it a parallel scan of every order, 130 ms at 1M). Raw SQL, IF NOT EXISTS,
-the same on PostgreSQL and SQLite (see payments/0003_scale_indexes for why not Meta.indexes)."""
+the same on PostgreSQL and SQLite (see payments/0004_scale_indexes for why not Meta.indexes)."""
 from django.db import migrations
 
 INDEXES = [

@@ -31,7 +31,7 @@ def esimgo_answers(monkeypatch):
     """eSIM Go's answer to the purchase waits until the test has seen the payment page show
     "paid, preparing your eSIM" (in life it takes seconds; here eager tasks would otherwise finish
     before the page's next 3-second poll). Call .set() to let it answer; it answers by itself after 30 s."""
-    from catalog.esimgo import ESIMGoClient
+    from integrations.esimgo.client import ESIMGoClient
 
     release, real = threading.Event(), ESIMGoClient.create_order
 

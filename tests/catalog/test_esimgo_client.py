@@ -7,7 +7,7 @@ import pytest
 import requests
 import responses as rsps_lib
 
-from catalog.esimgo import (
+from integrations.esimgo.client import (
     CataloguePage,
     ESIMGoAuthError,
     ESIMGoBadRequest,
@@ -18,7 +18,7 @@ from catalog.esimgo import (
     ESIMGoUnavailable,
     normalise_bundle,
 )
-from catalog.ratelimit import SharedRateLimiter
+from integrations.esimgo.ratelimit import SharedRateLimiter
 
 BASE = "https://api.esim-go.com/v2.4"
 
@@ -177,7 +177,7 @@ def test_non_json_success_is_malformed(client, mocked_responses):
     mocked_responses.get(f"{BASE}/esims/8944", body="<html>maintenance</html>", content_type="text/html")
     with pytest.raises(ESIMGoMalformedResponse) as excinfo:
         client.get_esim("8944")
-    # One rule for both providers (esimshop.provider_errors): a malformed answer may read fine
+    # One rule for both providers (integrations.errors): a malformed answer may read fine
     # later (transient, the caller schedules it) but is never repeated at once by the client.
     assert excinfo.value.transient is True
     assert excinfo.value.reached_provider is True

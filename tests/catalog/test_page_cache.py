@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from catalog import page_cache, selectors
-from catalog.esimgo import ESIMGoClient
+from integrations.esimgo.client import ESIMGoClient
 from catalog.page_cache import CACHE_STATUS_HEADER as CACHE
 from catalog.pricing import retail_price_mnt
 from catalog.services import sync_catalog

@@ -21,7 +21,7 @@ CHILD = f"""
 import json, sys, time
 import django
 django.setup()
-from catalog.ratelimit import SharedRateLimiter
+from integrations.esimgo.ratelimit import SharedRateLimiter
 
 last = []
 def clock():

@@ -7,7 +7,7 @@ import requests
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from catalog.esimgo import ESIMGoClient
+from integrations.esimgo.client import ESIMGoClient
 from catalog.models import Bundle, BundleCountry, Country, Region
 from catalog.services import CatalogueSyncError, SyncAlreadyRunning, sync_catalog, sync_lock
 

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from catalog.esimgo import ESIMGoClient
+from integrations.esimgo.client import ESIMGoClient
 from catalog.models import Bundle
 from catalog.services import sync_lock
 from catalog.tasks import sync_catalog_task

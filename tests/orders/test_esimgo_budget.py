@@ -5,7 +5,7 @@ from unittest import mock
 import pytest
 from django.core.cache import cache
 
-from catalog.ratelimit import KEY_PREFIX
+from integrations.esimgo.ratelimit import KEY_PREFIX
 from orders import esimgo_budget, provisioning, services
 from orders.models import Order
 from orders.tasks import tag_esim_customer_ref_task

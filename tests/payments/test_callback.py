@@ -139,7 +139,7 @@ def test_two_payments_that_together_cover_the_invoice(client, invoice, qpay, pai
 
 
 def test_qpay_down_is_verify_failed_then_recovered_by_the_retry_task(client, invoice, qpay, paid_handler, monkeypatch):
-    monkeypatch.setattr("payments.qpay.time.sleep", lambda s: None)
+    monkeypatch.setattr("integrations.qpay.client.time.sleep", lambda s: None)
     add_check(qpay, status=503, body={"error": "SERVICE_UNAVAILABLE", "message": "down"})
     response = client.get(callback_url(invoice, qpay_payment_id="1"))
 
@@ -164,7 +164,7 @@ def test_verify_failed_schedules_a_retry_when_a_broker_exists(client, invoice, q
     from esimshop.celery import app
 
     app.conf.task_always_eager = False  # a broker exists (the autouse conftest fixture resets it)
-    monkeypatch.setattr("payments.qpay.time.sleep", lambda s: None)
+    monkeypatch.setattr("integrations.qpay.client.time.sleep", lambda s: None)
     sent = []
     monkeypatch.setattr(check_invoice_payment_task, "apply_async", lambda **kw: sent.append(kw))
     add_check(qpay, status=502, body={})

@@ -1,4 +1,4 @@
-"""payments.qpay.QPayClient against QPay's recorded wire format (responses-mocked)."""
+"""integrations.qpay.client.QPayClient against QPay's recorded wire format (responses-mocked)."""
 import base64
 import json
 import os
@@ -16,8 +16,8 @@ import responses
 from django.conf import settings as django_settings
 from django.core.cache import cache
 
-from payments import qpay
-from payments.qpay import (
+from integrations.qpay import client as qpay
+from integrations.qpay.client import (
     PaymentRow,
     QPayAuthError,
     QPayBadRequest,
@@ -156,7 +156,7 @@ def test_token_is_shared_across_processes(mocked_responses, settings, tmp_path):
         from django.conf import settings
         settings.CACHES = {settings.CACHES!r}
         django.setup()
-        from payments.qpay import QPayClient
+        from integrations.qpay.client import QPayClient
 
         class NoNetwork:
             def request(self, *a, **k):

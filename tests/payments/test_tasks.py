@@ -20,7 +20,7 @@ from tests.payments.qpay_mocks import BASE, add_check, add_token, calls_to, chec
 
 @pytest.fixture
 def qpay(mocked_responses, monkeypatch):
-    monkeypatch.setattr("payments.qpay.time.sleep", lambda s: None)
+    monkeypatch.setattr("integrations.qpay.client.time.sleep", lambda s: None)
     add_token(mocked_responses)
     return mocked_responses
 

@@ -1,11 +1,11 @@
 """Both provider clients share one error base: one meaning of "transient" and of "may have
-reached the provider", and one rule for what the client repeats (esimshop.provider_errors)."""
+reached the provider", and one rule for what the client repeats (integrations.errors)."""
 import pytest
 import requests
 import responses
 from urllib3.exceptions import NewConnectionError
 
-from catalog.esimgo import (
+from integrations.esimgo.client import (
     ESIMGoAuthError,
     ESIMGoClient,
     ESIMGoError,
@@ -14,7 +14,7 @@ from catalog.esimgo import (
     ESIMGoRefused,
     ESIMGoUnavailable,
 )
-from esimshop.provider_errors import (
+from integrations.errors import (
     ProviderError,
     ProviderMalformedResponse,
     ProviderRateLimited,
@@ -22,7 +22,7 @@ from esimshop.provider_errors import (
     may_retry_now,
     never_sent,
 )
-from payments.qpay import QPayClient, QPayError, QPayMalformedResponse, QPayRateLimited, QPayUnavailable
+from integrations.qpay.client import QPayClient, QPayError, QPayMalformedResponse, QPayRateLimited, QPayUnavailable
 from tests.payments.qpay_mocks import BASE as QPAY_BASE
 from tests.payments.qpay_mocks import add_token
 
@@ -112,7 +112,7 @@ def test_esimgo_purchase_reset_mid_request_has_an_unknown_outcome(esimgo, mocked
 
 
 def test_qpay_invoice_creation_is_repeated_only_when_it_never_left(mocked_responses, monkeypatch):
-    monkeypatch.setattr("payments.qpay.time.sleep", lambda s: None)
+    monkeypatch.setattr("integrations.qpay.client.time.sleep", lambda s: None)
     add_token(mocked_responses)
     refused = requests.ConnectionError(NewConnectionError(None, "Connection refused"))
     mocked_responses.post(f"{QPAY_BASE}/invoice", body=refused)

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from catalog.esimgo import ESIMGoAuthError, ESIMGoBadRequest, ESIMGoClient, ESIMGoNotFound, ESIMGoUnavailable
+from integrations.esimgo.client import ESIMGoAuthError, ESIMGoBadRequest, ESIMGoClient, ESIMGoNotFound, ESIMGoUnavailable
 from catalog.lpa import build_lpa
 from sandbox.esimgo import faults
 from sandbox.esimgo.catalogue import get_catalogue

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 import responses
 
-from payments.qpay import jwt_claim
+from integrations.qpay.client import jwt_claim
 from sandbox.qpay import faults
 from sandbox.qpay.models import SandboxInvoice, SandboxPayment
 

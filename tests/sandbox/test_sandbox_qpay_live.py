@@ -13,7 +13,7 @@ from django.db import transaction
 
 from catalog.models import Bundle
 from payments.models import Invoice, QPayCallback
-from payments.qpay import QPayClient
+from integrations.qpay.client import QPayClient
 from sandbox.esimgo.catalogue import get_catalogue
 from sandbox.qpay.models import SandboxPayment
 from tests.catalog.factories import BundleFactory

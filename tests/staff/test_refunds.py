@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
 from orders.models import Order
-from payments import refunds
+from staff import refunds
 from payments.models import EbarimtReceipt, Payment, Refund
 from staff import actions
 from staff.models import StaffAction

@@ -6,7 +6,7 @@ ESIMGO_MAX_RETRIES, ESIMGO_RATE_LIMIT_PER_SECOND.
 
 Behaviour worth knowing:
 * Every call carries `X-API-Key` and an explicit (connect, read) timeout, and first takes a
-  slot from the limiter shared by all processes (catalog.ratelimit).
+  slot from the limiter shared by all processes (integrations.esimgo.ratelimit).
 * Retries (at most ESIMGO_MAX_RETRIES) only on 429, 5xx, timeouts and connection errors,
   with exponential backoff that honours `Retry-After`. A Retry-After longer than
   `max_retry_after` is not slept through: the error is raised for the caller to schedule.
@@ -37,8 +37,8 @@ from urllib.parse import quote
 import requests
 from django.conf import settings
 
-from catalog.ratelimit import get_rate_limiter
-from esimshop.provider_errors import (
+from integrations.esimgo.ratelimit import get_rate_limiter
+from integrations.errors import (
     ProviderError,
     ProviderMalformedResponse,
     ProviderRateLimited,
@@ -56,7 +56,7 @@ USER_AGENT = "esimshop/1.0 (+django)"
 
 
 class ESIMGoError(ProviderError):
-    """Base error. `transient` and `reached_provider` mean what esimshop.provider_errors says,
+    """Base error. `transient` and `reached_provider` mean what integrations.errors says,
     as for QPay."""
 
     provider = "esimgo"

@@ -38,7 +38,7 @@ import requests
 from django.conf import settings
 from django.core.cache import cache
 
-from esimshop.provider_errors import (
+from integrations.errors import (
     ProviderError,
     ProviderMalformedResponse,
     ProviderRateLimited,
@@ -63,7 +63,7 @@ CHECK_MAX_PAGES = 20
 
 class QPayError(ProviderError):
     """Any QPay failure. `code` is QPay's `error` key when it sent one. `transient` and
-    `reached_provider` mean what esimshop.provider_errors says, as for eSIM Go."""
+    `reached_provider` mean what integrations.errors says, as for eSIM Go."""
 
     provider = "qpay"
 

@@ -1,4 +1,4 @@
-"""The one error base both provider clients (payments.qpay, catalog.esimgo) raise from.
+"""The one error base both provider clients (integrations.qpay.client, integrations.esimgo.client) raise from.
 
 It holds the two notions every caller needs, with one meaning for both providers
 (docs/providers/errors.md; the lead moves this module to integrations/ with the clients):

@@ -41,7 +41,7 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("payments", "0002_refunds_and_ebarimt")]
+    dependencies = [("payments", "0003_remainder_invoice")]
 
     operations = [
         TrigramExtension(),  # CREATE EXTENSION IF NOT EXISTS pg_trgm; a no-op on SQLite

@@ -25,7 +25,8 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from payments.models import Invoice, InvoiceTransition, Payment, Refund
-from payments.qpay import QPayClient, QPayError
+from integrations.qpay.client import QPayClient, QPayError
+from orders.services import mark_refunded
 
 logger = logging.getLogger(__name__)
 
@@ -218,8 +219,6 @@ def _after_success(refund: Refund, *, user) -> None:
         return
     order = _order_of(invoice)
     if order is not None:
-        from orders.services import mark_refunded
-
         mark_refunded(order.pk, user=user, cause=f"refunded {refunded:,} MNT (refund #{refund.pk})")
 
 
@@ -268,7 +267,7 @@ def revoke_unused_bundle(refund_id, *, client=None) -> Refund:
     Claimed (REQUESTED) before the call and never retried blindly: eSIM Go revokes "the oldest
     unused assignment" of a bundle name, so a blind repeat could take a different one.
     """
-    from catalog.esimgo import ESIMGoClient, ESIMGoError
+    from integrations.esimgo.client import ESIMGoClient, ESIMGoError
 
     Outcome = Refund.ESIMGoOutcome
     with transaction.atomic():

@@ -1,0 +1,1 @@
+"""eSIM Go API v2.4 client (integrations.esimgo.client)."""

@@ -1,0 +1,1 @@
+"""QPay merchant API v2 client (integrations.qpay.client)."""
