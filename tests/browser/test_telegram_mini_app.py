@@ -68,6 +68,7 @@ def test_buy_inside_the_telegram_mini_app(telegram_shop, browser, screens):
     page.locator(".tg-share-contact").click()
     wait_for(lambda: page.input_value("input[name=phone_number]") == "99112233", what="the phone from the contact")
     page.fill("input[name=email]", "bat@example.mn")
+    page.check("input[name=device_confirmed]")  # "my phone takes an eSIM" (issue 13)
     screens(page, "04-checkout")
     page.locator(".tg-sandbox-main-button").wait_for(state="visible")
     page.locator(".tg-sandbox-main-button").click()  # Pay

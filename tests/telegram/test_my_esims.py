@@ -32,7 +32,7 @@ def bundle(db):
 
 def checkout(client, bundle, invoice, monkeypatch):
     monkeypatch.setattr(payment_services, "start_purchase", lambda **kwargs: invoice)
-    return client.post(f"/checkout/{bundle.name}/", {"phone_number": "99112233", "email": "nomin@example.mn",
+    return client.post(f"/checkout/{bundle.name}/", {"phone_number": "99112233", "email": "nomin@example.mn", "device_confirmed": "on",
                                                      "amount": bundle.price_mnt})
 
 
