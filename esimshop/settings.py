@@ -1,7 +1,9 @@
 """Settings for esimshop. Everything comes from the environment (see .env.example).
 
-Defaults are the sandbox: SQLite, in-process tasks, local-memory cache and the built-in
-sandbox providers, so a fresh checkout runs with no credentials and no internet.
+Defaults are production's: DEBUG and SANDBOX off. bin/run and the test setup turn on DEBUG and
+the built-in sandbox providers themselves (SQLite, in-process tasks, no credentials, no internet).
+With DEBUG=False a configuration that is not safe for real money refuses to start
+(esimshop/production_checks.py).
 """
 from decimal import Decimal
 from pathlib import Path
@@ -10,17 +12,19 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from esimshop import production_checks
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
+# Development only: with DEBUG=False a key shorter than 50 characters or written anywhere in
+# the repository (this one, .env.example's) is refused.
 INSECURE_DEFAULT_SECRET = "sandbox-insecure-secret-key-do-not-use-in-production"
 
-DEBUG = env.bool("DEBUG", default=True)
+DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_DEFAULT_SECRET)
-if not DEBUG and SECRET_KEY == INSECURE_DEFAULT_SECRET:
-    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG=False.")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -177,16 +181,50 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Providers -------------------------------------------------------------------------
-# With no eSIM Go key the shop talks to its own sandbox providers over real HTTP.
-ESIMGO_API_KEY = env.str("ESIMGO_API_KEY", default="")
-SANDBOX = env.bool("SANDBOX", default=not ESIMGO_API_KEY)
-SANDBOX_ESIMGO_API_KEY = "sandbox-esimgo-key"
+# SANDBOX is an explicit opt-in (bin/run and the tests set it): the shop then talks to its own
+# sandbox providers over real HTTP, with credentials derived from SECRET_KEY for this
+# installation. A provider pointed at the sandbox is always given the sandbox's credentials, so a
+# real key never reaches the sandbox (and the sandbox only ever compares its own keys).
+SANDBOX = env.bool("SANDBOX", default=False)
+# A public demo: SANDBOX on with DEBUG=False, no real credentials; every page says it is a demo.
+SANDBOX_PUBLIC_DEMO = env.bool("SANDBOX_PUBLIC_DEMO", default=False)
+# Plain-http provider base URLs on loopback hosts (the production-mode test's stand-ins); never
+# any other host, and https is required otherwise.
+PROVIDERS_ALLOW_LOOPBACK_HTTP = env.bool("PROVIDERS_ALLOW_LOOPBACK_HTTP", default=False)
+SANDBOX_ESIMGO_API_KEY = production_checks.sandbox_secret(SECRET_KEY, "esimgo-api-key")
+SANDBOX_QPAY_CLIENT_ID = "SANDBOX_MERCHANT"
+SANDBOX_QPAY_CLIENT_SECRET = production_checks.sandbox_secret(SECRET_KEY, "qpay-client-secret")
+SANDBOX_QPAY_INVOICE_CODE = "SANDBOX_INVOICE"
+# The real credentials as the environment gives them (the checks name each missing one).
+PROVIDER_CREDENTIALS_GIVEN = {name: env.str(name, default="") for name in production_checks.REAL_CREDENTIALS}
 ESIMGO_BASE_URL = env.str(
     "ESIMGO_BASE_URL",
     default=f"{SITE_URL}/sandbox/esimgo/v2.4" if SANDBOX else "https://api.esim-go.com/v2.4",
 ).rstrip("/")
-if SANDBOX and not ESIMGO_API_KEY:
+QPAY_BASE_URL = env.str(
+    "QPAY_BASE_URL", default=f"{SITE_URL}/sandbox/qpay" if SANDBOX else "https://merchant.qpay.mn"
+).rstrip("/")
+if production_checks.is_sandbox_url(ESIMGO_BASE_URL):
     ESIMGO_API_KEY = SANDBOX_ESIMGO_API_KEY
+else:
+    ESIMGO_API_KEY = PROVIDER_CREDENTIALS_GIVEN["ESIMGO_API_KEY"]
+if production_checks.is_sandbox_url(QPAY_BASE_URL):
+    QPAY_CLIENT_ID, QPAY_CLIENT_SECRET = SANDBOX_QPAY_CLIENT_ID, SANDBOX_QPAY_CLIENT_SECRET
+    QPAY_INVOICE_CODE = SANDBOX_QPAY_INVOICE_CODE
+else:
+    QPAY_CLIENT_ID = PROVIDER_CREDENTIALS_GIVEN["QPAY_CLIENT_ID"]
+    QPAY_CLIENT_SECRET = PROVIDER_CREDENTIALS_GIVEN["QPAY_CLIENT_SECRET"]
+    QPAY_INVOICE_CODE = PROVIDER_CREDENTIALS_GIVEN["QPAY_INVOICE_CODE"]
+_PROBLEMS = production_checks.configuration_problems(
+    production_checks.ProviderSetup(
+        debug=DEBUG, sandbox=SANDBOX, public_demo=SANDBOX_PUBLIC_DEMO, secret_key=SECRET_KEY,
+        esimgo_base_url=ESIMGO_BASE_URL, qpay_base_url=QPAY_BASE_URL, credentials=PROVIDER_CREDENTIALS_GIVEN,
+        allow_loopback_http=PROVIDERS_ALLOW_LOOPBACK_HTTP,
+    ),
+    repo_root=BASE_DIR,
+) if not DEBUG else []
+if _PROBLEMS:
+    raise ImproperlyConfigured("Refusing to start with DEBUG=False:\n- " + "\n- ".join(_PROBLEMS))
 ESIMGO_CONNECT_TIMEOUT = env.float("ESIMGO_CONNECT_TIMEOUT", default=5.0)
 ESIMGO_READ_TIMEOUT = env.float("ESIMGO_READ_TIMEOUT", default=30.0)
 ESIMGO_MAX_RETRIES = env.int("ESIMGO_MAX_RETRIES", default=3)
@@ -201,13 +239,7 @@ QPAY_USD_TO_MNT_RATE = Decimal(env.str("QPAY_USD_TO_MNT_RATE", default="3450"))
 PRICE_MARKUP_PERCENT = Decimal(env.str("PRICE_MARKUP_PERCENT", default="25"))
 PRICE_ROUNDING_STEP_MNT = env.int("PRICE_ROUNDING_STEP_MNT", default=100)
 
-# QPay (the payments issue uses these).
-QPAY_BASE_URL = env.str(
-    "QPAY_BASE_URL", default=f"{SITE_URL}/sandbox/qpay" if SANDBOX else "https://merchant.qpay.mn"
-).rstrip("/")
-QPAY_CLIENT_ID = env.str("QPAY_CLIENT_ID", default="TEST_MERCHANT" if SANDBOX else "")
-QPAY_CLIENT_SECRET = env.str("QPAY_CLIENT_SECRET", default="123456" if SANDBOX else "")
-QPAY_INVOICE_CODE = env.str("QPAY_INVOICE_CODE", default="TEST_INVOICE" if SANDBOX else "")
+# QPay (base URL and credentials above).
 QPAY_CALLBACK_PUBLIC_BASE_URL = env.str("QPAY_CALLBACK_PUBLIC_BASE_URL", default=SITE_URL).rstrip("/")
 QPAY_CONNECT_TIMEOUT = env.float("QPAY_CONNECT_TIMEOUT", default=5.0)
 QPAY_READ_TIMEOUT = env.float("QPAY_READ_TIMEOUT", default=20.0)

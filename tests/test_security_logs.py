@@ -45,9 +45,10 @@ def shop(live_server, settings):
     settings.SITE_URL = live_server.url
     settings.QPAY_BASE_URL = live_server.url + "/sandbox/qpay"
     settings.QPAY_CALLBACK_PUBLIC_BASE_URL = live_server.url
-    settings.QPAY_CLIENT_SECRET = "qpay-secret-" + secrets.token_hex(16)
+    settings.QPAY_CLIENT_SECRET = settings.SANDBOX_QPAY_CLIENT_SECRET = "qpay-secret-" + secrets.token_hex(16)
+    settings.QPAY_CLIENT_ID, settings.QPAY_INVOICE_CODE = settings.SANDBOX_QPAY_CLIENT_ID, settings.SANDBOX_QPAY_INVOICE_CODE
     settings.ESIMGO_BASE_URL = live_server.url + "/sandbox/esimgo/v2.4"
-    settings.ESIMGO_API_KEY = "esimgo-key-" + secrets.token_hex(16)
+    settings.ESIMGO_API_KEY = settings.SANDBOX_ESIMGO_API_KEY = "esimgo-key-" + secrets.token_hex(16)
     settings.ESIMGO_CALLBACK_URL = live_server.url + "/esimgo/callback/"
     settings.SANDBOX_ESIMGO_RATE_LIMIT = 0
     settings.SANDBOX_QPAY_CALLBACK_INLINE = True

@@ -54,9 +54,9 @@ def _client_ip(request):
 
 
 def _authorised(request) -> bool:
+    # Only this installation's sandbox key: the sandbox never sees or compares a real key.
     given = request.headers.get("X-API-Key", "")
-    keys = [k for k in (settings.SANDBOX_ESIMGO_API_KEY, settings.ESIMGO_API_KEY) if k]
-    return bool(given) and any(constant_time_compare(given, key) for key in keys)
+    return bool(given) and constant_time_compare(given, settings.SANDBOX_ESIMGO_API_KEY)
 
 
 def _rate_limit(request):

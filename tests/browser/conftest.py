@@ -65,9 +65,8 @@ def shop(chromium_executable, live_server, settings, transactional_db):
     settings.ESIMGO_CALLBACK_URL = live_server.url + "/esimgo/callback/"
     settings.QPAY_BASE_URL = live_server.url + "/sandbox/qpay"
     settings.QPAY_CALLBACK_PUBLIC_BASE_URL = live_server.url
-    settings.QPAY_CLIENT_ID = "TEST_MERCHANT"  # what the sandbox QPay expects (settings defaults in sandbox mode)
-    settings.QPAY_CLIENT_SECRET = "123456"
-    settings.QPAY_INVOICE_CODE = "TEST_INVOICE"
+    settings.QPAY_CLIENT_ID, settings.QPAY_CLIENT_SECRET, settings.QPAY_INVOICE_CODE = (
+        settings.SANDBOX_QPAY_CLIENT_ID, settings.SANDBOX_QPAY_CLIENT_SECRET, settings.SANDBOX_QPAY_INVOICE_CODE)
     settings.SANDBOX_ESIMGO_RATE_LIMIT = 0
     settings.SANDBOX_QPAY_CALLBACK_INLINE = True  # the bank page answers after the shop took the callback
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

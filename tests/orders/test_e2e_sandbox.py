@@ -66,6 +66,8 @@ class Mailbox:
 def shop(live_server, settings):
     settings.SITE_URL = live_server.url
     settings.QPAY_BASE_URL = live_server.url + "/sandbox/qpay"
+    settings.QPAY_CLIENT_ID, settings.QPAY_CLIENT_SECRET, settings.QPAY_INVOICE_CODE = (
+        settings.SANDBOX_QPAY_CLIENT_ID, settings.SANDBOX_QPAY_CLIENT_SECRET, settings.SANDBOX_QPAY_INVOICE_CODE)
     settings.QPAY_CALLBACK_PUBLIC_BASE_URL = live_server.url
     settings.ESIMGO_BASE_URL = live_server.url + "/sandbox/esimgo/v2.4"
     settings.ESIMGO_API_KEY = settings.SANDBOX_ESIMGO_API_KEY

@@ -24,6 +24,8 @@ NAME = "esim_1GB_7D_MN_V2"
 @pytest.fixture
 def shop(live_server, settings, monkeypatch):
     settings.QPAY_BASE_URL = live_server.url + "/sandbox/qpay"
+    settings.QPAY_CLIENT_ID, settings.QPAY_CLIENT_SECRET, settings.QPAY_INVOICE_CODE = (
+        settings.SANDBOX_QPAY_CLIENT_ID, settings.SANDBOX_QPAY_CLIENT_SECRET, settings.SANDBOX_QPAY_INVOICE_CODE)
     settings.QPAY_CALLBACK_PUBLIC_BASE_URL = live_server.url
     settings.ESIMGO_BASE_URL = live_server.url + "/sandbox/esimgo/v2.4"
     settings.ESIMGO_API_KEY = settings.SANDBOX_ESIMGO_API_KEY
