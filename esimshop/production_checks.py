@@ -51,6 +51,15 @@ class ProviderSetup:
     allow_loopback_http: bool = False
 
 
+def env_example_names(repo_root: Path) -> frozenset[str]:
+    """The settings .env.example lists (every one the shop reads)."""
+    try:
+        lines = (Path(repo_root) / ".env.example").read_text().splitlines()
+    except OSError:
+        return frozenset()
+    return frozenset(line.split("=", 1)[0].strip() for line in lines if "=" in line and not line.lstrip().startswith("#"))
+
+
 def is_sandbox_url(url: str) -> bool:
     """A base URL served by the built-in sandbox (this site's /sandbox/, wherever it is hosted)."""
     path = urlsplit(url or "").path

@@ -5,6 +5,7 @@ the built-in sandbox providers themselves (SQLite, in-process tasks, no credenti
 With DEBUG=False a configuration that is not safe for real money refuses to start
 (esimshop/production_checks.py).
 """
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,11 +14,16 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from esimshop import production_checks
+from esimshop.production_checks import env_example_names
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# `NAME=` (as .env.example writes an unset setting) means "use the default", not an empty value:
+# django-environ would otherwise read "" as the value (an empty SECRET_KEY, a False boolean).
+for _name in [name for name, value in os.environ.items() if value == "" and name in env_example_names(BASE_DIR)]:
+    del os.environ[_name]
 
 # Development only: with DEBUG=False a key shorter than 50 characters or written anywhere in
 # the repository (this one, .env.example's) is refused.
@@ -129,6 +135,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CATALOG_SYNC_INTERVAL_HOURS = env.int("CATALOG_SYNC_INTERVAL_HOURS", default=6)
 
+# How many proxies in front append to X-Forwarded-For (0 = none: the header is ignored). The one
+# client-address rule of every rate limit and of django-axes (esimshop/client_address.py).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
 # Admin login brute-force protection (django-axes): the axes backend must come first so a
 # locked-out username/IP is refused before the password is even checked.
 AUTHENTICATION_BACKENDS = [
@@ -137,8 +147,9 @@ AUTHENTICATION_BACKENDS = [
 ]
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)  # hours
-# Lock an address that guesses many usernames, and a username guessed from many addresses.
-AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+# Lock the pair (address, username): a username guessed from elsewhere stays usable for its owner,
+# so nobody can lock a known staff login out from their own address.
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "staff.security.client_ip_for_axes"
 

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from esimshop.client_address import client_address, client_ip_or_none
 from orders import callbacks, conf, magic_links, qr, selectors, topup, usage
 from orders.forms import MyEsimsEmailForm, TopupForm
 from orders.models import Order
@@ -43,14 +44,6 @@ def _order_or_404(public_id) -> Order:
     if order is None:
         raise Http404("no such eSIM")
     return order
-
-
-def client_ip(request) -> str | None:
-    if getattr(settings, "ORDERS_TRUST_X_FORWARDED_FOR", False):
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[-1].strip() or None  # the address our own proxy saw
-    return request.META.get("REMOTE_ADDR") or None
 
 
 @require_GET
@@ -90,7 +83,7 @@ def _rate_limited(scope: str, request, limit: int) -> JsonResponse | None:
     """A 429 once this address used up its budget for `scope` this minute (payments' limiter)."""
     from payments.ratelimit import allow
 
-    allowed, retry_after = allow(scope, client_ip(request) or "unknown", limit=limit)
+    allowed, retry_after = allow(scope, client_address(request), limit=limit)
     if allowed:
         return None
     response = JsonResponse({"error": _("Too many requests. Please wait a few minutes and try again.")}, status=429)
@@ -177,7 +170,7 @@ def my_esims(request):
         if form.is_valid():
             try:
                 magic_links.request_magic_link(
-                    form.cleaned_data["email"], ip=client_ip(request), language=translation.get_language() or ""
+                    form.cleaned_data["email"], ip=client_ip_or_none(request), language=translation.get_language() or ""
                 )
             except magic_links.RateLimited:
                 rate_limited, status = True, 429
@@ -244,7 +237,7 @@ def esimgo_callback(request):
         return JsonResponse({"error": "body too large"}, status=413)
     body = request.body
     if not callbacks.signature_is_valid(body, request.headers.get("X-Signature-SHA256"), settings.ESIMGO_API_KEY):
-        logger.warning("eSIM Go callback rejected: bad or missing signature (%d bytes from %s)", len(body), client_ip(request))
+        logger.warning("eSIM Go callback rejected: bad or missing signature (%d bytes from %s)", len(body), client_address(request))
         return JsonResponse({"error": "invalid signature"}, status=401)
     row, created = callbacks.receive_callback(body)
     return JsonResponse({"ok": True, "duplicate": not created})

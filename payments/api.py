@@ -18,7 +18,8 @@ from rest_framework.views import APIView
 
 from catalog.models import Bundle
 from payments import selectors, services
-from payments.ratelimit import allow, client_ip
+from esimshop.client_address import client_address
+from payments.ratelimit import allow
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ def purchase_rate_limited(request):
     """Per client address; a purchase costs an eSIM Go validate and a QPay invoice. The API and
     the checkout form share the budget. Returns the seconds to wait, or 0."""
     limit = getattr(settings, "PAYMENTS_PURCHASE_RATE_LIMIT_PER_MINUTE", 30)
-    allowed, retry_after = allow("purchase", client_ip(request), limit=limit)
+    allowed, retry_after = allow("purchase", client_address(request), limit=limit)
     return 0 if allowed else retry_after
 
 
@@ -183,7 +184,7 @@ def request_check(invoice) -> None:
 def invoice_status(request, invoice_id):
     """GET /api/customer/transactions/<internalInvoiceId>/status — public; the UUID is the capability."""
     limit = getattr(settings, "PAYMENTS_STATUS_RATE_LIMIT_PER_MINUTE", 60)
-    allowed, retry_after = allow("status", client_ip(request), limit=limit)
+    allowed, retry_after = allow("status", client_address(request), limit=limit)
     if not allowed:
         response = JsonResponse({"error": str(_("Too many requests. Slow down."))}, status=429)
         response["Retry-After"] = str(retry_after)

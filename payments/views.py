@@ -19,7 +19,8 @@ from payments import selectors, services
 from payments.api import purchase_rate_limited, remember_invoice, request_check
 from payments.forms import CheckoutForm
 from payments.models import Invoice
-from payments.ratelimit import allow, client_ip
+from esimshop.client_address import client_address, client_ip_or_none
+from payments.ratelimit import allow
 
 logger = logging.getLogger(__name__)
 
@@ -132,11 +133,11 @@ def qpay_callback(request, invoice_id):
     if not services.is_valid_callback_token(invoice_id, request.GET.get("token")):
         # Only failures count against an address, so QPay's own (authentic) callbacks are never
         # refused for sharing an address with someone guessing.
-        allowed, retry_after = allow("callback-bad-token", client_ip(request),
+        allowed, retry_after = allow("callback-bad-token", client_address(request),
                                      limit=getattr(settings, "PAYMENTS_CALLBACK_BAD_TOKEN_RATE_LIMIT_PER_MINUTE", 60))
         if not allowed:
             return _too_many(retry_after)
-        logger.warning("QPay callback for %s with a missing/wrong token from %s", invoice_id, client_ip(request))
+        logger.warning("QPay callback for %s with a missing/wrong token from %s", invoice_id, client_address(request))
         return HttpResponseNotFound("Not found", content_type="text/plain")
     # Each authentic callback costs a QPay payment/check: a replayed callback URL must not turn
     # into a flood against QPay. Generous: QPay sends one per payment; retries and bursts fit.
@@ -155,7 +156,7 @@ def qpay_callback(request, invoice_id):
         query_string=query.urlencode(),
         body=request.body.decode("utf-8", errors="replace") if request.method == "POST" else "",
         qpay_payment_id=request.GET.get("qpay_payment_id", ""),
-        remote_addr=request.META.get("REMOTE_ADDR"),
+        remote_addr=client_ip_or_none(request),
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
     )
     response = HttpResponse("SUCCESS", content_type="text/plain")
