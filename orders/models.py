@@ -15,6 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from payments.models import new_access_token
+
 
 class ESim(models.Model):
     """An eSIM profile at eSIM Go. Top-ups add bundles to the same row (same ICCID)."""
@@ -62,6 +64,8 @@ class Order(models.Model):
         REFUNDED = "REFUNDED", _("Refunded")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # The capability in the eSIM page URL (public_id is logged and sent to eSIM Go as customerRef).
+    access_token = models.CharField(max_length=64, unique=True, default=new_access_token, editable=False)
     invoice = models.OneToOneField("payments.Invoice", on_delete=models.PROTECT, related_name="order")
     bundle = models.ForeignKey("catalog.Bundle", on_delete=models.PROTECT, related_name="orders")
     customer = models.ForeignKey("payments.Customer", on_delete=models.PROTECT, related_name="orders")
@@ -101,7 +105,7 @@ class Order(models.Model):
         return f"order {self.public_id} {self.status}"
 
     def get_absolute_url(self):
-        return reverse("orders:esim-detail", args=[self.public_id])
+        return reverse("orders:esim-detail", args=[self.access_token])
 
     @property
     def is_in_progress(self) -> bool:

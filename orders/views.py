@@ -16,6 +16,8 @@ from esimshop.client_address import client_address, client_ip_or_none
 from orders import callbacks, conf, magic_links, qr, selectors, topup, usage
 from orders.forms import MyEsimsEmailForm, TopupForm
 from orders.models import Order
+from payments.api import payment_path, session_owner
+from payments.services import PurchaseError, start_purchase
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +41,8 @@ def private(view):
     return wrapped
 
 
-def _order_or_404(public_id) -> Order:
-    order = selectors.order_by_public_id(public_id)
+def _order_or_404(token) -> Order:
+    order = selectors.order_by_access_token(token)
     if order is None:
         raise Http404("no such eSIM")
     return order
@@ -48,20 +50,20 @@ def _order_or_404(public_id) -> Order:
 
 @require_GET
 @private
-def esim_detail(request, public_id):
-    order = _order_or_404(public_id)
+def esim_detail(request, token):
+    order = _order_or_404(token)
     context = {
         "order": order,
         "plan": selectors.bundle_label(order.bundle),
         "platform": selectors.device_platform(request.headers.get("User-Agent", "")),
         "in_progress": order.is_in_progress,
-        "status_url": reverse("orders:esim-status", args=[order.public_id]),
+        "status_url": reverse("orders:esim-status", args=[order.access_token]),
     }
     if order.esim_id and order.status == Order.Status.DELIVERED:
         details = selectors.install_details(order.esim)
         context.update(details)
         context["qr_svg"] = mark_safe(qr.svg(details["lpa"]))  # noqa: S308 - our own generated SVG
-        context["topup_url"] = reverse("orders:topup", args=[order.public_id])
+        context["topup_url"] = reverse("orders:topup", args=[order.access_token])
     context.update(_ebarimt_context(order))
     return render(request, "orders/esim_detail.html", context)
 
@@ -93,11 +95,11 @@ def _rate_limited(scope: str, request, limit: int) -> JsonResponse | None:
 
 @require_GET
 @private
-def esim_status(request, public_id):
+def esim_status(request, token):
     limited = _rate_limited("esim-status", request, conf.status_rate_limit_per_minute())
     if limited:
         return limited
-    order = _order_or_404(public_id)
+    order = _order_or_404(token)
     return JsonResponse({
         "status": order.status,
         "ready": order.status == Order.Status.DELIVERED,
@@ -107,10 +109,8 @@ def esim_status(request, public_id):
 
 @require_http_methods(["GET", "POST"])
 @private
-def topup_view(request, public_id):
-    from payments.services import PurchaseError, start_purchase
-
-    order = _order_or_404(public_id)
+def topup_view(request, token):
+    order = _order_or_404(token)
     if order.status != Order.Status.DELIVERED or not order.esim_id:
         return redirect(order.get_absolute_url())
     esim = order.esim
@@ -133,12 +133,13 @@ def topup_view(request, public_id):
                     description=_("Top-up %(plan)s") % {"plan": selectors.bundle_label(bundle)},
                     topup_iccid=esim.iccid,
                     language=translation.get_language() or settings.LANGUAGE_CODE,
+                    owner=session_owner(request), client_address=client_ip_or_none(request),
                 )
             except PurchaseError as exc:
                 error, status = exc.message, exc.http_status
             else:
                 remember_invoice(request, invoice.pk)
-                return HttpResponseRedirect(reverse("payments:pay", args=[invoice.pk]))
+                return HttpResponseRedirect(payment_path(invoice))
         else:
             status = 400
     context = {

@@ -1,6 +1,7 @@
 """Payment reads."""
 from django.core.exceptions import ObjectDoesNotExist
 from django.urls import NoReverseMatch
+from django.utils.crypto import constant_time_compare
 
 from payments.models import Invoice
 
@@ -11,6 +12,20 @@ ORDER_NEEDS_ATTENTION = "NEEDS_ATTENTION"
 
 def get_invoice(invoice_id) -> Invoice | None:
     return Invoice.objects.select_related("bundle", "customer").filter(pk=invoice_id).first()
+
+
+def get_invoice_by_capability(invoice_id, token: str) -> Invoice | None:
+    """The invoice, only for the holder of its access token."""
+    invoice = get_invoice(invoice_id)
+    if invoice is None or not token or not constant_time_compare(invoice.access_token, token):
+        return None
+    return invoice
+
+
+def get_invoice_by_access_token(token: str) -> Invoice | None:
+    if not token or len(token) > 64:
+        return None
+    return Invoice.objects.select_related("bundle", "customer").filter(access_token=token).first()
 
 
 def order_for(invoice: Invoice):

@@ -16,7 +16,8 @@ from django.views.decorators.http import require_http_methods
 from catalog.models import Bundle
 from catalog.selectors import bundle_label
 from payments import selectors, services
-from payments.api import purchase_rate_limited, remember_invoice, request_check
+from payments.api import (payment_path, purchase_rate_limited, remember_invoice, request_check, session_owner,
+                          status_path)
 from payments.forms import CheckoutForm
 from payments.models import Invoice
 from esimshop.client_address import client_address, client_ip_or_none
@@ -53,14 +54,15 @@ def checkout(request, bundle_name):
                     invoice = services.start_purchase(
                         phone_number=data["phone_number"], email=data["email"], bundle=bundle,
                         amount_mnt=bundle.price_mnt, company_register=data["company_register"],
-                        language=get_language() or "mn",
+                        language=get_language() or "mn", owner=session_owner(request),
+                        client_address=client_ip_or_none(request),
                     )
                 except services.PurchaseError as exc:
                     form.add_error(FORM_FIELD_FOR.get(exc.field), exc.message)
                     status = exc.http_status
                 else:
                     remember_invoice(request, invoice)
-                    return redirect("payments:pay", invoice.pk)
+                    return redirect(payment_path(invoice))
         else:
             if "amount" in form.errors:
                 # The hidden price check came back missing or garbled: an error on a hidden field is
@@ -86,8 +88,17 @@ def _repriced_form(data, bundle):
     return form
 
 
-def pay(request, invoice_id):
-    invoice = get_object_or_404(Invoice.objects.select_related("bundle"), pk=invoice_id)
+def pay(request, token):
+    """The payment page; its URL's token (given only to the creator) is the capability."""
+    allowed, retry_after = allow("pay-page", client_address(request),
+                                 limit=getattr(settings, "PAYMENTS_PAY_PAGE_RATE_LIMIT_PER_MINUTE", 60))
+    if not allowed:
+        response = HttpResponse(_("Too many requests. Slow down."), status=429, content_type="text/plain")
+        response["Retry-After"] = str(retry_after)
+        return response
+    invoice = selectors.get_invoice_by_access_token(token)
+    if invoice is None:
+        raise Http404("no such invoice")
     if invoice.status == Invoice.Status.PENDING:
         request_check(invoice)
         invoice.refresh_from_db()
@@ -99,7 +110,7 @@ def pay(request, invoice_id):
         "bundle": invoice.bundle,
         "plan": bundle_label(invoice.bundle),
         "public": public,
-        "status_url": reverse("payments:api-status", args=[invoice.pk]),
+        "status_url": status_path(invoice),
         "sandbox_bank_url": _sandbox_bank_url(request, invoice),
         "waiting": public["status"] in ("PENDING", "PAID"),
         # Past its expiry but not yet expired by the task: stop offering the QR.
@@ -117,7 +128,7 @@ def _sandbox_bank_url(request, invoice) -> str:
         url = reverse("sandbox_qpay:bank", args=[invoice.qpay_invoice_id])
     except NoReverseMatch:
         return ""
-    return f"{url}?{urlencode({'return': reverse('payments:pay', args=[invoice.pk])})}"
+    return f"{url}?{urlencode({'return': payment_path(invoice)})}"
 
 
 @csrf_exempt
