@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "esimshop.middleware.ShopLocaleMiddleware",
     "esimshop.middleware.RejectNulPathMiddleware",
+    "esimshop.json_limits.JsonBodyLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -201,6 +202,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
+# Every JSON request body (esimshop/json_limits.py): larger is 413, deeper nesting is 400.
+JSON_MAX_BODY_BYTES = env.int("JSON_MAX_BODY_BYTES", default=65536)
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
+
 # --- Providers -------------------------------------------------------------------------
 # SANDBOX is an explicit opt-in (bin/run and the tests set it): the shop then talks to its own
 # sandbox providers over real HTTP, with credentials derived from SECRET_KEY for this
@@ -251,6 +256,10 @@ ESIMGO_READ_TIMEOUT = env.float("ESIMGO_READ_TIMEOUT", default=30.0)
 ESIMGO_MAX_RETRIES = env.int("ESIMGO_MAX_RETRIES", default=3)
 # eSIM Go allows 10 req/s per IP in fixed one-second windows; 9 leaves room for window skew.
 ESIMGO_RATE_LIMIT_PER_SECOND = env.int("ESIMGO_RATE_LIMIT_PER_SECOND", default=9)
+# Purchases' eSIM Go validation: reused per bundle for this long, and never more than the budget
+# minus this share (percent), which stays for provisioning paid orders (catalog/ratelimit.py).
+ESIMGO_VALIDATION_CACHE_SECONDS = env.int("ESIMGO_VALIDATION_CACHE_SECONDS", default=60)
+ESIMGO_PROVISIONING_RESERVED_PERCENT = env.int("ESIMGO_PROVISIONING_RESERVED_PERCENT", default=34)
 ESIMGO_CATALOGUE_PAGE_SIZE = env.int("ESIMGO_CATALOGUE_PAGE_SIZE", default=1000)
 # Where eSIM Go (or the sandbox) POSTs V3 usage callbacks; set the same URL in the eSIM Go portal.
 ESIMGO_CALLBACK_URL = env.str("ESIMGO_CALLBACK_URL", default=f"{SITE_URL}/esimgo/callback/")
@@ -271,6 +280,17 @@ ESIMGO_PRICE_TOLERANCE_PERCENT = Decimal(env.str("ESIMGO_PRICE_TOLERANCE_PERCENT
 PAYMENTS_STATUS_RATE_LIMIT_PER_MINUTE = env.int("PAYMENTS_STATUS_RATE_LIMIT_PER_MINUTE", default=60)
 # Per client address (API and checkout form together): each purchase costs a QPay invoice.
 PAYMENTS_PURCHASE_RATE_LIMIT_PER_MINUTE = env.int("PAYMENTS_PURCHASE_RATE_LIMIT_PER_MINUTE", default=30)
+# The payment page per client address (each view may ask QPay about a waiting invoice).
+PAYMENTS_PAY_PAGE_RATE_LIMIT_PER_MINUTE = env.int("PAYMENTS_PAY_PAGE_RATE_LIMIT_PER_MINUTE", default=60)
+# Open (unpaid, unexpired) invoices: each is a real QPay invoice, so strangers can't pile them up.
+PAYMENTS_MAX_OPEN_INVOICES_PER_PHONE = env.int("PAYMENTS_MAX_OPEN_INVOICES_PER_PHONE", default=3)
+PAYMENTS_MAX_OPEN_INVOICES_PER_EMAIL = env.int("PAYMENTS_MAX_OPEN_INVOICES_PER_EMAIL", default=3)
+PAYMENTS_MAX_OPEN_INVOICES_PER_ADDRESS = env.int("PAYMENTS_MAX_OPEN_INVOICES_PER_ADDRESS", default=10)
+PAYMENTS_MAX_OPEN_INVOICES_TOTAL = env.int("PAYMENTS_MAX_OPEN_INVOICES_TOTAL", default=1000)
+# QPay payment/check calls per invoice asked for by shoppers' polling (status API, payment page);
+# with the scheduled checks (1, 3, 10, 30 min) and callbacks an invoice costs at most this + 4 +
+# one per authentic callback. Polling asks at most once a minute anyway (a 30-minute invoice: 30).
+PAYMENTS_MAX_POLL_CHECKS_PER_INVOICE = env.int("PAYMENTS_MAX_POLL_CHECKS_PER_INVOICE", default=30)
 # QPay callbacks: authentic ones per invoice (QPay sends one per payment), wrong-token ones per address.
 PAYMENTS_CALLBACK_RATE_LIMIT_PER_INVOICE_PER_MINUTE = env.int(
     "PAYMENTS_CALLBACK_RATE_LIMIT_PER_INVOICE_PER_MINUTE", default=120)

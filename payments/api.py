@@ -220,6 +220,9 @@ def request_check(invoice) -> None:
     # The callback normally arrives first; ask QPay only for a shopper who has been waiting.
     if timezone.now() - invoice.created_at < STATUS_CHECK_MIN_AGE:
         return
+    # Bounded per invoice (PAYMENTS_MAX_POLL_CHECKS_PER_INVOICE): polling can't spend QPay calls forever.
+    if invoice.check_count >= int(getattr(settings, "PAYMENTS_MAX_POLL_CHECKS_PER_INVOICE", 30)):
+        return
     if cache.add(f"payments:status-check:{invoice.pk}", 1, 60):
         services.enqueue_check(invoice.pk, cause="status poll")
 

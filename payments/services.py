@@ -25,6 +25,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
@@ -350,8 +351,16 @@ def validate_with_esimgo(bundle, topup_iccid: str = "") -> dict:
     """Dry-run the eSIM Go order before taking money: refusal → 400, outage → 503."""
     from catalog import esimgo  # imported at call time: owned by the catalog app
 
+    # A successful validation is reused per bundle (and target eSIM) for a short while: a burst of
+    # purchases of one plan costs one request of the shared eSIM Go budget, not one each.
+    cache_key = f"payments:esimgo-validation:{bundle.name}:{topup_iccid}"
+    result = cache.get(cache_key)
     try:
-        result = esimgo.ESIMGoClient().create_order(bundle.name, validate=True, iccid=topup_iccid or None)
+        if result is None:
+            result = esimgo.ESIMGoClient(shopper=True).create_order(bundle.name, validate=True,
+                                                                    iccid=topup_iccid or None)
+            if isinstance(result, dict) and result.get("valid") is not False:
+                cache.set(cache_key, result, int(getattr(settings, "ESIMGO_VALIDATION_CACHE_SECONDS", 60)))
     except esimgo.ESIMGoError as exc:
         permanent_refusal = isinstance(exc, (esimgo.ESIMGoBadRequest, esimgo.ESIMGoNotFound))
         logger.warning("eSIM Go validate for %s failed: %r", bundle.name, exc)
