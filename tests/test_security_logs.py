@@ -168,3 +168,18 @@ def test_access_log_lines_are_cleaned_too(caplog):
         '&token=[redacted] HTTP/1.1" 200',
         '203.0.113.5 "GET /my-esims/login/[redacted]/ HTTP/1.1" 410',
     ]
+
+
+def test_capability_urls_are_redacted_in_logs():
+    """Issue 9: pay and eSIM page URLs carry the access token; no log line keeps it."""
+    from esimshop.log_redaction import redact
+    from payments.models import new_access_token
+
+    pay, esim = new_access_token(), new_access_token()
+    line = (f'"GET /pay/{pay}/ HTTP/1.1" 200 "GET /esims/{esim}/status.json" /esims/{esim}/topup/ '
+            f"return=%2Fpay%2F{pay}%2F GET /api/customer/transactions/4f1c2d3e-1111-2222-3333-444455556666/status"
+            f"?token={pay} iccid /esims/8944538532971469360/bundles")
+    cleaned = redact(line)
+    assert pay not in cleaned and esim not in cleaned
+    assert "/pay/[redacted]/" in cleaned and "/esims/[redacted]/status.json" in cleaned
+    assert "/esims/8944538532971469360/bundles" in cleaned  # eSIM Go API paths keep the ICCID readable
