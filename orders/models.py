@@ -33,9 +33,16 @@ class ESim(models.Model):
     class Meta:
         verbose_name = "eSIM"
         verbose_name_plural = "eSIMs"
+        # Support sees activation codes masked; finance (and superusers) may reveal one, audited.
+        permissions = [("reveal_activation_code", _("Can reveal an eSIM's activation code"))]
 
     def __str__(self):
         return self.iccid
+
+    @property
+    def masked_matching_id(self) -> str:
+        """The activation code as support sees it: its last four characters only."""
+        return "•" * 8 + self.matching_id[-4:] if self.matching_id else ""
 
     @property
     def lpa(self) -> str:
