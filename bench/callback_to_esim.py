@@ -60,10 +60,11 @@ def main():
             "CACHE_KEY_PREFIX": RUN,
             "BENCH_CELERY_QUEUE": RUN,
             "DEBUG": "False",
-            "SECRET_KEY": "bench-only-" + secrets.token_hex(16),
+            "SECRET_KEY": "bench-only-" + secrets.token_hex(32),
             "ALLOWED_HOSTS": "127.0.0.1",
             "SITE_URL": site,
             "SANDBOX": "True",
+            "SANDBOX_PUBLIC_DEMO": "True",  # DEBUG=False on the sandbox: allowed only as a demo
             "ESIMGO_API_KEY": "",
             "LOG_LEVEL": "INFO",
             "EMAIL_URL": "consolemail://",

@@ -68,7 +68,7 @@ def bench_env(database_url: str, redis_url: str, site: str) -> dict:
         "CACHE_KEY_PREFIX": RUN,
         "BENCH_CELERY_QUEUE": RUN,
         "DEBUG": "False",
-        "SECRET_KEY": "bench-only-" + secrets.token_hex(16),
+        "SECRET_KEY": "bench-only-" + secrets.token_hex(32),
         "ALLOWED_HOSTS": "127.0.0.1,testserver",
         "SITE_URL": site,
         "LOG_LEVEL": "INFO",
