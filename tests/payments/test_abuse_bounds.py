@@ -104,7 +104,8 @@ def test_open_invoice_caps_refuse_with_429_and_a_reason(settings, bundle, qpay_o
     client = Client()
     for _ in range(2):
         assert client.post(URL, json.dumps(body()), content_type="application/json").status_code == 201
-    refused = client.post(URL, json.dumps(body(**overrides)), content_type="application/json")
+    refused = client.post(URL, json.dumps(body(**overrides)), content_type="application/json",
+                          headers={"Accept-Language": "en"})
     assert refused.status_code == 429 and "unpaid invoices" in refused.json()["error"]
     assert Invoice.objects.count() == 2
 
@@ -162,7 +163,8 @@ def test_status_polling_checks_at_qpay_are_bounded_per_invoice(settings, bundle,
 # --- JSON limits ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("path", [URL, "/esimgo/callback/", f"/payments/qpay/callback/{uuid.uuid4()}/"])
-def test_deep_json_is_400_and_huge_json_is_413_never_500(client, path):
+def test_deep_json_is_400_and_huge_json_is_413_never_500(client, settings, path):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     deep = ("[" * 30_000 + "]" * 30_000).encode()  # under the size limit: the depth refuses it
     response = client.post(path, deep, content_type="application/json")
     assert response.status_code == 400 and "nested" in response.json()["error"]
