@@ -204,10 +204,11 @@ class ChaosRun:
             "CACHE_KEY_PREFIX": f"chaos-{self.run_id}",
             "CONN_MAX_AGE": "0",  # a connection per request: threads idle between bursts hold none
             "DEBUG": "False",
-            "SECRET_KEY": secrets.token_urlsafe(40),
+            "SECRET_KEY": secrets.token_urlsafe(50),
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "SECURE_SSL_REDIRECT": "False",
             "SANDBOX": "1",
+            "SANDBOX_PUBLIC_DEMO": "True",  # DEBUG=False on the sandbox: allowed only as a demo
             "ESIMGO_API_KEY": "",
             "SITE_URL": shop,
             "QPAY_CALLBACK_PUBLIC_BASE_URL": shop,

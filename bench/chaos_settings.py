@@ -21,6 +21,9 @@ SANDBOX_ESIMGO_RATE_LIMIT = env.int("SANDBOX_ESIMGO_RATE_LIMIT", default=10)
 # on purchases and status polls would measure the limiter, not the money path.
 PAYMENTS_PURCHASE_RATE_LIMIT_PER_MINUTE = 10**6
 PAYMENTS_STATUS_RATE_LIMIT_PER_MINUTE = 10**6
+# Likewise the open-invoice caps: the run leaves many invoices unpaid on purpose, from one address.
+PAYMENTS_MAX_OPEN_INVOICES_PER_PHONE = PAYMENTS_MAX_OPEN_INVOICES_PER_EMAIL = 10**6
+PAYMENTS_MAX_OPEN_INVOICES_PER_ADDRESS = PAYMENTS_MAX_OPEN_INVOICES_TOTAL = 10**6
 
 # Orders' retry/sweep knobs (orders/conf.py) from the environment, for a run of minutes instead
 # of hours. The reconcile wait keeps its safe default (connect + read timeout + 60 s) unless set.

@@ -51,13 +51,14 @@ SERVER_ENV = {
     "DJANGO_SETTINGS_MODULE": "esimshop.settings",
     "DATABASE_URL": f"sqlite:///{TMP}/bench.sqlite3",
     "DEBUG": "False",
-    "SECRET_KEY": "bench-only-" + os.urandom(16).hex(),
+    "SECRET_KEY": "bench-only-" + os.urandom(32).hex(),
     "ALLOWED_HOSTS": "127.0.0.1",
     "SECURE_SSL_REDIRECT": "False",  # plain HTTP on loopback
     "REDIS_URL": "",
     "LOG_LEVEL": "WARNING",
     "ESIMGO_BASE_URL": ESIMGO_URL,
-    "ESIMGO_API_KEY": "bench-key",  # a key set = sandbox not mounted, like production
+    "ESIMGO_API_KEY": "bench-key",  # real-provider settings: the sandbox is not mounted, like production
+    "QPAY_CLIENT_ID": "BENCH", "QPAY_CLIENT_SECRET": "bench-secret", "QPAY_INVOICE_CODE": "BENCH_INVOICE",
     "ESIMGO_RATE_LIMIT_PER_SECOND": "0",
     "ESIMGO_CATALOGUE_PAGE_SIZE": "1000",
 }

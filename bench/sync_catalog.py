@@ -39,9 +39,10 @@ else:
     DATABASE_URL = f"sqlite:///{TMP}/bench.sqlite3"
 os.environ.update(
     DJANGO_SETTINGS_MODULE="esimshop.settings", DATABASE_URL=DATABASE_URL, REDIS_URL="", LOG_LEVEL="WARNING",
-    DEBUG="False", SECRET_KEY="bench-only-" + os.urandom(16).hex(),
+    DEBUG="False", SECRET_KEY="bench-only-" + os.urandom(32).hex(),
     ESIMGO_BASE_URL="https://api.esim-go.com/v2.4", ESIMGO_API_KEY="bench-key", ESIMGO_RATE_LIMIT_PER_SECOND="0",
     ESIMGO_CATALOGUE_PAGE_SIZE="1000",
+    QPAY_CLIENT_ID="BENCH", QPAY_CLIENT_SECRET="bench-secret", QPAY_INVOICE_CODE="BENCH_INVOICE",
 )
 
 import django  # noqa: E402

@@ -7,7 +7,8 @@ LANGUAGE_PARAM = "lang"  # ?lang=en: the English version of a page at its own UR
 
 
 def shop(request):
-    return {"SANDBOX": settings.SANDBOX, **_seo_urls(request)}
+    return {"SANDBOX": settings.SANDBOX, "SANDBOX_PUBLIC_DEMO": settings.SANDBOX and settings.SANDBOX_PUBLIC_DEMO,
+            **_seo_urls(request)}
 
 
 def _seo_urls(request) -> dict:

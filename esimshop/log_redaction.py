@@ -24,6 +24,10 @@ PATTERNS = [
      r"\1" + REDACTED),
     # Magic sign-in links: the token is a path segment.
     (re.compile(r"(/my-esims/login/)[^/\s\"'?<>]+"), r"\1" + REDACTED),
+    # Capability URLs: the payment page and the eSIM page (and its status/top-up), plain or
+    # URL-encoded (the sandbox bank's ?return=%2Fpay%2F<token>%2F).
+    (re.compile(r"(/(?:pay|esims)/)[A-Za-z0-9_\-]{40,}"), r"\1" + REDACTED),
+    (re.compile(r"(?i)(%2F(?:pay|esims)%2F)[A-Za-z0-9_\-]{40,}"), r"\1" + REDACTED),
     # LPA activation strings (LPA:1$smdp$matchingId) and the escaped form inside JSON/URLs.
     (re.compile(r"(?i)LPA(?::|%3A)1(?:\$|%24)[^\s\"'<>&]+"), "LPA:1$" + REDACTED),
     (re.compile(r"(?i)\b(matching_?id[\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9\-]{6,}"), r"\1" + REDACTED),

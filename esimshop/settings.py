@@ -1,8 +1,11 @@
 """Settings for esimshop. Everything comes from the environment (see .env.example).
 
-Defaults are the sandbox: SQLite, in-process tasks, local-memory cache and the built-in
-sandbox providers, so a fresh checkout runs with no credentials and no internet.
+Defaults are production's: DEBUG and SANDBOX off. bin/run and the test setup turn on DEBUG and
+the built-in sandbox providers themselves (SQLite, in-process tasks, no credentials, no internet).
+With DEBUG=False a configuration that is not safe for real money refuses to start
+(esimshop/production_checks.py).
 """
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -10,17 +13,24 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from esimshop import production_checks
+from esimshop.production_checks import env_example_names
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# `NAME=` (as .env.example writes an unset setting) means "use the default", not an empty value:
+# django-environ would otherwise read "" as the value (an empty SECRET_KEY, a False boolean).
+for _name in [name for name, value in os.environ.items() if value == "" and name in env_example_names(BASE_DIR)]:
+    del os.environ[_name]
 
+# Development only: with DEBUG=False a key shorter than 50 characters or written anywhere in
+# the repository (this one, .env.example's) is refused.
 INSECURE_DEFAULT_SECRET = "sandbox-insecure-secret-key-do-not-use-in-production"
 
-DEBUG = env.bool("DEBUG", default=True)
+DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_DEFAULT_SECRET)
-if not DEBUG and SECRET_KEY == INSECURE_DEFAULT_SECRET:
-    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG=False.")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -55,6 +65,8 @@ MIDDLEWARE = [
     # First: every later line of the request (and every task it enqueues) carries its request id.
     "esimshop.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files straight from gunicorn (hashed names, compressed, cached for a year).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "esimshop.security.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "esimshop.middleware.ShopLocaleMiddleware",
@@ -62,6 +74,7 @@ MIDDLEWARE = [
     # costs no database or Redis round trip (sessions load lazily).
     "esimshop.overload.OverloadMiddleware",
     "esimshop.middleware.RejectNulPathMiddleware",
+    "esimshop.json_limits.JsonBodyLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -152,6 +165,10 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CATALOG_SYNC_INTERVAL_HOURS = env.int("CATALOG_SYNC_INTERVAL_HOURS", default=6)
 
+# How many proxies in front append to X-Forwarded-For (0 = none: the header is ignored). The one
+# client-address rule of every rate limit and of django-axes (esimshop/client_address.py).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
 # Admin login brute-force protection (django-axes): the axes backend must come first so a
 # locked-out username/IP is refused before the password is even checked.
 AUTHENTICATION_BACKENDS = [
@@ -160,8 +177,9 @@ AUTHENTICATION_BACKENDS = [
 ]
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)  # hours
-# Lock an address that guesses many usernames, and a username guessed from many addresses.
-AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+# Lock the pair (address, username): a username guessed from elsewhere stays usable for its owner,
+# so nobody can lock a known staff login out from their own address.
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "staff.security.client_ip_for_axes"
 
@@ -184,6 +202,14 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Production serves what the release step's collectstatic wrote: content-hashed names (so a
+# deploy never serves a stale pay.js) with gzip/brotli copies; whitenoise gives hashed files
+# "max-age=315360000, immutable". Development serves the source folders as they are.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage" if DEBUG
+                    else "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -203,22 +229,64 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
 }
 
+# Every JSON request body (esimshop/json_limits.py): larger is 413, deeper nesting is 400.
+JSON_MAX_BODY_BYTES = env.int("JSON_MAX_BODY_BYTES", default=65536)
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=32)
+
 # --- Providers -------------------------------------------------------------------------
-# With no eSIM Go key the shop talks to its own sandbox providers over real HTTP.
-ESIMGO_API_KEY = env.str("ESIMGO_API_KEY", default="")
-SANDBOX = env.bool("SANDBOX", default=not ESIMGO_API_KEY)
-SANDBOX_ESIMGO_API_KEY = "sandbox-esimgo-key"
+# SANDBOX is an explicit opt-in (bin/run and the tests set it): the shop then talks to its own
+# sandbox providers over real HTTP, with credentials derived from SECRET_KEY for this
+# installation. A provider pointed at the sandbox is always given the sandbox's credentials, so a
+# real key never reaches the sandbox (and the sandbox only ever compares its own keys).
+SANDBOX = env.bool("SANDBOX", default=False)
+# A public demo: SANDBOX on with DEBUG=False, no real credentials; every page says it is a demo.
+SANDBOX_PUBLIC_DEMO = env.bool("SANDBOX_PUBLIC_DEMO", default=False)
+# Plain-http provider base URLs on loopback hosts (the production-mode test's stand-ins); never
+# any other host, and https is required otherwise.
+PROVIDERS_ALLOW_LOOPBACK_HTTP = env.bool("PROVIDERS_ALLOW_LOOPBACK_HTTP", default=False)
+SANDBOX_ESIMGO_API_KEY = production_checks.sandbox_secret(SECRET_KEY, "esimgo-api-key")
+SANDBOX_QPAY_CLIENT_ID = "SANDBOX_MERCHANT"
+SANDBOX_QPAY_CLIENT_SECRET = production_checks.sandbox_secret(SECRET_KEY, "qpay-client-secret")
+SANDBOX_QPAY_INVOICE_CODE = "SANDBOX_INVOICE"
+# The real credentials as the environment gives them (the checks name each missing one).
+PROVIDER_CREDENTIALS_GIVEN = {name: env.str(name, default="") for name in production_checks.REAL_CREDENTIALS}
 ESIMGO_BASE_URL = env.str(
     "ESIMGO_BASE_URL",
     default=f"{SITE_URL}/sandbox/esimgo/v2.4" if SANDBOX else "https://api.esim-go.com/v2.4",
 ).rstrip("/")
-if SANDBOX and not ESIMGO_API_KEY:
+QPAY_BASE_URL = env.str(
+    "QPAY_BASE_URL", default=f"{SITE_URL}/sandbox/qpay" if SANDBOX else "https://merchant.qpay.mn"
+).rstrip("/")
+if production_checks.is_sandbox_url(ESIMGO_BASE_URL):
     ESIMGO_API_KEY = SANDBOX_ESIMGO_API_KEY
+else:
+    ESIMGO_API_KEY = PROVIDER_CREDENTIALS_GIVEN["ESIMGO_API_KEY"]
+if production_checks.is_sandbox_url(QPAY_BASE_URL):
+    QPAY_CLIENT_ID, QPAY_CLIENT_SECRET = SANDBOX_QPAY_CLIENT_ID, SANDBOX_QPAY_CLIENT_SECRET
+    QPAY_INVOICE_CODE = SANDBOX_QPAY_INVOICE_CODE
+else:
+    QPAY_CLIENT_ID = PROVIDER_CREDENTIALS_GIVEN["QPAY_CLIENT_ID"]
+    QPAY_CLIENT_SECRET = PROVIDER_CREDENTIALS_GIVEN["QPAY_CLIENT_SECRET"]
+    QPAY_INVOICE_CODE = PROVIDER_CREDENTIALS_GIVEN["QPAY_INVOICE_CODE"]
+_PROBLEMS = production_checks.configuration_problems(
+    production_checks.ProviderSetup(
+        debug=DEBUG, sandbox=SANDBOX, public_demo=SANDBOX_PUBLIC_DEMO, secret_key=SECRET_KEY,
+        esimgo_base_url=ESIMGO_BASE_URL, qpay_base_url=QPAY_BASE_URL, credentials=PROVIDER_CREDENTIALS_GIVEN,
+        allow_loopback_http=PROVIDERS_ALLOW_LOOPBACK_HTTP,
+    ),
+    repo_root=BASE_DIR,
+) if not DEBUG else []
+if _PROBLEMS:
+    raise ImproperlyConfigured("Refusing to start with DEBUG=False:\n- " + "\n- ".join(_PROBLEMS))
 ESIMGO_CONNECT_TIMEOUT = env.float("ESIMGO_CONNECT_TIMEOUT", default=5.0)
 ESIMGO_READ_TIMEOUT = env.float("ESIMGO_READ_TIMEOUT", default=30.0)
 ESIMGO_MAX_RETRIES = env.int("ESIMGO_MAX_RETRIES", default=3)
 # eSIM Go allows 10 req/s per IP in fixed one-second windows; 9 leaves room for window skew.
 ESIMGO_RATE_LIMIT_PER_SECOND = env.int("ESIMGO_RATE_LIMIT_PER_SECOND", default=9)
+# Purchases' eSIM Go validation: reused per bundle for this long, and never more than the budget
+# minus this share (percent), which stays for provisioning paid orders (catalog/ratelimit.py).
+ESIMGO_VALIDATION_CACHE_SECONDS = env.int("ESIMGO_VALIDATION_CACHE_SECONDS", default=60)
+ESIMGO_PROVISIONING_RESERVED_PERCENT = env.int("ESIMGO_PROVISIONING_RESERVED_PERCENT", default=34)
 ESIMGO_CATALOGUE_PAGE_SIZE = env.int("ESIMGO_CATALOGUE_PAGE_SIZE", default=1000)
 # Where eSIM Go (or the sandbox) POSTs V3 usage callbacks; set the same URL in the eSIM Go portal.
 ESIMGO_CALLBACK_URL = env.str("ESIMGO_CALLBACK_URL", default=f"{SITE_URL}/esimgo/callback/")
@@ -228,13 +296,7 @@ QPAY_USD_TO_MNT_RATE = Decimal(env.str("QPAY_USD_TO_MNT_RATE", default="3450"))
 PRICE_MARKUP_PERCENT = Decimal(env.str("PRICE_MARKUP_PERCENT", default="25"))
 PRICE_ROUNDING_STEP_MNT = env.int("PRICE_ROUNDING_STEP_MNT", default=100)
 
-# QPay (the payments issue uses these).
-QPAY_BASE_URL = env.str(
-    "QPAY_BASE_URL", default=f"{SITE_URL}/sandbox/qpay" if SANDBOX else "https://merchant.qpay.mn"
-).rstrip("/")
-QPAY_CLIENT_ID = env.str("QPAY_CLIENT_ID", default="TEST_MERCHANT" if SANDBOX else "")
-QPAY_CLIENT_SECRET = env.str("QPAY_CLIENT_SECRET", default="123456" if SANDBOX else "")
-QPAY_INVOICE_CODE = env.str("QPAY_INVOICE_CODE", default="TEST_INVOICE" if SANDBOX else "")
+# QPay (base URL and credentials above).
 QPAY_CALLBACK_PUBLIC_BASE_URL = env.str("QPAY_CALLBACK_PUBLIC_BASE_URL", default=SITE_URL).rstrip("/")
 QPAY_CONNECT_TIMEOUT = env.float("QPAY_CONNECT_TIMEOUT", default=5.0)
 QPAY_READ_TIMEOUT = env.float("QPAY_READ_TIMEOUT", default=20.0)
@@ -245,6 +307,17 @@ ESIMGO_PRICE_TOLERANCE_PERCENT = Decimal(env.str("ESIMGO_PRICE_TOLERANCE_PERCENT
 PAYMENTS_STATUS_RATE_LIMIT_PER_MINUTE = env.int("PAYMENTS_STATUS_RATE_LIMIT_PER_MINUTE", default=60)
 # Per client address (API and checkout form together): each purchase costs a QPay invoice.
 PAYMENTS_PURCHASE_RATE_LIMIT_PER_MINUTE = env.int("PAYMENTS_PURCHASE_RATE_LIMIT_PER_MINUTE", default=30)
+# The payment page per client address (each view may ask QPay about a waiting invoice).
+PAYMENTS_PAY_PAGE_RATE_LIMIT_PER_MINUTE = env.int("PAYMENTS_PAY_PAGE_RATE_LIMIT_PER_MINUTE", default=60)
+# Open (unpaid, unexpired) invoices: each is a real QPay invoice, so strangers can't pile them up.
+PAYMENTS_MAX_OPEN_INVOICES_PER_PHONE = env.int("PAYMENTS_MAX_OPEN_INVOICES_PER_PHONE", default=3)
+PAYMENTS_MAX_OPEN_INVOICES_PER_EMAIL = env.int("PAYMENTS_MAX_OPEN_INVOICES_PER_EMAIL", default=3)
+PAYMENTS_MAX_OPEN_INVOICES_PER_ADDRESS = env.int("PAYMENTS_MAX_OPEN_INVOICES_PER_ADDRESS", default=10)
+PAYMENTS_MAX_OPEN_INVOICES_TOTAL = env.int("PAYMENTS_MAX_OPEN_INVOICES_TOTAL", default=1000)
+# QPay payment/check calls per invoice asked for by shoppers' polling (status API, payment page);
+# with the scheduled checks (1, 3, 10, 30 min) and callbacks an invoice costs at most this + 4 +
+# one per authentic callback. Polling asks at most once a minute anyway (a 30-minute invoice: 30).
+PAYMENTS_MAX_POLL_CHECKS_PER_INVOICE = env.int("PAYMENTS_MAX_POLL_CHECKS_PER_INVOICE", default=30)
 # QPay callbacks: authentic ones per invoice (QPay sends one per payment), wrong-token ones per address.
 PAYMENTS_CALLBACK_RATE_LIMIT_PER_INVOICE_PER_MINUTE = env.int(
     "PAYMENTS_CALLBACK_RATE_LIMIT_PER_INVOICE_PER_MINUTE", default=120)

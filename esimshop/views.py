@@ -1,5 +1,6 @@
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
+from django.templatetags.static import static
 
 
 def healthz(request):
@@ -16,3 +17,9 @@ def server_error(request):
     if request.path.startswith("/api/"):
         return JsonResponse({"error": "Server error."}, status=500)
     return render(request, "500.html", status=500)
+
+
+def favicon(request):
+    """/favicon.ico -> the hashed favicon.svg. Resolved per request, not when the URLconf is
+    imported: the static manifest exists only after collectstatic (the release step)."""
+    return HttpResponsePermanentRedirect(static("favicon.svg"))

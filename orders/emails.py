@@ -50,7 +50,7 @@ def order_context(order) -> dict:
         "order": order,
         "plan": selectors.bundle_label(order.bundle),
         "esim_url": absolute(order.get_absolute_url()),
-        "topup_url": absolute(reverse("orders:topup", args=[order.public_id])),
+        "topup_url": absolute(reverse("orders:topup", args=[order.access_token])),
         "my_esims_url": absolute(reverse("orders:my-esims")),
         "amount_mnt": order.invoice.amount_mnt,
         "site_url": conf.site_url(),

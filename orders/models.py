@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from payments import status_cache
+from payments.models import new_access_token
 
 
 class ESim(models.Model):
@@ -33,9 +34,16 @@ class ESim(models.Model):
     class Meta:
         verbose_name = "eSIM"
         verbose_name_plural = "eSIMs"
+        # Support sees activation codes masked; finance (and superusers) may reveal one, audited.
+        permissions = [("reveal_activation_code", _("Can reveal an eSIM's activation code"))]
 
     def __str__(self):
         return self.iccid
+
+    @property
+    def masked_matching_id(self) -> str:
+        """The activation code as support sees it: its last four characters only."""
+        return "•" * 8 + self.matching_id[-4:] if self.matching_id else ""
 
     @property
     def lpa(self) -> str:
@@ -64,6 +72,8 @@ class Order(models.Model):
         REFUNDED = "REFUNDED", _("Refunded")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # The capability in the eSIM page URL (public_id is logged and sent to eSIM Go as customerRef).
+    access_token = models.CharField(max_length=64, unique=True, default=new_access_token, editable=False)
     invoice = models.OneToOneField("payments.Invoice", on_delete=models.PROTECT, related_name="order")
     bundle = models.ForeignKey("catalog.Bundle", on_delete=models.PROTECT, related_name="orders")
     customer = models.ForeignKey("payments.Customer", on_delete=models.PROTECT, related_name="orders")
@@ -103,7 +113,7 @@ class Order(models.Model):
         return f"order {self.public_id} {self.status}"
 
     def get_absolute_url(self):
-        return reverse("orders:esim-detail", args=[self.public_id])
+        return reverse("orders:esim-detail", args=[self.access_token])
 
     @property
     def is_in_progress(self) -> bool:

@@ -23,10 +23,13 @@ def install_details(esim) -> dict:
     }
 
 
-def order_by_public_id(public_id) -> Order | None:
+def order_by_access_token(token: str) -> Order | None:
+    """The order whose eSIM page URL carries `token` (its capability)."""
+    if not token or len(token) > 64:
+        return None
     return (
         Order.objects.select_related("bundle", "esim", "invoice", "customer")
-        .filter(public_id=public_id)
+        .filter(access_token=token)
         .first()
     )
 

@@ -13,12 +13,15 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from catalog.presentation import unlimited_tier_label
+from esimshop.client_address import client_address, client_ip_or_none
 from orders import callbacks, conf, magic_links, qr, selectors, topup, usage
 from orders import install_sheet as install_sheets
 from orders.forms import MyEsimsEmailForm, TopupForm
 from orders.models import Order
 from payments.signals import purchase_started
 from payments.remainder import REFUND_WORKING_DAYS, money_state
+from payments.api import payment_path, session_owner
+from payments.services import PurchaseError, start_purchase
 
 logger = logging.getLogger(__name__)
 
@@ -42,38 +45,30 @@ def private(view):
     return wrapped
 
 
-def _order_or_404(public_id) -> Order:
-    order = selectors.order_by_public_id(public_id)
+def _order_or_404(token) -> Order:
+    order = selectors.order_by_access_token(token)
     if order is None:
         raise Http404("no such eSIM")
     return order
 
 
-def client_ip(request) -> str | None:
-    if getattr(settings, "ORDERS_TRUST_X_FORWARDED_FOR", False):
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[-1].strip() or None  # the address our own proxy saw
-    return request.META.get("REMOTE_ADDR") or None
-
-
 @require_GET
 @private
-def esim_detail(request, public_id):
-    order = _order_or_404(public_id)
+def esim_detail(request, token):
+    order = _order_or_404(token)
     context = {
         "order": order,
         "plan": selectors.bundle_label(order.bundle),
         "platform": selectors.device_platform(request.headers.get("User-Agent", "")),
         "in_progress": order.is_in_progress,
-        "status_url": reverse("orders:esim-status", args=[order.public_id]),
+        "status_url": reverse("orders:esim-status", args=[order.access_token]),
     }
     if order.esim_id and order.status == Order.Status.DELIVERED:
         details = selectors.install_details(order.esim)
         context.update(details)
         context["qr_svg"] = mark_safe(qr.svg(details["lpa"]))  # noqa: S308 - our own generated SVG
-        context["topup_url"] = reverse("orders:topup", args=[order.public_id])
-        context["install_sheet_url"] = reverse("orders:install-sheet", args=[order.public_id])
+        context["topup_url"] = reverse("orders:topup", args=[order.access_token])
+        context["install_sheet_url"] = reverse("orders:install-sheet", args=[order.access_token])
     context.update(_ebarimt_context(order))
     context.update(money=money_state(order.invoice), refund_days=REFUND_WORKING_DAYS)
     return render(request, "orders/esim_detail.html", context)
@@ -81,9 +76,9 @@ def esim_detail(request, public_id):
 
 @require_GET
 @private
-def install_sheet(request, public_id):
+def install_sheet(request, token):
     """The printable install sheet (PNG, a download) for a delivered eSIM."""
-    order = _order_or_404(public_id)
+    order = _order_or_404(token)
     if not order.esim_id or order.status != Order.Status.DELIVERED:
         raise Http404("no eSIM to install yet")
     details = selectors.install_details(order.esim)
@@ -119,7 +114,7 @@ def _rate_limited(scope: str, request, limit: int) -> JsonResponse | None:
     """A 429 once this address used up its budget for `scope` this minute (payments' limiter)."""
     from payments.ratelimit import allow
 
-    allowed, retry_after = allow(scope, client_ip(request) or "unknown", limit=limit)
+    allowed, retry_after = allow(scope, client_address(request), limit=limit)
     if allowed:
         return None
     response = JsonResponse({"error": _("Too many requests. Please wait a few minutes and try again.")}, status=429)
@@ -129,11 +124,11 @@ def _rate_limited(scope: str, request, limit: int) -> JsonResponse | None:
 
 @require_GET
 @private
-def esim_status(request, public_id):
+def esim_status(request, token):
     limited = _rate_limited("esim-status", request, conf.status_rate_limit_per_minute())
     if limited:
         return limited
-    order = _order_or_404(public_id)
+    order = _order_or_404(token)
     return JsonResponse({
         "status": order.status,
         "ready": order.status == Order.Status.DELIVERED,
@@ -143,10 +138,8 @@ def esim_status(request, public_id):
 
 @require_http_methods(["GET", "POST"])
 @private
-def topup_view(request, public_id):
-    from payments.services import PurchaseError, start_purchase
-
-    order = _order_or_404(public_id)
+def topup_view(request, token):
+    order = _order_or_404(token)
     if order.status != Order.Status.DELIVERED or not order.esim_id:
         return redirect(order.get_absolute_url())
     esim = order.esim
@@ -169,13 +162,14 @@ def topup_view(request, public_id):
                     description=_("Top-up %(plan)s") % {"plan": selectors.bundle_label(bundle)},
                     topup_iccid=esim.iccid,
                     language=translation.get_language() or settings.LANGUAGE_CODE,
+                    owner=session_owner(request), client_address=client_ip_or_none(request),
                 )
             except PurchaseError as exc:
                 error, status = exc.message, exc.http_status
             else:
                 remember_invoice(request, invoice.pk)
                 purchase_started.send(sender=type(invoice), request=request, invoice=invoice)
-                return HttpResponseRedirect(reverse("payments:pay", args=[invoice.pk]))
+                return HttpResponseRedirect(payment_path(invoice))
         else:
             status = 400
     context = {
@@ -207,7 +201,7 @@ def my_esims(request):
         if form.is_valid():
             try:
                 magic_links.request_magic_link(
-                    form.cleaned_data["email"], ip=client_ip(request), language=translation.get_language() or ""
+                    form.cleaned_data["email"], ip=client_ip_or_none(request), language=translation.get_language() or ""
                 )
             except magic_links.RateLimited:
                 rate_limited, status = True, 429
@@ -224,7 +218,7 @@ def my_esims(request):
         card.countries = selectors.bundle_countries(card.first_order.bundle)
         card.latest = card.orders[0]
     pending_rows = [(order, selectors.bundle_label(order.bundle)) for order in pending]
-    unpaid = [(invoice, selectors.bundle_label(invoice.bundle), reverse("payments:pay", args=[invoice.pk]))
+    unpaid = [(invoice, selectors.bundle_label(invoice.bundle), payment_path(invoice))
               for invoice in selectors.open_invoices(email=email, invoice_ids=request.session.get(SESSION_INVOICES, []))]
     context = {
         "unpaid": unpaid,
@@ -277,7 +271,7 @@ def esimgo_callback(request):
         return JsonResponse({"error": "body too large"}, status=413)
     body = request.body
     if not callbacks.signature_is_valid(body, request.headers.get("X-Signature-SHA256"), settings.ESIMGO_API_KEY):
-        logger.warning("eSIM Go callback rejected: bad or missing signature (%d bytes from %s)", len(body), client_ip(request))
+        logger.warning("eSIM Go callback rejected: bad or missing signature (%d bytes from %s)", len(body), client_address(request))
         return JsonResponse({"error": "invalid signature"}, status=401)
     row, created = callbacks.receive_callback(body)
     return JsonResponse({"ok": True, "duplicate": not created})

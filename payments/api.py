@@ -1,4 +1,6 @@
 """Customer transactions API: the seed-000 purchase contract and the public payment status."""
+import hashlib
+import json
 import logging
 import re
 from datetime import timedelta
@@ -11,20 +13,28 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.models import Bundle
+from esimshop.client_address import client_address, client_ip_or_none
 from payments import selectors, services, status_cache
 from payments.models import Invoice
-from payments.ratelimit import allow, client_ip
+from payments.ratelimit import allow
 
 logger = logging.getLogger(__name__)
 
 STATUS_CHECK_MIN_AGE = timedelta(seconds=20)
 PHONE_SEPARATORS = re.compile(r"[\s\-().]")
+# A caller-chosen key is a capability for its invoice: long enough to be random (a UUID is 36).
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:\-]{16,255}")
+IDEMPOTENCY_KEY_DOC = (
+    "Optional. Repeat the same key (16-255 characters of letters, digits, `-_.:`; send a fresh random "
+    "UUID per purchase) to get the same invoice back instead of a second one, e.g. when a response was "
+    "lost. Without it every call creates a new invoice. The same key with a different body is 422."
+)
 
 
 def normalise_phone(value: str) -> str:
@@ -96,6 +106,22 @@ def remember_invoice(request, invoice) -> None:
         request.session["invoice_ids"] = ids[-50:]
 
 
+def session_owner(request) -> services.PurchaseOwner:
+    """This browser session as the owner of the invoices it opens (a double click gets the same
+    invoice back; another browser with the same phone, e-mail and plan gets its own)."""
+    if not request.session.session_key:
+        request.session.save()
+    return services.PurchaseOwner(key="s:" + hashlib.sha256(request.session.session_key.encode()).hexdigest())
+
+
+def payment_path(invoice) -> str:
+    return reverse("payments:pay", args=[invoice.access_token])
+
+
+def status_path(invoice) -> str:
+    return f"{reverse('payments:api-status', args=[invoice.pk])}?token={invoice.access_token}"
+
+
 def purchase_payload(request, invoice) -> dict:
     return {
         "invoice_id": invoice.qpay_invoice_id,
@@ -108,8 +134,8 @@ def purchase_payload(request, invoice) -> dict:
         "bankLinks": invoice.bank_urls,
         "amount": invoice.amount_mnt,
         "expiresAt": invoice.expires_at.isoformat(),
-        "statusUrl": request.build_absolute_uri(reverse("payments:api-status", args=[invoice.pk])),
-        "paymentUrl": request.build_absolute_uri(reverse("payments:pay", args=[invoice.pk])),
+        "statusUrl": request.build_absolute_uri(status_path(invoice)),
+        "paymentUrl": request.build_absolute_uri(payment_path(invoice)),
     }
 
 
@@ -117,7 +143,7 @@ def purchase_rate_limited(request):
     """Per client address; a purchase costs an eSIM Go validate and a QPay invoice. The API and
     the checkout form share the budget. Returns the seconds to wait, or 0."""
     limit = getattr(settings, "PAYMENTS_PURCHASE_RATE_LIMIT_PER_MINUTE", 30)
-    allowed, retry_after = allow("purchase", client_ip(request), limit=limit)
+    allowed, retry_after = allow("purchase", client_address(request), limit=limit)
     return 0 if allowed else retry_after
 
 
@@ -126,11 +152,18 @@ class PurchaseApi(APIView):
 
     @extend_schema(
         request=PurchaseInput,
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+                                     description=IDEMPOTENCY_KEY_DOC)],
         responses={
-            201: OpenApiResponse(description="Invoice created (or the shopper's open one returned): "
-                                             "invoice_id, qr_image, qr_link, customerId, internalInvoiceId, ..."),
+            201: OpenApiResponse(description="Invoice created (or, for a repeated Idempotency-Key, the same one "
+                                             "returned): invoice_id, qr_image, qr_link, customerId, "
+                                             "internalInvoiceId, paymentUrl, statusUrl (capability URLs), ..."),
             400: OpenApiResponse(description='{"error": text, "errors": {field: [text]}}'),
-            429: OpenApiResponse(description="Too many purchases from this address; see Retry-After."),
+            413: OpenApiResponse(description="Request body too large."),
+            422: OpenApiResponse(description="The Idempotency-Key was already used with a different body."),
+            429: OpenApiResponse(description="Too many purchases from this address (see Retry-After), or too many "
+                                             "unpaid invoices for this phone, e-mail, address or the shop (reason "
+                                             "in `error`)."),
             503: OpenApiResponse(description="A provider is unavailable; nothing was charged."),
         },
     )
@@ -145,10 +178,15 @@ class PurchaseApi(APIView):
         if not serializer.is_valid():
             return _fields_error({k: [str(m) for m in v] for k, v in serializer.errors.items()})
         data = serializer.validated_data
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+            return _fields_error({"Idempotency-Key": [str(_(
+                "Send 16-255 letters, digits or -_.: (a random UUID), or leave the header out."))]})
         try:
             invoice = services.start_purchase(
                 phone_number=data["phoneNumber"], email=data["email"], bundle=serializer.context["bundle"],
                 amount_mnt=data["amount"], description=data["description"], language=get_language() or "mn",
+                owner=idempotency_owner(key, data) if key else None, client_address=client_ip_or_none(request),
             )
         except services.PurchaseError as exc:
             if exc.field:
@@ -159,6 +197,13 @@ class PurchaseApi(APIView):
             # API client would get a session it never sends back - a database row per purchase.
             remember_invoice(request, invoice)
         return Response(purchase_payload(request, invoice), status=status.HTTP_201_CREATED)
+
+
+def idempotency_owner(key: str, data: dict) -> services.PurchaseOwner:
+    """The key (hashed: it is the caller's capability) and the request it is bound to."""
+    request_data = {name: str(value) for name, value in sorted(data.items())}
+    fingerprint = hashlib.sha256(json.dumps(request_data, sort_keys=True).encode()).hexdigest()
+    return services.PurchaseOwner(key="i:" + hashlib.sha256(key.encode()).hexdigest(), fingerprint=fingerprint)
 
 
 def request_check(invoice) -> bool:
@@ -180,6 +225,9 @@ def request_check(invoice) -> bool:
     # The callback normally arrives first; ask QPay only for a shopper who has been waiting.
     if timezone.now() - invoice.created_at < STATUS_CHECK_MIN_AGE:
         return False
+    # Bounded per invoice (PAYMENTS_MAX_POLL_CHECKS_PER_INVOICE): polling can't spend QPay calls forever.
+    if invoice.check_count >= int(getattr(settings, "PAYMENTS_MAX_POLL_CHECKS_PER_INVOICE", 30)):
+        return False
     if cache.add(f"payments:status-check:{invoice.pk}", 1, 60):
         services.enqueue_check(invoice.pk, cause="status poll")
         return True
@@ -188,13 +236,15 @@ def request_check(invoice) -> bool:
 
 @require_GET
 def invoice_status(request, invoice_id):
-    """GET /api/customer/transactions/<internalInvoiceId>/status — public; the UUID is the capability."""
+    """GET /api/customer/transactions/<internalInvoiceId>/status?token=<access token> — the token
+    (given only to the invoice's creator, in statusUrl) is the capability; the id alone is 404."""
     limit = getattr(settings, "PAYMENTS_STATUS_RATE_LIMIT_PER_MINUTE", 60)
-    allowed, retry_after = allow("status", client_ip(request), limit=limit)
+    allowed, retry_after = allow("status", client_address(request), limit=limit)
     if not allowed:
         response = JsonResponse({"error": str(_("Too many requests. Slow down."))}, status=429)
         response["Retry-After"] = str(retry_after)
         return response
+    token = request.GET.get("token", "")
     snapshot, generation = status_cache.get(invoice_id)
     if snapshot is None:
         invoice = selectors.get_invoice(invoice_id)
@@ -202,6 +252,9 @@ def invoice_status(request, invoice_id):
             return JsonResponse({"error": str(_("Not found."))}, status=404)
         snapshot = selectors.status_snapshot(invoice)
         status_cache.put(snapshot, generation)
+    if not snapshot.token_matches(token):
+        # The same 404 as an unknown id: the id alone (it is in QPay's and our logs) opens nothing.
+        return JsonResponse({"error": str(_("Not found."))}, status=404)
     if snapshot.public["status"] == Invoice.Status.PENDING and request_check(snapshot):
         # A check was just enqueued (in-process mode runs it now): answer from the database.
         snapshot = selectors.status_snapshot(selectors.get_invoice(invoice_id))

@@ -3,6 +3,7 @@
 The invoice status only changes through payments.services (named transitions); every change
 writes an InvoiceTransition row with its cause and actor.
 """
+import secrets
 import uuid
 
 from django.conf import settings
@@ -32,8 +33,15 @@ class Customer(models.Model):
         return f"{self.phone_number} <{self.email}>"
 
 
+def new_access_token() -> str:
+    """The capability in a payment page URL: 32 random bytes, unrelated to any id we log or send."""
+    return secrets.token_urlsafe(32)
+
+
 class Invoice(models.Model):
-    """One QPay invoice for one bundle. `id` is the public internalInvoiceId (a capability)."""
+    """One QPay invoice for one bundle. `id` (internalInvoiceId) is an identifier we log and put in
+    QPay's callback URL, never a capability: the payment page and the status API need
+    `access_token`, which only the creator is given."""
 
     class Status(models.TextChoices):
         PENDING = "PENDING", _("Waiting for payment")
@@ -43,6 +51,14 @@ class Invoice(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices")
+    access_token = models.CharField(max_length=64, unique=True, default=new_access_token, editable=False)
+    # Who may be handed this open invoice again: "s:<sha256 of the browser session>" (checkout
+    # page), "i:<sha256 of the Idempotency-Key>" (API), or "" (nobody: an API call without a key).
+    owner_key = models.CharField(max_length=80, blank=True, default="", editable=False)
+    # sha256 of the API request an Idempotency-Key was first used with (a different body -> 422).
+    request_fingerprint = models.CharField(max_length=64, blank=True, default="", editable=False)
+    client_address = models.GenericIPAddressField(null=True, blank=True, editable=False,
+                                                  help_text="Where the purchase came from (open-invoice caps).")
     bundle = models.ForeignKey("catalog.Bundle", on_delete=models.PROTECT, related_name="invoices")
     topup_iccid = models.CharField(max_length=32, blank=True, help_text="Set when this buys a top-up for an existing eSIM.")
     amount_mnt = models.PositiveIntegerField()
@@ -82,13 +98,17 @@ class Invoice(models.Model):
             ("cancel_invoice_at_qpay", _("Can cancel an unpaid invoice at QPay")),
         ]
         constraints = [
-            # One open invoice per shopper, bundle and target eSIM: a double-submit collides here
-            # and gets the existing invoice instead of a second one.
+            # One open invoice per owner (browser session), shopper, bundle and target eSIM: a
+            # double click collides here and gets the existing invoice instead of a second one.
+            # Another browser or API caller with the same phone/e-mail/plan gets its own.
             models.UniqueConstraint(
-                fields=["customer", "bundle", "topup_iccid"],
-                condition=Q(status="PENDING"),
-                name="uniq_open_invoice_per_customer_bundle",
+                fields=["owner_key", "customer", "bundle", "topup_iccid"],
+                condition=Q(status="PENDING") & Q(owner_key__startswith="s:"),
+                name="uniq_open_invoice_per_session_customer_bundle",
             ),
+            # One invoice per Idempotency-Key, ever: concurrent retries with one key collide here.
+            models.UniqueConstraint(fields=["owner_key"], condition=Q(owner_key__startswith="i:"),
+                                    name="uniq_invoice_per_idempotency_key"),
             models.CheckConstraint(condition=Q(amount_mnt__gt=0), name="invoice_amount_positive"),
         ]
 

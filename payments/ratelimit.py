@@ -1,18 +1,8 @@
-"""A small fixed-window rate limiter in the shared cache (Redis in production)."""
+"""A small fixed-window rate limiter in the shared cache (Redis in production). Keys by client
+address come from esimshop.client_address (the site's one rule)."""
 import time
 
-from django.conf import settings
 from django.core.cache import cache
-
-
-def client_ip(request) -> str:
-    """Behind the production proxy (SECURE_PROXY_SSL_HEADER set) the proxy appends the real
-    client address as the last X-Forwarded-For entry; without a proxy that header is
-    client-controlled, so REMOTE_ADDR is used."""
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if forwarded and getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
-        return forwarded.split(",")[-1].strip()
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
 def allow(scope: str, key: str, *, limit: int, window: int = 60) -> tuple[bool, int]:

@@ -3,9 +3,10 @@ from decimal import Decimal
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.urls import NoReverseMatch
+from django.utils.crypto import constant_time_compare
 
 from payments.models import Invoice
-from payments.status_cache import StatusSnapshot
+from payments.status_cache import StatusSnapshot, token_digest
 
 # Paid within 1 MNT of the invoice counts as paid (as payments.services.AMOUNT_TOLERANCE_MNT).
 AMOUNT_TOLERANCE_MNT = Decimal("1")
@@ -16,6 +17,20 @@ ORDER_NEEDS_ATTENTION = "NEEDS_ATTENTION"
 
 def get_invoice(invoice_id) -> Invoice | None:
     return Invoice.objects.select_related("bundle", "customer").filter(pk=invoice_id).first()
+
+
+def get_invoice_by_capability(invoice_id, token: str) -> Invoice | None:
+    """The invoice, only for the holder of its access token."""
+    invoice = get_invoice(invoice_id)
+    if invoice is None or not token or not constant_time_compare(invoice.access_token, token):
+        return None
+    return invoice
+
+
+def get_invoice_by_access_token(token: str) -> Invoice | None:
+    if not token or len(token) > 64:
+        return None
+    return Invoice.objects.select_related("bundle", "customer").filter(access_token=token).first()
 
 
 def order_for(invoice: Invoice):
@@ -79,4 +94,5 @@ def payment_state(invoice: Invoice) -> str:
 def status_snapshot(invoice: Invoice) -> StatusSnapshot:
     """The public status plus what decides whether to ask QPay (kept in payments.status_cache)."""
     return StatusSnapshot(pk=invoice.pk, public=public_status(invoice), is_payable=invoice.is_payable,
-                          expires_at=invoice.expires_at, created_at=invoice.created_at)
+                          expires_at=invoice.expires_at, created_at=invoice.created_at,
+                          check_count=invoice.check_count, token_digest=token_digest(invoice.access_token))

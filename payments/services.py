@@ -17,6 +17,7 @@ round trip, and on SQLite the sandbox QPay would wait on our write lock).
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -24,8 +25,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -90,6 +93,31 @@ class ProviderUnavailable(PurchaseError):
 
 class PurchaseInProgress(PurchaseError):
     http_status = 409
+
+
+class IdempotencyKeyReused(PurchaseError):
+    """The Idempotency-Key was first used with a different request."""
+
+    http_status = 422
+
+
+class TooManyOpenInvoices(PurchaseError):
+    """An open-invoice cap (per phone, e-mail, address or in total) is reached."""
+
+    http_status = 429
+
+
+@dataclass(frozen=True)
+class PurchaseOwner:
+    """Who may be handed an open invoice again: `key` is "s:<hash>" (a browser session) or
+    "i:<hash>" (an API Idempotency-Key); `fingerprint` is the API request's hash."""
+
+    key: str
+    fingerprint: str = ""
+
+    @property
+    def is_idempotency_key(self) -> bool:
+        return self.key.startswith("i:")
 
 
 # --- Outcomes -------------------------------------------------------------------------------
@@ -208,18 +236,25 @@ def _customer_for(*, phone_number: str, email: str) -> tuple[Customer, bool]:
         return Customer.objects.get(**key), False
 
 
-def sender_invoice_no_for(invoice_id: uuid.UUID) -> str:
-    # Letters and digits only (QPay's docs forbid special characters), 36 of the 45 allowed.
-    return f"ESIM{invoice_id.hex.upper()}"
+def new_sender_invoice_no() -> str:
+    """Our reference at QPay: random, unrelated to the invoice id or its access token (it shows in
+    QPay's portal and bank statements, so it must open nothing). Letters and digits only (QPay
+    forbids special characters), 36 of the 45 allowed."""
+    return f"ESIM{secrets.token_hex(16).upper()}"
 
 
 def start_purchase(*, phone_number: str, email: str, bundle, amount_mnt: int, description: str = "",
                    topup_iccid: str = "", company_register: str = "", language: str = "mn",
-                   actor: str = "shopper") -> Invoice:
-    """Create (or return the already open) QPay invoice for one bundle.
+                   actor: str = "shopper", owner: PurchaseOwner | None = None,
+                   client_address: str | None = None) -> Invoice:
+    """Create a QPay invoice for one bundle, or hand its owner back the one it already opened.
 
+    An open invoice is only ever handed back to its `owner` (the browser session that created it,
+    or the API caller repeating its Idempotency-Key); without an owner every call makes a new one,
+    so nobody is given, shown or able to cancel someone else's invoice.
     The server decides the price: `amount_mnt` is only the client's check against it.
-    Raises InvalidPurchase (400, with field), ProviderUnavailable (503), PurchaseInProgress (409).
+    Raises InvalidPurchase (400, with field), IdempotencyKeyReused (422), TooManyOpenInvoices (429),
+    ProviderUnavailable (503), PurchaseInProgress (409).
     """
     # A zero price (eSIM Go sent 0, no staff override) is a catalogue fault, not a free eSIM.
     if not bundle.is_available or bundle.price_mnt <= 0:
@@ -232,32 +267,72 @@ def start_purchase(*, phone_number: str, email: str, bundle, amount_mnt: int, de
     if not balance.can_cover(bundle):
         # Our eSIM Go balance cannot pay for it: no invoice the shopper would pay for nothing.
         raise ProviderUnavailable(balance.NOT_FOR_SALE_MESSAGE)
-    customer, new_customer = _customer_for(phone_number=phone_number, email=email)
-    for attempt in range(4):
-        # A customer this request has just created has no invoice to look for. (Should a concurrent
-        # submit insert one meanwhile, the partial unique constraint refuses ours and we look then.)
-        existing = None if new_customer and attempt == 0 else Invoice.objects.filter(
-            customer=customer, bundle=bundle, topup_iccid=topup_iccid, status=Status.PENDING
-        ).first()
+    customer, _new_customer = _customer_for(phone_number=phone_number, email=email)
+    for _attempt in range(4):
+        existing = _owners_invoice(owner, customer, bundle, topup_iccid) if owner else None
         if existing is not None:
+            if owner.is_idempotency_key:
+                if not constant_time_compare(existing.request_fingerprint, owner.fingerprint):
+                    raise IdempotencyKeyReused(_("This Idempotency-Key was already used for a different purchase."))
+                if existing.qpay_invoice_id or existing.status != Status.PENDING:
+                    return existing
+                _wait_or_retire(existing, actor=actor, retire=False)
+                continue
             if _reusable(existing, amount_mnt):
                 bind_log_context(invoice_id=existing.pk)
-                logger.info("purchase double-submit: returning open invoice %s", existing.pk)
+                logger.info("purchase double-submit: returning open invoice %s to its session", existing.pk)
                 return existing
             _wait_or_retire(existing, actor=actor)
             continue
+        enforce_open_invoice_caps(phone_number=customer.phone_number, email=customer.email,
+                                  client_address=client_address)
         validate_with_esimgo(bundle, topup_iccid)
         invoice = _insert_invoice(
             customer=customer, bundle=bundle, amount_mnt=amount_mnt, description=description,
             topup_iccid=topup_iccid, company_register=company_register, language=language, actor=actor,
+            owner=owner, client_address=client_address,
         )
         if invoice is None:
-            continue  # a concurrent submit inserted first; loop picks its invoice up
+            continue  # the same owner's concurrent submit inserted first; the loop picks its invoice up
         bind_log_context(invoice_id=invoice.pk)
         invoice = _create_at_qpay(invoice, actor=actor)
         metrics.purchase_started()
         return invoice
     raise PurchaseInProgress(_("This purchase is already being prepared. Please try again in a moment."))
+
+
+def _owners_invoice(owner: PurchaseOwner, customer, bundle, topup_iccid: str) -> Invoice | None:
+    if owner.is_idempotency_key:
+        return Invoice.objects.filter(owner_key=owner.key).first()
+    return Invoice.objects.filter(owner_key=owner.key, customer=customer, bundle=bundle, topup_iccid=topup_iccid,
+                                  status=Status.PENDING).first()
+
+
+def enforce_open_invoice_caps(*, phone_number: str, email: str, client_address: str | None) -> None:
+    """Open (payable) invoices per phone, e-mail, client address and in total, in one query.
+    A soft cap (counted, not locked): concurrent purchases may pass it by a few."""
+    caps = {
+        "phone": int(getattr(settings, "PAYMENTS_MAX_OPEN_INVOICES_PER_PHONE", 3)),
+        "email": int(getattr(settings, "PAYMENTS_MAX_OPEN_INVOICES_PER_EMAIL", 3)),
+        "address": int(getattr(settings, "PAYMENTS_MAX_OPEN_INVOICES_PER_ADDRESS", 10)),
+        "total": int(getattr(settings, "PAYMENTS_MAX_OPEN_INVOICES_TOTAL", 1000)),
+    }
+    open_invoices = Invoice.objects.filter(status=Status.PENDING, expires_at__gt=_now())
+    counted = {"total": Count("id"), "phone": Count("id", filter=Q(customer__phone_number=phone_number)),
+               "email": Count("id", filter=Q(customer__email=email))}
+    if client_address:
+        counted["address"] = Count("id", filter=Q(client_address=client_address))
+    counts = open_invoices.aggregate(**counted)
+    messages = {
+        "phone": _("This phone number already has %(n)s unpaid invoices. Pay or wait for one to expire."),
+        "email": _("This e-mail address already has %(n)s unpaid invoices. Pay or wait for one to expire."),
+        "address": _("Too many unpaid invoices from your network (%(n)s). Pay or wait for one to expire."),
+        "total": _("The shop has too many unpaid invoices right now. Please try again in a few minutes."),
+    }
+    for name, cap in caps.items():
+        if (counts.get(name) or 0) >= cap:
+            logger.warning("purchase refused: open-invoice cap per %s (%s) reached", name, cap)
+            raise TooManyOpenInvoices(messages[name] % {"n": cap})
 
 
 def _reusable(invoice: Invoice, amount_mnt: int) -> bool:
@@ -268,8 +343,9 @@ def _reusable(invoice: Invoice, amount_mnt: int) -> bool:
     )
 
 
-def _wait_or_retire(invoice: Invoice, *, actor: str) -> None:
-    """An open invoice we cannot hand back: wait for a concurrent creation, or retire it."""
+def _wait_or_retire(invoice: Invoice, *, actor: str, retire: bool = True) -> None:
+    """The owner's open invoice we cannot hand back yet: wait for a concurrent creation, or retire
+    it (only ever the caller's own invoice)."""
     if not invoice.qpay_invoice_id and _now() - invoice.created_at < CREATING_STALE_AFTER:
         deadline = time.monotonic() + WAIT_FOR_CONCURRENT_CREATION_SECONDS
         while time.monotonic() < deadline:
@@ -277,6 +353,8 @@ def _wait_or_retire(invoice: Invoice, *, actor: str) -> None:
             if invoice.qpay_invoice_id or invoice.status != Status.PENDING:
                 return
             time.sleep(0.1)
+        return
+    if not retire:
         return
     cause = "superseded by a new purchase" if invoice.qpay_invoice_id else "abandoned while being created"
     cancel_invoice(invoice.pk, cause=cause, actor=actor)
@@ -286,8 +364,16 @@ def validate_with_esimgo(bundle, topup_iccid: str = "") -> dict:
     """Dry-run the eSIM Go order before taking money: refusal → 400, outage → 503."""
     from integrations.esimgo import client as esimgo
 
+    # A successful validation is reused per bundle (and target eSIM) for a short while: a burst of
+    # purchases of one plan costs one request of the shared eSIM Go budget, not one each.
+    cache_key = f"payments:esimgo-validation:{bundle.name}:{topup_iccid}"
+    result = cache.get(cache_key)
     try:
-        result = esimgo.ESIMGoClient().create_order(bundle.name, validate=True, iccid=topup_iccid or None)
+        if result is None:
+            result = esimgo.ESIMGoClient(shopper=True).create_order(bundle.name, validate=True,
+                                                                    iccid=topup_iccid or None)
+            if isinstance(result, dict) and result.get("valid") is not False:
+                cache.set(cache_key, result, int(getattr(settings, "ESIMGO_VALIDATION_CACHE_SECONDS", 60)))
     except esimgo.ESIMGoError as exc:
         permanent_refusal = isinstance(exc, (esimgo.ESIMGoBadRequest, esimgo.ESIMGoNotFound))
         logger.warning("eSIM Go validate for %s failed: %r", bundle.name, exc)
@@ -312,7 +398,8 @@ def validate_with_esimgo(bundle, topup_iccid: str = "") -> dict:
     return result
 
 
-def _insert_invoice(*, customer, bundle, amount_mnt, description, topup_iccid, company_register, language, actor):
+def _insert_invoice(*, customer, bundle, amount_mnt, description, topup_iccid, company_register, language, actor,
+                    owner: PurchaseOwner | None = None, client_address: str | None = None):
     invoice_id = uuid.uuid4()
     ttl = timedelta(minutes=getattr(settings, "QPAY_INVOICE_TTL_MINUTES", 30))
     try:
@@ -320,7 +407,9 @@ def _insert_invoice(*, customer, bundle, amount_mnt, description, topup_iccid, c
             invoice = Invoice.objects.create(
                 id=invoice_id, customer=customer, bundle=bundle, topup_iccid=topup_iccid, amount_mnt=amount_mnt,
                 description=(description or "")[:255], company_register=company_register, language=language[:8],
-                sender_invoice_no=sender_invoice_no_for(invoice_id), expires_at=_now() + ttl,
+                sender_invoice_no=new_sender_invoice_no(), expires_at=_now() + ttl,
+                owner_key=owner.key if owner else "", request_fingerprint=owner.fingerprint if owner else "",
+                client_address=client_address,
             )
             InvoiceTransition.objects.create(
                 invoice=invoice, from_status="", to_status=Status.PENDING, name="open",

@@ -16,18 +16,20 @@ stored) and `orders.models.Order.apply_transition` (delivered / needs attention 
 
 A cache fault never breaks the page: the status is then read from the database as before.
 """
+import hashlib
 import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.cache import cache
+from django.utils.crypto import constant_time_compare
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
 GENERATION_KEY = "payments:status-gen:{}"
-ENTRY_KEY = "payments:status:{}"
+ENTRY_KEY = "payments:status:v2:{}"  # v2: snapshots carry check_count and token_digest
 # Bounds only what invalidation cannot see (an eviction, a write by hand in psql): a pending
 # invoice lives 30 minutes, so an entry outliving its facts by a minute at most is acceptable.
 ENTRY_SECONDS = 60
@@ -44,6 +46,16 @@ class StatusSnapshot:
     is_payable: bool
     expires_at: datetime
     created_at: datetime
+    check_count: int
+    # sha256 of the invoice's access token: the cache never holds the capability itself.
+    token_digest: str
+
+    def token_matches(self, token: str) -> bool:
+        return bool(token) and constant_time_compare(self.token_digest, token_digest(token))
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _new_epoch() -> int:

@@ -8,6 +8,6 @@ urlpatterns = [
     path("api/customer/transactions/purchase", api.PurchaseApi.as_view(), name="api-purchase"),
     path("api/customer/transactions/<uuid:invoice_id>/status", api.invoice_status, name="api-status"),
     path("checkout/<str:bundle_name>/", views.checkout, name="checkout"),
-    path("pay/<uuid:invoice_id>/", views.pay, name="pay"),
+    path("pay/<str:token>/", views.pay, name="pay"),
     path("payments/qpay/callback/<uuid:invoice_id>/", views.qpay_callback, name="qpay-callback"),
 ]

@@ -18,10 +18,12 @@ from catalog.models import Bundle
 from catalog.selectors import bundle_label
 from payments import remainder as remainders
 from payments import selectors, services, signals
-from payments.api import purchase_rate_limited, remember_invoice, request_check
+from payments.api import (payment_path, purchase_rate_limited, remember_invoice, request_check, session_owner,
+                          status_path)
 from payments.forms import CheckoutForm
 from payments.models import Invoice
-from payments.ratelimit import allow, client_ip
+from esimshop.client_address import client_address, client_ip_or_none
+from payments.ratelimit import allow
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +58,8 @@ def checkout(request, bundle_name):
                     invoice = services.start_purchase(
                         phone_number=data["phone_number"], email=data["email"], bundle=bundle,
                         amount_mnt=bundle.price_mnt, company_register=data["company_register"],
-                        language=get_language() or "mn",
+                        language=get_language() or "mn", owner=session_owner(request),
+                        client_address=client_ip_or_none(request),
                     )
                 except services.PurchaseError as exc:
                     form.add_error(FORM_FIELD_FOR.get(exc.field), exc.message)
@@ -65,7 +68,7 @@ def checkout(request, bundle_name):
                     remember_invoice(request, invoice)
                     signals.purchase_started.send(sender=Invoice, request=request, invoice=invoice)
                     request.session[SESSION_CONTACT] = {"phone_number": data["phone_number"], "email": data["email"]}
-                    return redirect("payments:pay", invoice.pk)
+                    return redirect(payment_path(invoice))
         else:
             if "amount" in form.errors:
                 # The hidden price check came back missing or garbled: an error on a hidden field is
@@ -96,8 +99,17 @@ def _repriced_form(data, bundle):
 
 
 @require_http_methods(["GET", "POST"])
-def pay(request, invoice_id):
-    invoice = get_object_or_404(Invoice.objects.select_related("bundle", "customer"), pk=invoice_id)
+def pay(request, token):
+    """The payment page; its URL's token (given only to the creator) is the capability."""
+    allowed, retry_after = allow("pay-page", client_address(request),
+                                 limit=getattr(settings, "PAYMENTS_PAY_PAGE_RATE_LIMIT_PER_MINUTE", 60))
+    if not allowed:
+        response = HttpResponse(_("Too many requests. Slow down."), status=429, content_type="text/plain")
+        response["Retry-After"] = str(retry_after)
+        return response
+    invoice = selectors.get_invoice_by_access_token(token)
+    if invoice is None:
+        raise Http404("no such invoice")
     if request.method == "POST":
         return _pay_action(request, invoice)
     if invoice.status == Invoice.Status.PENDING:
@@ -127,7 +139,7 @@ def _pay_context(request, invoice, public, *, error=""):
         "remainder": remainder,
         "qr_source": qr_source,
         "error": error,
-        "status_url": reverse("payments:api-status", args=[invoice.pk]),
+        "status_url": status_path(invoice),
         "sandbox_bank_url": _sandbox_bank_url(request, invoice, qr_source.qpay_invoice_id),
         "waiting": public["status"] in ("PENDING", "PAID"),
         # Past its expiry but not yet expired by the task: stop offering the QR. A short payment
@@ -140,7 +152,7 @@ def _pay_context(request, invoice, public, *, error=""):
 def _pay_action(request, invoice):
     """The payment page's buttons: pay the rest of a short payment, ask for it back, start again."""
     action = request.POST.get("action", "")
-    here = reverse("payments:pay", args=[invoice.pk])
+    here = payment_path(invoice)
     if action == "restart":
         request.session[SESSION_CONTACT] = {"phone_number": invoice.customer.phone_number,
                                             "email": invoice.customer.email}
@@ -166,7 +178,7 @@ def _sandbox_bank_url(request, invoice, qpay_invoice_id) -> str:
         url = reverse("sandbox_qpay:bank", args=[qpay_invoice_id])
     except NoReverseMatch:
         return ""
-    return f"{url}?{urlencode({'return': reverse('payments:pay', args=[invoice.pk])})}"
+    return f"{url}?{urlencode({'return': payment_path(invoice)})}"
 
 
 @csrf_exempt
@@ -182,11 +194,11 @@ def qpay_callback(request, invoice_id):
     if not services.is_valid_callback_token(invoice_id, request.GET.get("token")):
         # Only failures count against an address, so QPay's own (authentic) callbacks are never
         # refused for sharing an address with someone guessing.
-        allowed, retry_after = allow("callback-bad-token", client_ip(request),
+        allowed, retry_after = allow("callback-bad-token", client_address(request),
                                      limit=getattr(settings, "PAYMENTS_CALLBACK_BAD_TOKEN_RATE_LIMIT_PER_MINUTE", 60))
         if not allowed:
             return _too_many(retry_after)
-        logger.warning("QPay callback for %s with a missing/wrong token from %s", invoice_id, client_ip(request))
+        logger.warning("QPay callback for %s with a missing/wrong token from %s", invoice_id, client_address(request))
         return HttpResponseNotFound("Not found", content_type="text/plain")
     # Each authentic callback costs a QPay payment/check: a replayed callback URL must not turn
     # into a flood against QPay. Generous: QPay sends one per payment; retries and bursts fit.
@@ -205,7 +217,7 @@ def qpay_callback(request, invoice_id):
         query_string=query.urlencode(),
         body=request.body.decode("utf-8", errors="replace") if request.method == "POST" else "",
         qpay_payment_id=request.GET.get("qpay_payment_id", ""),
-        remote_addr=request.META.get("REMOTE_ADDR"),
+        remote_addr=client_ip_or_none(request),
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
     )
     response = HttpResponse("SUCCESS", content_type="text/plain")

@@ -2,14 +2,20 @@
 from datetime import timedelta
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, OuterRef, Q
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from orders.models import EmailLog, ESim, ESIMGoCallback, MagicLinkToken, Order, OrderTransition, ProvisioningAttempt
 from staff import actions as staff_actions
 from staff import admin_views
 from staff.admin_base import ReadOnlyAdmin, ReadOnlyInline
+from staff.audit import record_staff_action
 from staff.panels import purchase_panels
 from staff.search import IndexedSearchMixin, ScaleSafeAdminMixin
 
@@ -173,12 +179,38 @@ class ESimAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     list_display = ("iccid", "phone", "email", "created_at", "customer_ref_set_at")
     list_select_related = ("customer",)
     search_fields = ("=iccid", "=customer__phone_number", "customer__email")
+    # The activation code is shown masked; finance (orders.reveal_activation_code) and superusers
+    # reveal it through reveal_view, which records each reveal in the audit trail.
     search_lookups = {"long_number": ["iccid"], "phone": ["customer__phone_number"],
                       "partial_phone": ["customer__phone_number__contains"], "email": ["customer__email__icontains"],
                       "text": ["customer__email__icontains"]}
-    fields = ("iccid", "matching_id", "smdp_address", "customer", "customer_ref_set_at", "created_at")
+    fields = ("iccid", "activation_code", "smdp_address", "customer", "customer_ref_set_at", "created_at")
     readonly_fields = fields
     inlines = [OrderInline]
+
+    @admin.display(description=_("activation code"))
+    def activation_code(self, obj):
+        url = reverse("admin:orders_esim_reveal", args=[obj.pk])
+        return format_html('{} <a href="{}">{}</a>', obj.masked_matching_id, url, _("Reveal (recorded)"))
+
+    def get_urls(self):
+        return [path("<int:esim_id>/reveal/", self.admin_site.admin_view(self.reveal_view), name="orders_esim_reveal"),
+                *super().get_urls()]
+
+    def reveal_view(self, request, esim_id):
+        if not request.user.has_perm("orders.reveal_activation_code"):
+            raise PermissionDenied
+        esim = get_object_or_404(ESim, pk=esim_id)
+        if request.method != "POST":
+            return TemplateResponse(request, "orders/admin/reveal_code.html",
+                                    {**self.admin_site.each_context(request), "esim": esim, "revealed": False,
+                                     "title": _("Reveal activation code")})
+        record_staff_action(request.user, "esim.reveal_activation_code", esim)
+        response = TemplateResponse(request, "orders/admin/reveal_code.html",
+                                    {**self.admin_site.each_context(request), "esim": esim, "revealed": True,
+                                     "title": _("Reveal activation code")})
+        response["Cache-Control"] = "private, no-store"
+        return response
 
     @admin.display(description=_("phone"))
     def phone(self, obj):

@@ -45,7 +45,7 @@ def _render(message: BotMessage) -> tuple[str, dict]:
             text = _("Your eSIM is ready: %(plan)s. Open it to install; the activation code is only on "
                      "the eSIM page, never in this chat.") % {"plan": plan}
         return text, _web_app_button(_("Open my eSIM"), order.get_absolute_url())
-    topup = reverse("orders:topup", args=[order.public_id])
+    topup = reverse("orders:topup", args=[order.access_token])
     if kind == BotMessage.Kind.USAGE_80:
         return (_("You have used 80%% of your data: %(plan)s.") % {"plan": plan},
                 _web_app_button(_("Top up"), topup))

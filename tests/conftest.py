@@ -98,6 +98,9 @@ def live_shop(live_server, settings):
     settings.SITE_URL = live_server.url
     settings.QPAY_BASE_URL = live_server.url + "/sandbox/qpay"
     settings.QPAY_CALLBACK_PUBLIC_BASE_URL = live_server.url
+    # The sandbox takes only this installation's own sandbox credentials (never real ones).
+    settings.QPAY_CLIENT_ID, settings.QPAY_CLIENT_SECRET, settings.QPAY_INVOICE_CODE = (
+        settings.SANDBOX_QPAY_CLIENT_ID, settings.SANDBOX_QPAY_CLIENT_SECRET, settings.SANDBOX_QPAY_INVOICE_CODE)
     settings.ESIMGO_BASE_URL = live_server.url + "/sandbox/esimgo/v2.4"
     settings.ESIMGO_API_KEY = settings.SANDBOX_ESIMGO_API_KEY
     settings.ESIMGO_CALLBACK_URL = live_server.url + "/esimgo/callback/"

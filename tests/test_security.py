@@ -129,7 +129,7 @@ def pages(db, settings, client):
         "country": "/countries/MN/",
         "bundle": f"/bundles/{bundle.name}/",
         "checkout": reverse("payments:checkout", args=[bundle.name]),
-        "pay": reverse("payments:pay", args=[invoice.pk]),
+        "pay": reverse("payments:pay", args=[invoice.access_token]),
         "esim": order.get_absolute_url(),
         "my_esims": reverse("orders:my-esims"),
         "magic_link": reverse("orders:my-esims-login", args=["not-a-token"]),
@@ -245,7 +245,7 @@ def test_only_the_provider_callbacks_are_csrf_exempt():
 @pytest.mark.parametrize("form", ["checkout", "my_esims", "magic_link", "logout", "topup", "admin_login", "sandbox_bank"])
 def test_every_form_refuses_a_post_without_the_csrf_token(form, pages, settings):
     order = DeliveredOrderFactory()
-    urls = {**pages, "logout": reverse("orders:my-esims-logout"), "topup": reverse("orders:topup", args=[order.public_id])}
+    urls = {**pages, "logout": reverse("orders:my-esims-logout"), "topup": reverse("orders:topup", args=[order.access_token])}
     strict = Client(enforce_csrf_checks=True)
     before = Invoice.objects.count()
     response = strict.post(urls[form], {"email": "a@example.mn", "phone_number": "99112233", "amount": "12500",
@@ -313,7 +313,7 @@ def test_checkout_form_shares_the_purchase_limit(client, db, settings, frozen_wi
 def test_esim_status_json_is_rate_limited(client, db, settings, frozen_window):
     settings.ORDERS_STATUS_RATE_LIMIT_PER_MINUTE = 2
     order = DeliveredOrderFactory()
-    url = reverse("orders:esim-status", args=[order.public_id])
+    url = reverse("orders:esim-status", args=[order.access_token])
     assert [client.get(url).status_code for _ in range(3)] == [200, 200, 429]
     assert client.get(url, REMOTE_ADDR="10.2.2.2").status_code == 200
 

@@ -45,8 +45,8 @@ def wait_for(condition, *, timeout=30.0, what="condition"):
 def shop(live_shop, settings):
     # Secrets unique to this run, so the log scan below can look for them.
     settings.SECRET_KEY = "test-secret-key-" + secrets.token_hex(24)
-    settings.QPAY_CLIENT_SECRET = "qpay-secret-" + secrets.token_hex(16)
-    settings.ESIMGO_API_KEY = "esimgo-key-" + secrets.token_hex(16)
+    settings.QPAY_CLIENT_SECRET = settings.SANDBOX_QPAY_CLIENT_SECRET = "qpay-secret-" + secrets.token_hex(16)
+    settings.ESIMGO_API_KEY = settings.SANDBOX_ESIMGO_API_KEY = "esimgo-key-" + secrets.token_hex(16)
     BundleFactory(name=NAME, countries=["MN"], price=Decimal(str(get_catalogue().by_name[NAME]["price"])),
                   computed_price_mnt=12500)
     return live_shop
@@ -165,3 +165,18 @@ def test_access_log_lines_are_cleaned_too(caplog):
         '&token=[redacted] HTTP/1.1" 200',
         '203.0.113.5 "GET /my-esims/login/[redacted]/ HTTP/1.1" 410',
     ]
+
+
+def test_capability_urls_are_redacted_in_logs():
+    """Issue 9: pay and eSIM page URLs carry the access token; no log line keeps it."""
+    from esimshop.log_redaction import redact
+    from payments.models import new_access_token
+
+    pay, esim = new_access_token(), new_access_token()
+    line = (f'"GET /pay/{pay}/ HTTP/1.1" 200 "GET /esims/{esim}/status.json" /esims/{esim}/topup/ '
+            f"return=%2Fpay%2F{pay}%2F GET /api/customer/transactions/4f1c2d3e-1111-2222-3333-444455556666/status"
+            f"?token={pay} iccid /esims/8944538532971469360/bundles")
+    cleaned = redact(line)
+    assert pay not in cleaned and esim not in cleaned
+    assert "/pay/[redacted]/" in cleaned and "/esims/[redacted]/status.json" in cleaned
+    assert "/esims/8944538532971469360/bundles" in cleaned  # eSIM Go API paths keep the ICCID readable

@@ -384,7 +384,10 @@ class ESIMGoClient:
     max_retry_after = 30.0  # longer Retry-After → raise and let the caller schedule
     max_catalogue_pages = 10_000
 
-    def __init__(self, *, base_url=None, api_key=None, session=None, rate_limiter=None, sleep=None):
+    def __init__(self, *, base_url=None, api_key=None, session=None, rate_limiter=None, sleep=None, shopper=False):
+        # shopper=True: calls a shopper's request causes (purchase validation); they may not use the
+        # share of the request budget kept for provisioning paid orders (catalog/ratelimit.py).
+        self.shopper = shopper
         self._base_url = base_url
         self._api_key = api_key
         self.session = session or requests.Session()
@@ -463,7 +466,10 @@ class ESIMGoClient:
         max_retries = max(int(settings.ESIMGO_MAX_RETRIES), 0) if retry else 0
         attempt = 0
         while True:
-            self.rate_limiter.acquire()
+            if self.shopper:
+                self.rate_limiter.acquire(shopper=True)
+            else:
+                self.rate_limiter.acquire()
             started = time.monotonic()
             try:
                 response = self.session.request(

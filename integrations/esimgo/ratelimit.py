@@ -43,10 +43,13 @@ class LocalWindowCounter:
 class CacheWindowCounter:
     """Per-second counters in the Django cache (Redis in production)."""
 
+    def __init__(self, prefix: str = KEY_PREFIX):
+        self.prefix = prefix
+
     def incr(self, window: int) -> int:
         from django.core.cache import cache
 
-        key = f"{KEY_PREFIX}{window}"
+        key = f"{self.prefix}{window}"
         # add() is a no-op when the key exists; incr() is atomic in Redis.
         cache.add(key, 0, timeout=5)
         try:
@@ -66,27 +69,43 @@ class SharedRateLimiter:
         self.sleep = sleep
         self.local = LocalWindowCounter()
         self.shared = CacheWindowCounter()
+        # Shopper-driven calls (purchase validation) are also counted here, against the budget
+        # minus the share reserved for provisioning paid orders.
+        self.shopper_local = LocalWindowCounter()
+        self.shopper_shared = CacheWindowCounter(KEY_PREFIX + "shopper:")
 
     @property
     def limit(self) -> int:
         return int(self._limit if self._limit is not None else settings.ESIMGO_RATE_LIMIT_PER_SECOND)
 
-    def _counter(self):
+    @property
+    def shopper_limit(self) -> int:
+        """What purchases' validation may use per second: the rest is kept for provisioning."""
+        reserved = int(getattr(settings, "ESIMGO_PROVISIONING_RESERVED_PERCENT", 34))
+        return max(self.limit - -(-self.limit * reserved // 100), 1)
+
+    def _counter(self, shopper: bool = False):
         use_cache = self._use_cache if self._use_cache is not None else bool(getattr(settings, "REDIS_URL", ""))
+        if shopper:
+            return self.shopper_shared if use_cache else self.shopper_local
         return self.shared if use_cache else self.local
 
-    def _incr(self, window: int) -> int:
-        counter = self._counter()
+    def _incr(self, window: int, shopper: bool = False) -> int:
+        counter = self._counter(shopper)
         try:
             return counter.incr(window)
         except Exception as exc:  # noqa: BLE001 - a cache outage must not stop provider calls
-            if counter is self.local:
+            if counter in (self.local, self.shopper_local):
                 raise
             logger.warning("eSIM Go rate limiter: shared counter unavailable (%s); using in-process counter", exc)
-            return self.local.incr(window)
+            return (self.shopper_local if shopper else self.local).incr(window)
 
-    def acquire(self) -> float:
-        """Wait for a slot in the current (or a later) window. Returns seconds waited."""
+    def acquire(self, *, shopper: bool = False) -> float:
+        """Wait for a slot in the current (or a later) window. Returns seconds waited.
+
+        `shopper=True` (purchase validation) takes a slot only while this second's shopper calls
+        are under `shopper_limit`, so ESIMGO_PROVISIONING_RESERVED_PERCENT of every second stays
+        for provisioning paid orders however many shoppers are validating."""
         limit = self.limit
         if limit <= 0:
             return 0.0
@@ -94,6 +113,11 @@ class SharedRateLimiter:
         while True:
             now = self.clock()
             window = int(now)
+            if shopper and self._incr(window, shopper=True) > self.shopper_limit and waited < MAX_WAIT_SECONDS:
+                pause = max(window + 1 - now, 0.001)
+                self.sleep(pause)
+                waited += pause
+                continue
             if self._incr(window) <= limit or waited >= MAX_WAIT_SECONDS:
                 return waited
             pause = max(window + 1 - now, 0.001)

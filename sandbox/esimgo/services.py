@@ -362,7 +362,7 @@ def send_usage_callback(iccid: str, percent: int = 80, *, url: str | None = None
     response = requests.post(
         target,
         data=body,
-        headers={"Content-Type": "application/json", "X-Signature-SHA256": sign(body, settings.ESIMGO_API_KEY)},
+        headers={"Content-Type": "application/json", "X-Signature-SHA256": sign(body, settings.SANDBOX_ESIMGO_API_KEY)},
         timeout=(5, 15),
     )
     logger.info("sandbox eSIM Go: Utilisation callback for %s (%s%%) -> %s %s", iccid, percent, target, response.status_code)

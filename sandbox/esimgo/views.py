@@ -49,14 +49,15 @@ def error(status, message, **headers):
     return response
 
 
-def _client_ip(request):
+def _caller_socket_address(request):
+    # What the real eSIM Go sees: the calling server's socket address (not the shop's client rule).
     return request.META.get("REMOTE_ADDR", "")
 
 
 def _authorised(request) -> bool:
+    # Only this installation's sandbox key: the sandbox never sees or compares a real key.
     given = request.headers.get("X-API-Key", "")
-    keys = [k for k in (settings.SANDBOX_ESIMGO_API_KEY, settings.ESIMGO_API_KEY) if k]
-    return bool(given) and any(constant_time_compare(given, key) for key in keys)
+    return bool(given) and constant_time_compare(given, settings.SANDBOX_ESIMGO_API_KEY)
 
 
 def _rate_limit(request):
@@ -64,7 +65,7 @@ def _rate_limit(request):
     limit = int(getattr(settings, "SANDBOX_ESIMGO_RATE_LIMIT", 10))
     now = time.time()
     window = int(now)
-    key = f"sandbox:esimgo:rl:{_client_ip(request)}:{window}"
+    key = f"sandbox:esimgo:rl:{_caller_socket_address(request)}:{window}"
     cache.add(key, 0, timeout=5)
     try:
         used = cache.incr(key)
@@ -257,7 +258,7 @@ def _order_view(order, include_iccids=True):
 @api("orders", {"GET", "POST"})
 def orders(request):
     if request.method == "POST":
-        result = services.place_order(_json_body(request), source_ip=_client_ip(request))
+        result = services.place_order(_json_body(request), source_ip=_caller_socket_address(request))
         return JsonResponse(result)
     page = _int_param(request, "page", 1)
     limit = _int_param(request, "limit", 25, high=1000)

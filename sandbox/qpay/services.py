@@ -100,7 +100,7 @@ def read_token(token: str, kind: str) -> dict | None:
         return None
     if not isinstance(data, dict):
         return None
-    if data.get("k") != kind or data.get("exp", 0) <= time.time() or data.get("c") != settings.QPAY_CLIENT_ID:
+    if data.get("k") != kind or data.get("exp", 0) <= time.time() or data.get("c") != settings.SANDBOX_QPAY_CLIENT_ID:
         return None
     return data
 

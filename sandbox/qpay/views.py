@@ -178,8 +178,9 @@ def auth_token(request):
     if credentials is None:
         return error(401, "NO_CREDENDIALS", "Basic authorization required")
     username, password = credentials
-    if not (settings.QPAY_CLIENT_ID and constant_time_compare(username, settings.QPAY_CLIENT_ID)
-            and constant_time_compare(password, settings.QPAY_CLIENT_SECRET)):
+    # This installation's sandbox merchant only: the sandbox never compares the real QPay secret.
+    if not (constant_time_compare(username, settings.SANDBOX_QPAY_CLIENT_ID)
+            and constant_time_compare(password, settings.SANDBOX_QPAY_CLIENT_SECRET)):
         return error(401, "AUTHENTICATION_FAILED", "Нэвтрэх нэр эсвэл нууц үг буруу")
     return JsonResponse(services.issue_tokens(username))
 
@@ -198,7 +199,7 @@ def auth_refresh(request):
 def invoice_create(request):
     body = _json_body(request)
     invoice_code = _text(body, "invoice_code", 45)
-    if not constant_time_compare(invoice_code, settings.QPAY_INVOICE_CODE or ""):
+    if not constant_time_compare(invoice_code, settings.SANDBOX_QPAY_INVOICE_CODE):
         raise ApiError(400, "INVOICE_CODE_INVALID", "Нэхэмжлэлийн код буруу")
     sender_invoice_no = _text(body, "sender_invoice_no", 45)
     receiver_code = _text(body, "invoice_receiver_code", 45)

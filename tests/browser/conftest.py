@@ -62,9 +62,6 @@ def chromium_executable():
 @pytest.fixture
 def shop(chromium_executable, live_shop, settings, transactional_db):
     """The live shop (tests/conftest.py) with the sandbox catalogue synced."""
-    settings.QPAY_CLIENT_ID = "TEST_MERCHANT"  # what the sandbox QPay expects (settings defaults in sandbox mode)
-    settings.QPAY_CLIENT_SECRET = "123456"
-    settings.QPAY_INVOICE_CODE = "TEST_INVOICE"
     settings.QPAY_USD_TO_MNT_RATE = Decimal("3450")
     from catalog.services import sync_catalog
 

@@ -13,13 +13,14 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from orders.models import Order
+from payments.models import Invoice
 from tests.browser.conftest import PHONE, Watch, wait_for
 
 pytestmark = [pytest.mark.slow]
 
 BUNDLE = "esim_1GB_7D_MN_V2"
 EMAIL = "traveller@example.mn"
-UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+TOKEN = r"[A-Za-z0-9_\-]{43}"  # the pay and eSIM pages' capability (secrets.token_urlsafe(32))
 
 
 def decode_qr(png: bytes) -> list[str]:
@@ -72,8 +73,8 @@ def test_shopper_buys_pays_and_scans_on_a_phone(shop, browser, screens, esimgo_a
     page.check("input[name=device_confirmed]")
     screens(page, "04-checkout")
     page.click("form[method=post] button[type=submit]")
-    page.wait_for_url(re.compile(rf"{re.escape(base)}/pay/{UUID}/$"))
-    invoice_id = re.search(UUID, page.url).group(0)
+    page.wait_for_url(re.compile(rf"{re.escape(base)}/pay/{TOKEN}/$"))
+    invoice_id = Invoice.objects.get(access_token=page.url.rstrip("/").rsplit("/", 1)[-1]).pk
     page.wait_for_load_state("load")
     assert page.eval_on_selector("img.qr", "img => img.complete && img.naturalWidth > 0 && img.src.startsWith('data:')")
     logos = page.eval_on_selector_all(".banks img", "imgs => imgs.map(i => [i.src, i.complete && i.naturalWidth > 0])")
@@ -97,7 +98,7 @@ def test_shopper_buys_pays_and_scans_on_a_phone(shop, browser, screens, esimgo_a
     assert page.evaluate("window.__sameDocument === true")  # not reloaded
     screens(page, "07-payment-paid")
     esimgo_answers.set()
-    esim_page = re.compile(rf"{re.escape(base)}/esims/{UUID}/$")
+    esim_page = re.compile(rf"{re.escape(base)}/esims/{TOKEN}/$")
     page.wait_for_url(esim_page, timeout=20000)
     page.wait_for_load_state("load")
     screens(page, "08-esim-page", full_page=True)

@@ -119,7 +119,7 @@ def test_empty_topup_post_names_the_bundle_field(client, mocked_responses, setti
     fake.esims[esim.iccid] = {"matchingId": esim.matching_id, "smdpAddress": esim.smdp_address, "customerRef": "",
                               "bundles": [bundle.name]}
     order = DeliveredOrderFactory(invoice=InvoiceFactory(bundle=bundle, customer=esim.customer), esim=esim)
-    response = client.post(f"/esims/{order.public_id}/topup/", data={}, HTTP_COOKIE="django_language=en")
+    response = client.post(f"/esims/{order.access_token}/topup/", data={}, HTTP_COOKIE="django_language=en")
     assert response.status_code == 400
     assert set(response.context["form"].errors) == {"bundle"}
     assert "This field is required." in response.content.decode()

@@ -70,7 +70,7 @@ def test_signed_callback_is_stored_processed_and_alerts_at_80(client, order, bun
     [message] = mail.outbox
     assert message.to == [order.customer.email]
     assert "80%" in message.subject
-    assert f"https://shop.example.mn/esims/{order.public_id}/topup/" in message.body
+    assert f"https://shop.example.mn/esims/{order.access_token}/topup/" in message.body
 
 
 @pytest.mark.parametrize("signature", [None, "", "not-a-signature", sign(b"other body"), sign(b"x", "hex")])

@@ -91,7 +91,7 @@ def test_preparing_state_polls_status_and_has_no_codes(client, bundle):
     assert response.status_code == 200
     assert_private(response)
     html = response.content.decode()
-    status_url = reverse("orders:esim-status", args=[order.public_id])
+    status_url = reverse("orders:esim-status", args=[order.access_token])
     assert f'data-status-url="{status_url}"' in html
     assert '<noscript><meta http-equiv="refresh" content="5"></noscript>' in html
     assert "LPA:1$" not in html and "esimsetup" not in html
@@ -102,7 +102,7 @@ def test_preparing_state_polls_status_and_has_no_codes(client, bundle):
 
 
 def test_status_json_reports_ready(client, delivered):
-    data = client.get(reverse("orders:esim-status", args=[delivered.public_id])).json()
+    data = client.get(reverse("orders:esim-status", args=[delivered.access_token])).json()
     assert data == {"status": "DELIVERED", "ready": True, "url": delivered.get_absolute_url()}
 
 

@@ -8,7 +8,7 @@ pytestmark = pytest.mark.django_db
 
 
 def status(client, invoice):
-    response = client.get(f"/api/customer/transactions/{invoice.pk}/status")
+    response = client.get(f"/api/customer/transactions/{invoice.pk}/status?token={invoice.access_token}")
     assert response.status_code == 200
     return response.json()
 
@@ -17,7 +17,7 @@ def test_status_is_processed_with_esim_url_once_delivered(client, bundle):
     order = DeliveredOrderFactory(invoice=InvoiceFactory(bundle=bundle))
     data = status(client, order.invoice)
     assert data["status"] == "PROCESSED"
-    assert data["esimUrl"].endswith(f"/esims/{order.public_id}/")
+    assert data["esimUrl"].endswith(f"/esims/{order.access_token}/")
 
 
 def test_status_is_paid_while_provisioning_and_failed_when_it_needs_attention(client, bundle,

@@ -313,9 +313,9 @@ def test_staff_can_retry_or_refund_only_orders_needing_attention(fake, django_us
     assert (last.name, last.actor, last.actor_user) == ("staff_refund", "staff:ops", staff)
 
 
-def test_get_absolute_url_uses_the_uuid(bundle):
+def test_get_absolute_url_uses_the_access_token(bundle):
     order = OrderFactory(invoice=InvoiceFactory(bundle=bundle))
-    assert order.get_absolute_url() == f"/esims/{order.public_id}/"
+    assert order.get_absolute_url() == f"/esims/{order.access_token}/"
     assert order.public_id.version == 4
 
 

@@ -41,7 +41,7 @@ def compat_calls(fake):
 
 def test_page_offers_only_compatible_bundles_for_the_country(client, setup, fake):
     order, others = setup
-    url = f"/esims/{order.public_id}/topup/"
+    url = f"/esims/{order.access_token}/topup/"
     html = client.get(url).content.decode()
     assert 'value="esim_1GB_7D_JP_V2"' in html and 'value="esim_3GB_15D_JP_V2"' in html
     assert "esim_5GB_30D_JP_V2" not in html  # eSIM Go: not compatible
@@ -56,7 +56,7 @@ def test_page_offers_only_compatible_bundles_for_the_country(client, setup, fake
 def test_number_of_checks_is_limited(client, setup, fake, settings):
     settings.ORDERS_TOPUP_MAX_CHECKS = 1
     order, _ = setup
-    html = client.get(f"/esims/{order.public_id}/topup/").content.decode()
+    html = client.get(f"/esims/{order.access_token}/topup/").content.decode()
     assert len(compat_calls(fake)) == 1
     assert 'value="esim_1GB_7D_JP_V2"' in html  # the bundle the eSIM already has is checked first
 
@@ -65,10 +65,10 @@ def test_buying_a_topup_starts_a_qpay_purchase_for_the_same_iccid(client, setup,
     order, others = setup
     qpay_mocks.add_token(fake.rsps)
     qpay_mocks.add_invoice_create(fake.rsps)
-    response = client.post(f"/esims/{order.public_id}/topup/", {"bundle": "esim_3GB_15D_JP_V2"})
+    response = client.post(f"/esims/{order.access_token}/topup/", {"bundle": "esim_3GB_15D_JP_V2"})
     invoice = Invoice.objects.exclude(pk=order.invoice_id).get()
     assert response.status_code == 302
-    assert response["Location"] == f"/pay/{invoice.pk}/"
+    assert response["Location"] == f"/pay/{invoice.access_token}/"
     assert invoice.topup_iccid == order.esim.iccid
     assert invoice.bundle == others["jp3"] and invoice.amount_mnt == 39500
     assert invoice.customer == order.customer
@@ -83,7 +83,7 @@ def test_buying_a_topup_starts_a_qpay_purchase_for_the_same_iccid(client, setup,
 def test_bundle_not_offered_is_refused(client, setup, fake):
     order, _ = setup
     for name in ("esim_5GB_30D_JP_V2", "esim_1GB_7D_KR_V2", "nonsense"):
-        response = client.post(f"/esims/{order.public_id}/topup/", {"bundle": name})
+        response = client.post(f"/esims/{order.access_token}/topup/", {"bundle": name})
         assert response.status_code == 400
         assert "cannot be added" in response.content.decode()
     assert Invoice.objects.count() == 1
@@ -93,7 +93,7 @@ def test_bundle_not_offered_is_refused(client, setup, fake):
 def test_validate_refusal_means_no_invoice_and_a_clear_error(client, setup, fake, status, http, text):
     order, _ = setup
     fake.validate_status = status
-    response = client.post(f"/esims/{order.public_id}/topup/", {"bundle": "esim_3GB_15D_JP_V2"})
+    response = client.post(f"/esims/{order.access_token}/topup/", {"bundle": "esim_3GB_15D_JP_V2"})
     assert response.status_code == http
     assert text in response.content.decode()
     assert Invoice.objects.count() == 1  # only the original purchase
@@ -103,7 +103,7 @@ def test_validate_refusal_means_no_invoice_and_a_clear_error(client, setup, fake
 def test_validate_says_invalid(client, setup, fake):
     order, _ = setup
     fake.unknown_bundles.add("esim_3GB_15D_JP_V2")
-    response = client.post(f"/esims/{order.public_id}/topup/", {"bundle": "esim_3GB_15D_JP_V2"})
+    response = client.post(f"/esims/{order.access_token}/topup/", {"bundle": "esim_3GB_15D_JP_V2"})
     assert response.status_code == 400
     assert Invoice.objects.count() == 1
 
@@ -112,7 +112,7 @@ def test_topup_of_undelivered_order_redirects_to_its_page(client, bundle):
     from tests.orders.factories import OrderFactory
 
     order = OrderFactory(invoice=InvoiceFactory(bundle=bundle))
-    response = client.get(f"/esims/{order.public_id}/topup/")
+    response = client.get(f"/esims/{order.access_token}/topup/")
     assert response.status_code == 302 and response["Location"] == order.get_absolute_url()
 
 
@@ -124,5 +124,5 @@ def test_esimgo_down_while_checking_shows_try_later(client, setup, mocked_respon
     for registered in list(mocked_responses.registered()):
         if "compatible" in str(getattr(registered, "url", "")) and isinstance(registered, responses.CallbackResponse):
             mocked_responses.remove(registered)
-    html = client.get(f"/esims/{order.public_id}/topup/").content.decode()
+    html = client.get(f"/esims/{order.access_token}/topup/").content.decode()
     assert "cannot check which packages fit" in html

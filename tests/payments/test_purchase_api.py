@@ -1,6 +1,7 @@
 """POST /api/customer/transactions/purchase: the seed-000 contract."""
 import contextlib
 import json
+import re
 import threading
 import uuid
 
@@ -51,15 +52,18 @@ def test_201_with_the_seed_fields_and_the_invoice_stored(client, bundle, qpay_ok
     assert data["internalInvoiceId"] == str(invoice.pk)
     assert data["bankLinks"] == created["urls"] and data["shortUrl"] == created["qPay_shortUrl"]
     assert data["amount"] == 19500 and data["expiresAt"] == invoice.expires_at.isoformat()
-    assert data["statusUrl"].endswith(f"/api/customer/transactions/{invoice.pk}/status")
-    assert data["paymentUrl"].endswith(f"/pay/{invoice.pk}/")
+    assert data["statusUrl"].endswith(f"/api/customer/transactions/{invoice.pk}/status?token={invoice.access_token}")
+    assert data["paymentUrl"].endswith(f"/pay/{invoice.access_token}/")
 
     # Stored at creation: QPay cannot give QR, links or short URL again.
     assert invoice.qr_text == created["qr_text"] and invoice.qr_image == created["qr_image"]
     assert invoice.bank_urls == created["urls"] and invoice.short_url == created["qPay_shortUrl"]
     assert invoice.status == Invoice.Status.PENDING and invoice.amount_mnt == 19500
     assert (customer.phone_number, customer.email) == ("99112233", "customer@example.com")
-    assert invoice.sender_invoice_no == f"ESIM{invoice.pk.hex.upper()}"
+    # The reference QPay shows (portal, statements) opens nothing: not the id, not the access token.
+    assert re.fullmatch(r"ESIM[0-9A-F]{32}", invoice.sender_invoice_no)
+    assert invoice.pk.hex.upper() not in invoice.sender_invoice_no
+    assert invoice.access_token not in invoice.sender_invoice_no and len(invoice.access_token) >= 40
     assert list(InvoiceTransition.objects.values_list("name", "to_status")) == [("open", "PENDING")]
 
 
@@ -315,37 +319,78 @@ def test_after_a_qpay_failure_the_shopper_can_retry(client, bundle, esimgo_valid
     assert Invoice.objects.filter(status=Invoice.Status.PENDING).count() == 1
 
 
-def test_double_submit_returns_the_same_open_invoice(client, bundle, qpay_ok):
-    first = post(client, body())
-    second = post(client, body())
+def post_with_key(client, data, key):
+    return client.post(URL, data=json.dumps(data), content_type="application/json", HTTP_IDEMPOTENCY_KEY=key)
+
+
+def test_two_callers_with_the_same_phone_email_and_plan_get_two_invoices(bundle, qpay_ok):
+    """Issue 9: the second caller is never handed (nor able to cancel) the first shopper's invoice."""
+    first = post(Client(), body())
+    second = post(Client(), body(email="customer@example.com"))  # case-folded: the same customer
     assert first.status_code == second.status_code == 201
-    assert first.json()["internalInvoiceId"] == second.json()["internalInvoiceId"]
-    assert first.json()["invoice_id"] == second.json()["invoice_id"]
-    assert len(calls_to(qpay_ok, "/invoice", "POST")) == 1
+    assert first.json()["internalInvoiceId"] != second.json()["internalInvoiceId"]
+    assert first.json()["paymentUrl"] != second.json()["paymentUrl"]
+    assert Invoice.objects.filter(status=Invoice.Status.PENDING).count() == 2  # nobody cancelled the first
+    assert len(calls_to(qpay_ok, "/invoice", "POST")) == 2
+
+
+def test_the_same_idempotency_key_gets_the_same_invoice(client, bundle, qpay_ok):
+    key = str(uuid.uuid4())
+    first = post_with_key(client, body(), key)
+    second = post_with_key(Client(), body(), key)
+    assert first.status_code == second.status_code == 201
+    assert first.json() == second.json()
+    assert Invoice.objects.count() == 1 and len(calls_to(qpay_ok, "/invoice", "POST")) == 1
+
+
+def test_a_reused_idempotency_key_with_another_body_is_422(client, bundle, qpay_ok):
+    key = str(uuid.uuid4())
+    assert post_with_key(client, body(), key).status_code == 201
+    response = post_with_key(client, body(phoneNumber="88112233"), key)
+    assert response.status_code == 422 and "Idempotency-Key" in response.json()["error"]
     assert Invoice.objects.count() == 1
 
 
-def test_an_invoice_about_to_expire_is_superseded(client, bundle, qpay_ok, django_capture_on_commit_callbacks):
+@pytest.mark.parametrize("key", ["short", "x" * 256, "спасибо-спасибо-спасибо"])
+def test_a_malformed_idempotency_key_is_400_naming_the_header(client, bundle, qpay_ok, key):
+    response = client.post(URL, data=json.dumps(body()), content_type="application/json",
+                           headers={"Idempotency-Key": key})
+    assert response.status_code == 400 and "Idempotency-Key" in response.json()["errors"]
+    assert not Invoice.objects.exists()
+
+
+def test_the_schema_documents_the_idempotency_key(client):
+    schema = client.get("/api/schema/", headers={"Accept": "application/json"}).content.decode()
+    assert "Idempotency-Key" in schema and "every call creates a new invoice" in schema
+
+
+def test_a_sessions_invoice_about_to_expire_is_superseded(bundle, qpay_ok, django_capture_on_commit_callbacks):
     from datetime import timedelta
 
     from django.utils import timezone
 
-    first = post(client, body()).json()
+    owner = services.PurchaseOwner(key="s:" + "a" * 64)
+    first = services.start_purchase(phone_number="99112233", email="a@example.mn", bundle=bundle, amount_mnt=19500,
+                                    owner=owner)
+    assert services.start_purchase(phone_number="99112233", email="a@example.mn", bundle=bundle, amount_mnt=19500,
+                                   owner=owner).pk == first.pk  # a double click
     Invoice.objects.update(expires_at=timezone.now() + timedelta(minutes=1))
-    qpay_ok.add(responses.DELETE, f"{BASE}/invoice/{first['invoice_id']}", json={})
+    qpay_ok.add(responses.DELETE, f"{BASE}/invoice/{first.qpay_invoice_id}", json={})
     with django_capture_on_commit_callbacks(execute=True):
-        second = post(client, body()).json()
-    assert second["internalInvoiceId"] != first["internalInvoiceId"]
-    old = Invoice.objects.get(pk=first["internalInvoiceId"])
-    assert old.status == Invoice.Status.CANCELLED and old.transitions.last().cause == "superseded by a new purchase"
-    assert len(calls_to(qpay_ok, f"/invoice/{first['invoice_id']}", "DELETE")) == 1  # cancelled at QPay too
+        second = services.start_purchase(phone_number="99112233", email="a@example.mn", bundle=bundle,
+                                         amount_mnt=19500, owner=owner)
+    assert second.pk != first.pk
+    first.refresh_from_db()
+    assert first.status == Invoice.Status.CANCELLED and first.transitions.last().cause == "superseded by a new purchase"
+    assert len(calls_to(qpay_ok, f"/invoice/{first.qpay_invoice_id}", "DELETE")) == 1  # cancelled at QPay too
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_double_submits_make_one_invoice(bundle, qpay_ok):
-    """Two browsers tabs submit at once: the partial unique constraint decides, not memory."""
+def test_concurrent_submits_with_one_idempotency_key_make_one_invoice(bundle, qpay_ok):
+    """A double click / retry storm with one key: the partial unique constraint decides, not memory."""
     barrier = threading.Barrier(4)
     results = []
+    key = str(uuid.uuid4())
     # SQLite's shared in-memory test DB answers "table is locked" instead of waiting: one at a time there.
     turn = threading.Lock() if connection.vendor == "sqlite" else contextlib.nullcontext()
 
@@ -353,7 +398,7 @@ def test_concurrent_double_submits_make_one_invoice(bundle, qpay_ok):
         try:
             barrier.wait(5)
             with turn:
-                results.append(post(Client(), body()).json())
+                results.append(post_with_key(Client(), body(), key).json())
         finally:
             connection.close()
 

@@ -14,8 +14,11 @@ from tests.payments.factories import InvoiceFactory
 from tests.payments.qpay_mocks import BASE, add_check, add_invoice_create, add_token, check_requests, paid_row
 
 
-def status_url(invoice_id):
-    return f"/api/customer/transactions/{invoice_id}/status"
+def status_url(invoice):
+    """The status URL its creator is given (the access token is the capability)."""
+    if isinstance(invoice, uuid.UUID):
+        return f"/api/customer/transactions/{invoice}/status?token=x"
+    return f"/api/customer/transactions/{invoice.pk}/status?token={invoice.access_token}"
 
 
 @pytest.fixture
@@ -24,7 +27,7 @@ def invoice(bundle):
 
 
 def test_status_of_a_pending_invoice(client, invoice, mocked_responses):
-    response = client.get(status_url(invoice.pk))
+    response = client.get(status_url(invoice))
     assert response.status_code == 200 and response["Cache-Control"] == "no-store"
     assert response.json() == {
         "internalInvoiceId": str(invoice.pk), "status": "PENDING", "paidAmount": 0, "expectedAmount": 19500,
@@ -39,7 +42,7 @@ def test_status_asks_qpay_at_most_once_a_minute(client, invoice, mocked_response
     add_token(mocked_responses)
     add_check(mocked_responses)
     for _ in range(5):
-        assert client.get(status_url(invoice.pk)).json()["status"] == "PENDING"
+        assert client.get(status_url(invoice)).json()["status"] == "PENDING"
     assert len(check_requests(mocked_responses)) == 1
 
 
@@ -47,7 +50,7 @@ def test_status_poll_can_discover_the_payment(client, invoice, mocked_responses,
     Invoice.objects.filter(pk=invoice.pk).update(created_at=timezone.now() - timedelta(minutes=2))
     add_token(mocked_responses)
     add_check(mocked_responses, paid_row("19500.00"))
-    data = client.get(status_url(invoice.pk)).json()
+    data = client.get(status_url(invoice)).json()
     assert data["status"] == "PAID" and data["paidAmount"] == 19500 and data["paidAt"]
 
 
@@ -56,7 +59,7 @@ def test_status_expires_an_overdue_invoice_lazily(client, bundle, mocked_respons
     add_token(mocked_responses)
     add_check(mocked_responses)
     mocked_responses.add(responses.DELETE, f"{BASE}/invoice/{invoice.qpay_invoice_id}", json={})
-    assert client.get(status_url(invoice.pk)).json()["status"] == "EXPIRED"
+    assert client.get(status_url(invoice)).json()["status"] == "EXPIRED"
 
 
 def test_status_processed_and_failed_follow_the_order(bundle, monkeypatch):
@@ -75,7 +78,7 @@ def test_status_processed_and_failed_follow_the_order(bundle, monkeypatch):
 
 def test_status_without_an_order_row_yet(client, bundle):
     invoice = InvoiceFactory(bundle=bundle, status=Invoice.Status.PAID, paid_amount=19500)
-    assert client.get(status_url(invoice.pk)).json()["status"] == "PAID"
+    assert client.get(status_url(invoice)).json()["status"] == "PAID"
 
 
 def test_status_unknown_invoice_is_a_json_404(client, db):
@@ -86,11 +89,11 @@ def test_status_unknown_invoice_is_a_json_404(client, db):
 
 def test_status_is_rate_limited_per_client(client, invoice, settings):
     settings.PAYMENTS_STATUS_RATE_LIMIT_PER_MINUTE = 3
-    codes = [client.get(status_url(invoice.pk)).status_code for _ in range(4)]
+    codes = [client.get(status_url(invoice)).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
-    limited = client.get(status_url(invoice.pk))
+    limited = client.get(status_url(invoice))
     assert limited.json()["error"] and int(limited["Retry-After"]) >= 1
-    other = client.get(status_url(invoice.pk), REMOTE_ADDR="10.0.0.9")
+    other = client.get(status_url(invoice), REMOTE_ADDR="10.0.0.9")
     assert other.status_code == 200
 
 
@@ -107,7 +110,7 @@ def test_checkout_form_shows_the_bundle_and_price(client, bundle):
 def test_checkout_and_payment_pages_name_the_plan_for_people(client, invoice):
     """'Japan 1 GB · 7 days' in the shopper's language, not eSIM Go's raw description."""
     client.cookies["django_language"] = "en"
-    for url in (f"/checkout/{invoice.bundle.name}/", f"/pay/{invoice.pk}/"):
+    for url in (f"/checkout/{invoice.bundle.name}/", f"/pay/{invoice.access_token}/"):
         html = client.get(url).content.decode()
         assert "Japan 1 GB · 7 days" in html, url
 
@@ -142,7 +145,7 @@ def test_checkout_creates_the_invoice_and_goes_to_the_payment_page(client, bundl
         "phone_number": "9911 2233", "email": "a@example.mn", "company_register": "1234567", "amount": 19500,
         "device_confirmed": "on"})
     invoice = Invoice.objects.get()
-    assert response.status_code == 302 and response["Location"] == f"/pay/{invoice.pk}/"
+    assert response.status_code == 302 and response["Location"] == f"/pay/{invoice.access_token}/"
     assert client.session["invoice_ids"] == [str(invoice.pk)]
     assert invoice.company_register == "1234567" and invoice.customer.phone_number == "99112233"
 
@@ -179,36 +182,36 @@ def test_checkout_requires_csrf(bundle):
 
 def test_payment_page_shows_qr_bank_links_countdown_and_refresh(client, invoice, settings):
     settings.SANDBOX = True
-    html = client.get(f"/pay/{invoice.pk}/").content.decode()
+    html = client.get(f"/pay/{invoice.access_token}/").content.decode()
     assert f'src="data:image/png;base64,{invoice.qr_image}"' in html
     assert 'href="khanbank://q?qPay_QRcode=' in html and "Хаан банк" in html
     assert f'href="{invoice.short_url}"' in html
     assert f'datetime="{invoice.expires_at.isoformat()}"' in html
-    assert f'data-status-url="/api/customer/transactions/{invoice.pk}/status"' in html
+    assert f'data-status-url="/api/customer/transactions/{invoice.pk}/status?token={invoice.access_token}"' in html
     assert '<meta http-equiv="refresh"' in html  # inside <noscript>: works with JS off
     assert re.search(r'<form method="get"[^>]*class="pay-refresh"', html)
     assert "payments/pay.js" in html
-    assert f"/sandbox/qpay/pay/{invoice.qpay_invoice_id}/?return=%2Fpay%2F{invoice.pk}%2F" in html
+    assert f"/sandbox/qpay/pay/{invoice.qpay_invoice_id}/?return=%2Fpay%2F{invoice.access_token}%2F" in html
 
 
 def test_payment_page_in_production_has_no_sandbox_link(client, invoice, settings):
     settings.SANDBOX = False
-    assert "/sandbox/qpay/" not in client.get(f"/pay/{invoice.pk}/").content.decode()
+    assert "/sandbox/qpay/" not in client.get(f"/pay/{invoice.access_token}/").content.decode()
 
 
 def test_payment_page_when_paid_and_when_delivered(client, bundle, monkeypatch):
     invoice = InvoiceFactory(bundle=bundle, status=Invoice.Status.PAID, paid_amount=19500)
-    html = client.get(f"/pay/{invoice.pk}/").content.decode()
+    html = client.get(f"/pay/{invoice.access_token}/").content.decode()
     assert "data:image/png" not in html and 'data-status="PAID"' in html
     monkeypatch.setattr(selectors, "order_for",
                         lambda inv: SimpleNamespace(status="DELIVERED", get_absolute_url=lambda: "/esims/xyz/"))
-    response = client.get(f"/pay/{invoice.pk}/")
+    response = client.get(f"/pay/{invoice.access_token}/")
     assert response.status_code == 302 and response["Location"] == "/esims/xyz/"
 
 
 def test_payment_page_when_expired_offers_to_start_again(client, bundle):
     invoice = InvoiceFactory(bundle=bundle, status=Invoice.Status.EXPIRED)
-    html = client.get(f"/pay/{invoice.pk}/").content.decode()
+    html = client.get(f"/pay/{invoice.access_token}/").content.decode()
     assert 'name="action" value="restart"' in html and "data:image/png" not in html
     assert "payments/pay.js" not in html
     assert "Keep this page open" not in html and "хааж болохгүй" not in html
@@ -221,9 +224,9 @@ def test_payment_page_when_expired_offers_to_start_again(client, bundle):
 
 def test_payment_page_is_translated(client, invoice):
     client.cookies["django_language"] = "mn"
-    mn = client.get(f"/pay/{invoice.pk}/").content.decode()
+    mn = client.get(f"/pay/{invoice.access_token}/").content.decode()
     client.cookies["django_language"] = "en"
-    en = client.get(f"/pay/{invoice.pk}/").content.decode()
+    en = client.get(f"/pay/{invoice.access_token}/").content.decode()
     assert "Waiting for payment" in en and "Waiting for payment" not in mn
 
 
@@ -234,5 +237,5 @@ def test_unknown_payment_page_is_404(client, db):
 def test_payment_page_stops_offering_the_qr_once_past_expiry(client, bundle, settings, monkeypatch):
     invoice = InvoiceFactory(bundle=bundle, expires_at=timezone.now() - timedelta(seconds=5))
     monkeypatch.setattr("payments.views.request_check", lambda inv: None)  # the expiry task has not run yet
-    html = client.get(f"/pay/{invoice.pk}/").content.decode()
+    html = client.get(f"/pay/{invoice.access_token}/").content.decode()
     assert "data:image/png" not in html and "khanbank://" not in html

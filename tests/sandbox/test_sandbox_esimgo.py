@@ -7,6 +7,8 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 
+from pathlib import Path
+
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
@@ -65,9 +67,18 @@ def test_requires_x_api_key(client, headers):
     assert response.json() == {"message": "access denied"}
 
 
-def test_accepts_sandbox_key_and_configured_key(client, settings):
-    for key in (settings.SANDBOX_ESIMGO_API_KEY, settings.ESIMGO_API_KEY):
-        assert client.get(f"{BASE}/organisation", headers={"X-API-Key": key}).status_code == 200
+def test_accepts_only_this_installations_sandbox_key_never_the_real_one(client, settings):
+    """The sandbox never compares a real credential (issue 9): the configured real key is refused."""
+    assert client.get(f"{BASE}/organisation", headers={"X-API-Key": settings.SANDBOX_ESIMGO_API_KEY}).status_code == 200
+    assert settings.ESIMGO_API_KEY != settings.SANDBOX_ESIMGO_API_KEY
+    assert client.get(f"{BASE}/organisation", headers={"X-API-Key": settings.ESIMGO_API_KEY}).status_code == 403
+
+
+def test_sandbox_keys_are_derived_from_this_installations_secret_key():
+    from esimshop.production_checks import sandbox_secret
+
+    assert sandbox_secret("a" * 50, "esimgo-api-key") != sandbox_secret("b" * 50, "esimgo-api-key")
+    assert "sandbox-esimgo-key" not in (Path(__file__).parents[2] / "esimshop" / "settings.py").read_text()
 
 
 def test_unknown_path_is_access_denied_like_live_api(api):
@@ -491,7 +502,7 @@ def test_usage_callback_is_signed_v3_utilisation(api, mocked_responses, settings
     mocked_responses.post("https://shop.example.mn/esimgo/callback/", json={"ok": True})
     call_command("sandbox_esimgo_usage_callback", iccid, "--percent", "80")
     request = mocked_responses.calls[0].request
-    expected = base64.b64encode(hmac.new(b"test-esimgo-key", request.body, hashlib.sha256).digest()).decode()
+    expected = base64.b64encode(hmac.new(settings.SANDBOX_ESIMGO_API_KEY.encode(), request.body, hashlib.sha256).digest()).decode()
     assert request.headers["X-Signature-SHA256"] == expected
     payload = json.loads(request.body)
     assert payload["alertType"] == "Utilisation" and payload["iccid"] == iccid

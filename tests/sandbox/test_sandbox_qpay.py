@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 import responses
+from django.conf import settings as django_settings
 
 from integrations.qpay.client import jwt_claim
 from sandbox.qpay import faults
@@ -15,7 +16,10 @@ API = "/sandbox/qpay/v2"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def basic(user="TEST_MERCHANT", password="test-secret"):
+def basic(user=None, password=None):
+    """This installation's sandbox merchant (settings.SANDBOX_QPAY_*), unless told otherwise."""
+    user = django_settings.SANDBOX_QPAY_CLIENT_ID if user is None else user
+    password = django_settings.SANDBOX_QPAY_CLIENT_SECRET if password is None else password
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
@@ -36,7 +40,7 @@ def api(client, token):
 
 
 def invoice_body(**overrides):
-    body = {"invoice_code": "TEST_INVOICE", "sender_invoice_no": "ESIM0001", "invoice_receiver_code": "terminal",
+    body = {"invoice_code": "SANDBOX_INVOICE", "sender_invoice_no": "ESIM0001", "invoice_receiver_code": "terminal",
             "invoice_description": "eSIM Japan 1GB", "amount": 19500,
             "callback_url": "https://shop.example.mn/payments/qpay/callback/x/?token=t"}
     body.update(overrides)

@@ -36,10 +36,35 @@ def test_admin_login_locks_out_after_repeated_failures(client, staff_user, setti
     assert not StaffAction.objects.filter(action="auth.login").exists()
 
 
-def test_lockout_also_covers_a_username_guessed_from_many_addresses(client, staff_user):
+def test_guesses_from_elsewhere_do_not_lock_the_owner_out(client, staff_user, settings):
+    """Issue 9: axes locks (address, username) together, so 5 requests from an attacker's address
+    cannot lock a known staff login out for its owner."""
+    assert settings.AXES_LOCKOUT_PARAMETERS == [["ip_address", "username"]]
+    for _ in range(5):
+        _login(client, "wrong", ip="198.51.100.1")
+    assert _login(client, "correct horse battery", ip="198.51.100.1").status_code == 429
+    assert _login(client, "correct horse battery", ip="192.0.2.44").status_code == 302
+
+
+def test_rotating_x_forwarded_for_gets_no_fresh_guesses_without_a_proxy(client, staff_user, settings):
+    settings.TRUSTED_PROXY_COUNT = 0
     for n in range(5):
-        _login(client, "wrong", ip=f"198.51.100.{n + 1}")
-    assert _login(client, "correct horse battery", ip="192.0.2.44").status_code == 429
+        client.post(LOGIN, {"username": "operator", "password": "wrong"}, REMOTE_ADDR="198.51.100.9",
+                    HTTP_X_FORWARDED_FOR=f"10.9.9.{n}")
+    assert client.post(LOGIN, {"username": "operator", "password": "correct horse battery"}, REMOTE_ADDR="198.51.100.9",
+                       HTTP_X_FORWARDED_FOR="10.9.9.200").status_code == 429
+
+
+def test_behind_one_proxy_the_lockout_is_per_client_not_per_proxy(client, staff_user, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    proxy = "10.0.0.2"
+    for _ in range(5):
+        client.post(LOGIN, {"username": "operator", "password": "wrong"}, REMOTE_ADDR=proxy,
+                    HTTP_X_FORWARDED_FOR="forged, 198.51.100.7")
+    assert client.post(LOGIN, {"username": "operator", "password": "correct horse battery"}, REMOTE_ADDR=proxy,
+                       HTTP_X_FORWARDED_FOR="198.51.100.7").status_code == 429
+    assert client.post(LOGIN, {"username": "operator", "password": "correct horse battery"}, REMOTE_ADDR=proxy,
+                       HTTP_X_FORWARDED_FOR="198.51.100.8").status_code == 302
 
 
 def test_other_users_from_other_addresses_can_still_sign_in(client, staff_user, django_user_model):

@@ -146,7 +146,7 @@ def test_a_cancelled_receipt_is_not_shown(db, client):
 
 @pytest.fixture
 def sandbox_api(client, db, settings):
-    auth = "Basic " + base64.b64encode(f"{settings.QPAY_CLIENT_ID}:{settings.QPAY_CLIENT_SECRET}".encode()).decode()
+    auth = "Basic " + base64.b64encode(f"{settings.SANDBOX_QPAY_CLIENT_ID}:{settings.SANDBOX_QPAY_CLIENT_SECRET}".encode()).decode()
     token = client.post("/sandbox/qpay/v2/auth/token", HTTP_AUTHORIZATION=auth).json()["access_token"]
 
     def call(method, path, body=None):
