@@ -62,6 +62,7 @@ def esim_detail(request, public_id):
         "plan": selectors.bundle_label(order.bundle),
         "platform": selectors.device_platform(request.headers.get("User-Agent", "")),
         "in_progress": order.is_in_progress,
+        "delayed": order.is_in_progress and selectors.delivery_delayed(order),
         "status_url": reverse("orders:esim-status", args=[order.public_id]),
     }
     if order.esim_id and order.status == Order.Status.DELIVERED:
