@@ -271,6 +271,10 @@ UNAVAILABLE_RETRY_AFTER_SECONDS = env.int("UNAVAILABLE_RETRY_AFTER_SECONDS", def
 # The payment-check sweep's period (payments/schedules.py): a lost broker message or a Redis
 # restart delays a payment check by at most this long.
 PAYMENTS_SWEEP_INTERVAL_SECONDS = env.int("PAYMENTS_SWEEP_INTERVAL_SECONDS", default=60)
+# Orders: how long a purchase whose outcome is unknown is looked for in eSIM Go's order list
+# before staff decide (it is never bought again automatically), and how often it is looked for.
+ORDERS_UNKNOWN_OUTCOME_WINDOW_SECONDS = env.int("ORDERS_UNKNOWN_OUTCOME_WINDOW_SECONDS", default=20 * 60)
+ORDERS_UNKNOWN_OUTCOME_LOOKUP_INTERVAL_SECONDS = env.int("ORDERS_UNKNOWN_OUTCOME_LOOKUP_INTERVAL_SECONDS", default=60)
 
 # Django's dictConfig plus a record factory that masks secrets, tokens, phone numbers and LPA
 # strings in every log record (esimshop/log_redaction.py).

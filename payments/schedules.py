@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import Q
 from django.utils import timezone
 
 from esimshop.infrastructure import CACHE_ERRORS
@@ -30,7 +31,7 @@ Status = Invoice.Status
 
 # Checks after creation (seconds), then one just before expiry: never a tight loop (QPay asks
 # merchants not to poll; these are the few checks that stand in for a lost callback).
-CHECK_OFFSETS_SECONDS = (60, 180, 600, 1800)
+CHECK_OFFSETS_SECONDS = (60, 180, 600, 1800)  # PAYMENTS_CHECK_OFFSETS_SECONDS overrides (the outage suite)
 PRE_EXPIRY_CHECK_SECONDS = 60
 CREATING_STALE_AFTER = timedelta(seconds=90)
 
@@ -44,9 +45,17 @@ def late_check_offsets_seconds() -> tuple[float, ...]:
     return tuple(float(s) for s in getattr(settings, "PAYMENTS_LATE_CHECK_OFFSETS_SECONDS", (3600, 6 * 3600)))
 
 
+def check_offsets_seconds() -> tuple[float, ...]:
+    return tuple(float(s) for s in getattr(settings, "PAYMENTS_CHECK_OFFSETS_SECONDS", CHECK_OFFSETS_SECONDS))
+
+
 def lease_seconds() -> float:
-    """How long a check the sweep enqueued may take before the sweep enqueues it again: two sweep
-    periods, and at least as long as a check task may run (its hard time limit)."""
+    """How long a check the sweep enqueued may take before the sweep enqueues it again (its
+    message lost, or QPay failing): two sweep periods, and at least as long as a check task may
+    run (its hard time limit, 90 s). PAYMENTS_CHECK_LEASE_SECONDS overrides."""
+    configured = getattr(settings, "PAYMENTS_CHECK_LEASE_SECONDS", None)
+    if configured is not None:
+        return float(configured)
     return max(2 * sweep_interval_seconds(), 90.0)
 
 
@@ -54,7 +63,7 @@ def payment_check_plan(created_at, expires_at) -> list[tuple]:
     """[(eta, "check"|"expire")]: 1, 3, 10, 30 min after creation (while before expiry),
     one check just before expiry, and the expiry itself."""
     pre_expiry = expires_at - timedelta(seconds=PRE_EXPIRY_CHECK_SECONDS)
-    plan = [(created_at + timedelta(seconds=s), "check") for s in CHECK_OFFSETS_SECONDS]
+    plan = [(created_at + timedelta(seconds=s), "check") for s in check_offsets_seconds()]
     plan = [(eta, kind) for eta, kind in plan if eta < pre_expiry - timedelta(seconds=30)]
     plan.append((pre_expiry, "check"))
     plan.append((expires_at, "expire"))
@@ -81,6 +90,14 @@ def on_close(now: datetime) -> dict:
     """Fields an expire/cancel transition writes: when it closed, and its first late check."""
     offsets = late_check_offsets_seconds()
     return {"closed_at": now, "next_check_at": now + timedelta(seconds=min(offsets)) if offsets else None}
+
+
+def check_soon(invoice_id, seconds: float) -> None:
+    """Bring the invoice's next check forward (a callback could not be verified): in the
+    database, so the sweep does it even if the retry task's message is lost."""
+    soon = timezone.now() + timedelta(seconds=seconds)
+    Invoice.objects.filter(pk=invoice_id, status=Status.PENDING).filter(
+        Q(next_check_at__isnull=True) | Q(next_check_at__gt=soon)).update(next_check_at=soon)
 
 
 def check_done(invoice_id) -> None:

@@ -695,6 +695,7 @@ def process_qpay_callback(callback: QPayCallback) -> QPayCallback:
     callback.processed_at = _now()
     callback.save(update_fields=["outcome", "detail", "processed_at"])
     if outcome == VERIFY_FAILED:
+        schedules.check_soon(invoice_id, 60)
         enqueue_check(invoice_id, cause=f"retry after callback #{callback.pk} could not verify", countdown=60)
     elif outcome == DUPLICATE and qpay_payment_id and not Payment.objects.filter(qpay_payment_id=qpay_payment_id).exists():
         # A payment we have not seen on an invoice already paid: maybe paid twice. Look, later.
