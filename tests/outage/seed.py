@@ -11,7 +11,7 @@ import django  # noqa: E402
 
 django.setup()
 
-BUNDLES = ["esim_1GB_7D_MN_V2", "esim_2GB_15D_MN_V2"]
+BUNDLES = ["esim_1GB_7D_MN_V2", "esim_2GB_15D_MN_V2", "esim_3GB_30D_MN_V2"]
 
 
 def seed_shop() -> dict:

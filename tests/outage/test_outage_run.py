@@ -18,6 +18,7 @@ shortened in tests/outage/outage_settings.py (listed there). Figures are printed
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import threading
 import time
@@ -36,7 +37,7 @@ from tests.outage.shop import PYTHON, ROOT, Shop
 
 pytestmark = [pytest.mark.slow, pytest.mark.outage]
 
-B1, B2 = "esim_1GB_7D_MN_V2", "esim_2GB_15D_MN_V2"
+B1, B2, B3 = "esim_1GB_7D_MN_V2", "esim_2GB_15D_MN_V2", "esim_3GB_30D_MN_V2"
 REDIS_DOWN_SECONDS = float(os.environ.get("OUTAGE_REDIS_DOWN_SECONDS", "30"))
 # After a recovery: the sweep period (3 s) + the check lease (8 s) + the orders sweep's wait (6 s)
 # + one provisioning run; generous for a loaded 2-core CI machine.
@@ -176,15 +177,18 @@ class OutageRun:
         self.driver.pay(late)
         self.phases["late_commit"].append(late)
         assert self.driver.callback(late, deadline=time.monotonic() + 30) == 200
-        wait_until(lambda: self.attempt_started(late), 30, "late-commit purchase started")
+        wait_until(lambda: fault_taken(esimgo_faults, "POST orders"), 30, "late-commit purchase at eSIM Go")
         # eSIM Go answers 504 and places nothing: looked for over the window, then NEEDS_ATTENTION.
-        never = self.driver.purchase("never_placed", B2)
+        # Another bundle: eSIM Go orders carry no client reference, so two unknown purchases of the
+        # same bundle at the same time cannot be told apart (the closer one in time adopts it).
+        never = self.driver.purchase("never_placed", B3)
         esimgo_faults.inject("POST orders", status=504, delay=4, count=1)
         self.driver.pay(never)
         self.phases["never_placed"].append(never)
         assert self.driver.callback(never, deadline=time.monotonic() + 30) == 200
-        wait_until(lambda: self.attempt_started(never), 30, "never-placed purchase started")
+        wait_until(lambda: fault_taken(esimgo_faults, "POST orders"), 30, "never-placed purchase at eSIM Go")
         self.never_placed = never
+        self.wait_settled("late_commit", started)  # before Redis goes: its look-ups must run as in production
 
         # Redis down: payments, callbacks (one lost), purchases and pages go on; the provisioning
         # worker is SIGKILLed meanwhile and restarted by the supervisor.
@@ -230,7 +234,8 @@ class OutageRun:
         self.driver.pay(killed)
         self.phases["worker_killed"].append(killed)
         assert self.driver.callback(killed, deadline=time.monotonic() + 30) == 200
-        wait_until(lambda: self.attempt_started(killed), 30, "purchase in flight")
+        wait_until(lambda: fault_taken(esimgo_faults, "POST orders") and self.attempt_started(killed), 30,
+                   "purchase in flight at eSIM Go")
         time.sleep(1.0)
         self.shop.workers["provisioning"].kill()
         self.wait_settled("worker_killed", time.monotonic())
@@ -243,7 +248,6 @@ class OutageRun:
         qpay_faults.clear()
         qpay_faults.inject("GET callback", count=10**9)
         self.wait_settled("qpay_checks_failing", time.monotonic())
-        self.wait_settled("late_commit", started)
         self.wait_settled("never_placed", started, timeout=90)
         self.total_seconds = round(time.monotonic() - started, 1)
 
@@ -285,6 +289,12 @@ class OutageRun:
             "order_states": dict(Counter(states.values())),
             "not_settled": [i for i in paid if states.get(i) not in ("DELIVERED", "NEEDS_ATTENTION")],
             "needs_attention": sorted(i for i in paid if states.get(i) == "NEEDS_ATTENTION"),
+            "phase_of": {i: phase for phase, ids in self.phases.items() for i in ids if states.get(i) != "DELIVERED"
+                         or phase in ("late_commit", "never_placed")},
+            "attempts": {phase: q(self.shop_db, "SELECT a.outcome, a.adopted, jsonb_array_length(a.lookups), "
+                                  "left(a.error, 80) FROM orders_provisioningattempt a JOIN orders_order o ON "
+                                  "o.id = a.order_id WHERE o.invoice_id::text = %s", self.phases[phase][0])
+                         for phase in ("late_commit", "never_placed", "worker_killed")},
             "esimgo_orders": len(sandbox_orders), "esimgo_orders_max_per_invoice": max(per_invoice.values(), default=0),
             "esimgo_orders_unattributed": [r for r in sandbox_orders if r not in owner],
             "callbacks_sent": len(self.driver.sent_callbacks), "callbacks_answered": len(answered),
@@ -294,7 +304,7 @@ class OutageRun:
             "http_500_driver": sum(n for (_, s), n in self.driver.statuses.items() if s == "500"),
             "access_log_5xx": dict(Counter(_status_and_route(line) for line in access if line[:1] == "5")),
             "late_commit_attempt": {"adopted": late[0][0], "lookups_before_found": late[0][1]} if late else None,
-            "never_placed_reason": never_reason[:200],
+            "never_placed_reason": never_reason,
             "process_restarts": {p.name: p.starts - 1 for p in self.shop.all},
             "unrecoverable_worker_errors": sum(text.count("Unrecoverable error") for text in logs.values()),
             "tracebacks": {name: text.count("Traceback") for name, text in logs.items() if "Traceback" in text},
@@ -303,6 +313,8 @@ class OutageRun:
     def teardown(self) -> None:
         if self.shop is not None:
             self.shop.stop()
+            if os.environ.get("OUTAGE_KEEP_LOGS"):  # a copy of every process's log, for a look afterwards
+                shutil.copytree(self.logs, os.environ["OUTAGE_KEEP_LOGS"], dirs_exist_ok=True)
         self.redis.stop()
         self.pg.stop()
         try:
@@ -317,6 +329,13 @@ def _status_and_route(access_line: str) -> str:
     parts = access_line.split(" ")
     path = parts[2].split("?")[0] if len(parts) > 2 else "?"
     return f"{parts[0]} /{'/'.join(path.strip('/').split('/')[:2])}"
+
+
+def fault_taken(faults, endpoint: str) -> bool:
+    """The sandbox has consumed the fault injected for `endpoint` (the request is being served)."""
+    from django.core.cache import cache
+
+    return endpoint not in (cache.get(faults.FAULTS_KEY) or {})
 
 
 def _healthy(url: str) -> bool:
