@@ -118,3 +118,8 @@ def test_the_rate_limiter_fails_open(redis_down):
 def test_database_settings_check_connections_before_reuse(settings):
     if "postgresql" in settings.DATABASES["default"]["ENGINE"]:
         assert settings.DATABASES["default"]["CONN_HEALTH_CHECKS"] is True
+
+
+def test_the_storefront_renders_from_the_database_with_the_cache_down(bundle, client_500, redis_down):
+    response = client_500.get("/")
+    assert response.status_code == 200
