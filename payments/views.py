@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods
 
 from catalog.models import Bundle
 from catalog.selectors import bundle_label
-from payments import selectors, services
+from payments import inbox, selectors, services
 from payments.api import purchase_rate_limited, remember_invoice, request_check
 from payments.forms import CheckoutForm
 from payments.models import Invoice
@@ -149,7 +149,7 @@ def qpay_callback(request, invoice_id):
         return HttpResponseNotFound("Not found", content_type="text/plain")
     query = request.GET.copy()
     query.pop("token", None)  # the token is a secret: never stored
-    callback = services.store_qpay_callback(
+    callback = inbox.store_qpay_callback(
         invoice_id,
         method=request.method,
         query_string=query.urlencode(),
@@ -164,9 +164,9 @@ def qpay_callback(request, invoice_id):
                                  limit=getattr(settings, "PAYMENTS_CALLBACK_RATE_LIMIT_PER_INVOICE_PER_MINUTE", 120))
     if not allowed:
         logger.warning("QPay callbacks for %s over the per-invoice limit; stored, refused with 429", invoice_id)
-        services.mark_callback_rate_limited(callback)
+        inbox.mark_callback_rate_limited(callback)
         return _too_many(retry_after)
-    callback = services.process_qpay_callback(callback)
+    callback = inbox.process_qpay_callback(callback)
     response = HttpResponse("SUCCESS", content_type="text/plain")
     response["X-Callback-Outcome"] = callback.outcome
     return response

@@ -7,7 +7,7 @@ import redis.exceptions
 from django.db import OperationalError
 from django.test import Client
 
-from payments import services
+from payments import inbox
 from payments.models import QPayCallback
 from tests.payments.factories import InvoiceFactory
 from tests.payments.qpay_mocks import add_check, add_token, paid_row
@@ -66,7 +66,7 @@ def test_the_inbox_row_is_written_before_the_rate_limit_is_asked(invoice, mocked
 
 
 def test_a_callback_that_cannot_be_stored_is_a_503_not_a_200(invoice, client_500, monkeypatch):
-    monkeypatch.setattr(services, "store_qpay_callback", mock.Mock(side_effect=DB_DOWN))
+    monkeypatch.setattr(inbox, "store_qpay_callback", mock.Mock(side_effect=DB_DOWN))
     response = client_500.get(callback_url(invoice, qpay_payment_id="1"))
     assert response.status_code == 503 and response["Retry-After"] == "10"
     assert response["Content-Type"].startswith("text/plain")
