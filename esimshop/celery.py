@@ -27,3 +27,6 @@ def _periodic_tasks(sender, **kwargs):
 
 
 app.autodiscover_tasks()
+
+# A worker whose consumer crashed exits instead of hanging in its shutdown (esimshop/worker_exit.py).
+import esimshop.worker_exit  # noqa: E402,F401 - registers its worker_ready handler
