@@ -28,6 +28,8 @@ from django.core.cache import cache
 from django.http import HttpResponse
 from django.utils.translation import get_language
 
+from esimshop.infrastructure import CACHE_ERRORS
+
 VERSION_KEY = "catalog:version"
 PAGE_KEY_PREFIX = "storefront"
 CACHEABLE_STATUSES = {200, 404}
@@ -97,17 +99,24 @@ def storefront_page(params=()):
         def wrapped(request, *args, **kwargs):
             own = query_params(request.GET, params)
             request.storefront_path = canonical_path(request.path, own)
-            key = _key(request, own) if _cacheable_request(request, own) else None
-            if key is not None:
-                stored = cache.get(key)
-                if stored is not None:
-                    return _response(stored, "hit")
+            # With the cache (Redis) down the page is rendered from the database, uncached:
+            # a storefront that is slower for a minute beats a 503.
+            try:
+                key = _key(request, own) if _cacheable_request(request, own) else None
+                stored = cache.get(key) if key is not None else None
+            except CACHE_ERRORS:
+                key = stored = None
+            if stored is not None:
+                return _response(stored, "hit")
             response = view(request, *args, **kwargs)
             if key is not None and _storable(request, response):
                 status, headers, content = _snapshot(response)
                 timeout = settings.STOREFRONT_CACHE_SECONDS if status == 200 else min(
                     NOT_FOUND_SECONDS, settings.STOREFRONT_CACHE_SECONDS)
-                cache.set(key, (status, headers, content), timeout)
+                try:
+                    cache.set(key, (status, headers, content), timeout)
+                except CACHE_ERRORS:
+                    pass
                 response.headers[CACHE_STATUS_HEADER] = "miss"
             else:
                 response.headers[CACHE_STATUS_HEADER] = "bypass"

@@ -2,14 +2,15 @@
 import logging
 
 from celery import shared_task
-from django.conf import settings
-
-from esimshop.celery import app
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+# A sync pages through thousands of bundles: its own, longer limits. Not re-delivered when its
+# worker dies (reject_on_worker_lost off): a sync that kills its worker (memory) must not loop;
+# the next scheduled run starts over.
+@shared_task(name="catalog.tasks.sync_catalog_task", acks_late=True, reject_on_worker_lost=False, ignore_result=True,
+             soft_time_limit=1500, time_limit=1800)
 def sync_catalog_task():
     """Runs the sync; overlapping runs are refused by the service's cache lock, faults are logged.
 
@@ -37,7 +38,4 @@ def warm_storefront_task():
     return warm_and_switch().rendered
 
 
-@app.on_after_finalize.connect
-def schedule_catalog_sync(sender, **kwargs):
-    hours = max(int(settings.CATALOG_SYNC_INTERVAL_HOURS), 1)
-    sender.add_periodic_task(hours * 3600.0, sync_catalog_task.s(), name="catalog: sync eSIM Go catalogue")
+# Scheduled in esimshop/beat.py (every CATALOG_SYNC_INTERVAL_HOURS).

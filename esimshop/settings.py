@@ -68,6 +68,8 @@ MIDDLEWARE = [
     # Static files straight from gunicorn (hashed names, compressed, cached for a year).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "esimshop.security.SecurityHeadersMiddleware",
+    # Database/Redis down → 503 with Retry-After, not 500 (esimshop/unavailable.py).
+    "esimshop.unavailable.ServiceUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "esimshop.middleware.ShopLocaleMiddleware",
     # After the language is known (the 503 speaks it), before auth or any view: a refused request
@@ -120,8 +122,12 @@ else:
     # or a PgBouncer closed is replaced instead of failing the request. With PgBouncer in
     # transaction mode set CONN_MAX_AGE=0 and DISABLE_SERVER_SIDE_CURSORS (docs: README).
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    # A kept connection is tested before reuse: after a PostgreSQL restart the first request gets a
+    # fresh connection instead of a 500 on the dead one (Django 4.1+).
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("DISABLE_SERVER_SIDE_CURSORS", default=False)
+    # Connecting to a PostgreSQL that is down must fail fast (a 503), not hang a web thread.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -131,6 +137,12 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="esimshop"),
+            # A Redis that is down or hung must cost a request about a second, not a web thread
+            # forever: the callers fail open (rate limits) or answer 503.
+            "OPTIONS": {
+                "socket_connect_timeout": env.float("REDIS_SOCKET_TIMEOUT", default=1.0),
+                "socket_timeout": env.float("REDIS_SOCKET_TIMEOUT", default=1.0),
+            },
         }
     }
 else:
@@ -158,8 +170,22 @@ CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = False
+# Every task is idempotent (it re-checks state under a row lock), so a message is acknowledged
+# after the work and re-delivered when the worker dies mid-way.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Time limits on every task (tasks with longer work set their own): a hung provider call must
+# free the worker slot. Soft first (the task can record what it knows), then hard.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=150)
+# The broker may be down at start-up or for a while: keep trying (the platform restarts a
+# worker that exits anyway, but a worker that waits recovers sooner).
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 10}
+# Publishing while Redis is down gives up after ~2 s: the web request answers (on_commit is
+# robust, the database holds the schedules) instead of hanging on the broker.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
@@ -371,6 +397,15 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="esimshop <no-reply@esimshop.mn>")
 STAFF_ALERT_EMAILS = env.list("STAFF_ALERT_EMAILS", default=["staff@esimshop.mn"])
+# Retry-After of the 503 answered while the database or Redis is down.
+UNAVAILABLE_RETRY_AFTER_SECONDS = env.int("UNAVAILABLE_RETRY_AFTER_SECONDS", default=10)
+# The payment-check sweep's period (payments/schedules.py): a lost broker message or a Redis
+# restart delays a payment check by at most this long.
+PAYMENTS_SWEEP_INTERVAL_SECONDS = env.int("PAYMENTS_SWEEP_INTERVAL_SECONDS", default=60)
+# Orders: how long a purchase whose outcome is unknown is looked for in eSIM Go's order list
+# before staff decide (it is never bought again automatically), and how often it is looked for.
+ORDERS_UNKNOWN_OUTCOME_WINDOW_SECONDS = env.int("ORDERS_UNKNOWN_OUTCOME_WINDOW_SECONDS", default=20 * 60)
+ORDERS_UNKNOWN_OUTCOME_LOOKUP_INTERVAL_SECONDS = env.int("ORDERS_UNKNOWN_OUTCOME_LOOKUP_INTERVAL_SECONDS", default=60)
 
 # --- Operations (issue 12): logs, error reports, metrics, readiness, alerts, daily report ------
 # One JSON object per line (structlog, esimshop/logs.py) from web and Celery; "console" for

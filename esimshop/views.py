@@ -1,6 +1,11 @@
+import sys
+
 from django.http import HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
 from django.templatetags.static import static
+
+from esimshop.infrastructure import is_infrastructure_error
+from esimshop.unavailable import unavailable_response
 
 
 def healthz(request):
@@ -14,6 +19,10 @@ def page_not_found(request, exception=None):
 
 
 def server_error(request):
+    # Django calls this inside its `except` block: the exception being handled is at hand.
+    exc = sys.exc_info()[1]
+    if is_infrastructure_error(exc):
+        return unavailable_response(request, exc)
     if request.path.startswith("/api/"):
         return JsonResponse({"error": "Server error."}, status=500)
     return render(request, "500.html", status=500)

@@ -84,16 +84,3 @@ def statuses(*, now: datetime | None = None) -> list[HeartbeatStatus]:
 
 def stale(*, now=None) -> list[HeartbeatStatus]:
     return [s for s in statuses(now=now) if not s.ok]
-
-
-def schedule_entries() -> dict:
-    """Beat schedule entries: one heartbeat per queue, routed to that queue."""
-    period = timedelta(seconds=float(settings.HEARTBEAT_SECONDS))
-    return {
-        f"ops: heartbeat {queue}": {
-            "task": HEARTBEAT_TASK, "schedule": period, "args": (queue,),
-            # A heartbeat older than a period is worthless: drop it rather than run a backlog.
-            "options": {"queue": queue, "expires": period.total_seconds()},
-        }
-        for queue in queues()
-    }

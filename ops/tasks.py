@@ -3,11 +3,8 @@ run here (it must notice when Celery is down): see `manage.py watchdog` on a sys
 import logging
 
 from celery import shared_task
-from celery.schedules import crontab
 from celery.signals import before_task_publish
-from django.conf import settings
 
-from esimshop.celery import app
 from ops import heartbeats
 
 logger = logging.getLogger(__name__)
@@ -34,15 +31,4 @@ def _record_heartbeat_sent(sender=None, body=None, **kwargs):
     if args:
         heartbeats.record_sent(args[0])
 
-
-@app.on_after_finalize.connect
-def _register_periodic_tasks(sender, **kwargs):
-    for name, entry in heartbeats.schedule_entries().items():
-        sender.add_periodic_task(entry["schedule"], heartbeat.s(*entry["args"]).set(**entry["options"]), name=name)
-    sender.add_periodic_task(
-        crontab(hour=settings.DAILY_REPORT_HOUR_UTC, minute=0), send_daily_report_task.s(), name="ops: daily report"
-    )
-
-
-if app.finalized:  # imported after finalize (e.g. by a test module): the signal has already fired
-    _register_periodic_tasks(app)
+# The heartbeats and the daily report are scheduled in esimshop/beat.py.

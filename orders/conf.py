@@ -17,6 +17,28 @@ def reconcile_after_seconds() -> float:
     return float(_get("ORDERS_RECONCILE_AFTER_SECONDS", default))
 
 
+def unknown_outcome_window_seconds() -> float:
+    """How long a purchase whose outcome is unknown is looked for in eSIM Go's order list before
+    the order goes to NEEDS_ATTENTION (it is never bought again automatically). eSIM Go has been
+    seen committing an order minutes after its answer timed out."""
+    return float(_get("ORDERS_UNKNOWN_OUTCOME_WINDOW_SECONDS", 20 * 60))
+
+
+def unknown_outcome_lookup_interval_seconds() -> float:
+    """Between two look-ups of the same unknown purchase in eSIM Go's order list."""
+    return float(_get("ORDERS_UNKNOWN_OUTCOME_LOOKUP_INTERVAL_SECONDS", 60))
+
+
+def unattributed_lookback_seconds() -> float:
+    """The hourly check of unattributed eSIM Go orders looks this far back."""
+    return float(_get("ORDERS_UNATTRIBUTED_LOOKBACK_SECONDS", 6 * 3600))
+
+
+def delayed_notice_after_seconds() -> float:
+    """The shopper's eSIM page says "taking longer, we will e-mail you" this long after payment."""
+    return float(_get("ORDERS_DELAYED_NOTICE_AFTER_SECONDS", 120))
+
+
 def reconcile_clock_skew_seconds() -> float:
     return float(_get("ORDERS_RECONCILE_CLOCK_SKEW_SECONDS", 120))
 

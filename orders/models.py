@@ -151,6 +151,8 @@ TRANSITIONS = {
     "deliver": ({S.PAID, S.PROVISIONING}, S.DELIVERED),
     "flag_for_attention": ({S.PAID, S.PROVISIONING}, S.NEEDS_ATTENTION),
     "staff_retry_provisioning": ({S.NEEDS_ATTENTION}, S.PROVISIONING),
+    # The hourly check found the eSIM Go order of a purchase whose outcome was unknown.
+    "adopt_found_order": ({S.NEEDS_ATTENTION}, S.PROVISIONING),
     "staff_deliver": ({S.NEEDS_ATTENTION}, S.DELIVERED),
     "staff_refund": ({S.NEEDS_ATTENTION}, S.REFUNDED),
     # A full refund of a delivered order (staff.refunds): My eSIMs then shows it as refunded.
@@ -191,7 +193,7 @@ class ProvisioningAttempt(models.Model):
         ORDERED = "ORDERED", "eSIM Go order exists (reference known), eSIM details pending"
         SUCCEEDED = "SUCCEEDED", "eSIM stored"
         NOT_PLACED = "NOT_PLACED", "eSIM Go did not place the order"
-        RECONCILED_ABSENT = "RECONCILED_ABSENT", "looked up at eSIM Go: no order, safe to buy again"
+        RECONCILED_ABSENT = "RECONCILED_ABSENT", "closed without an eSIM Go order (staff chose to buy again)"
         SUPERSEDED = "SUPERSEDED", "order was delivered by another attempt"
 
     UNRESOLVED = (Outcome.REQUESTED, Outcome.UNKNOWN, Outcome.ORDERED)
@@ -206,6 +208,8 @@ class ProvisioningAttempt(models.Model):
     adopted = models.BooleanField(default=False, help_text="Found by reconciliation rather than by our own response.")
     response = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    lookups = models.JSONField(default=list, blank=True,
+                               help_text="Evidence: each look-up of this purchase in eSIM Go's order list (when, window, found).")
 
     class Meta:
         ordering = ["started_at", "id"]

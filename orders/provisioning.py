@@ -6,7 +6,9 @@ One run of `provision_order`:
        - ORDERED (we know the eSIM Go order reference) → fetch its eSIM and finish;
        - REQUESTED/UNKNOWN younger than the settle time → someone may be mid-call: WAIT;
        - older → RECONCILE: look the order up at eSIM Go (GET /orders in the attempt's time window);
-         found → adopt it; absent → close the attempt and buy;
+         found → adopt it; absent → look again later, for ORDERS_UNKNOWN_OUTCOME_WINDOW_SECONDS;
+         never found → NEEDS_ATTENTION with the evidence (orders/reconcile_unknown.py). Never
+         bought again automatically: staff decide ("Buy again" closes the attempt);
      otherwise records a new REQUESTED attempt and COMMITS it before calling eSIM Go;
   3. POST /orders (transaction, assign, quantity 1; top-up: iccids [iccid], allowReassign false);
   4. stores the reference at once (ORDERED), then the eSIM (ICCID, matching ID, SM-DP+ address),
@@ -17,18 +19,15 @@ allows one unresolved attempt per order; Order.esimgo_order_reference and ESim.i
 A purchase whose outcome is unknown (timeout, 5xx, garbled 2xx) is never retried blindly.
 """
 import logging
-import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from integrations.esimgo.client import ESIMGoClient, ESIMGoError, ESIMGoRateLimited
 from esimshop import metrics
-from orders import conf
+from orders import conf, reconcile_unknown
 from orders.models import EmailLog, ESim, Order, ProvisioningAttempt
 from orders.services import flag_for_attention, queue_email
 
@@ -41,10 +40,7 @@ NOTHING_TO_DO = "nothing_to_do"
 WAITING = "waiting"
 NEEDS_ATTENTION = "needs_attention"
 
-# Order statuses eSIM Go reports for a purchase that did not happen.
-FAILED_ORDER_STATUSES = {"failed", "cancelled", "canceled", "rejected", "error"}
-
-_FRACTION = re.compile(r"\.\d+")
+FAILED_ORDER_STATUSES = reconcile_unknown.FAILED_ORDER_STATUSES
 
 
 class TransientProvisioningError(Exception):
@@ -79,23 +75,16 @@ class _EsimDetails:
 
 def provision_order(order_id, *, actor="task", client=None) -> ProvisionResult:
     client = client or ESIMGoClient()
-    # At most one reconcile-then-buy cycle per run; anything more waits for the next run.
-    for _ in range(2):
-        step = _next_step(order_id, actor)
-        if step.kind == "done":
-            return ProvisionResult(NOTHING_TO_DO)
-        if step.kind == "wait":
-            return ProvisionResult(WAITING, countdown=step.countdown, detail="purchase may be in flight")
-        if step.kind == "buy":
-            return _buy(step.order, step.attempt, actor, client)
-        if step.kind == "fetch":
-            return _fetch_and_deliver(step.order, step.attempt, actor, client, order_response=None)
-        if step.kind == "reconcile":
-            result = _reconcile(step.order, step.attempt, actor, client)
-            if result is not None:
-                return result
-            # eSIM Go has no order for that attempt: loop once to buy.
-    raise TransientProvisioningError("reconciliation raced another run; trying again")
+    step = _next_step(order_id, actor)
+    if step.kind == "done":
+        return ProvisionResult(NOTHING_TO_DO)
+    if step.kind == "wait":
+        return ProvisionResult(WAITING, countdown=step.countdown, detail="purchase may be in flight")
+    if step.kind == "buy":
+        return _buy(step.order, step.attempt, actor, client)
+    if step.kind == "fetch":
+        return _fetch_and_deliver(step.order, step.attempt, actor, client, order_response=None)
+    return _reconcile(step.order, step.attempt, actor, client)
 
 
 def _next_step(order_id, actor) -> _Step:
@@ -304,86 +293,12 @@ def _deliver(order_id, attempt, details, actor, response) -> ProvisionResult:
 # --- reconciliation ----------------------------------------------------------------------------
 
 
-def _parse_time(value) -> datetime | None:
-    """RFC 3339 with up to nanoseconds (eSIM Go) → aware datetime; None if unreadable."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = _FRACTION.sub(lambda m: m.group(0)[:7], value.strip()).replace("Z", "+00:00")
+def _reconcile(order, attempt, actor, client) -> ProvisionResult:
+    """Resolve an attempt whose purchase may have happened: adopt its eSIM Go order when it is
+    in the list; otherwise look again later, and after the look-up window flag the order for
+    staff with the evidence. Never buys."""
     try:
-        parsed = parse_datetime(text)
-    except ValueError:
-        return None
-    if parsed is not None and timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, dt_timezone.utc)
-    return parsed
-
-
-def _order_iccids(raw_order) -> set[str]:
-    iccids = set()
-    for line in raw_order.get("order") or []:
-        if not isinstance(line, dict):
-            continue
-        iccids.update(str(i) for i in line.get("iccids") or [] if i)
-        iccids.update(str(e.get("iccid")) for e in line.get("esims") or [] if isinstance(e, dict) and e.get("iccid"))
-    return iccids
-
-
-def _candidates(order, attempt, client) -> list[dict]:
-    """eSIM Go orders created around the attempt for this bundle (and eSIM), not yet claimed by us."""
-    skew = timedelta(seconds=conf.reconcile_clock_skew_seconds())
-    window_from = attempt.started_at - skew
-    window_to = attempt.started_at + timedelta(seconds=conf.reconcile_after_seconds()) + skew
-    found, page = [], 1
-    while page <= 50:
-        listing = client.list_orders(created_from=window_from, created_to=window_to, page=page, limit=100, include_iccids=True)
-        for raw in listing.get("orders") or []:
-            if not isinstance(raw, dict) or not raw.get("orderReference"):
-                continue
-            if str(raw.get("status", "")).lower() in FAILED_ORDER_STATUSES:
-                continue
-            lines = [line for line in raw.get("order") or [] if isinstance(line, dict)]
-            if not any(line.get("item") == order.bundle.name and line.get("type", "bundle") == "bundle" for line in lines):
-                continue
-            created = _parse_time(raw.get("createdDate"))
-            if created is not None and not (window_from <= created <= window_to):
-                continue  # the server ignored our filter; apply it ourselves
-            raw["_created"] = created
-            raw["_iccids"] = _order_iccids(raw)
-            found.append(raw)
-        page_count = listing.get("pageCount")
-        if not listing.get("orders") or page_count is None or page >= page_count:
-            break
-        page += 1
-    if not found:
-        return []
-    references = [str(raw["orderReference"]) for raw in found]
-    claimed = set(Order.objects.filter(esimgo_order_reference__in=references).values_list("esimgo_order_reference", flat=True))
-    claimed |= set(
-        ProvisioningAttempt.objects.filter(esimgo_order_reference__in=references)
-        .exclude(pk=attempt.pk)
-        .exclude(outcome__in=[Outcome.RECONCILED_ABSENT, Outcome.NOT_PLACED])
-        .values_list("esimgo_order_reference", flat=True)
-    )
-    known_iccids = set(ESim.objects.filter(iccid__in={i for raw in found for i in raw["_iccids"]}).values_list("iccid", flat=True))
-    result = []
-    for raw in found:
-        if str(raw["orderReference"]) in claimed:
-            continue
-        if order.kind == Order.Kind.TOPUP:
-            if order.topup_iccid not in raw["_iccids"]:
-                continue
-        elif raw["_iccids"] & known_iccids:
-            continue
-        result.append(raw)
-    # The order created closest to our attempt is most likely ours.
-    result.sort(key=lambda raw: abs((raw["_created"] - attempt.started_at).total_seconds()) if raw["_created"] else 1e12)
-    return result
-
-
-def _reconcile(order, attempt, actor, client) -> ProvisionResult | None:
-    """Resolve an attempt whose purchase may have happened. None = absent (caller may buy)."""
-    try:
-        candidates = _candidates(order, attempt, client)
+        candidates = reconcile_unknown.candidates(order, attempt, client)
     except ESIMGoError as exc:
         raise TransientProvisioningError(f"cannot look up eSIM Go orders to reconcile: {exc}") from exc
     if candidates:
@@ -394,7 +309,14 @@ def _reconcile(order, attempt, actor, client) -> ProvisionResult | None:
             raise TransientProvisioningError("attempt changed while reconciling")
         logger.warning("order %s: attempt %s reconciled to eSIM Go order %s", order.public_id, attempt.marker, reference)
         return _fetch_and_deliver(order, attempt, actor, client, order_response=attempt.response)
-    if not _set_attempt(attempt, Outcome.RECONCILED_ABSENT, expect=[Outcome.REQUESTED, Outcome.UNKNOWN]):
-        raise TransientProvisioningError("attempt changed while reconciling")
-    logger.warning("order %s: attempt %s had no eSIM Go order; buying again", order.public_id, attempt.marker)
-    return None
+    lookups = reconcile_unknown.record_lookup(attempt, found=0)
+    remaining = (reconcile_unknown.look_up_deadline(attempt) - timezone.now()).total_seconds()
+    if remaining > 0:
+        if attempt.outcome == Outcome.REQUESTED:
+            _set_attempt(attempt, Outcome.UNKNOWN, expect=[Outcome.REQUESTED],
+                         error="no answer recorded (worker lost mid-purchase?)")
+        logger.warning("order %s: attempt %s not in eSIM Go's order list (look-up %d); looking again",
+                       order.public_id, attempt.marker, lookups)
+        return ProvisionResult(WAITING, countdown=min(conf.unknown_outcome_lookup_interval_seconds(), remaining),
+                               detail="purchase outcome unknown; looking for it again")
+    return _attention(order.pk, reconcile_unknown.evidence(attempt), actor)

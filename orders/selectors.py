@@ -6,7 +6,8 @@ from django.utils import timezone
 
 from catalog.lpa import android_install_url, apple_install_url, build_lpa, smdp_host
 from catalog.selectors import bundle_countries, bundle_label  # noqa: F401 - orders' pages use them via this module
-from orders.models import Order
+from orders import conf
+from orders.models import Order, ProvisioningAttempt
 from payments.models import Invoice
 
 
@@ -110,3 +111,11 @@ def _is_uuid(value) -> bool:
     except ValueError:
         return False
     return True
+
+
+def delivery_delayed(order) -> bool:
+    """A paid order not delivered within a couple of minutes, or whose eSIM Go purchase has an
+    unknown outcome (being looked for): the page says so and that we will e-mail."""
+    if (timezone.now() - order.created_at).total_seconds() > conf.delayed_notice_after_seconds():
+        return True
+    return order.attempts.filter(outcome=ProvisioningAttempt.Outcome.UNKNOWN).exists()

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from esimshop.logs import bind as bind_log_context
 from orders import conf, signals
-from orders.models import EmailLog, Order, OrderTransition
+from orders.models import EmailLog, Order, OrderTransition, ProvisioningAttempt
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +128,28 @@ def staff_retry_provisioning(order_id, *, user):
     return order
 
 
+def staff_buy_again(order_id, *, user):
+    """Staff decision after an unknown purchase outcome: close the open attempt as "no order" and
+    buy a new eSIM. Risk: if eSIM Go committed the first purchase late, there are two paid eSIM Go
+    orders for this invoice (the hourly check then reports the surplus one)."""
+    from orders.tasks import provision_order_task
+
+    actor = f"staff:{user.get_username()}"
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        open_attempts = order.attempts.filter(
+            outcome__in=[ProvisioningAttempt.Outcome.REQUESTED, ProvisioningAttempt.Outcome.UNKNOWN])
+        closed = open_attempts.update(
+            outcome=ProvisioningAttempt.Outcome.RECONCILED_ABSENT, finished_at=timezone.now(),
+            error=f"closed by {actor}: buy again (accepted risk of a second eSIM Go order)")
+        order.apply_transition("staff_retry_provisioning", actor=actor, actor_user=user,
+                               cause=f"staff chose to buy again ({closed} open attempt(s) closed)")
+        order.attention_reason = ""
+        order.save(update_fields=["attention_reason", "updated_at"])
+    _on_commit_delay(provision_order_task, order.pk, actor)
+    return order, closed
+
+
 def staff_mark_refunded(order_id, *, user, note=""):
     """NEEDS_ATTENTION → REFUNDED. The money goes back through QPay/bank outside this service."""
     actor = f"staff:{user.get_username()}"
@@ -198,8 +220,16 @@ def sweep_undelivered_orders(now=None):
     ).values_list("id", "created_at")
     requeued, escalated = [], []
     attention_cutoff = now - timedelta(seconds=conf.attention_after_seconds())
+    # An order whose purchase outcome is unknown is still being looked for at eSIM Go: its own
+    # provisioning run flags it, with the evidence, when the look-up window ends.
+    looking_since = now - timedelta(seconds=conf.reconcile_after_seconds() + conf.unknown_outcome_window_seconds()
+                                    + conf.sweep_after_seconds())
+    still_looking = set(ProvisioningAttempt.objects.filter(
+        outcome__in=[ProvisioningAttempt.Outcome.REQUESTED, ProvisioningAttempt.Outcome.UNKNOWN],
+        started_at__gte=looking_since, order__status__in=[Order.Status.PAID, Order.Status.PROVISIONING],
+    ).values_list("order_id", flat=True))
     for order_id, created_at in stale:
-        if created_at < attention_cutoff:
+        if created_at < attention_cutoff and order_id not in still_looking:
             if give_up_provisioning(order_id, reason="still not delivered after the time limit", actor="sweep"):
                 escalated.append(order_id)
             continue

@@ -70,9 +70,9 @@ class BundleUsage:
 
     @property
     def end(self):
-        from orders.provisioning import _parse_time
+        from orders.reconcile_unknown import parse_time  # at call time, as before: keeps usage's imports light
 
-        return _parse_time(self.end_time)
+        return parse_time(self.end_time)
 
 
 @dataclass

@@ -61,6 +61,7 @@ def esim_detail(request, token):
         "plan": selectors.bundle_label(order.bundle),
         "platform": selectors.device_platform(request.headers.get("User-Agent", "")),
         "in_progress": order.is_in_progress,
+        "delayed": order.is_in_progress and selectors.delivery_delayed(order),
         "status_url": reverse("orders:esim-status", args=[order.access_token]),
     }
     if order.esim_id and order.status == Order.Status.DELIVERED:

@@ -83,6 +83,13 @@ class Invoice(models.Model):
     qpay_cancelled_at = models.DateTimeField(null=True, blank=True, help_text="When we cancelled it at QPay.")
     last_checked_at = models.DateTimeField(null=True, blank=True, help_text="Last payment/check call to QPay.")
     check_count = models.PositiveIntegerField(default=0)
+    # The payment-check schedule lives here, not only in the broker (payments/schedules.py): the
+    # sweep asks QPay about every invoice whose next check is due, so a lost Celery message or a
+    # Redis restart delays a check by at most one sweep period.
+    next_check_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the sweep next asks QPay about this invoice (pending, or a late "
+                                         "check after expiry/cancel); empty = no check planned.")
+    closed_at = models.DateTimeField(null=True, blank=True, help_text="When it was expired or cancelled.")
 
     # Money that arrived where it should not have (after cancel/expiry, short payment, overpayment...).
     needs_staff_attention = models.BooleanField(default=False, db_index=True)
@@ -110,6 +117,10 @@ class Invoice(models.Model):
             models.UniqueConstraint(fields=["owner_key"], condition=Q(owner_key__startswith="i:"),
                                     name="uniq_invoice_per_idempotency_key"),
             models.CheckConstraint(condition=Q(amount_mnt__gt=0), name="invoice_amount_positive"),
+        ]
+        indexes = [
+            # The sweep's "which checks are due": only invoices with a planned check are indexed.
+            models.Index(fields=["next_check_at"], condition=Q(next_check_at__isnull=False), name="invoice_next_check_due"),
         ]
 
     def __str__(self):
@@ -152,6 +163,7 @@ class QPayCallback(models.Model):
         AMOUNT_MISMATCH = "AMOUNT_MISMATCH", "amount mismatch"
         VERIFY_FAILED = "VERIFY_FAILED", "verify failed"
         LATE_PAYMENT = "LATE_PAYMENT", "paid after cancel/expiry (flagged)"
+        RATE_LIMITED = "RATE_LIMITED", "stored, not verified: over the per-invoice limit"
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="callbacks")
     method = models.CharField(max_length=8)

@@ -36,12 +36,16 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from catalog import balance
+from catalog.selectors import bundle_label
 from esimshop import metrics
 from esimshop.logs import bind as bind_log_context
-from catalog.selectors import bundle_label
-from payments import signals, status_cache
-from payments.models import Customer, Invoice, InvoiceTransition, Payment, QPayCallback
 from integrations.qpay.client import PaymentCheck, QPayClient, QPayError, QPayNotFound
+from payments import schedules, signals, status_cache
+from payments.models import Customer, Invoice, InvoiceTransition, Payment
+# The schedule's plan and sweep live in payments/schedules.py; these names stay importable here.
+from payments.schedules import (  # noqa: F401
+    CHECK_OFFSETS_SECONDS, CREATING_STALE_AFTER, PRE_EXPIRY_CHECK_SECONDS, payment_check_plan,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,12 +62,7 @@ TRANSITIONS = {
 AMOUNT_TOLERANCE_MNT = Decimal("1")
 # A double-submit gets the open invoice back only if it is still worth paying.
 REUSE_MIN_REMAINING = timedelta(minutes=3)
-# A row still without a QPay invoice after this long belongs to a request that died.
-CREATING_STALE_AFTER = timedelta(seconds=90)
 WAIT_FOR_CONCURRENT_CREATION_SECONDS = 30
-# Checks after creation (seconds), then one just before expiry: never a tight loop.
-CHECK_OFFSETS_SECONDS = (60, 180, 600, 1800)
-PRE_EXPIRY_CHECK_SECONDS = 60
 EXPIRY_SLACK = timedelta(seconds=30)
 CALLBACK_TOKEN_SALT = "payments.qpay.callback"  # a stored secret's salt: never renamed with the module
 
@@ -154,6 +153,12 @@ def _transition(invoice: Invoice, name: str, *, cause: str, actor: str, **change
         raise IllegalTransition(f"{name}: invoice {invoice.pk} is {invoice.status}")
     from_status = invoice.status
     invoice.status = to_status
+    # The database schedule moves with the status: closed invoices get their late checks, a paid
+    # one needs no more scheduled checks.
+    if to_status in (Status.EXPIRED, Status.CANCELLED):
+        changes = {**schedules.on_close(_now()), **changes}
+    elif to_status == Status.PAID:
+        changes = {"next_check_at": None, **changes}
     for attr, value in changes.items():
         setattr(invoice, attr, value)
     invoice.save(update_fields=["status", "updated_at", *changes])
@@ -402,14 +407,15 @@ def _insert_invoice(*, customer, bundle, amount_mnt, description, topup_iccid, c
                     owner: PurchaseOwner | None = None, client_address: str | None = None):
     invoice_id = uuid.uuid4()
     ttl = timedelta(minutes=getattr(settings, "QPAY_INVOICE_TTL_MINUTES", 30))
+    now = _now()
     try:
         with transaction.atomic():
             invoice = Invoice.objects.create(
                 id=invoice_id, customer=customer, bundle=bundle, topup_iccid=topup_iccid, amount_mnt=amount_mnt,
                 description=(description or "")[:255], company_register=company_register, language=language[:8],
-                sender_invoice_no=new_sender_invoice_no(), expires_at=_now() + ttl,
+                sender_invoice_no=new_sender_invoice_no(), expires_at=now + ttl,
                 owner_key=owner.key if owner else "", request_fingerprint=owner.fingerprint if owner else "",
-                client_address=client_address,
+                client_address=client_address, next_check_at=schedules.first_check_at(now, now + ttl),
             )
             InvoiceTransition.objects.create(
                 invoice=invoice, from_status="", to_status=Status.PENDING, name="open",
@@ -473,7 +479,9 @@ def _create_at_qpay(invoice: Invoice, *, actor: str) -> Invoice:
 def _cancel_at_qpay_on_commit(qpay_invoice_id: str) -> None:
     from payments.tasks import cancel_qpay_invoice_task
 
-    transaction.on_commit(lambda: cancel_qpay_invoice_task.delay(qpay_invoice_id))
+    # robust: a broker outage must not turn a committed cancel into an error; the invoice is
+    # CANCELLED here and a payment at QPay after it is found by its late checks.
+    transaction.on_commit(lambda: cancel_qpay_invoice_task.delay(qpay_invoice_id), robust=True)
 
 
 cancel_qpay_invoice_on_commit = _cancel_at_qpay_on_commit
@@ -494,10 +502,16 @@ def _qpay_ids(invoice: Invoice) -> list[str]:
     return ids + list(invoice.remainders.exclude(qpay_invoice_id=None).values_list("qpay_invoice_id", flat=True))
 
 
-def cancel_qpay_invoice(qpay_invoice_id: str) -> None:
+def task_qpay_client() -> QPayClient:
+    """The QPay client tasks use: one attempt per call, no in-client retry loop holding the worker
+    slot (each call is at most connect + read timeout); the task retries with backoff instead."""
+    return QPayClient(max_retries=0)
+
+
+def cancel_qpay_invoice(qpay_invoice_id: str, *, client: QPayClient | None = None) -> None:
     """DELETE at QPay; already cancelled / not found count as done. Transient errors propagate."""
     try:
-        QPayClient().cancel_invoice(qpay_invoice_id)
+        (client or QPayClient()).cancel_invoice(qpay_invoice_id)
     except QPayNotFound:
         return
     except QPayError as exc:
@@ -667,7 +681,7 @@ def _schedule_ebarimt(invoice: Invoice) -> None:
 
 # --- Expiry and scheduling --------------------------------------------------------------------
 
-def expire_invoice(invoice_id, *, actor: str = "task") -> str:
+def expire_invoice(invoice_id, *, actor: str = "task", client: QPayClient | None = None) -> str:
     """At expiry: one last check, cancel at QPay, then PENDING → EXPIRED.
 
     Transient QPay errors propagate (the task retries): we never expire an invoice we could
@@ -680,18 +694,19 @@ def expire_invoice(invoice_id, *, actor: str = "task") -> str:
         return "NOT_DUE"
     cancelled_at_qpay = None
     if invoice.qpay_invoice_id:
-        result = verify_invoice_payment(invoice.pk, cause="final check at expiry", actor=actor, raise_transient=True)
+        result = verify_invoice_payment(invoice.pk, cause="final check at expiry", actor=actor, raise_transient=True,
+                                        client=client)
         if result.outcome in (PAID, DUPLICATE):
             return result.invoice.status
         try:
-            cancel_qpay_invoice(invoice.qpay_invoice_id)
+            cancel_qpay_invoice(invoice.qpay_invoice_id, client=client)
         except QPayError as exc:
             if exc.transient:
                 raise
             if exc.code == "INVOICE_PAID":
                 # Paid between our check and the cancel: verify again; the payment wins.
                 result = verify_invoice_payment(invoice.pk, cause="QPay refused cancel: INVOICE_PAID", actor=actor,
-                                                raise_transient=True)
+                                                raise_transient=True, client=client)
                 if result.outcome in (PAID, DUPLICATE):
                     return result.invoice.status
             logger.error("QPay refused to cancel invoice %s: %s; expiring locally", invoice.pk, exc)
@@ -720,17 +735,6 @@ def _cancel_remainders_at_qpay(invoice: Invoice) -> None:
         type(remainder).objects.filter(pk=remainder.pk).update(qpay_cancelled_at=_now())
 
 
-def payment_check_plan(created_at, expires_at) -> list[tuple]:
-    """[(eta, "check"|"expire")]: 1, 3, 10, 30 min after creation (while before expiry),
-    one check just before expiry, and the expiry itself."""
-    pre_expiry = expires_at - timedelta(seconds=PRE_EXPIRY_CHECK_SECONDS)
-    plan = [(created_at + timedelta(seconds=s), "check") for s in CHECK_OFFSETS_SECONDS]
-    plan = [(eta, kind) for eta, kind in plan if eta < pre_expiry - timedelta(seconds=30)]
-    plan.append((pre_expiry, "check"))
-    plan.append((expires_at, "expire"))
-    return plan
-
-
 def _schedule_payment_checks_on_commit(invoice_id) -> None:
     """After commit, ONE task that enqueues the schedule below from the worker: the purchase
     request pays for one broker message, not five (each is a Redis round trip plus Celery's
@@ -740,7 +744,9 @@ def _schedule_payment_checks_on_commit(invoice_id) -> None:
 
     if _eager():
         return  # schedule_payment_checks would schedule nothing without a broker
-    transaction.on_commit(lambda: schedule_payment_checks_task.delay(str(invoice_id)))
+    # robust: with the broker down the purchase still answers; the invoice's next_check_at and
+    # expires_at (written with the row) drive the sweep, the ETA tasks only speed it up.
+    transaction.on_commit(lambda: schedule_payment_checks_task.delay(str(invoice_id)), robust=True)
 
 
 def schedule_payment_checks(invoice_id) -> int:
@@ -765,31 +771,9 @@ def schedule_payment_checks(invoice_id) -> int:
     return count
 
 
-def sweep_pending_invoices() -> dict:
-    """Periodic safety net: re-enqueue what the queue lost, expire what is overdue."""
-    from django.core.cache import cache
-
-    from payments.tasks import check_invoice_payment_task, expire_invoice_task
-
-    now = _now()
-    counts = {"expired": 0, "checked": 0, "abandoned": 0}
-    pending = Invoice.objects.filter(status=Status.PENDING)
-    for invoice_id in pending.filter(expires_at__lte=now).values_list("pk", flat=True)[:500]:
-        if cache.add(f"payments:sweep:expire:{invoice_id}", 1, 240):
-            expire_invoice_task.delay(str(invoice_id))
-            counts["expired"] += 1
-    stale = pending.filter(qpay_invoice_id__isnull=True, created_at__lt=now - CREATING_STALE_AFTER)
-    for invoice_id in stale.values_list("pk", flat=True)[:500]:
-        cancel_invoice(invoice_id, cause="abandoned while being created", actor="sweep")
-        counts["abandoned"] += 1
-    unchecked = pending.filter(
-        qpay_invoice_id__isnull=False, expires_at__gt=now, created_at__lte=now - timedelta(minutes=2),
-    ).exclude(last_checked_at__gte=now - timedelta(minutes=15))
-    for invoice_id in unchecked.values_list("pk", flat=True)[:500]:
-        if cache.add(f"payments:sweep:check:{invoice_id}", 1, 240):
-            check_invoice_payment_task.delay(str(invoice_id), cause="sweep: schedule lost")
-            counts["checked"] += 1
-    return counts
+def sweep_pending_invoices(now=None) -> dict:
+    """Kept for callers of the old location; the sweep is payments.schedules.sweep_pending_invoices."""
+    return schedules.sweep_pending_invoices(now)
 
 
 def _eager() -> bool:
@@ -806,7 +790,7 @@ def enqueue_check(invoice_id, *, cause: str, countdown: int = 0, recheck_paid: b
     if not _eager():
         transaction.on_commit(lambda: check_invoice_payment_task.apply_async(
             args=[str(invoice_id)], kwargs={"cause": cause, "recheck_paid": recheck_paid}, countdown=countdown,
-        ))
+        ), robust=True)  # broker down: the database schedule's sweep checks it instead
         return
     if countdown:
         return
@@ -820,7 +804,7 @@ def enqueue_expiry(invoice_id) -> None:
     from payments.tasks import expire_invoice_task
 
     if not _eager():
-        transaction.on_commit(lambda: expire_invoice_task.delay(str(invoice_id)))
+        transaction.on_commit(lambda: expire_invoice_task.delay(str(invoice_id)), robust=True)  # the sweep expires it too
         return
     try:
         expire_invoice(invoice_id, actor="task")
@@ -828,39 +812,4 @@ def enqueue_expiry(invoice_id) -> None:
         logger.warning("inline expiry of invoice %s failed: %s", invoice_id, exc)
 
 
-# --- Callback intake ------------------------------------------------------------------------
-
-def receive_qpay_callback(invoice_id, *, method: str, query_string: str, body: str, qpay_payment_id: str,
-                          remote_addr: str | None, user_agent: str) -> QPayCallback:
-    """Store the raw callback first (kept whatever happens), then verify with QPay.
-
-    The callback is only a hint: QPay does not sign it. The outcome is recorded on the row.
-    """
-    bind_log_context(invoice_id=invoice_id)
-    # PostgreSQL text cannot hold NUL (a query parameter or body can): the callback must still be kept.
-    qpay_payment_id, body, user_agent = (v.replace("\x00", "\ufffd") for v in (qpay_payment_id, body, user_agent))
-    callback = QPayCallback.objects.create(
-        invoice_id=invoice_id, method=method[:8], query_string=query_string, body=body[:10000],
-        qpay_payment_id=qpay_payment_id[:64], remote_addr=remote_addr or None, user_agent=user_agent[:255],
-    )
-    try:
-        # No in-request retries: a slow QPay must not hold QPay's own callback open; a failure is
-        # VERIFY_FAILED and the retry task asks again a minute later.
-        client = QPayClient(max_retries=0, read_timeout=min(10.0, getattr(settings, "QPAY_READ_TIMEOUT", 20.0)))
-        result = verify_invoice_payment(invoice_id, cause=f"QPay callback #{callback.pk}", actor="callback",
-                                        client=client)
-        outcome, detail = result.outcome, result.detail
-    except Exception as exc:  # noqa: BLE001 - a provider request must never get a 500
-        logger.exception("processing QPay callback %s failed", callback.pk)
-        outcome, detail = VERIFY_FAILED, f"internal error: {exc.__class__.__name__}"
-    metrics.callback_received(outcome)
-    callback.outcome = outcome
-    callback.detail = detail[:1000]
-    callback.processed_at = _now()
-    callback.save(update_fields=["outcome", "detail", "processed_at"])
-    if outcome == VERIFY_FAILED:
-        enqueue_check(invoice_id, cause=f"retry after callback #{callback.pk} could not verify", countdown=60)
-    elif outcome == DUPLICATE and qpay_payment_id and not Payment.objects.filter(qpay_payment_id=qpay_payment_id).exists():
-        # A payment we have not seen on an invoice already paid: maybe paid twice. Look, later.
-        enqueue_check(invoice_id, cause=f"unknown payment {qpay_payment_id[:64]} on a paid invoice", recheck_paid=True)
-    return callback
+# Callback intake (the raw inbox, then verification) lives in payments/inbox.py.

@@ -1,37 +1,60 @@
 """Thin Celery wrappers around payments.services. Every task may run twice: the services
-re-check state under the invoice row lock, so a re-run changes nothing."""
+re-check state under the invoice row lock, so a re-run changes nothing.
+
+Services are imported inside each task: this module is imported when Celery loads its apps,
+before Django's app registry may be ready for the models the services import."""
 import logging
 
 from celery import shared_task
 
-from esimshop.celery import app
+from esimshop.infrastructure import INFRASTRUCTURE_ERRORS
 from integrations.qpay.client import QPayMalformedResponse, QPayRateLimited, QPayUnavailable
 
 logger = logging.getLogger(__name__)
 
-# Transport trouble only: a 4xx from QPay is not going to get better by retrying.
-TRANSIENT = (QPayUnavailable, QPayRateLimited, QPayMalformedResponse)
+# Transport trouble only: a 4xx from QPay is not going to get better by retrying. Database and
+# broker blips are transient too (the task re-reads everything under the row lock on its retry).
+TRANSIENT = (QPayUnavailable, QPayRateLimited, QPayMalformedResponse, *INFRASTRUCTURE_ERRORS)
+# QPay calls from tasks make ONE attempt each (payments.services.task_qpay_client): a worker slot
+# is never held for a minute by in-client retries; the task's own retry (with backoff, the slot
+# free meanwhile) asks again. A check task is at most connect + read timeout long.
 RETRY = {
     "acks_late": True,
     "autoretry_for": TRANSIENT,
-    "max_retries": 4,
-    "retry_backoff": 30,
+    "max_retries": 6,
+    "retry_backoff": 15,
     "retry_backoff_max": 600,
     "retry_jitter": True,
+    "soft_time_limit": 60,
+    "time_limit": 90,
+}
+# Sweeps and scheduling: short, idempotent; a database blip is retried a little later.
+SHORT = {
+    "acks_late": True,
+    "autoretry_for": INFRASTRUCTURE_ERRORS,
+    "max_retries": 3,
+    "retry_backoff": 5,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "soft_time_limit": 120,
+    "time_limit": 150,
 }
 
 
 @shared_task(name="payments.check_invoice_payment", **RETRY)
 def check_invoice_payment_task(invoice_id: str, cause: str = "scheduled check", recheck_paid: bool = False) -> str:
-    from payments.services import verify_invoice_payment
+    from payments import schedules
+    from payments.services import task_qpay_client, verify_invoice_payment
 
     result = verify_invoice_payment(
-        invoice_id, cause=cause, actor="task", raise_transient=True, recheck_paid=recheck_paid
+        invoice_id, cause=cause, actor="task", raise_transient=True, recheck_paid=recheck_paid,
+        client=task_qpay_client(),
     )
+    schedules.check_done(invoice_id)
     return result.outcome
 
 
-@shared_task(name="payments.schedule_payment_checks", acks_late=True)
+@shared_task(name="payments.schedule_payment_checks", **SHORT)
 def schedule_payment_checks_task(invoice_id: str) -> int:
     from payments.services import schedule_payment_checks
 
@@ -40,21 +63,21 @@ def schedule_payment_checks_task(invoice_id: str) -> int:
 
 @shared_task(name="payments.expire_invoice", **RETRY)
 def expire_invoice_task(invoice_id: str) -> str:
-    from payments.services import expire_invoice
+    from payments.services import expire_invoice, task_qpay_client
 
-    return expire_invoice(invoice_id, actor="task")
+    return expire_invoice(invoice_id, actor="task", client=task_qpay_client())
 
 
 @shared_task(name="payments.cancel_qpay_invoice", **RETRY)
 def cancel_qpay_invoice_task(qpay_invoice_id: str) -> None:
-    from payments.services import cancel_qpay_invoice
+    from payments.services import cancel_qpay_invoice, task_qpay_client
 
-    cancel_qpay_invoice(qpay_invoice_id)
+    cancel_qpay_invoice(qpay_invoice_id, client=task_qpay_client())
 
 
-@shared_task(name="payments.sweep_pending_invoices", acks_late=True)
+@shared_task(name="payments.sweep_pending_invoices", **SHORT)
 def sweep_pending_invoices_task() -> dict:
-    from payments.services import sweep_pending_invoices
+    from payments.schedules import sweep_pending_invoices
 
     return sweep_pending_invoices()
 
@@ -67,19 +90,10 @@ def issue_ebarimt_task(invoice_id: str) -> str:
     return ebarimt.issue(invoice_id, raise_transient=True).status
 
 
-@shared_task(name="payments.sweep_ebarimt", acks_late=True)
+@shared_task(name="payments.sweep_ebarimt", **SHORT)
 def sweep_ebarimt_task() -> dict:
     from payments import ebarimt
 
     return ebarimt.sweep() if ebarimt.enabled() else {}
 
-
-@app.on_after_finalize.connect
-def _register_periodic_tasks(sender, **kwargs):
-    # Safety net behind the per-invoice ETA schedule (which a broker restart can lose).
-    sender.add_periodic_task(300.0, sweep_pending_invoices_task.s(), name="payments: sweep pending invoices")
-    sender.add_periodic_task(1800.0, sweep_ebarimt_task.s(), name="payments: retry e-barimt receipts")
-
-
-if app.finalized:  # imported after finalize (e.g. by a test module): the signal has already fired
-    _register_periodic_tasks(app)
+# Periodic tasks are registered in one place: esimshop/beat.py.

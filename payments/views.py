@@ -16,8 +16,8 @@ from django.views.decorators.http import require_http_methods
 from catalog import balance
 from catalog.models import Bundle
 from catalog.selectors import bundle_label
+from payments import inbox, selectors, services, signals
 from payments import remainder as remainders
-from payments import selectors, services, signals
 from payments.api import (payment_path, purchase_rate_limited, remember_invoice, request_check, session_owner,
                           status_path)
 from payments.forms import CheckoutForm
@@ -190,6 +190,13 @@ def qpay_callback(request, invoice_id):
     Authentic = carries the per-invoice HMAC token. Always 200 "SUCCESS" for authentic calls,
     whatever the outcome (recorded on the QPayCallback row); 404 for anything else, with
     nothing stored.
+
+    Order of work, so that no callback is lost whatever else is down: the raw inbox row is
+    written FIRST (the database is the only dependency), then the rate limit (Redis; it fails
+    open), then verification (QPay). A callback that cannot be stored (database down) gets a
+    503 with Retry-After (esimshop/unavailable.py), never a 200 that would make QPay consider it
+    delivered; whether QPay retries is not documented (reference qpay.md §7 "Retries"), so the
+    payment is found by the invoice's scheduled checks in any case.
     """
     if not services.is_valid_callback_token(invoice_id, request.GET.get("token")):
         # Only failures count against an address, so QPay's own (authentic) callbacks are never
@@ -200,18 +207,11 @@ def qpay_callback(request, invoice_id):
             return _too_many(retry_after)
         logger.warning("QPay callback for %s with a missing/wrong token from %s", invoice_id, client_address(request))
         return HttpResponseNotFound("Not found", content_type="text/plain")
-    # Each authentic callback costs a QPay payment/check: a replayed callback URL must not turn
-    # into a flood against QPay. Generous: QPay sends one per payment; retries and bursts fit.
-    allowed, retry_after = allow("callback", str(invoice_id),
-                                 limit=getattr(settings, "PAYMENTS_CALLBACK_RATE_LIMIT_PER_INVOICE_PER_MINUTE", 120))
-    if not allowed:
-        logger.warning("QPay callbacks for %s over the per-invoice limit; refused with 429", invoice_id)
-        return _too_many(retry_after)
     if not Invoice.objects.filter(pk=invoice_id).exists():
         return HttpResponseNotFound("Not found", content_type="text/plain")
     query = request.GET.copy()
     query.pop("token", None)  # the token is a secret: never stored
-    callback = services.receive_qpay_callback(
+    callback = inbox.store_qpay_callback(
         invoice_id,
         method=request.method,
         query_string=query.urlencode(),
@@ -220,6 +220,15 @@ def qpay_callback(request, invoice_id):
         remote_addr=client_ip_or_none(request),
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
     )
+    # Each authentic callback costs a QPay payment/check: a replayed callback URL must not turn
+    # into a flood against QPay. Generous: QPay sends one per payment; retries and bursts fit.
+    allowed, retry_after = allow("callback", str(invoice_id),
+                                 limit=getattr(settings, "PAYMENTS_CALLBACK_RATE_LIMIT_PER_INVOICE_PER_MINUTE", 120))
+    if not allowed:
+        logger.warning("QPay callbacks for %s over the per-invoice limit; stored, refused with 429", invoice_id)
+        inbox.mark_callback_rate_limited(callback)
+        return _too_many(retry_after)
+    callback = inbox.process_qpay_callback(callback)
     response = HttpResponse("SUCCESS", content_type="text/plain")
     response["X-Callback-Outcome"] = callback.outcome
     return response

@@ -8,6 +8,7 @@ form's idempotency key. Permissions (granted through the "support" and "finance"
     retry provisioning            orders.retry_provisioning       support, finance
     cancel unpaid invoice         payments.cancel_invoice_at_qpay finance
     mark delivered by hand        orders.deliver_manually         finance
+    buy again after unknown order orders.deliver_manually         finance
     refund / check a refund       payments.refund_payment         finance
     re-issue an e-barimt receipt  payments.recheck_payment        support, finance
 """
@@ -263,6 +264,33 @@ def retry_provisioning(user, order_id) -> ActionResult:
                      _("Provisioning queued again for this stuck order."))
     return _done(user, "order.retry_provisioning", order, Outcome.NOTHING_TO_DO,
                  _("Nothing to retry: the order is %(status)s.") % {"status": order.get_status_display()})
+
+
+def buy_again(user, order_id) -> ActionResult:
+    """After an eSIM Go purchase whose outcome stayed unknown (NEEDS_ATTENTION with the look-ups as
+    evidence): close the open attempt and buy a new eSIM. It risks a second paid eSIM Go order if
+    eSIM Go commits the first purchase late, so it is finance's call, and refused while an eSIM Go
+    order is known for this order ("Retry provisioning" delivers that one)."""
+    from orders import services
+    from orders.models import InvalidTransition, Order, ProvisioningAttempt
+
+    _require(user, "orders.deliver_manually")
+    order = Order.objects.get(pk=order_id)
+    if order.status != Order.Status.NEEDS_ATTENTION:
+        return _done(user, "order.buy_again", order, Outcome.NOTHING_TO_DO,
+                     _("Nothing to buy: the order is %(status)s.") % {"status": order.get_status_display()})
+    if order.attempts.filter(outcome=ProvisioningAttempt.Outcome.ORDERED).exists():
+        return _done(user, "order.buy_again", order, Outcome.REFUSED,
+                     _("An eSIM Go order is already known for this order: use Retry provisioning, which delivers it."))
+    try:
+        order, closed = services.staff_buy_again(order.pk, user=user)
+    except InvalidTransition:
+        order.refresh_from_db()
+        return _done(user, "order.buy_again", order, Outcome.NOTHING_TO_DO,
+                     _("Already being retried (the order is %(status)s).") % {"status": order.get_status_display()})
+    return _done(user, "order.buy_again", order, Outcome.DONE,
+                 _("Buying a new eSIM. If eSIM Go completes the first purchase late, there will be two paid eSIM Go "
+                   "orders for this payment; the hourly check reports it."), closed_attempts=closed)
 
 
 def mark_delivered(user, order_id, *, iccid, matching_id, smdp_address, esimgo_order_reference="", note="") -> ActionResult:

@@ -120,7 +120,7 @@ class OrderAdmin(ScaleSafeAdminMixin, ReadOnlyAdmin):
     readonly_fields = fields
     inlines = [OrderTransitionInline, ProvisioningAttemptInline, EmailLogInline]
     change_form_template = "staff/admin/purchase_change_form.html"
-    actions = ["retry_provisioning"]
+    actions = ["retry_provisioning", "buy_again"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("customer", "bundle", "esim", "invoice",
@@ -161,6 +161,16 @@ class OrderAdmin(ScaleSafeAdminMixin, ReadOnlyAdmin):
 
     def has_retry_permission(self, request):
         return request.user.has_perm("orders.retry_provisioning")
+
+    @admin.action(description=_("Buy again at eSIM Go (risk: a second paid eSIM Go order if the first purchase "
+                                "appears late)"), permissions=["buy_again"])
+    def buy_again(self, request, queryset):
+        for order in queryset[:20]:
+            result = staff_actions.buy_again(request.user, order.pk)
+            self.message_user(request, f"{order.public_id}: {result.message}", result.level)
+
+    def has_buy_again_permission(self, request):
+        return request.user.has_perm("orders.deliver_manually")
 
 
 class OrderInline(ReadOnlyInline):

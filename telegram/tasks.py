@@ -52,14 +52,4 @@ def sweep_bot_messages_task():
     if requeued:
         logger.info("telegram sweep: re-enqueued %d bot messages", len(requeued))
 
-
-SWEEP_INTERVAL_SECONDS = 120
-
-
-@app.on_after_finalize.connect
-def _register_periodic_tasks(sender, **kwargs):
-    sender.add_periodic_task(SWEEP_INTERVAL_SECONDS, sweep_bot_messages_task.s(), name="telegram: sweep bot messages")
-
-
-if app.finalized:  # imported after finalize (e.g. by a test module): the signal has already fired
-    _register_periodic_tasks(app)
+# Scheduled in esimshop/beat.py (every 120 s).

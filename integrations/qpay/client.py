@@ -36,7 +36,9 @@ from typing import Any
 
 import requests
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache as _shared_cache
+
+from esimshop.infrastructure import CACHE_ERRORS
 
 from integrations.errors import (
     ProviderError,
@@ -48,6 +50,44 @@ from integrations.errors import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+class _FailOpenCache:
+    """The shared token cache, failing open: with Redis down every process fetches its own token
+    (QPay allows it) instead of failing the payment check or purchase that needed one."""
+
+    def get(self, key, default=None):
+        try:
+            return _shared_cache.get(key, default)
+        except CACHE_ERRORS:
+            return default
+
+    def add(self, key, value, timeout):
+        try:
+            return _shared_cache.add(key, value, timeout)
+        except CACHE_ERRORS:
+            return True  # as if the renewal lock were ours: fetch the token ourselves
+
+    def set(self, key, value, timeout):
+        try:
+            _shared_cache.set(key, value, timeout)
+        except CACHE_ERRORS:
+            pass
+
+    def delete(self, key):
+        try:
+            _shared_cache.delete(key)
+        except CACHE_ERRORS:
+            pass
+
+    def delete_many(self, keys):
+        try:
+            _shared_cache.delete_many(keys)
+        except CACHE_ERRORS:
+            pass
+
+
+cache = _FailOpenCache()
 
 TOKEN_RENEW_LEEWAY_SECONDS = 60
 # Anything below this is a TTL, not a unix timestamp (10**9 s after the epoch is 2001).

@@ -4,7 +4,7 @@ from unittest import mock
 
 import pytest
 from django.core import mail
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from ops import alerts, watchdog
 from orders import provisioning, services
@@ -166,16 +166,46 @@ def test_timeout_after_order_created_reconciles_to_that_order(fake):
     assert fake.purchase_calls == 1 and len(fake.sold) == 1
 
 
-def test_timeout_without_order_buys_again_after_lookup(fake):
+def _window(settings_seconds=None):
+    from orders import conf
+
+    return conf.reconcile_after_seconds() + conf.unknown_outcome_window_seconds()
+
+
+def test_timeout_without_order_is_never_bought_again_but_flagged_with_evidence(fake):
     order = OrderFactory()
     fake.purchase_failures = ["timeout"]
     with pytest.raises(provisioning.TransientProvisioningError):
         provisioning.provision_order(order.pk)
+    with later(90):  # past the settle time: looked for, not there, looked for again later
+        result = provisioning.provision_order(order.pk)
+    assert result.outcome == provisioning.WAITING and result.countdown > 0
+    with later(_window() + 1):  # the whole window passed: staff decide
+        assert provisioning.provision_order(order.pk).outcome == provisioning.NEEDS_ATTENTION
+    assert fake.purchase_calls == 1 and fake.sold == []
+    attempt = ProvisioningAttempt.objects.get(order=order)
+    assert attempt.outcome == ProvisioningAttempt.Outcome.UNKNOWN and len(attempt.lookups) == 2
+    order.refresh_from_db()
+    assert order.status == Order.Status.NEEDS_ATTENTION
+    assert "NOT bought again" in order.attention_reason and "Looked for it in eSIM Go's order list 2 times" in order.attention_reason
+    assert "Buy again" in order.attention_reason and "second paid eSIM Go order" in order.attention_reason
+
+
+def test_an_order_committed_after_the_first_lookup_is_adopted_not_bought_twice(fake):
+    """eSIM Go answered 504 but committed the order later than the shop's first look-up (issue 10, 1)."""
+    order = OrderFactory()
+    fake.purchase_failures = ["timeout_after"]
+    with pytest.raises(provisioning.TransientProvisioningError):
+        provisioning.provision_order(order.pk)
+    committed_late = fake.orders.pop()  # not in eSIM Go's list yet
     with later(90):
+        assert provisioning.provision_order(order.pk).outcome == provisioning.WAITING
+    fake.orders.append(committed_late)  # eSIM Go commits it now
+    with later(200):
         assert provisioning.provision_order(order.pk).outcome == provisioning.DELIVERED
-    assert fake.purchase_calls == 2 and len(fake.sold) == 1
-    outcomes = list(ProvisioningAttempt.objects.filter(order=order).values_list("outcome", flat=True))
-    assert outcomes == ["RECONCILED_ABSENT", "SUCCEEDED"]
+    assert fake.purchase_calls == 1
+    order.refresh_from_db()
+    assert order.esimgo_order_reference == committed_late["orderReference"]
 
 
 def test_reconciliation_never_adopts_an_order_already_claimed(fake):
@@ -186,13 +216,34 @@ def test_reconciliation_never_adopts_an_order_already_claimed(fake):
     fake.purchase_failures = ["timeout"]
     with pytest.raises(provisioning.TransientProvisioningError):
         provisioning.provision_order(order.pk)
-    with later(90):  # other's eSIM Go order sits inside the lookup window, but it is claimed
-        assert provisioning.provision_order(order.pk).outcome == provisioning.DELIVERED
+    with later(_window() + 1):  # other's eSIM Go order sits inside the lookup window, but it is claimed
+        assert provisioning.provision_order(order.pk).outcome == provisioning.NEEDS_ATTENTION
     order.refresh_from_db()
-    other.refresh_from_db()
-    assert order.esim_id != other.esim_id
-    assert order.esimgo_order_reference != other.esimgo_order_reference
-    assert len(fake.sold) == 2
+    assert order.esim_id is None and len(fake.sold) == 1
+
+
+def test_staff_buy_again_closes_the_unknown_attempt_and_buys(fake, django_user_model, django_capture_on_commit_callbacks):
+    from django.contrib.auth.models import Permission
+
+    from staff import actions
+
+    order = OrderFactory()
+    fake.purchase_failures = ["timeout"]
+    with pytest.raises(provisioning.TransientProvisioningError):
+        provisioning.provision_order(order.pk)
+    with later(_window() + 1):
+        provisioning.provision_order(order.pk)
+    user = django_user_model.objects.create_user("fin", password="x", is_staff=True)
+    support = django_user_model.objects.create_user("sup", password="x", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="deliver_manually"))
+    with pytest.raises(actions.PermissionDenied):
+        actions.buy_again(support, order.pk)
+    with django_capture_on_commit_callbacks(execute=True), translation.override("en"):
+        result = actions.buy_again(user, order.pk)
+    assert result.outcome == "DONE" and "two paid eSIM Go orders" in result.message
+    order.refresh_from_db()
+    assert order.status == Order.Status.DELIVERED and fake.purchase_calls == 2
+    assert list(order.attempts.values_list("outcome", flat=True)) == ["RECONCILED_ABSENT", "SUCCEEDED"]
 
 
 # --- transient vs permanent ------------------------------------------------------------------------

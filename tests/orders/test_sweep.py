@@ -59,13 +59,17 @@ def test_sweep_resends_pending_and_reopens_stuck_emails(bundle):
     assert len(mail.outbox) == 2
 
 
-def test_sweep_is_registered_periodically(settings):
-    from orders import tasks
+def test_every_periodic_task_is_registered_in_one_place(settings):
+    """esimshop/beat.py is the one schedule; each entry names a task that exists, with an
+    explicit name, and the sweep's period comes from settings."""
+    from esimshop.beat import beat_schedule
+    from esimshop.celery import app
 
     settings.ORDERS_SWEEP_INTERVAL_SECONDS = 45
-    sender = mock.Mock()
-    tasks._register_periodic_tasks(sender)
-    (interval, signature), kwargs = sender.add_periodic_task.call_args
-    assert interval == 45
-    assert signature.task == "orders.tasks.sweep_undelivered_orders_task"
-    assert kwargs["name"] == "orders: sweep undelivered orders"
+    schedule = beat_schedule()
+    assert schedule["orders: sweep undelivered orders"] == {"task": "orders.tasks.sweep_undelivered_orders_task",
+                                                             "schedule": 45.0}
+    app.loader.import_default_modules()
+    assert {entry["task"] for entry in schedule.values()} <= set(app.tasks)
+    assert "orders.match_unattributed_esimgo_orders" in {entry["task"] for entry in schedule.values()}
+

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from django.test.client import RequestFactory
 
-from catalog.ratelimit import SharedRateLimiter
+from integrations.esimgo.ratelimit import SharedRateLimiter
 from esimshop.client_address import client_address
 from payments.models import Invoice
 from payments.services import callback_token

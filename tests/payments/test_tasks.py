@@ -7,14 +7,14 @@ from django.core import mail
 from django.utils import timezone
 
 from esimshop.celery import app
-from payments import services
+from payments import schedules, services
 from payments.models import Invoice, InvoiceTransition
 from payments.tasks import (
     check_invoice_payment_task,
     expire_invoice_task,
     sweep_pending_invoices_task,
 )
-from tests.payments.factories import InvoiceFactory
+from tests.payments.factories import CustomerFactory, InvoiceFactory
 from tests.payments.qpay_mocks import BASE, add_check, add_token, calls_to, check_requests, paid_row
 
 
@@ -182,29 +182,68 @@ def test_payment_after_cancel_is_flagged_never_ignored(bundle, qpay, paid_handle
     assert len(mail.outbox) == 1 and "needs attention" in mail.outbox[0].subject
 
 
-def test_sweep_reenqueues_lost_checks_and_expires_overdue(bundle, qpay, broker):
+def test_sweep_drives_the_database_schedule_and_expires_overdue(bundle, qpay, broker):
+    """The checks live in Invoice.next_check_at: what is due is enqueued (a lost ETA message or a
+    Redis restart changes nothing), what is planned later is not; closed invoices get late checks."""
     now = timezone.now()
     lost = InvoiceFactory(bundle=bundle)
-    Invoice.objects.filter(pk=lost.pk).update(created_at=now - timedelta(minutes=12))
-    recently_checked = InvoiceFactory(bundle=bundle, last_checked_at=now - timedelta(minutes=1))
-    Invoice.objects.filter(pk=recently_checked.pk).update(created_at=now - timedelta(minutes=12))
-    fresh = InvoiceFactory(bundle=bundle)  # its own schedule will check it
+    Invoice.objects.filter(pk=lost.pk).update(created_at=now - timedelta(minutes=12), next_check_at=now - timedelta(minutes=2))
+    planned = InvoiceFactory(bundle=bundle)
+    Invoice.objects.filter(pk=planned.pk).update(next_check_at=now + timedelta(minutes=2))
     overdue = _overdue(bundle)
     abandoned = InvoiceFactory(bundle=bundle, qpay_invoice_id=None)
     Invoice.objects.filter(pk=abandoned.pk).update(created_at=now - timedelta(minutes=5))
-    paid = InvoiceFactory(bundle=bundle, status=Invoice.Status.PAID)
+    paid = InvoiceFactory(bundle=bundle, status=Invoice.Status.PAID, next_check_at=None)
+    expired = InvoiceFactory(bundle=bundle, status=Invoice.Status.EXPIRED, closed_at=now - timedelta(minutes=61),
+                             next_check_at=now - timedelta(minutes=1))
 
     counts = sweep_pending_invoices_task.apply().get()
 
-    assert counts == {"expired": 1, "checked": 1, "abandoned": 1}
+    assert counts == {"expired": 1, "checked": 2, "abandoned": 1}
     sent = {(task.name, args[0]) for task, args, _, _ in broker}
-    assert sent == {("payments.check_invoice_payment", str(lost.pk)), ("payments.expire_invoice", str(overdue.pk))}
+    assert sent == {("payments.check_invoice_payment", str(lost.pk)), ("payments.check_invoice_payment", str(expired.pk)),
+                    ("payments.expire_invoice", str(overdue.pk))}
     abandoned.refresh_from_db()
     assert abandoned.status == Invoice.Status.CANCELLED
-    assert {fresh.pk, recently_checked.pk, paid.pk}.isdisjoint({args[0] for _, args, _, _ in broker})
-    # A second sweep right after does not enqueue the same work again.
+    assert {planned.pk, paid.pk}.isdisjoint({args[0] for _, args, _, _ in broker})
+    # A second sweep right after does not enqueue the same work again (the sweep took a lease)...
     broker.clear()
     assert sweep_pending_invoices_task.apply().get() == {"expired": 0, "checked": 0, "abandoned": 0}
+    # ...but a check whose message was lost is due again once the lease has run out.
+    later = now + timedelta(seconds=schedules.lease_seconds() + 1)
+    assert {args[0] for _, args, _, _ in broker} == set()
+    assert schedules.sweep_pending_invoices(now=later)["checked"] >= 2
+
+
+def test_a_finished_check_plans_the_next_one(bundle, qpay):
+    add_check(qpay)
+    invoice = InvoiceFactory(bundle=bundle)
+    Invoice.objects.filter(pk=invoice.pk).update(next_check_at=timezone.now())
+    assert check_invoice_payment_task.apply(args=[str(invoice.pk)]).get() == "NOT_PAID"
+    invoice.refresh_from_db()
+    plan = [eta for eta, kind in services.payment_check_plan(invoice.created_at, invoice.expires_at) if kind == "check"]
+    assert invoice.next_check_at == min(eta for eta in plan if eta > timezone.now())
+
+
+def test_expiry_and_cancel_plan_late_checks_at_one_and_six_hours(bundle, qpay):
+    invoice = _overdue(bundle)
+    add_check(qpay)
+    qpay.add(responses.DELETE, f"{BASE}/invoice/{invoice.qpay_invoice_id}", json={})
+    assert expire_invoice_task.apply(args=[str(invoice.pk)]).get() == "EXPIRED"
+    invoice.refresh_from_db()
+    assert invoice.next_check_at == invoice.closed_at + timedelta(hours=1)
+    assert schedules.next_check_after(invoice, invoice.closed_at + timedelta(hours=1)) == invoice.closed_at + timedelta(hours=6)
+    assert schedules.next_check_after(invoice, invoice.closed_at + timedelta(hours=6)) is None
+    cancelled = services.cancel_invoice(InvoiceFactory(bundle=bundle).pk, cause="test", actor="test")
+    assert cancelled.next_check_at == cancelled.closed_at + timedelta(hours=1)
+
+
+def test_a_new_invoice_carries_its_first_check(bundle, broker, settings):
+    invoice = services._insert_invoice(customer=CustomerFactory(), bundle=bundle,
+                                       amount_mnt=bundle.price_mnt, description="", topup_iccid="", company_register="",
+                                       language="mn", actor="test")
+    created = invoice.expires_at - timedelta(minutes=settings.QPAY_INVOICE_TTL_MINUTES)
+    assert invoice.next_check_at == created + timedelta(seconds=60)
 
 
 def test_sweep_is_registered_as_a_periodic_task():

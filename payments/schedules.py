@@ -1,0 +1,152 @@
+"""Payment-check schedules kept in the database, and the sweep that drives them.
+
+Every PENDING invoice carries its next payment check (`Invoice.next_check_at`) and its expiry
+(`Invoice.expires_at`); recently EXPIRED or CANCELLED invoices get a few late checks (default
++1 h and +6 h after closing) so money that arrives after the shop gave up is seen the same day,
+not by the nightly reconciliation. The periodic sweep (esimshop/beat.py, every
+PAYMENTS_SWEEP_INTERVAL_SECONDS) enqueues whatever is due. Celery ETA tasks (scheduled at
+purchase time) may run a check sooner; they are never the only copy, so a broker restart or a
+lost message delays detection by at most one sweep period.
+
+A check the sweep enqueued takes a lease (next_check_at moves a little into the future): if its
+message is lost, the check is due again when the lease runs out. When a check task finishes it
+moves next_check_at to the next point of the plan.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Q
+from django.utils import timezone
+
+from esimshop.infrastructure import CACHE_ERRORS
+from payments.models import Invoice
+
+logger = logging.getLogger(__name__)
+
+Status = Invoice.Status
+
+# Checks after creation (seconds), then one just before expiry: never a tight loop (QPay asks
+# merchants not to poll; these are the few checks that stand in for a lost callback).
+CHECK_OFFSETS_SECONDS = (60, 180, 600, 1800)  # PAYMENTS_CHECK_OFFSETS_SECONDS overrides (the outage suite)
+PRE_EXPIRY_CHECK_SECONDS = 60
+CREATING_STALE_AFTER = timedelta(seconds=90)
+
+
+def sweep_interval_seconds() -> float:
+    return float(getattr(settings, "PAYMENTS_SWEEP_INTERVAL_SECONDS", 60))
+
+
+def late_check_offsets_seconds() -> tuple[float, ...]:
+    """After expiry/cancel: checks this long after closing (default +1 h, +6 h)."""
+    return tuple(float(s) for s in getattr(settings, "PAYMENTS_LATE_CHECK_OFFSETS_SECONDS", (3600, 6 * 3600)))
+
+
+def check_offsets_seconds() -> tuple[float, ...]:
+    return tuple(float(s) for s in getattr(settings, "PAYMENTS_CHECK_OFFSETS_SECONDS", CHECK_OFFSETS_SECONDS))
+
+
+def lease_seconds() -> float:
+    """How long a check the sweep enqueued may take before the sweep enqueues it again (its
+    message lost, or QPay failing): two sweep periods, and at least as long as a check task may
+    run (its hard time limit, 90 s). PAYMENTS_CHECK_LEASE_SECONDS overrides."""
+    configured = getattr(settings, "PAYMENTS_CHECK_LEASE_SECONDS", None)
+    if configured is not None:
+        return float(configured)
+    return max(2 * sweep_interval_seconds(), 90.0)
+
+
+def payment_check_plan(created_at, expires_at) -> list[tuple]:
+    """[(eta, "check"|"expire")]: 1, 3, 10, 30 min after creation (while before expiry),
+    one check just before expiry, and the expiry itself."""
+    pre_expiry = expires_at - timedelta(seconds=PRE_EXPIRY_CHECK_SECONDS)
+    plan = [(created_at + timedelta(seconds=s), "check") for s in check_offsets_seconds()]
+    plan = [(eta, kind) for eta, kind in plan if eta < pre_expiry - timedelta(seconds=30)]
+    plan.append((pre_expiry, "check"))
+    plan.append((expires_at, "expire"))
+    return plan
+
+
+def first_check_at(created_at, expires_at) -> datetime:
+    return payment_check_plan(created_at, expires_at)[0][0]
+
+
+def next_check_after(invoice: Invoice, now: datetime) -> datetime | None:
+    """The invoice's next planned check strictly after `now`, or None when none is left."""
+    if invoice.status == Status.PENDING:
+        checks = [eta for eta, kind in payment_check_plan(invoice.created_at, invoice.expires_at) if kind == "check"]
+    elif invoice.status in (Status.EXPIRED, Status.CANCELLED) and invoice.closed_at and invoice.qpay_invoice_id:
+        checks = [invoice.closed_at + timedelta(seconds=s) for s in late_check_offsets_seconds()]
+    else:
+        return None
+    upcoming = [eta for eta in checks if eta > now]
+    return min(upcoming) if upcoming else None
+
+
+def on_close(now: datetime) -> dict:
+    """Fields an expire/cancel transition writes: when it closed, and its first late check."""
+    offsets = late_check_offsets_seconds()
+    return {"closed_at": now, "next_check_at": now + timedelta(seconds=min(offsets)) if offsets else None}
+
+
+def check_soon(invoice_id, seconds: float) -> None:
+    """Bring the invoice's next check forward (a callback could not be verified): in the
+    database, so the sweep does it even if the retry task's message is lost."""
+    soon = timezone.now() + timedelta(seconds=seconds)
+    Invoice.objects.filter(pk=invoice_id, status=Status.PENDING).filter(
+        Q(next_check_at__isnull=True) | Q(next_check_at__gt=soon)).update(next_check_at=soon)
+
+
+def check_done(invoice_id) -> None:
+    """A check task finished: plan the next check (or none)."""
+    invoice = Invoice.objects.filter(pk=invoice_id).only(
+        "status", "created_at", "expires_at", "closed_at", "qpay_invoice_id").first()
+    if invoice is None:
+        return
+    Invoice.objects.filter(pk=invoice_id).update(next_check_at=next_check_after(invoice, timezone.now()))
+
+
+def _once_per(key: str, seconds: int) -> bool:
+    """Cache-backed de-duplication that fails open: with the cache down, enqueue anyway (a
+    duplicate expiry or check is a no-op; a missed one is a shopper waiting)."""
+    try:
+        return bool(cache.add(key, 1, seconds))
+    except CACHE_ERRORS:
+        return True
+
+
+def sweep_pending_invoices(now=None) -> dict:
+    """Periodic: expire what is overdue, retire abandoned rows, enqueue every check that is due."""
+    # At call time: payments.tasks imports this module's callers, and services imports schedules.
+    from payments.services import cancel_invoice
+    from payments.tasks import check_invoice_payment_task, expire_invoice_task
+
+    now = now or timezone.now()
+    counts = {"expired": 0, "checked": 0, "abandoned": 0}
+    pending = Invoice.objects.filter(status=Status.PENDING)
+    for invoice_id in pending.filter(expires_at__lte=now).values_list("pk", flat=True)[:500]:
+        if _once_per(f"payments:sweep:expire:{invoice_id}", int(lease_seconds())):
+            expire_invoice_task.delay(str(invoice_id))
+            counts["expired"] += 1
+    stale = pending.filter(qpay_invoice_id__isnull=True, created_at__lt=now - CREATING_STALE_AFTER)
+    for invoice_id in stale.values_list("pk", flat=True)[:500]:
+        cancel_invoice(invoice_id, cause="abandoned while being created", actor="sweep")
+        counts["abandoned"] += 1
+    due = Invoice.objects.filter(
+        next_check_at__lte=now, qpay_invoice_id__isnull=False,
+        status__in=[Status.PENDING, Status.EXPIRED, Status.CANCELLED],
+    ).exclude(status=Status.PENDING, expires_at__lte=now)  # overdue ones get the expiry's final check
+    lease_until = now + timedelta(seconds=lease_seconds())
+    for invoice_id, status in due.order_by("next_check_at").values_list("pk", "status")[:500]:
+        # Take the lease first (a conditional UPDATE: a concurrent sweep takes it only once).
+        if not Invoice.objects.filter(pk=invoice_id, next_check_at__lte=now).update(next_check_at=lease_until):
+            continue
+        cause = "scheduled check (sweep)" if status == Status.PENDING else f"late check after {status.lower()}"
+        check_invoice_payment_task.delay(str(invoice_id), cause=cause)
+        counts["checked"] += 1
+    if any(counts.values()):
+        logger.info("payments sweep: %s", counts)
+    return counts
