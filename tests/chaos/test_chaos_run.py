@@ -51,7 +51,10 @@ def test_chaos_run(tmp_path):
     assert f["paid_in_full_invoices"] > 0 and f["short_paid_invoices"] > 0 and f["unpaid_invoices"] > 0
     # Every shopper who paid in full has an eSIM, or an order staff are looking at (none, faults being transient).
     assert f["paid_in_full_invoices"] == f["delivered_esims"] + f["needs_attention_orders"], report
-    assert f["needs_attention_orders"] == 0, f["examples"]["needs_attention"]
+    # Issue 10: a purchase eSIM Go never placed (a fault before it) is looked for, then handed to
+    # staff with the evidence - never bought blind. Only such orders may need attention.
+    assert f["needs_attention_without_unknown_outcome"] == 0, f["examples"]["needs_attention"]
+    assert f["needs_attention_with_an_esimgo_order"] == 0, f["examples"]["needs_attention"]
     assert f["orders_still_in_progress"] == 0
     # Nothing provisioned twice, nothing provisioned unpaid — counted from the sandbox eSIM Go's own orders.
     assert f["esimgo_orders_max_per_invoice"] <= 1, report
