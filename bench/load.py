@@ -7,8 +7,8 @@ as a browser does); every answer is recorded as (start, seconds, HTTP status).
 from __future__ import annotations
 
 import heapq
-import os
 import itertools
+import os
 import random
 import threading
 import time

@@ -113,12 +113,12 @@ def measure_one(size: int, explain: bool) -> dict:
             try:
                 return execute(sql, params, many, context)
             finally:
-                statements.append((time.perf_counter() - started, sql, params))
+                statements.append((time.perf_counter() - started, sql, params))  # noqa: B023 - this iteration only
 
         for _ in range(WARMUP):
             run()
         times = []
-        for i in range(RUNS):
+        for _ in range(RUNS):
             statements.clear()
             started = time.perf_counter()
             with connection.execute_wrapper(capture):

@@ -17,8 +17,14 @@ from django_countries import countries as country_registry
 
 from catalog import search_aliases
 from catalog.models import Bundle, BundleCountry, Country, Region
-from catalog.presentation import (REGION_NAMES, collation_key, country_order, coverage_label, plan_name,
-                                  region_display_name)
+from catalog.presentation import (
+    REGION_NAMES,
+    collation_key,
+    country_order,
+    coverage_label,
+    plan_name,
+    region_display_name,
+)
 from catalog.search_aliases import latin_spellings
 
 # Destinations Mongolian travellers buy most, in display order.

@@ -29,10 +29,10 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import slugify
 
-from integrations.esimgo import client as esimgo
 from catalog.models import Bundle, BundleCountry, Country, Region
 from catalog.page_warming import catalogue_changed
 from catalog.pricing import retail_price_mnt
+from integrations.esimgo import client as esimgo
 
 logger = logging.getLogger(__name__)
 

@@ -15,9 +15,8 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import RFC3986_SUBDELIMS, url_has_allowed_host_and_scheme
-from django.utils.translation import get_language, ngettext
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_safe
 
 from catalog import page_cache, presentation, search_aliases, selectors

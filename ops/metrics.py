@@ -6,8 +6,8 @@ import os
 
 import redis
 from django.conf import settings
-from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
 from django.core.cache import cache
+from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
 from orders.models import EmailLog, Order

@@ -22,12 +22,12 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.utils import load_backend
 
 from integrations.esimgo.client import ESIMGoClient, ESIMGoError, normalise_organisation
-from ops import heartbeats
 from integrations.qpay.client import QPayClient, QPayError
+from ops import heartbeats
 
 _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="readyz")
 _lock = threading.Lock()
-_cached: tuple[float, "Report"] | None = None
+_cached: tuple[float, Report] | None = None
 
 
 class CheckFailed(Exception):

@@ -10,11 +10,11 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
+from integrations.qpay.client import QPayAuthError, QPayClient, QPayError
 from ops import heartbeats, readiness
 from ops.alerts import Condition
 from ops.models import AlertState
 from orders.models import EmailLog, Order
-from integrations.qpay.client import QPayAuthError, QPayClient, QPayError
 from staff.models import ReconciliationMismatch
 
 logger = logging.getLogger(__name__)

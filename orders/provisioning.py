@@ -25,8 +25,8 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from integrations.esimgo.client import ESIMGoClient, ESIMGoError, ESIMGoRateLimited
 from esimshop import metrics
+from integrations.esimgo.client import ESIMGoClient, ESIMGoError, ESIMGoRateLimited
 from orders import conf, reconcile_unknown
 from orders.models import EmailLog, ESim, Order, ProvisioningAttempt
 from orders.services import flag_for_attention, queue_email

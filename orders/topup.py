@@ -13,8 +13,8 @@ from django.core.cache import cache
 from django.db.models import F
 from django.db.models.functions import Coalesce
 
-from integrations.esimgo.client import ESIMGoClient, ESIMGoError
 from catalog.models import Bundle, BundleCountry
+from integrations.esimgo.client import ESIMGoClient, ESIMGoError
 from orders import conf
 
 logger = logging.getLogger(__name__)

@@ -18,10 +18,10 @@ from orders import callbacks, conf, magic_links, qr, selectors, topup, usage
 from orders import install_sheet as install_sheets
 from orders.forms import MyEsimsEmailForm, TopupForm
 from orders.models import Order
-from payments.signals import purchase_started
-from payments.remainder import REFUND_WORKING_DAYS, money_state
 from payments.api import payment_path, session_owner
+from payments.remainder import REFUND_WORKING_DAYS, money_state
 from payments.services import PurchaseError, start_purchase
+from payments.signals import purchase_started
 
 logger = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from payments.models import EbarimtReceipt, Invoice, Payment
 from integrations.qpay.client import QPayClient, QPayError
+from payments.models import EbarimtReceipt, Invoice, Payment
 
 logger = logging.getLogger(__name__)
 

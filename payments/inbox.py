@@ -11,9 +11,9 @@ from django.conf import settings
 
 from esimshop import metrics
 from esimshop.logs import bind as bind_log_context
+from integrations.qpay.client import QPayClient
 from payments import schedules
 from payments.models import Payment, QPayCallback
-from integrations.qpay.client import QPayClient
 from payments.services import DUPLICATE, VERIFY_FAILED, _now, enqueue_check, verify_invoice_payment
 
 logger = logging.getLogger(__name__)

@@ -17,9 +17,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from integrations.qpay.client import QPayClient, QPayError
 from payments import services
 from payments.models import Invoice, RemainderInvoice
-from integrations.qpay.client import QPayClient, QPayError
 
 logger = logging.getLogger(__name__)
 

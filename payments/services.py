@@ -42,9 +42,13 @@ from esimshop.logs import bind as bind_log_context
 from integrations.qpay.client import PaymentCheck, QPayClient, QPayError, QPayNotFound
 from payments import schedules, signals, status_cache
 from payments.models import Customer, Invoice, InvoiceTransition, Payment
+
 # The schedule's plan and sweep live in payments/schedules.py; these names stay importable here.
 from payments.schedules import (  # noqa: F401
-    CHECK_OFFSETS_SECONDS, CREATING_STALE_AFTER, PRE_EXPIRY_CHECK_SECONDS, payment_check_plan,
+    CHECK_OFFSETS_SECONDS,
+    CREATING_STALE_AFTER,
+    PRE_EXPIRY_CHECK_SECONDS,
+    payment_check_plan,
 )
 
 logger = logging.getLogger(__name__)

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.cache import cache
-from django.utils.crypto import constant_time_compare
 from django.db import transaction
+from django.utils.crypto import constant_time_compare
 
 logger = logging.getLogger(__name__)
 

@@ -16,13 +16,19 @@ from django.views.decorators.http import require_http_methods
 from catalog import balance
 from catalog.models import Bundle
 from catalog.selectors import bundle_label
+from esimshop.client_address import client_address, client_ip_or_none
 from payments import inbox, selectors, services, signals
 from payments import remainder as remainders
-from payments.api import (payment_path, purchase_rate_limited, remember_invoice, request_check, session_owner,
-                          status_path)
+from payments.api import (
+    payment_path,
+    purchase_rate_limited,
+    remember_invoice,
+    request_check,
+    session_owner,
+    status_path,
+)
 from payments.forms import CheckoutForm
 from payments.models import Invoice
-from esimshop.client_address import client_address, client_ip_or_none
 from payments.ratelimit import allow
 
 logger = logging.getLogger(__name__)

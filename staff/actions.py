@@ -110,8 +110,8 @@ def cancel_unpaid_invoice(user, invoice_id) -> ActionResult:
 
 
 def refund(user, *, invoice_id, payment_id, amount_mnt, method, note, idempotency_key) -> ActionResult:
-    from staff import refunds
     from payments.models import Invoice, Refund
+    from staff import refunds
 
     _require(user, "payments.refund_payment")
     invoice = Invoice.objects.get(pk=invoice_id)
@@ -175,8 +175,8 @@ def _has_ebarimt(invoice) -> bool:
 
 
 def check_refund(user, refund_id) -> ActionResult:
-    from staff import refunds
     from payments.models import Refund
+    from staff import refunds
 
     _require(user, "payments.refund_payment")
     row = Refund.objects.select_related("invoice").get(pk=refund_id)
@@ -195,8 +195,8 @@ def check_refund(user, refund_id) -> ActionResult:
 
 
 def retry_esimgo_revoke(user, refund_id) -> ActionResult:
-    from staff import refunds
     from payments.models import Refund
+    from staff import refunds
 
     _require(user, "payments.refund_payment")
     row = Refund.objects.select_related("invoice").get(pk=refund_id)

@@ -14,8 +14,7 @@ from django.utils.translation import gettext_lazy
 
 # The payments and orders admins live here, above both apps: they are staff tools and use the
 # staff console's actions, panels and audit (importing them registers their models).
-from staff import admin_orders, admin_payments  # noqa: F401
-from staff import services
+from staff import admin_orders, admin_payments, services  # noqa: F401
 from staff.admin_base import ReadOnlyAdmin
 from staff.exports import reconciliation_csv
 from staff.models import ReconciliationMismatch, ReconciliationRun, StaffAction

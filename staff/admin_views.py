@@ -75,8 +75,8 @@ def _page(model_admin, request, context):
 
 
 def refund_view(model_admin, request, pk):
-    from staff import refunds
     from payments.models import Invoice
+    from staff import refunds
 
     if not request.user.has_perm("payments.refund_payment"):
         raise PermissionDenied

@@ -28,8 +28,8 @@ def _order(invoice):
 
 def purchase_panels(invoice, order=None) -> dict:
     from orders.models import ESIMGoCallback, Order
-    from staff import refunds
     from payments.models import Invoice
+    from staff import refunds
 
     targets = Q(content_type=ContentType.objects.get_for_model(Invoice), object_id=str(invoice.pk))
     if order is not None:

@@ -24,9 +24,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from payments.models import Invoice, InvoiceTransition, Payment, Refund
 from integrations.qpay.client import QPayClient, QPayError
 from orders.services import mark_refunded
+from payments.models import Invoice, InvoiceTransition, Payment, Refund
 
 logger = logging.getLogger(__name__)
 

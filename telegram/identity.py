@@ -5,7 +5,8 @@ The session, never the client, says "this is Telegram user N" afterwards. Replay
 entry page) is fine and writes nothing.
 """
 import logging
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
+from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.db import IntegrityError, transaction

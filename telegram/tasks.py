@@ -5,7 +5,6 @@ import random
 from celery import shared_task
 from django.conf import settings
 
-from esimshop.celery import app
 from telegram import bot
 
 logger = logging.getLogger(__name__)

@@ -18,9 +18,9 @@ import requests
 from django.core import mail
 
 from esimshop.logs import structured_formatter
+from integrations.qpay.client import QPayClient
 from orders.models import Order
 from payments import services as payment_services
-from integrations.qpay.client import QPayClient
 from sandbox.esimgo.catalogue import get_catalogue
 from sandbox.esimgo.services import send_usage_callback
 from tests.catalog.factories import BundleFactory

@@ -37,7 +37,6 @@ from urllib.parse import quote
 import requests
 from django.conf import settings
 
-from integrations.esimgo.ratelimit import get_rate_limiter
 from integrations.errors import (
     ProviderError,
     ProviderMalformedResponse,
@@ -46,6 +45,7 @@ from integrations.errors import (
     may_retry_now,
     never_sent,
 )
+from integrations.esimgo.ratelimit import get_rate_limiter
 
 logger = logging.getLogger(__name__)
 

@@ -39,7 +39,6 @@ from django.conf import settings
 from django.core.cache import cache as _shared_cache
 
 from esimshop.infrastructure import CACHE_ERRORS
-
 from integrations.errors import (
     ProviderError,
     ProviderMalformedResponse,

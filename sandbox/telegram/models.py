@@ -23,8 +23,14 @@ class SandboxWebhook(models.Model):
     secret_token = models.CharField(max_length=256, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    def __str__(self):
+        return f"webhook {self.url}"
+
 
 class SandboxUpdateCounter(models.Model):
     """update_id sequence for the updates the sandbox posts (one row, pk=1)."""
 
     last_update_id = models.BigIntegerField(default=100000)
+
+    def __str__(self):
+        return f"last update {self.last_update_id}"

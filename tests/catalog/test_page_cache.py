@@ -11,10 +11,10 @@ from django.test import Client
 from django.urls import reverse
 
 from catalog import page_cache, selectors
-from integrations.esimgo.client import ESIMGoClient
 from catalog.page_cache import CACHE_STATUS_HEADER as CACHE
 from catalog.pricing import retail_price_mnt
 from catalog.services import sync_catalog
+from integrations.esimgo.client import ESIMGoClient
 
 from .catalogue_payloads import mock_catalogue, raw_bundle
 from .factories import BundleFactory, CountryFactory, RegionFactory, refresh_country_stats

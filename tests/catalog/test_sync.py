@@ -7,9 +7,9 @@ import requests
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from integrations.esimgo.client import ESIMGoClient
 from catalog.models import Bundle, BundleCountry, Country, Region
 from catalog.services import CatalogueSyncError, SyncAlreadyRunning, sync_catalog, sync_lock
+from integrations.esimgo.client import ESIMGoClient
 
 from .catalogue_payloads import mock_catalogue, raw_bundle
 from .factories import BundleFactory

@@ -6,10 +6,10 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from integrations.esimgo.client import ESIMGoClient
 from catalog.models import Bundle
 from catalog.services import sync_lock
 from catalog.tasks import sync_catalog_task
+from integrations.esimgo.client import ESIMGoClient
 
 from .catalogue_payloads import mock_catalogue, raw_bundle
 

@@ -4,7 +4,6 @@ import threading
 import pytest
 from django.core import mail
 from django.db import connections
-from django.utils import timezone
 
 from ops import alerts
 from ops.models import AlertState

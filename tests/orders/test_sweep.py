@@ -1,6 +1,5 @@
 """The periodic sweep: re-enqueues stuck paid orders, escalates old ones, re-sends lost e-mails."""
 from datetime import timedelta
-from unittest import mock
 
 import pytest
 from django.core import mail

@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 from django.test.client import RequestFactory
 
-from integrations.esimgo.ratelimit import SharedRateLimiter
 from esimshop.client_address import client_address
+from integrations.esimgo.ratelimit import SharedRateLimiter
 from payments.models import Invoice
 from payments.services import callback_token
 from tests.payments.conftest import ESIMGO_ORDERS

@@ -18,14 +18,12 @@ import http.server
 import os
 import re
 import secrets
-import shlex
 import signal
 import socket
 import socketserver
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -184,9 +182,8 @@ def throwaway_database():
 
 
 def test_a_shopper_buys_from_the_shop_run_as_in_production(throwaway_database, tmp_path, monkeypatch):
-    from django.conf import settings
-
     import psycopg
+    from django.conf import settings
 
     database_url, server, dbname = throwaway_database
     processes = Processes(tmp_path)

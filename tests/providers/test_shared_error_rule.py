@@ -5,6 +5,14 @@ import requests
 import responses
 from urllib3.exceptions import NewConnectionError
 
+from integrations.errors import (
+    ProviderError,
+    ProviderMalformedResponse,
+    ProviderRateLimited,
+    ProviderUnavailable,
+    may_retry_now,
+    never_sent,
+)
 from integrations.esimgo.client import (
     ESIMGoAuthError,
     ESIMGoClient,
@@ -13,14 +21,6 @@ from integrations.esimgo.client import (
     ESIMGoRateLimited,
     ESIMGoRefused,
     ESIMGoUnavailable,
-)
-from integrations.errors import (
-    ProviderError,
-    ProviderMalformedResponse,
-    ProviderRateLimited,
-    ProviderUnavailable,
-    may_retry_now,
-    never_sent,
 )
 from integrations.qpay.client import QPayClient, QPayError, QPayMalformedResponse, QPayRateLimited, QPayUnavailable
 from tests.payments.qpay_mocks import BASE as QPAY_BASE

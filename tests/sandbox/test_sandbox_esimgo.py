@@ -6,7 +6,6 @@ import json
 import uuid
 from datetime import timedelta
 from decimal import Decimal
-
 from pathlib import Path
 
 import pytest

@@ -5,8 +5,14 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from integrations.esimgo.client import ESIMGoAuthError, ESIMGoBadRequest, ESIMGoClient, ESIMGoNotFound, ESIMGoUnavailable
 from catalog.lpa import build_lpa
+from integrations.esimgo.client import (
+    ESIMGoAuthError,
+    ESIMGoBadRequest,
+    ESIMGoClient,
+    ESIMGoNotFound,
+    ESIMGoUnavailable,
+)
 from sandbox.esimgo import faults
 from sandbox.esimgo.catalogue import get_catalogue
 

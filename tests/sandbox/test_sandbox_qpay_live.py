@@ -12,8 +12,8 @@ from django.core.cache import cache
 from django.db import transaction
 
 from catalog.models import Bundle
-from payments.models import Invoice, QPayCallback
 from integrations.qpay.client import QPayClient
+from payments.models import Invoice, QPayCallback
 from sandbox.esimgo.catalogue import get_catalogue
 from sandbox.qpay.models import SandboxPayment
 from tests.catalog.factories import BundleFactory

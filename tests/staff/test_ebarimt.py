@@ -7,10 +7,10 @@ import pytest
 import responses
 from django.urls import reverse
 
+from integrations.qpay.client import QPayUnavailable
 from orders.models import EmailLog
 from payments import ebarimt, services
 from payments.models import EbarimtReceipt, Invoice, Payment
-from integrations.qpay.client import QPayUnavailable
 from staff import selectors
 from tests.orders.factories import DeliveredOrderFactory, InvoiceFactory
 from tests.payments.qpay_mocks import BASE as QPAY

@@ -10,9 +10,8 @@ from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
 from orders.models import Order
-from staff import refunds
 from payments.models import EbarimtReceipt, Payment, Refund
-from staff import actions
+from staff import actions, refunds
 from staff.models import StaffAction
 from tests.conftest import ESIMGO_TEST_BASE_URL
 from tests.orders.factories import DeliveredOrderFactory
