@@ -8,6 +8,7 @@ settings (DEBUG off, everything from the environment) with only what a loopback-
   transport (bench/stub_providers.py) mounted at QPAY_BASE_URL and ESIMGO_BASE_URL.
 Rate limits (purchases, status polls, eSIM Go's 10 req/s) come from their usual env variables.
 """
+
 from esimshop.settings import *  # noqa: F401,F403
 from esimshop.settings import ESIMGO_BASE_URL, QPAY_BASE_URL, env
 

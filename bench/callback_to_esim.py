@@ -17,6 +17,7 @@ callback suppressed (fault injection), then
 One warm-up iteration is not counted. Prints median / p90 / p99 / max of t1 - t0 and of the
 callback response alone; targets: median <= 1 s, p99 <= 3 s.
 """
+
 import argparse
 import json
 import os
@@ -72,7 +73,9 @@ def main():
             # One client polls the public status API every 10 ms: not a shopper's pace.
             "PAYMENTS_STATUS_RATE_LIMIT_PER_MINUTE": "1000000",
             # Benchmarks leave invoices unpaid from one machine: the open-invoice caps would refuse them.
-            **{f"PAYMENTS_MAX_OPEN_INVOICES_{k}": "1000000" for k in ("PER_PHONE", "PER_EMAIL", "PER_ADDRESS", "TOTAL")},
+            **{
+                f"PAYMENTS_MAX_OPEN_INVOICES_{k}": "1000000" for k in ("PER_PHONE", "PER_EMAIL", "PER_ADDRESS", "TOTAL")
+            },
         }
         try:
             common.run_manage(env, "migrate", "--noinput", "-v", "0")
@@ -81,10 +84,12 @@ def main():
 
             django.setup()
             create_bundle()
-            web = common.start_gunicorn(port=port, env=env, log_path=logs / "web.log", workers=3,
-                                        worker_class="gthread", threads=4)
-            worker = common.start_celery_worker(env=env, log_path=logs / "worker.log",
-                                                concurrency=args.worker_concurrency, queue=RUN, name=RUN)
+            web = common.start_gunicorn(
+                port=port, env=env, log_path=logs / "web.log", workers=3, worker_class="gthread", threads=4
+            )
+            worker = common.start_celery_worker(
+                env=env, log_path=logs / "worker.log", concurrency=args.worker_concurrency, queue=RUN, name=RUN
+            )
             latencies, callback_times = [], []
             for index in range(args.n + 1):  # the first one warms up imports, pools, the QPay token
                 elapsed, callback_elapsed = one_purchase(site, index, logs)
@@ -107,16 +112,30 @@ def main():
 
     ready, callback = common.summary_ms(latencies), common.summary_ms(callback_times)
     p90 = common.percentile([s * 1000 for s in latencies], 0.90)
-    print(f"callback -> eSIM page ready, n={ready['n']} (gunicorn gthread 3x4, celery prefork x{args.worker_concurrency}, "
-          f"Redis, PostgreSQL, sandbox providers over HTTP; {delivered} orders delivered)")
-    print(f"  median {ready['median']:7.1f} ms   p90 {p90:7.1f} ms   p99 {ready['p99']:7.1f} ms   max {ready['max']:7.1f} ms"
-          f"   (targets: median <= {TARGET_MEDIAN_MS} ms, p99 <= {TARGET_P99_MS} ms)")
+    print(
+        f"callback -> eSIM page ready, n={ready['n']} (gunicorn gthread 3x4, celery prefork x{args.worker_concurrency}, "
+        f"Redis, PostgreSQL, sandbox providers over HTTP; {delivered} orders delivered)"
+    )
+    print(
+        f"  median {ready['median']:7.1f} ms   p90 {p90:7.1f} ms   p99 {ready['p99']:7.1f} ms   max {ready['max']:7.1f} ms"
+        f"   (targets: median <= {TARGET_MEDIAN_MS} ms, p99 <= {TARGET_P99_MS} ms)"
+    )
     print(f"callback response alone: median {callback['median']:.1f} ms, p99 {callback['p99']:.1f} ms")
     print(f"logs: {logs}")
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps({
-            "ready_ms": ready, "p90_ms": p90, "callback_ms": callback, "delivered": delivered,
-            "n": args.n, "worker_concurrency": args.worker_concurrency}, indent=2))
+        Path(args.json_out).write_text(
+            json.dumps(
+                {
+                    "ready_ms": ready,
+                    "p90_ms": p90,
+                    "callback_ms": callback,
+                    "delivered": delivered,
+                    "n": args.n,
+                    "worker_concurrency": args.worker_concurrency,
+                },
+                indent=2,
+            )
+        )
 
 
 def create_bundle():
@@ -124,8 +143,13 @@ def create_bundle():
     from sandbox.esimgo.catalogue import get_catalogue
 
     Bundle.objects.create(
-        name=BUNDLE, description="eSIM, 1GB, 7 Days, Mongolia", data_amount_mb=1000, duration_days=7,
-        price=Decimal(str(get_catalogue().by_name[BUNDLE]["price"])), currency="USD", computed_price_mnt=12500,
+        name=BUNDLE,
+        description="eSIM, 1GB, 7 Days, Mongolia",
+        data_amount_mb=1000,
+        duration_days=7,
+        price=Decimal(str(get_catalogue().by_name[BUNDLE]["price"])),
+        currency="USD",
+        computed_price_mnt=12500,
         source_hash="bench",
     )
 
@@ -139,9 +163,17 @@ def one_purchase(site, index, logs):
 
     # Each shopper from an address of their own (TRUSTED_PROXY_COUNT=1, as behind the production proxy):
     # the per-address purchase limit (30 a minute) keeps its production value.
-    response = requests.post(f"{site}/api/customer/transactions/purchase", json={
-        "phoneNumber": f"9{index:07d}", "email": f"bench{index}@example.mn", "amount": 12500, "packageCode": BUNDLE,
-    }, headers={"X-Forwarded-For": f"10.1.{index // 256 % 256}.{index % 256}"}, timeout=30)
+    response = requests.post(
+        f"{site}/api/customer/transactions/purchase",
+        json={
+            "phoneNumber": f"9{index:07d}",
+            "email": f"bench{index}@example.mn",
+            "amount": 12500,
+            "packageCode": BUNDLE,
+        },
+        headers={"X-Forwarded-For": f"10.1.{index // 256 % 256}.{index % 256}"},
+        timeout=30,
+    )
     if response.status_code != 201:
         raise SystemExit(f"purchase {index}: HTTP {response.status_code} {response.text[:300]}")
     purchase = response.json()
@@ -150,8 +182,12 @@ def one_purchase(site, index, logs):
     bank = requests.Session()
     page = bank.get(purchase["qr_link"], timeout=30).text
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-    bank.post(purchase["qr_link"], data={"csrfmiddlewaretoken": token, "action": "full", "payment_type": "P2P"},
-              headers={"Referer": purchase["qr_link"]}, timeout=30).raise_for_status()
+    bank.post(
+        purchase["qr_link"],
+        data={"csrfmiddlewaretoken": token, "action": "full", "payment_type": "P2P"},
+        headers={"Referer": purchase["qr_link"]},
+        timeout=30,
+    ).raise_for_status()
     payment = common.wait_for(lambda: _payment_for(purchase), 10, "the sandbox payment")
     url = callback_url_for(payment)
     connection.close()

@@ -25,6 +25,7 @@ purchases validate with eSIM Go, and at 9/s the limiter would cap purchases at 9
 measures the quota, not the server - the payments side's per-bundle validation cache is what
 takes validation off that budget (issue 9's branch; see bench/results.md).
 """
+
 import argparse
 import json
 import os
@@ -57,8 +58,14 @@ def start_procfile_web(env: dict, port: int, log_path) -> subprocess.Popen:
     """bash runs the Procfile line itself (its ${VAR:-default}s expanded as a process manager would)."""
     env = {**env, "PORT": str(port), "PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '')}"}
     log = open(log_path, "ab")
-    server = subprocess.Popen(["bash", "-c", f"exec {procfile_web_command()}"], cwd=ROOT, env=env, stdout=log,
-                              stderr=subprocess.STDOUT, start_new_session=True)
+    server = subprocess.Popen(
+        ["bash", "-c", f"exec {procfile_web_command()}"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     log.close()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -77,8 +84,14 @@ def summarise(rows, seconds) -> dict:
         statuses[status] = statuses.get(status, 0) + 1
     ok = [s for _, s, status in rows if status == 201]
     every = [s for _, s, _ in rows]
-    out = {"answers": len(rows), "statuses": statuses, "created": len(ok), "per_second": len(ok) / seconds,
-           "max_ms": max(every) * 1000 if every else None, "load": os.getloadavg()[0]}
+    out = {
+        "answers": len(rows),
+        "statuses": statuses,
+        "created": len(ok),
+        "per_second": len(ok) / seconds,
+        "max_ms": max(every) * 1000 if every else None,
+        "load": os.getloadavg()[0],
+    }
     if ok:
         out.update({f"{k}_ms": v for k, v in common.summary_ms(ok).items()})
     return out
@@ -92,13 +105,25 @@ def shopper_phase(site, count, seconds, start_index):
     (on a shared machine the CPU they got, next to the load average, says how far it was starved)."""
     answers = load.Answers()
     server_cpu, client_cpu = load.tree_cpu_seconds(SERVER_PID["web"]), time.process_time()
-    created = load.shoppers(site=site, count=count, seconds=seconds, body_for=purchase_body,
-                            address_for=shopper_address, answers=answers, start_index=start_index)
+    created = load.shoppers(
+        site=site,
+        count=count,
+        seconds=seconds,
+        body_for=purchase_body,
+        address_for=shopper_address,
+        answers=answers,
+        start_index=start_index,
+    )
     summary = summarise(answers.rows, seconds)
     server_cpu = load.tree_cpu_seconds(SERVER_PID["web"]) - server_cpu
     client_cpu = time.process_time() - client_cpu
-    summary.update({"web_cpu_share": server_cpu / seconds, "client_cpu_share": client_cpu / seconds,
-                    "web_cpu_ms_per_answer": server_cpu * 1000 / max(summary["answers"], 1)})
+    summary.update(
+        {
+            "web_cpu_share": server_cpu / seconds,
+            "client_cpu_share": client_cpu / seconds,
+            "web_cpu_ms_per_answer": server_cpu * 1000 / max(summary["answers"], 1),
+        }
+    )
     return summary, created
 
 
@@ -115,8 +140,13 @@ def deliveries(env, log_dir, redis_url, paid: int, timeout: float) -> dict:
 
     before = provider_counts(redis_url)
     worker_env = {**env, "ESIMGO_RATE_LIMIT_PER_SECOND": "9"}
-    worker = common.start_celery_worker(env=worker_env, log_path=log_dir / "worker.log",
-                                        concurrency=int(env.get("CELERY_CONCURRENCY", "4")), queue=RUN, name=RUN)
+    worker = common.start_celery_worker(
+        env=worker_env,
+        log_path=log_dir / "worker.log",
+        concurrency=int(env.get("CELERY_CONCURRENCY", "4")),
+        queue=RUN,
+        name=RUN,
+    )
     started = time.monotonic()
     delivered = 0
     try:
@@ -135,10 +165,17 @@ def deliveries(env, log_dir, redis_url, paid: int, timeout: float) -> dict:
     spent = {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
     on_path = sum(v for k, v in spent.items() if k.startswith("esimgo") and "validate" not in k and "PUT" not in k)
     tags = sum(v for k, v in spent.items() if k.startswith("esimgo PUT"))
-    return {"paid": paid, "delivered": delivered, "seconds": seconds, "per_second": delivered / seconds,
-            "delivered_at_end": delivered_at_end, "esimgo_calls": spent,
-            "esimgo_per_delivered_path": on_path / max(delivered_at_end, 1),
-            "esimgo_tags_per_delivered": tags / max(delivered_at_end, 1), "celery_peak_rss_mb": peaks}
+    return {
+        "paid": paid,
+        "delivered": delivered,
+        "seconds": seconds,
+        "per_second": delivered / seconds,
+        "delivered_at_end": delivered_at_end,
+        "esimgo_calls": spent,
+        "esimgo_per_delivered_path": on_path / max(delivered_at_end, 1),
+        "esimgo_tags_per_delivered": tags / max(delivered_at_end, 1),
+        "celery_peak_rss_mb": peaks,
+    }
 
 
 def main():
@@ -158,10 +195,17 @@ def main():
     with common.throwaway_postgres("capacity") as database_url:
         port = common.free_port()
         site = f"http://127.0.0.1:{port}"
-        env = {**bench_env(database_url, redis_url, site), "CACHE_KEY_PREFIX": RUN, "BENCH_CELERY_QUEUE": RUN,
-               "BENCH_PROVIDER_LATENCY_MS": str(PROVIDER_MS), "BENCH_QPAY_CHECK_LATENCY_MS": str(CHECK_MS),
-               "BENCH_COUNT_REDIS_URL": redis_url, "BENCH_COUNT_KEY": f"{RUN}:calls", "LOG_LEVEL": "WARNING",
-               "PAYMENTS_PURCHASE_RATE_LIMIT_PER_MINUTE": "30"}
+        env = {
+            **bench_env(database_url, redis_url, site),
+            "CACHE_KEY_PREFIX": RUN,
+            "BENCH_CELERY_QUEUE": RUN,
+            "BENCH_PROVIDER_LATENCY_MS": str(PROVIDER_MS),
+            "BENCH_QPAY_CHECK_LATENCY_MS": str(CHECK_MS),
+            "BENCH_COUNT_REDIS_URL": redis_url,
+            "BENCH_COUNT_KEY": f"{RUN}:calls",
+            "LOG_LEVEL": "WARNING",
+            "PAYMENTS_PURCHASE_RATE_LIMIT_PER_MINUTE": "30",
+        }
         for name in ("WEB_CONCURRENCY", "GUNICORN_THREADS", "WEB_MAX_IN_FLIGHT"):
             if os.environ.get(name):
                 env[name] = os.environ[name]
@@ -176,8 +220,10 @@ def main():
             print("30 shoppers:", json.dumps(result["30 shoppers"]), flush=True)
             result["100 shoppers"], more = shopper_phase(site, 100, args.seconds, 1_000_000)
             print("100 shoppers:", json.dumps(result["100 shoppers"]), flush=True)
-            urls = [f"{site}/api/customer/transactions/{data['internalInvoiceId']}/status"
-                    for data in (more + invoices)[: args.pollers]]
+            urls = [
+                f"{site}/api/customer/transactions/{data['internalInvoiceId']}/status"
+                for data in (more + invoices)[: args.pollers]
+            ]
             pollers = load.Pollers(urls).start()
             time.sleep(2)
             window = time.monotonic()
@@ -185,10 +231,14 @@ def main():
             end = time.monotonic()
             pollers.stop()
             polls = pollers.answers.between(window, end)
-            result["polls"] = {"pollers": len(urls), "answers": len(polls), "per_second": len(polls) / (end - window),
-                               "statuses": {s: sum(1 for *_, x in polls if x == s) for s in {x for *_, x in polls}},
-                               **{f"{k}_ms": v for k, v in common.summary_ms([s for _, s, _ in polls]).items()},
-                               "client_lag_p95_ms": common.percentile(pollers.late, 0.95) * 1000}
+            result["polls"] = {
+                "pollers": len(urls),
+                "answers": len(polls),
+                "per_second": len(polls) / (end - window),
+                "statuses": {s: sum(1 for *_, x in polls if x == s) for s in {x for *_, x in polls}},
+                **{f"{k}_ms": v for k, v in common.summary_ms([s for _, s, _ in polls]).items()},
+                "client_lag_p95_ms": common.percentile(pollers.late, 0.95) * 1000,
+            }
             print("30 shoppers + pollers:", json.dumps(result["30 shoppers + pollers"]), flush=True)
             print("polls:", json.dumps(result["polls"]), flush=True)
             # The status polls queued payment checks (no worker ran): drop them, so the worker
@@ -230,10 +280,18 @@ def callback_phase(site, invoices, clients) -> dict:
     cpu = load.tree_cpu_seconds(SERVER_PID["web"]) - cpu
     bare_seconds, bare = fire([f"{site}/healthz"] * len(invoices), clients)
     good = [o for o in outcomes if o[0] == 200 and o[1] == "SUCCESS" and o[2] == "PAID"]
-    return {"n": len(invoices), "clients": clients, "verified": len(good), "per_second": len(good) / seconds,
-            "bare_per_second": len(bare) / bare_seconds, "statuses": sorted({o[0] for o in outcomes}),
-            "paid": Invoice.objects.filter(status="PAID").count(), "load": os.getloadavg()[0],
-            "web_cpu_share": cpu / seconds, "web_cpu_ms_per_callback": cpu * 1000 / max(len(invoices), 1)}
+    return {
+        "n": len(invoices),
+        "clients": clients,
+        "verified": len(good),
+        "per_second": len(good) / seconds,
+        "bare_per_second": len(bare) / bare_seconds,
+        "statuses": sorted({o[0] for o in outcomes}),
+        "paid": Invoice.objects.filter(status="PAID").count(),
+        "load": os.getloadavg()[0],
+        "web_cpu_share": cpu / seconds,
+        "web_cpu_ms_per_callback": cpu * 1000 / max(len(invoices), 1),
+    }
 
 
 def validations_per_purchase(redis_url) -> float:

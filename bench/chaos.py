@@ -41,6 +41,7 @@ Then it prints the figures and exits non-zero if any check fails:
   its inbox row (0 lost); 0 HTTP 500 (driver responses, access logs, tracebacks in logs);
   purchases refused with 503 (injected provider faults) left nothing payable behind.
 """
+
 import argparse
 import contextlib
 import heapq
@@ -75,6 +76,7 @@ BURST_SIZE = 50
 
 
 # --- small helpers -------------------------------------------------------------------------------
+
 
 def log(message: str) -> None:
     print(f"[chaos {time.strftime('%H:%M:%S')}] {message}", flush=True)
@@ -117,6 +119,7 @@ class Tally:
 
 # --- processes -----------------------------------------------------------------------------------
 
+
 class Processes:
     def __init__(self, env: dict, logs: Path, shop_port: int, providers_port: int, args):
         self.env, self.logs, self.args = env, logs, args
@@ -134,12 +137,35 @@ class Processes:
     def start_server(self, name: str, port: int, workers: int, threads: int) -> None:
         out = self._open(f"{name}.log")
         process = subprocess.Popen(
-            [PYTHON, "-m", "gunicorn", "esimshop.wsgi", "--bind", f"127.0.0.1:{port}",
-             "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
-             "--timeout", "120", "--graceful-timeout", "10", "--log-level", "warning",
-             "--access-logfile", str(self.logs / f"{name}-access.log"),
-             "--access-logformat", "%(s)s %(m)s %(U)s %(M)sms"],
-            cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                PYTHON,
+                "-m",
+                "gunicorn",
+                "esimshop.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--worker-class",
+                "gthread",
+                "--threads",
+                str(threads),
+                "--timeout",
+                "120",
+                "--graceful-timeout",
+                "10",
+                "--log-level",
+                "warning",
+                "--access-logfile",
+                str(self.logs / f"{name}-access.log"),
+                "--access-logformat",
+                "%(s)s %(m)s %(U)s %(M)sms",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.servers.append(process)
 
@@ -150,10 +176,30 @@ class Processes:
         out.write(f"\n=== start {hostname} at {time.strftime('%H:%M:%S')} ===\n")
         out.flush()
         process = subprocess.Popen(
-            [PYTHON, "-m", "celery", "-A", "esimshop", "worker", "--loglevel", "INFO", "--pool", "prefork",
-             "--concurrency", "1", "--without-gossip", "--without-mingle", "--without-heartbeat",
-             "--hostname", hostname],
-            cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                PYTHON,
+                "-m",
+                "celery",
+                "-A",
+                "esimshop",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--pool",
+                "prefork",
+                "--concurrency",
+                "1",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--hostname",
+                hostname,
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.workers[name] = process
 
@@ -172,6 +218,7 @@ class Processes:
 
 
 # --- the run ---------------------------------------------------------------------------------------
+
 
 class ChaosRun:
     def __init__(self, args):
@@ -233,19 +280,25 @@ class ChaosRun:
         self.env = self.environment()
         limit, used = max_connections(args.database_url.rsplit("/", 1)[0] + "/postgres")
         budget = args.shop_workers * args.shop_threads + args.provider_threads + 2 * 2 + args.shoppers + 4
-        log(f"PostgreSQL max_connections={limit}, {used} in use; this run needs at most {budget} "
+        log(
+            f"PostgreSQL max_connections={limit}, {used} in use; this run needs at most {budget} "
             f"(shop {args.shop_workers}x{args.shop_threads} threads, providers 1x{args.provider_threads}, "
-            f"2 workers, {args.shoppers} shoppers, driver)")
+            f"2 workers, {args.shoppers} shoppers, driver)"
+        )
         if budget > limit - used - 5:
-            raise SystemExit(f"not enough PostgreSQL connections: need {budget}, {limit - used} free; "
-                             "lower --shop-threads/--provider-threads")
+            raise SystemExit(
+                f"not enough PostgreSQL connections: need {budget}, {limit - used} free; "
+                "lower --shop-threads/--provider-threads"
+            )
         recreate_database(args.database_url)
         import redis
 
         self.redis = redis.Redis.from_url(args.redis_url)
         if self.redis.dbsize() and not args.flush_redis:
-            raise SystemExit(f"Redis {args.redis_url} is not empty: another process may be using it. "
-                             "Give this run its own db (--redis-url) or pass --flush-redis.")
+            raise SystemExit(
+                f"Redis {args.redis_url} is not empty: another process may be using it. "
+                "Give this run its own db (--redis-url) or pass --flush-redis."
+            )
         self.redis.flushdb()
         # Anyone flushing this db mid-run (a test session's cache.clear()) would silently drop the
         # Celery queue; the canary tells that apart from a real lost task.
@@ -266,11 +319,22 @@ class ChaosRun:
         import requests
 
         for port in (self.shop_port, self.providers_port):
-            wait_for(lambda port=port: _up(requests, f"http://127.0.0.1:{port}/healthz"), 60, f"server on {port}",
-                     interval=0.2)
+            wait_for(
+                lambda port=port: _up(requests, f"http://127.0.0.1:{port}/healthz"),
+                60,
+                f"server on {port}",
+                interval=0.2,
+            )
         for name in ("a", "b"):
-            wait_for(lambda name=name: "ready." in (self.logs / f"worker-{name}.log").read_text(errors="replace")
-                     or self.procs.workers[name].poll() is not None, 90, f"worker {name}", interval=0.2)
+            wait_for(
+                lambda name=name: (
+                    "ready." in (self.logs / f"worker-{name}.log").read_text(errors="replace")
+                    or self.procs.workers[name].poll() is not None
+                ),
+                90,
+                f"worker {name}",
+                interval=0.2,
+            )
             if self.procs.workers[name].poll() is not None:
                 raise SystemExit((self.logs / f"worker-{name}.log").read_text()[-3000:])
         from sandbox.qpay import faults as qpay_faults
@@ -292,9 +356,14 @@ class ChaosRun:
             raw = catalogue[name]
             price = Decimal(str(raw["price"]))
             bundle = Bundle.objects.create(
-                name=name, description=raw.get("description") or name, data_amount_mb=int(raw["dataAmount"]),
-                duration_days=int(raw["duration"]), price=price, currency="USD",
-                computed_price_mnt=retail_price_mnt(price), source_hash="chaos",
+                name=name,
+                description=raw.get("description") or name,
+                data_amount_mb=int(raw["dataAmount"]),
+                duration_days=int(raw["duration"]),
+                price=price,
+                currency="USD",
+                computed_price_mnt=retail_price_mnt(price),
+                source_hash="chaos",
             )
             BundleCountry.objects.create(bundle=bundle, country=country, kind=BundleCountry.Kind.BASE)
             self.prices[name] = bundle.price_mnt
@@ -363,11 +432,21 @@ class ChaosRun:
 
     def shopper(self, plan: dict) -> None:
         index, rng = plan["index"], plan["rng"]
-        record = {"mode": plan["mode"], "bundle": plan["bundle"], "purchase_status": None, "callbacks": 0,
-                  "payments": [], "burst": plan["burst"]}
+        record = {
+            "mode": plan["mode"],
+            "bundle": plan["bundle"],
+            "purchase_status": None,
+            "callbacks": 0,
+            "payments": [],
+            "burst": plan["burst"],
+        }
         self.purchases[index] = record
-        body = {"phoneNumber": f"9{index:07d}", "email": f"chaos{index}@example.mn",
-                "amount": self.prices[plan["bundle"]], "packageCode": plan["bundle"]}
+        body = {
+            "phoneNumber": f"9{index:07d}",
+            "email": f"chaos{index}@example.mn",
+            "amount": self.prices[plan["bundle"]],
+            "packageCode": plan["bundle"],
+        }
         # One key per purchase, the same on a double tap (one page, one key) and on every resend.
         headers = {"Idempotency-Key": str(uuid.uuid4())} if self.args.idempotency_keys else {}
         send = {"json": body, "headers": headers, "resend": self.purchase_resend}
@@ -375,8 +454,9 @@ class ChaosRun:
         if plan["double_submit"]:
             # The shopper taps "buy" twice: two concurrent requests for the same purchase.
             with ThreadPoolExecutor(2) as pool:
-                replies = list(pool.map(lambda _: self.http("purchase", "POST", url, session=_new_session(), **send),
-                                        range(2)))
+                replies = list(
+                    pool.map(lambda _: self.http("purchase", "POST", url, session=_new_session(), **send), range(2))
+                )
             ok = [r for r in replies if r is not None and r.status_code == 201]
             response = ok[0] if ok else next((r for r in replies if r is not None), None)
             if len(ok) == 2 and ok[0].json()["internalInvoiceId"] != ok[1].json()["internalInvoiceId"]:
@@ -404,8 +484,9 @@ class ChaosRun:
             self.burst(callback_url, record, payment_ids)
         else:
             for _ in range(plan["callbacks"]):
-                self.schedule_callback(rng.uniform(0, self.args.callback_spread), callback_url, record,
-                                       rng.choice(payment_ids), rng)
+                self.schedule_callback(
+                    rng.uniform(0, self.args.callback_spread), callback_url, record, rng.choice(payment_ids), rng
+                )
         self._progress()
 
     def _progress(self) -> None:
@@ -425,8 +506,14 @@ class ChaosRun:
         if not token:
             self.tally.note("bank_page_without_csrf_token")
             return None
-        reply = self.http("bank_pay", "POST", bank_url, session=session, headers={"Referer": bank_url},
-                          data={"csrfmiddlewaretoken": token.group(1), "action": action, "payment_type": "P2P"})
+        reply = self.http(
+            "bank_pay",
+            "POST",
+            bank_url,
+            session=session,
+            headers={"Referer": bank_url},
+            data={"csrfmiddlewaretoken": token.group(1), "action": action, "payment_type": "P2P"},
+        )
         if reply is None or reply.status_code != 200:
             return None
         match = re.search(r"[?&]paid=([^&]+)", reply.url)
@@ -463,8 +550,9 @@ class ChaosRun:
 
     def schedule_callback(self, delay, url, record, payment_id, rng) -> None:
         with self.schedule_lock:
-            heapq.heappush(self.schedule, (time.monotonic() + delay, next(self.schedule_seq),
-                                           (url, record, payment_id, rng)))
+            heapq.heappush(
+                self.schedule, (time.monotonic() + delay, next(self.schedule_seq), (url, record, payment_id, rng))
+            )
 
     def callback_dispatcher(self) -> None:
         """Sends scheduled callbacks when due: interleaved across invoices and out of order."""
@@ -508,8 +596,11 @@ class ChaosRun:
         timeout = self.args.provider_timeout + 1.5
         qpay_kinds = {
             "401": {"status": 401, "body": {"error": "AUTHENTICATION_FAILED", "message": "chaos"}},
-            "429": {"status": 429, "body": {"error": "TOO_MANY_REQUESTS", "message": "chaos"},
-                    "headers": {"Retry-After": "1"}},
+            "429": {
+                "status": 429,
+                "body": {"error": "TOO_MANY_REQUESTS", "message": "chaos"},
+                "headers": {"Retry-After": "1"},
+            },
             "500": {"status": 500},
             "timeout": {"status": 504, "delay": timeout},
         }
@@ -606,7 +697,8 @@ class ChaosRun:
         paid = {
             str(row["invoice_id"]): (row["amount"], row["paid"] or Decimal("0"))
             for row in SandboxInvoice.objects.values("invoice_id", "amount").annotate(
-                paid=Sum("payments__amount", filter=Q(payments__status="PAID")))
+                paid=Sum("payments__amount", filter=Q(payments__status="PAID"))
+            )
         }
         full, short, unpaid = set(), set(), set()
         for invoice_id, qpay_id in Invoice.objects.exclude(qpay_invoice_id=None).values_list("pk", "qpay_invoice_id"):
@@ -633,12 +725,16 @@ class ChaosRun:
             queued = self.redis.llen("celery")
             connection.close()
             if done == len(full) and in_progress == 0 and queued == 0:
-                self.timeline["settle_seconds"] = round(time.monotonic() - self.started - self.timeline["drive_seconds"], 1)
+                self.timeline["settle_seconds"] = round(
+                    time.monotonic() - self.started - self.timeline["drive_seconds"], 1
+                )
                 log(f"settled: {done}/{len(full)} paid-in-full orders finished")
                 return True
             if time.monotonic() - last_report > 15:
-                log(f"settling: {done}/{len(full)} paid-in-full orders finished, {in_progress} in progress, "
-                    f"{queued} tasks queued")
+                log(
+                    f"settling: {done}/{len(full)} paid-in-full orders finished, {in_progress} in progress, "
+                    f"{queued} tasks queued"
+                )
                 last_report = time.monotonic()
             time.sleep(1)
         self.timeline["settle_seconds"] = None
@@ -664,7 +760,8 @@ class ChaosRun:
             if order.esimgo_order_reference:
                 owner[order.esimgo_order_reference] = str(order.invoice_id)
         for reference, invoice_id in ProvisioningAttempt.objects.exclude(esimgo_order_reference="").values_list(
-                "esimgo_order_reference", "order__invoice_id"):
+            "esimgo_order_reference", "order__invoice_id"
+        ):
             owner.setdefault(reference, str(invoice_id))
         per_invoice = Counter()
         unattributed = []
@@ -675,22 +772,29 @@ class ChaosRun:
             else:
                 unattributed.append(reference)
         sandbox_refs = set(map(str, sandbox_orders))
-        esim_order = {e.iccid: str(e.order.reference) if e.order else None
-                      for e in SandboxEsim.objects.select_related("order")}
+        esim_order = {
+            e.iccid: str(e.order.reference) if e.order else None for e in SandboxEsim.objects.select_related("order")
+        }
         delivered_mismatch = [
-            str(o.public_id) for o in delivered
+            str(o.public_id)
+            for o in delivered
             if o.esimgo_order_reference not in sandbox_refs or esim_order.get(o.esim.iccid) != o.esimgo_order_reference
         ]
         # Callbacks: every request the driver sent with a 200 must have its inbox row.
-        inbox = set(QPayCallback.objects.filter(user_agent__startswith=f"chaos-callback/{self.run_id}/")
-                    .values_list("user_agent", flat=True))
+        inbox = set(
+            QPayCallback.objects.filter(user_agent__startswith=f"chaos-callback/{self.run_id}/").values_list(
+                "user_agent", flat=True
+            )
+        )
         sent_ok = {tag for tag, (_, status) in self.sent_callbacks.items() if status == 200}
         sent_other = Counter(status for _, status in self.sent_callbacks.values() if status != 200)
         lost = sorted(sent_ok - inbox)
         # 503 purchases: nothing payable left behind for that shopper.
         refused = [i for i, r in self.purchases.items() if r["purchase_status"] == 503]
         payable_left = Invoice.objects.filter(
-            customer__phone_number__in=[f"9{i:07d}" for i in refused], status="PENDING", qpay_invoice_id__isnull=False,
+            customer__phone_number__in=[f"9{i:07d}" for i in refused],
+            status="PENDING",
+            qpay_invoice_id__isnull=False,
         ).count()
         driver_500 = sum(n for (kind, status), n in self.tally.statuses.items() if status == 500)
         logs = self.log_findings()
@@ -712,7 +816,8 @@ class ChaosRun:
             # Issue 10: a purchase eSIM Go never placed (a fault before it) has an unknown outcome,
             # is looked for and then handed to staff, never bought blind. Anything else is a defect.
             "needs_attention_without_unknown_outcome": sum(
-                1 for o in attention if "NOT bought again" not in (o.attention_reason or "")),
+                1 for o in attention if "NOT bought again" not in (o.attention_reason or "")
+            ),
             "needs_attention_with_an_esimgo_order": sum(1 for o in attention if per_invoice[str(o.invoice_id)]),
             "orders_still_in_progress": sum(1 for o in orders.values() if o.status in ("PAID", "PROVISIONING")),
             "orders_for_unpaid_or_short_invoices": len(wrong_orders),
@@ -727,9 +832,13 @@ class ChaosRun:
             "callbacks_not_200": _counter_json(sent_other),
             "callbacks_lost": len(lost),
             "callback_bursts": self.tally.notes["bursts"],
-            "callback_outcomes": {k.split(":", 1)[1]: v for k, v in self.tally.notes.items() if k.startswith("callback_outcome:")},
+            "callback_outcomes": {
+                k.split(":", 1)[1]: v for k, v in self.tally.notes.items() if k.startswith("callback_outcome:")
+            },
             "http_500_driver": driver_500,
-            "driver_statuses": {f"{kind} {status}": n for (kind, status), n in sorted(self.tally.statuses.items(), key=str)},
+            "driver_statuses": {
+                f"{kind} {status}": n for (kind, status), n in sorted(self.tally.statuses.items(), key=str)
+            },
             **logs,
             "faults_injected": dict(sorted(self.tally.faults.items())),
             "notes": {k: v for k, v in self.tally.notes.items() if not k.startswith("callback_outcome:")},
@@ -737,9 +846,12 @@ class ChaosRun:
             "settled": settled,
             "redis_canary_intact": self.redis.get("chaos:canary") == self.run_id.encode(),
             "logs_dir": str(self.logs),
-            "examples": {"lost_callbacks": lost[:5], "unattributed_esimgo_orders": unattributed[:5],
-                         "needs_attention": [o.attention_reason[:200] for o in attention[:5]],
-                         "delivered_mismatch": delivered_mismatch[:5]},
+            "examples": {
+                "lost_callbacks": lost[:5],
+                "unattributed_esimgo_orders": unattributed[:5],
+                "needs_attention": [o.attention_reason[:200] for o in attention[:5]],
+                "delivered_mismatch": delivered_mismatch[:5],
+            },
         }
 
     def log_findings(self) -> dict:
@@ -773,32 +885,52 @@ class ChaosRun:
 
         expect(f["redis_canary_intact"], "the Redis db was flushed by someone else during the run (queue lost)")
         expect(f["settled"], "did not settle before the deadline")
-        expect(f["paid_in_full_invoices"] == f["delivered_esims"] + f["needs_attention_orders"],
-               f"paid in full {f['paid_in_full_invoices']} != delivered {f['delivered_esims']} "
-               f"+ needs attention {f['needs_attention_orders']}")
+        expect(
+            f["paid_in_full_invoices"] == f["delivered_esims"] + f["needs_attention_orders"],
+            f"paid in full {f['paid_in_full_invoices']} != delivered {f['delivered_esims']} "
+            f"+ needs attention {f['needs_attention_orders']}",
+        )
         expect(f["delivered_orders"] == f["delivered_esims"], "delivered orders and eSIMs differ")
-        expect(f["needs_attention_without_unknown_outcome"] == 0,
-               f"{f['needs_attention_without_unknown_outcome']} orders NEEDS_ATTENTION without an unknown eSIM Go outcome")
-        expect(f["needs_attention_with_an_esimgo_order"] == 0,
-               f"{f['needs_attention_with_an_esimgo_order']} orders NEEDS_ATTENTION although eSIM Go has their order")
-        expect(f["esimgo_orders_max_per_invoice"] <= 1, f"an invoice has {f['esimgo_orders_max_per_invoice']} eSIM Go orders")
-        expect(f["esimgo_orders_unattributed"] == 0, f"{f['esimgo_orders_unattributed']} eSIM Go orders belong to no order")
-        expect(f["delivered_without_exactly_one_matching_esimgo_order"] == 0, "delivered order without its eSIM Go order")
+        expect(
+            f["needs_attention_without_unknown_outcome"] == 0,
+            f"{f['needs_attention_without_unknown_outcome']} orders NEEDS_ATTENTION without an unknown eSIM Go outcome",
+        )
+        expect(
+            f["needs_attention_with_an_esimgo_order"] == 0,
+            f"{f['needs_attention_with_an_esimgo_order']} orders NEEDS_ATTENTION although eSIM Go has their order",
+        )
+        expect(
+            f["esimgo_orders_max_per_invoice"] <= 1,
+            f"an invoice has {f['esimgo_orders_max_per_invoice']} eSIM Go orders",
+        )
+        expect(
+            f["esimgo_orders_unattributed"] == 0, f"{f['esimgo_orders_unattributed']} eSIM Go orders belong to no order"
+        )
+        expect(
+            f["delivered_without_exactly_one_matching_esimgo_order"] == 0, "delivered order without its eSIM Go order"
+        )
         expect(f["orders_for_unpaid_or_short_invoices"] == 0, "orders for unpaid or short-paid invoices")
         expect(f["esims_for_unpaid_or_short_invoices"] == 0, "eSIMs for unpaid or short-paid invoices")
         expect(f["callbacks_lost"] == 0, f"{f['callbacks_lost']} callbacks lost (no inbox row)")
         expect(not f["callbacks_not_200"], f"callbacks answered other than 200: {f['callbacks_not_200']}")
         expect(f["http_500_driver"] == 0, f"{f['http_500_driver']} HTTP 500 answers to the driver")
-        unexpected_5xx = {k: v for k, v in f["shop_access_log_5xx"].items() if k != "503 /api/customer/transactions/purchase"}
+        unexpected_5xx = {
+            k: v for k, v in f["shop_access_log_5xx"].items() if k != "503 /api/customer/transactions/purchase"
+        }
         expect(not unexpected_5xx, f"shop 5xx in the access log: {unexpected_5xx}")
-        expect(f["shop_access_log_5xx"].get("503 /api/customer/transactions/purchase", 0)
-               == f["driver_statuses"].get("purchase 503", 0), "purchase 503s in the log differ from the driver's")
+        expect(
+            f["shop_access_log_5xx"].get("503 /api/customer/transactions/purchase", 0)
+            == f["driver_statuses"].get("purchase 503", 0),
+            "purchase 503s in the log differ from the driver's",
+        )
         expect(not f["tracebacks_in_logs"], f"tracebacks in logs: {f['tracebacks_in_logs']}")
         expect(f["purchases_503_left_payable"] == 0, "a refused (503) purchase left a payable invoice")
         other = {k: v for k, v in f["purchase_statuses"].items() if k not in ("201", "503")}
         expect(not other, f"purchase answers other than 201/503: {other}")
-        expect(f["callback_bursts"] >= 1 and f["timeline_seconds"].get("worker_restarted_at") is not None,
-               "the run did not include a burst and a worker kill")
+        expect(
+            f["callback_bursts"] >= 1 and f["timeline_seconds"].get("worker_restarted_at") is not None,
+            "the run did not include a burst and a worker kill",
+        )
         return failures
 
     def run(self) -> dict:
@@ -884,11 +1016,16 @@ def print_report(f: dict) -> None:
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--purchases", type=int, default=2000)
-    parser.add_argument("--database-url", default=os.environ.get("CHAOS_DATABASE_URL",
-                                                                 "postgres://postgres@127.0.0.1:5432/esimshop_chaos"))
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("CHAOS_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/esimshop_chaos"),
+    )
     parser.add_argument("--redis-url", default=os.environ.get("CHAOS_REDIS_URL", "redis://127.0.0.1:6379/14"))
-    parser.add_argument("--flush-redis", action="store_true",
-                        help="empty the Redis db first even if it holds keys (it must be this run's own db)")
+    parser.add_argument(
+        "--flush-redis",
+        action="store_true",
+        help="empty the Redis db first even if it holds keys (it must be this run's own db)",
+    )
     parser.add_argument("--seed", default="chaos")
     parser.add_argument("--shoppers", type=int, default=8, help="concurrent shoppers")
     parser.add_argument("--callback-threads", type=int, default=16)
@@ -903,9 +1040,13 @@ def parse_args(argv=None):
     parser.add_argument("--sweep-every", type=float, default=20.0)
     parser.add_argument("--settle-timeout", type=float, default=600.0)
     parser.add_argument("--http-timeout", type=float, default=120.0)
-    parser.add_argument("--no-idempotency-keys", dest="idempotency_keys", action="store_false",
-                        help="send purchases without Idempotency-Key; a purchase is then sent again only if the "
-                             "connection was never made")
+    parser.add_argument(
+        "--no-idempotency-keys",
+        dest="idempotency_keys",
+        action="store_false",
+        help="send purchases without Idempotency-Key; a purchase is then sent again only if the "
+        "connection was never made",
+    )
     parser.add_argument("--json-out", help="write the figures here as JSON")
     return parser.parse_args(argv)
 

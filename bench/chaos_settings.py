@@ -2,6 +2,7 @@
 short, loopback-only run needs. Everything else comes from the environment exactly as in
 production, so the shop, its sandboxes and the Celery workers run the code they always run.
 """
+
 from esimshop.settings import *  # noqa: F401,F403
 from esimshop.settings import env
 
@@ -32,7 +33,11 @@ ORDERS_UNKNOWN_OUTCOME_LOOKUP_INTERVAL_SECONDS = env.int("ORDERS_UNKNOWN_OUTCOME
 
 # Orders' retry/sweep knobs (orders/conf.py) from the environment, for a run of minutes instead
 # of hours. The reconcile wait keeps its safe default (connect + read timeout + 60 s) unless set.
-for _name in ("ORDERS_RETRY_BACKOFF_BASE_SECONDS", "ORDERS_RETRY_BACKOFF_MAX_SECONDS",
-              "ORDERS_SWEEP_AFTER_SECONDS", "ORDERS_RECONCILE_AFTER_SECONDS"):
+for _name in (
+    "ORDERS_RETRY_BACKOFF_BASE_SECONDS",
+    "ORDERS_RETRY_BACKOFF_MAX_SECONDS",
+    "ORDERS_SWEEP_AFTER_SECONDS",
+    "ORDERS_RECONCILE_AFTER_SECONDS",
+):
     if env.str(_name, default=""):
         globals()[_name] = env.float(_name)

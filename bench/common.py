@@ -4,6 +4,7 @@ databases, the Redis URL, timing, percentiles and the machine's description.
 Imported as `bench.common` (the scripts put the project root on sys.path first); nothing here
 imports Django, so a script can use it before choosing its settings.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,6 +31,7 @@ LOCAL_REDIS_URL = "redis://127.0.0.1:6379/12"
 
 # --- numbers ------------------------------------------------------------------------------------
 
+
 def percentile(values, fraction: float) -> float:
     """Nearest-rank percentile (the smallest value with at least `fraction` of values at or below)."""
     ordered = sorted(values)
@@ -42,8 +44,13 @@ def percentile(values, fraction: float) -> float:
 def summary_ms(seconds) -> dict:
     """median / p95 / p99 / max of durations in seconds, as milliseconds."""
     ms = [s * 1000 for s in seconds]
-    return {"n": len(ms), "median": statistics.median(ms), "p95": percentile(ms, 0.95),
-            "p99": percentile(ms, 0.99), "max": max(ms)}
+    return {
+        "n": len(ms),
+        "median": statistics.median(ms),
+        "p95": percentile(ms, 0.95),
+        "p99": percentile(ms, 0.99),
+        "max": max(ms),
+    }
 
 
 class Stopwatch:
@@ -70,6 +77,7 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.01):
 
 # --- processes ----------------------------------------------------------------------------------
 
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -85,16 +93,28 @@ def answers(url: str) -> bool:
         return False
 
 
-def start_gunicorn(*, port: int, env: dict, log_path, workers: int = 2, worker_class: str = "sync",
-                   threads: int = 1) -> subprocess.Popen:
+def start_gunicorn(
+    *, port: int, env: dict, log_path, workers: int = 2, worker_class: str = "sync", threads: int = 1
+) -> subprocess.Popen:
     """gunicorn serving esimshop on 127.0.0.1:port (own process group); returns once /healthz answers."""
-    command = [PYTHON, "-m", "gunicorn", "esimshop.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-               "--worker-class", worker_class, "--log-level", "warning"]
+    command = [
+        PYTHON,
+        "-m",
+        "gunicorn",
+        "esimshop.wsgi",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        worker_class,
+        "--log-level",
+        "warning",
+    ]
     if worker_class == "gthread":
         command += ["--threads", str(threads)]
     log = open(log_path, "ab")
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     log.close()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -110,10 +130,32 @@ def start_gunicorn(*, port: int, env: dict, log_path, workers: int = 2, worker_c
 def start_celery_worker(*, env: dict, log_path, concurrency: int, queue: str, name: str) -> subprocess.Popen:
     log = open(log_path, "ab")
     worker = subprocess.Popen(
-        [PYTHON, "-m", "celery", "-A", "esimshop", "worker", "--loglevel", "WARNING", "--pool", "prefork",
-         "--concurrency", str(concurrency), "--queues", queue, "--without-gossip", "--without-mingle",
-         "--without-heartbeat", "--hostname", f"{name}@%h"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "esimshop",
+            "worker",
+            "--loglevel",
+            "WARNING",
+            "--pool",
+            "prefork",
+            "--concurrency",
+            str(concurrency),
+            "--queues",
+            queue,
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--hostname",
+            f"{name}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     log.close()
     return worker
@@ -145,6 +187,7 @@ def run_manage(env: dict, *args: str) -> None:
 
 
 # --- services -----------------------------------------------------------------------------------
+
 
 def postgres_server_url() -> str:
     """DATABASE_URL when it points at PostgreSQL, else the local server."""
@@ -204,13 +247,16 @@ def require_services() -> None:
         with _admin_connect(postgres_server_url()) as conn:
             conn.execute("SELECT 1")
     except Exception as exc:  # noqa: BLE001
-        raise SystemExit(f"PostgreSQL not reachable at {_redact(postgres_server_url())} ({exc.__class__.__name__}); "
-                         "start it or set DATABASE_URL") from exc
+        raise SystemExit(
+            f"PostgreSQL not reachable at {_redact(postgres_server_url())} ({exc.__class__.__name__}); "
+            "start it or set DATABASE_URL"
+        ) from exc
     try:
         redis.Redis.from_url(redis_url()).ping()
     except Exception as exc:  # noqa: BLE001
-        raise SystemExit(f"Redis not reachable at {_redact(redis_url())} ({exc.__class__.__name__}); "
-                         "start it or set REDIS_URL") from exc
+        raise SystemExit(
+            f"Redis not reachable at {_redact(redis_url())} ({exc.__class__.__name__}); start it or set REDIS_URL"
+        ) from exc
 
 
 def delete_redis_keys(url: str, *patterns: str) -> int:
@@ -222,7 +268,7 @@ def delete_redis_keys(url: str, *patterns: str) -> int:
     for pattern in patterns:
         keys = list(client.scan_iter(match=pattern, count=1000))
         for start in range(0, len(keys), 500):
-            deleted += client.delete(*keys[start:start + 500])
+            deleted += client.delete(*keys[start : start + 500])
     return deleted
 
 
@@ -231,6 +277,7 @@ def _redact(url: str) -> str:
 
 
 # --- the machine ----------------------------------------------------------------------------------
+
 
 def machine_description() -> dict:
     """CPU model, cores, RAM, OS, Python, Django, PostgreSQL and Redis versions."""

@@ -10,6 +10,7 @@ npm `lighthouse` CLI (node_modules/, installed by bin/setup) against Debian's Ch
 (issue 13): >= 95 in every category; SEO only counts on indexable pages (checkout and search are
 noindex on purpose). Reports go to bench/out/lighthouse/ (gitignored).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,8 +60,14 @@ def start_shop(workdir: Path, port: int) -> tuple[subprocess.Popen, dict]:
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     log_path = workdir / "server.log"
     with open(log_path, "ab") as log:
-        server = subprocess.Popen([PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-                                  cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        server = subprocess.Popen(
+            [PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + 60
     while not answers(f"http://127.0.0.1:{port}/healthz"):
         if server.poll() is not None or time.monotonic() > deadline:
@@ -73,13 +80,24 @@ def start_shop(workdir: Path, port: int) -> tuple[subprocess.Popen, dict]:
 
 def run_lighthouse(url: str, report: Path) -> dict:
     command = [
-        str(LIGHTHOUSE), url, "--quiet", "--output=json", f"--output-path={report}",
+        str(LIGHTHOUSE),
+        url,
+        "--quiet",
+        "--output=json",
+        f"--output-path={report}",
         f"--only-categories={','.join(CATEGORIES)}",
         "--chrome-flags=--headless=new --no-sandbox --disable-gpu --no-first-run",
     ]
     for attempt in (1, 2):  # Chromium's start-up can time out on a loaded machine: one more try
-        done = subprocess.run(command, cwd=ROOT, env={**os.environ, "CHROME_PATH": CHROME},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=300)
+        done = subprocess.run(
+            command,
+            cwd=ROOT,
+            env={**os.environ, "CHROME_PATH": CHROME},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=300,
+        )
         if done.returncode == 0:
             break
         print(f"lighthouse failed on {url} (attempt {attempt}):\n{done.stderr[-1500:]}", file=sys.stderr)
@@ -88,8 +106,11 @@ def run_lighthouse(url: str, report: Path) -> dict:
     data = json.loads(report.read_text(encoding="utf-8"))
     scores = {name: round((data["categories"][name]["score"] or 0) * 100) for name in CATEGORIES}
     failing = sorted(
-        (audit["id"] for audit in data["audits"].values()
-         if audit.get("score") is not None and audit["score"] < 0.9 and audit.get("scoreDisplayMode") == "binary"),
+        (
+            audit["id"]
+            for audit in data["audits"].values()
+            if audit.get("score") is not None and audit["score"] < 0.9 and audit.get("scoreDisplayMode") == "binary"
+        ),
     )
     return {"scores": scores, "failing_audits": failing}
 
@@ -111,8 +132,11 @@ def main() -> int:
             server, _env = start_shop(Path(tmp), port)
             for name in names:
                 path, indexable = PAGES[name]
-                results[name] = {**run_lighthouse(f"http://127.0.0.1:{port}{path}", OUT / f"{name}.json"),
-                                 "path": path, "indexable": indexable}
+                results[name] = {
+                    **run_lighthouse(f"http://127.0.0.1:{port}{path}", OUT / f"{name}.json"),
+                    "path": path,
+                    "indexable": indexable,
+                }
         finally:
             stop(server)
     return report(results)

@@ -4,6 +4,7 @@ payment status on the payment page's schedule, and a peak-RSS reader for server 
 Nothing here imports Django. Each shopper/poller thread keeps one requests.Session (keep-alive,
 as a browser does); every answer is recorded as (start, seconds, HTTP status).
 """
+
 from __future__ import annotations
 
 import heapq
@@ -44,8 +45,17 @@ class Answers:
         return [row for row in self.rows if start <= row[0] < end]
 
 
-def shoppers(*, site: str, count: int, seconds: float, body_for, address_for, answers: Answers,
-             start_index: int = 0, honour_retry_after: bool = True) -> list:
+def shoppers(
+    *,
+    site: str,
+    count: int,
+    seconds: float,
+    body_for,
+    address_for,
+    answers: Answers,
+    start_index: int = 0,
+    honour_retry_after: bool = True,
+) -> list:
     """`count` shoppers, each posting purchases back to back for `seconds` (closed loop: the next
     purchase after the answer; after a 503 the shopper waits Retry-After, as the page tells them).
     Returns the created invoices (JSON of each 201)."""
@@ -140,6 +150,7 @@ class Pollers:
 
 
 # --- memory -------------------------------------------------------------------------------------
+
 
 def children(pid: int) -> list[int]:
     found = []

@@ -28,6 +28,7 @@ split into SQL execution (count and ms), template rendering (outermost Template.
 includes any query a template triggers) and the rest (view code building lists, ORM query
 compilation and model instantiation, middleware).
 """
+
 import argparse
 import json
 import os
@@ -58,7 +59,9 @@ SERVER_ENV = {
     "LOG_LEVEL": "WARNING",
     "ESIMGO_BASE_URL": ESIMGO_URL,
     "ESIMGO_API_KEY": "bench-key",  # real-provider settings: the sandbox is not mounted, like production
-    "QPAY_CLIENT_ID": "BENCH", "QPAY_CLIENT_SECRET": "bench-secret", "QPAY_INVOICE_CODE": "BENCH_INVOICE",
+    "QPAY_CLIENT_ID": "BENCH",
+    "QPAY_CLIENT_SECRET": "bench-secret",
+    "QPAY_INVOICE_CODE": "BENCH_INVOICE",
     "ESIMGO_RATE_LIMIT_PER_SECOND": "0",
     "ESIMGO_CATALOGUE_PAGE_SIZE": "1000",
 }
@@ -86,7 +89,7 @@ def fill_catalogue() -> None:
         query = parse_qs(urlparse(request.url).query)
         per_page = int(query.get("perPage", ["1000"])[0])
         number = int(query.get("page", ["1"])[0])
-        chunk = bodies[(number - 1) * per_page: number * per_page]
+        chunk = bodies[(number - 1) * per_page : number * per_page]
         page_count = -(-len(bodies) // per_page)
         payload = {"bundles": chunk, "pageCount": page_count, "rows": len(bodies), "pageSize": per_page}
         return 200, {"Content-Type": "application/json"}, json.dumps(payload)
@@ -94,8 +97,10 @@ def fill_catalogue() -> None:
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         rsps.add_callback(responses.GET, re.compile(re.escape(ESIMGO_URL) + r"/catalogue.*"), callback=page)
         result = sync_catalog()
-    print(f"catalogue: {Bundle.objects.filter(is_available=True).count()} bundles, "
-          f"{Country.objects.filter(bundle_count__gt=0).count()} countries (synced in {result.seconds:.1f} s)")
+    print(
+        f"catalogue: {Bundle.objects.filter(is_available=True).count()} bundles, "
+        f"{Country.objects.filter(bundle_count__gt=0).count()} countries (synced in {result.seconds:.1f} s)"
+    )
 
 
 def free_port() -> int:
@@ -107,9 +112,19 @@ def free_port() -> int:
 def start_server(port: int, workers: int, extra_env: dict) -> subprocess.Popen:
     gunicorn = Path(sys.executable).with_name("gunicorn")
     server = subprocess.Popen(
-        [str(gunicorn), "esimshop.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-         "--log-level", "warning"],
-        cwd=ROOT, env={**os.environ, **SERVER_ENV, **extra_env}, start_new_session=True,
+        [
+            str(gunicorn),
+            "esimshop.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **SERVER_ENV, **extra_env},
+        start_new_session=True,
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -200,8 +215,10 @@ def breakdown(paths, count):
 
     template_base.Template.render = timed_render
     client = Client(SERVER_NAME="127.0.0.1")
-    print(f"\nin-process (test client, no server), page cache emptied before each request, {count} requests "
-          "per URL; means except the median")
+    print(
+        f"\nin-process (test client, no server), page cache emptied before each request, {count} requests "
+        "per URL; means except the median"
+    )
     print(f"{'URL':58} {'median ms':>10} {'queries':>8} {'SQL ms':>7} {'template ms':>12} {'rest ms':>8}")
     try:
         with connection.execute_wrapper(timed_sql):
@@ -218,9 +235,11 @@ def breakdown(paths, count):
                     assert client.get(path).status_code == 200, path
                     timings.append((time.perf_counter() - started) * 1000)
                 mean = sum(timings) / count
-                print(f"{label:58} {statistics.median(timings):10.2f} {sql['count'] / count:8.1f} "
-                      f"{sql['ms'] / count:7.2f} {rendering['ms'] / count:12.2f} "
-                      f"{mean - sql['ms'] / count - rendering['ms'] / count:8.2f}")
+                print(
+                    f"{label:58} {statistics.median(timings):10.2f} {sql['count'] / count:8.1f} "
+                    f"{sql['ms'] / count:7.2f} {rendering['ms'] / count:12.2f} "
+                    f"{mean - sql['ms'] / count - rendering['ms'] / count:8.2f}"
+                )
     finally:
         template_base.Template.render = original_render
 
@@ -267,15 +286,21 @@ def main():
 def report(paths, cold, warm, args):
     cold_bare = statistics.median(cold[BARE]["timings"])
     warm_bare = statistics.median(warm[BARE]["timings"])
-    print(f"\ngunicorn, {args.workers} sync worker(s), DEBUG=False, SQLite, local-memory cache; "
-          f"{args.requests} requests per URL per pass after {args.warmup} warm-up rounds, URLs interleaved, "
-          f"loopback, Mongolian")
-    print("cold = every request renders (page cache off: the first visitor after a catalogue change); "
-          "warm = served from the page cache (a running shop).")
+    print(
+        f"\ngunicorn, {args.workers} sync worker(s), DEBUG=False, SQLite, local-memory cache; "
+        f"{args.requests} requests per URL per pass after {args.warmup} warm-up rounds, URLs interleaved, "
+        f"loopback, Mongolian"
+    )
+    print(
+        "cold = every request renders (page cache off: the first visitor after a catalogue change); "
+        "warm = served from the page cache (a running shop)."
+    )
     print("first hit = the URL's first request in a fresh server process (template compilation included).")
     print(f"target: warm page median <= {TARGET_RATIO:g}x the bare view's median in the same pass\n")
-    header = (f"{'URL':50} {'first':>7} | {'cold med':>8} {'p95':>7} {'x bare':>6} | "
-              f"{'warm med':>8} {'p95':>7} {'x bare':>6} | {'KB':>5}  target")
+    header = (
+        f"{'URL':50} {'first':>7} | {'cold med':>8} {'p95':>7} {'x bare':>6} | "
+        f"{'warm med':>8} {'p95':>7} {'x bare':>6} | {'KB':>5}  target"
+    )
     print(header)
     print("-" * len(header))
     passed = cold_passed = pages = 0
@@ -290,18 +315,24 @@ def report(paths, cold, warm, args):
             passed += warm_ratio <= TARGET_RATIO
             cold_passed += cold_ratio <= TARGET_RATIO
             verdict = "PASS" if warm_ratio <= TARGET_RATIO else "MISS"
-        print(f"{label[:50]:50} {warm[label]['first']:7.2f} | {statistics.median(c):8.2f} {p95(c):7.2f} "
-              f"{cold_ratio:6.1f} | {statistics.median(w):8.2f} {p95(w):7.2f} {warm_ratio:6.1f} | "
-              f"{warm[label]['size'] / 1024:5.1f}  {verdict}")
-    print(f"\nwarm: {passed}/{pages} storefront URLs within {TARGET_RATIO:g}x of the bare view "
-          f"({'PASS' if passed == pages else 'MISS'}); cold: {cold_passed}/{pages} "
-          "(rendering is only paid once per page, language and catalogue version)")
+        print(
+            f"{label[:50]:50} {warm[label]['first']:7.2f} | {statistics.median(c):8.2f} {p95(c):7.2f} "
+            f"{cold_ratio:6.1f} | {statistics.median(w):8.2f} {p95(w):7.2f} {warm_ratio:6.1f} | "
+            f"{warm[label]['size'] / 1024:5.1f}  {verdict}"
+        )
+    print(
+        f"\nwarm: {passed}/{pages} storefront URLs within {TARGET_RATIO:g}x of the bare view "
+        f"({'PASS' if passed == pages else 'MISS'}); cold: {cold_passed}/{pages} "
+        "(rendering is only paid once per page, language and catalogue version)"
+    )
     # Interleaved with rendering pages, the bare view itself is slower (GC, CPU caches): say so,
     # and give the cold ratios against the quieter warm-pass bare view as well.
     page_labels = [label for label in paths if label != BARE]
     against_warm = [statistics.median(cold[label]["timings"]) / warm_bare for label in page_labels]
-    print(f"bare /healthz median: {cold_bare:.2f} ms in the cold pass, {warm_bare:.2f} ms in the warm pass; "
-          f"cold pages against the warm-pass bare view: {min(against_warm):.1f}-{max(against_warm):.1f}x")
+    print(
+        f"bare /healthz median: {cold_bare:.2f} ms in the cold pass, {warm_bare:.2f} ms in the warm pass; "
+        f"cold pages against the warm-pass bare view: {min(against_warm):.1f}-{max(against_warm):.1f}x"
+    )
 
 
 if __name__ == "__main__":

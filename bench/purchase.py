@@ -32,6 +32,7 @@ declare it, so the payment-check tasks are really pushed to Redis (no worker con
 
 --profile N: only that, for N purchases under cProfile, also listing one purchase's round trips.
 """
+
 import argparse
 import cProfile
 import io
@@ -102,17 +103,29 @@ def setup_django(env: dict) -> None:
     with app.connection_for_write() as connection:  # as a worker on this queue would: messages are kept
         app.amqp.queues[app.conf.task_default_queue].bind(connection.default_channel).declare()
     price = Decimal(str(get_catalogue().by_name[BUNDLE]["price"]))
-    Bundle.objects.create(name=BUNDLE, description="eSIM, 1GB, 7 Days, Mongolia, V2", data_amount_mb=1000,
-                          duration_days=7, price=price, currency="USD", computed_price_mnt=PRICE_MNT,
-                          source_hash="bench")
+    Bundle.objects.create(
+        name=BUNDLE,
+        description="eSIM, 1GB, 7 Days, Mongolia, V2",
+        data_amount_mb=1000,
+        duration_days=7,
+        price=price,
+        currency="USD",
+        computed_price_mnt=PRICE_MNT,
+        source_hash="bench",
+    )
 
 
 def purchase_body(i: int, prefix: str = "9") -> dict:
-    return {"phoneNumber": f"{prefix}{i:07d}", "email": f"bench{prefix}{i}@example.mn", "amount": PRICE_MNT,
-            "packageCode": BUNDLE}
+    return {
+        "phoneNumber": f"{prefix}{i:07d}",
+        "email": f"bench{prefix}{i}@example.mn",
+        "amount": PRICE_MNT,
+        "packageCode": BUNDLE,
+    }
 
 
 # --- 1. purchase vs bare view -------------------------------------------------------------------
+
 
 def shopper_address(i: int) -> str:
     """Each shopper has an address of their own, as seen behind the production proxy (the last
@@ -136,8 +149,9 @@ def purchases_vs_bare(site: str, count: int, warmup: int):
     times = {"purchase": [], "bare": [], "double-submit": [], "bare (double-submit pass)": []}
     invoices = []
     for i in range(warmup + count):
-        elapsed, response = timed(session, "POST", purchase_url, json=purchase_body(i),
-                                  headers={"X-Forwarded-For": shopper_address(i)})
+        elapsed, response = timed(
+            session, "POST", purchase_url, json=purchase_body(i), headers={"X-Forwarded-For": shopper_address(i)}
+        )
         if response.status_code != 201:
             raise SystemExit(f"purchase {i}: HTTP {response.status_code} {response.text[:300]}")
         invoices.append(response.json())
@@ -147,8 +161,9 @@ def purchases_vs_bare(site: str, count: int, warmup: int):
             times["purchase"].append(elapsed)
             times["bare"].append(bare_elapsed)
     for i in range(warmup, warmup + count):  # the same shoppers again: their open invoice comes back
-        elapsed, response = timed(session, "POST", purchase_url, json=purchase_body(i),
-                                  headers={"X-Forwarded-For": shopper_address(i)})
+        elapsed, response = timed(
+            session, "POST", purchase_url, json=purchase_body(i), headers={"X-Forwarded-For": shopper_address(i)}
+        )
         if response.status_code != 201 or response.json()["internalInvoiceId"] != invoices[i]["internalInvoiceId"]:
             raise SystemExit(f"double-submit {i}: HTTP {response.status_code} {response.text[:300]}")
         bare_elapsed, _ = timed(session, "GET", bare_url)
@@ -159,12 +174,16 @@ def purchases_vs_bare(site: str, count: int, warmup: int):
 
 # --- 2. callbacks -------------------------------------------------------------------------------
 
+
 def callback_urls(site: str, invoices) -> list[str]:
     from bench.stub_providers import payment_id_for
     from payments.services import callback_token
 
-    return [f"{site}/payments/qpay/callback/{data['internalInvoiceId']}/?token={callback_token(data['internalInvoiceId'])}"
-            f"&qpay_payment_id={payment_id_for(data['invoice_id'])}" for data in invoices]
+    return [
+        f"{site}/payments/qpay/callback/{data['internalInvoiceId']}/?token={callback_token(data['internalInvoiceId'])}"
+        f"&qpay_payment_id={payment_id_for(data['invoice_id'])}"
+        for data in invoices
+    ]
 
 
 def fire(urls, concurrency: int):
@@ -198,11 +217,13 @@ def callbacks(site: str, invoices, concurrency: int, log_path) -> dict:
     half = len(urls) // 2
     bare = [f"{site}/healthz"] * half
     results = {}
-    for label, batch, clients, expected in (("verified, 1 client", urls[:half], 1, "PAID"),
-                                            (f"verified, {concurrency} clients", urls[half:], concurrency, "PAID"),
-                                            (f"duplicate, {concurrency} clients", urls[:half], concurrency, "DUPLICATE"),
-                                            ("bare /healthz, 1 client", bare, 1, None),
-                                            (f"bare /healthz, {concurrency} clients", bare, concurrency, None)):
+    for label, batch, clients, expected in (
+        ("verified, 1 client", urls[:half], 1, "PAID"),
+        (f"verified, {concurrency} clients", urls[half:], concurrency, "PAID"),
+        (f"duplicate, {concurrency} clients", urls[:half], concurrency, "DUPLICATE"),
+        ("bare /healthz, 1 client", bare, 1, None),
+        (f"bare /healthz, {concurrency} clients", bare, concurrency, None),
+    ):
         seconds, outcomes = fire(batch, clients)
         bad = [o for o in outcomes if o[0] != 200 or (expected and (o[1] != "SUCCESS" or o[2] != expected))]
         if bad:
@@ -215,6 +236,7 @@ def callbacks(site: str, invoices, concurrency: int, log_path) -> dict:
 
 
 # --- in process: where a purchase's time goes ------------------------------------------------------
+
 
 class WireLog:
     """Counts and times every round trip to PostgreSQL (SQL statements through Django's
@@ -243,26 +265,40 @@ class WireLog:
         from psycopg import _connection_base
 
         log = self
-        originals = (_connection_base.BaseConnection._exec_command, redis.Redis.execute_command,
-                     redis.client.Pipeline.execute, requests.Session.request)
+        originals = (
+            _connection_base.BaseConnection._exec_command,
+            redis.Redis.execute_command,
+            redis.client.Pipeline.execute,
+            requests.Session.request,
+        )
         exec_command, execute_command, pipeline_execute, request = originals
 
         def timed_exec_command(conn, command, *args, **kwargs):
-            return log._timed("tx", "postgres", lambda: f"pg    {bytes(command).decode(errors='replace')}",
-                              lambda: exec_command(conn, command, *args, **kwargs))
+            return log._timed(
+                "tx",
+                "postgres",
+                lambda: f"pg    {bytes(command).decode(errors='replace')}",
+                lambda: exec_command(conn, command, *args, **kwargs),
+            )
 
         def timed_execute_command(client, *args, **kwargs):
-            return log._timed("redis", "redis", lambda: f"redis {' '.join(str(a) for a in args[:2])}",
-                              lambda: execute_command(client, *args, **kwargs))
+            return log._timed(
+                "redis",
+                "redis",
+                lambda: f"redis {' '.join(str(a) for a in args[:2])}",
+                lambda: execute_command(client, *args, **kwargs),
+            )
 
         def timed_pipeline(pipe, *args, **kwargs):
             commands = [c[0][0] for c in pipe.command_stack]
-            return log._timed("redis", "redis", lambda: f"redis pipeline {commands}",
-                              lambda: pipeline_execute(pipe, *args, **kwargs))
+            return log._timed(
+                "redis", "redis", lambda: f"redis pipeline {commands}", lambda: pipeline_execute(pipe, *args, **kwargs)
+            )
 
         def timed_request(session, method, url, *args, **kwargs):
-            return log._timed("http", "http", lambda: f"http  {method} {url}",
-                              lambda: request(session, method, url, *args, **kwargs))
+            return log._timed(
+                "http", "http", lambda: f"http  {method} {url}", lambda: request(session, method, url, *args, **kwargs)
+            )
 
         _connection_base.BaseConnection._exec_command = timed_exec_command
         redis.Redis.execute_command = timed_execute_command
@@ -270,8 +306,12 @@ class WireLog:
         requests.Session.request = timed_request
 
     def sql_wrapper(self, execute, sql, params, many, context):
-        return self._timed("sql", "postgres", lambda: f"pg    {' '.join(sql.split())[:110]}",
-                           lambda: execute(sql, params, many, context))
+        return self._timed(
+            "sql",
+            "postgres",
+            lambda: f"pg    {' '.join(sql.split())[:110]}",
+            lambda: execute(sql, params, many, context),
+        )
 
     def reset(self):
         self.count = dict.fromkeys(self.count, 0)
@@ -295,8 +335,12 @@ def in_process(count: int, *, profile: bool = False, warmup: int = 20, top: int 
 
     def buy(i):
         client.cookies.clear()
-        response = client.post("/api/customer/transactions/purchase", purchase_body(first + i, "7"),
-                               content_type="application/json", HTTP_X_FORWARDED_FOR=shopper_address(first + i))
+        response = client.post(
+            "/api/customer/transactions/purchase",
+            purchase_body(first + i, "7"),
+            content_type="application/json",
+            HTTP_X_FORWARDED_FOR=shopper_address(first + i),
+        )
         assert response.status_code == 201, response.content
 
     profiler = cProfile.Profile() if profile else None
@@ -325,12 +369,20 @@ def in_process(count: int, *, profile: bool = False, warmup: int = 20, top: int 
     logging.disable(logging.NOTSET)
     per = {k: v / count * 1000 for k, v in wire.seconds.items()}
     result = {
-        "n": count, "purchase_ms": common.summary_ms(times)["median"], "mean_ms": sum(times) / count * 1000,
-        "bare_ms": common.summary_ms(bare)["median"], "postgres_ms": per["postgres"], "redis_ms": per["redis"],
-        "providers_ms": per["http"], "postgres_round_trips": (wire.count["sql"] + wire.count["tx"]) / count,
-        "sql_statements": wire.count["sql"] / count, "transaction_commands": wire.count["tx"] / count,
-        "redis_round_trips": wire.count["redis"] / count, "provider_calls": wire.count["http"] / count,
-        "round_trips_of_one": one, "profiled": profile,
+        "n": count,
+        "purchase_ms": common.summary_ms(times)["median"],
+        "mean_ms": sum(times) / count * 1000,
+        "bare_ms": common.summary_ms(bare)["median"],
+        "postgres_ms": per["postgres"],
+        "redis_ms": per["redis"],
+        "providers_ms": per["http"],
+        "postgres_round_trips": (wire.count["sql"] + wire.count["tx"]) / count,
+        "sql_statements": wire.count["sql"] / count,
+        "transaction_commands": wire.count["tx"] / count,
+        "redis_round_trips": wire.count["redis"] / count,
+        "provider_calls": wire.count["http"] / count,
+        "round_trips_of_one": one,
+        "profiled": profile,
     }
     result["other_ms"] = result["mean_ms"] - per["postgres"] - per["redis"] - per["http"]
     if profile and profile_out:
@@ -344,47 +396,72 @@ def in_process(count: int, *, profile: bool = False, warmup: int = 20, top: int 
             pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(top)
             text = out.getvalue()
             print(f"\n--- cProfile sorted by {order} (totals over {count} purchases) ---")
-            print(text[text.find("   ncalls"):].rstrip())
+            print(text[text.find("   ncalls") :].rstrip())
         print()
     print_breakdown(result)
     return result
 
 
 def print_breakdown(r: dict) -> None:
-    print(f"in process, {r['n']} purchases{' under cProfile' if r['profiled'] else ''} (no HTTP server; "
-          f"bare /healthz {r['bare_ms']:.2f} ms): median {r['purchase_ms']:.2f} ms, mean {r['mean_ms']:.2f} ms =")
-    print(f"   PostgreSQL {r['postgres_ms']:5.2f} ms  {r['postgres_round_trips']:.0f} round trips "
-          f"({r['sql_statements']:.0f} statements + {r['transaction_commands']:.0f} BEGIN/COMMIT)")
+    print(
+        f"in process, {r['n']} purchases{' under cProfile' if r['profiled'] else ''} (no HTTP server; "
+        f"bare /healthz {r['bare_ms']:.2f} ms): median {r['purchase_ms']:.2f} ms, mean {r['mean_ms']:.2f} ms ="
+    )
+    print(
+        f"   PostgreSQL {r['postgres_ms']:5.2f} ms  {r['postgres_round_trips']:.0f} round trips "
+        f"({r['sql_statements']:.0f} statements + {r['transaction_commands']:.0f} BEGIN/COMMIT)"
+    )
     print(f"   Redis      {r['redis_ms']:5.2f} ms  {r['redis_round_trips']:.0f} round trips")
-    print(f"   providers  {r['providers_ms']:5.2f} ms  {r['provider_calls']:.0f} calls, all of requests' work (stub answers)")
+    print(
+        f"   providers  {r['providers_ms']:5.2f} ms  {r['provider_calls']:.0f} calls, all of requests' work (stub answers)"
+    )
     print(f"   the rest   {r['other_ms']:5.2f} ms  Django, DRF, middleware, ORM query building, JSON")
 
 
 # --- report -------------------------------------------------------------------------------------
 
+
 def report(times, calls, args) -> dict:
     s = {label: common.summary_ms(values) for label, values in times.items()}
     ratio = s["purchase"]["median"] / s["bare"]["median"]
     again = s["double-submit"]["median"] / s["bare (double-submit pass)"]["median"]
-    print(f"\n1. Purchase API vs bare view: gunicorn sync x{args.workers}, DEBUG=False, PostgreSQL + Redis, "
-          f"providers stubbed in-process at zero latency; {args.purchases} of each, interleaved, 1 client")
+    print(
+        f"\n1. Purchase API vs bare view: gunicorn sync x{args.workers}, DEBUG=False, PostgreSQL + Redis, "
+        f"providers stubbed in-process at zero latency; {args.purchases} of each, interleaved, 1 client"
+    )
     print(f"   {'request':<42}{'median ms':>10}{'p95 ms':>9}{'p99 ms':>9}{'x bare':>8}")
-    for label, versus in (("bare", "bare"), ("purchase", "bare"),
-                          ("bare (double-submit pass)", "bare (double-submit pass)"),
-                          ("double-submit", "bare (double-submit pass)")):
-        name = {"bare": "GET /healthz (bare view)", "purchase": "POST purchase (new invoice)",
-                "double-submit": "POST purchase (double-submit, reused)"}.get(label, "GET /healthz (same pass)")
-        print(f"   {name:<42}{s[label]['median']:>10.2f}{s[label]['p95']:>9.2f}{s[label]['p99']:>9.2f}"
-              f"{s[label]['median'] / s[versus]['median']:>8.1f}")
+    for label, versus in (
+        ("bare", "bare"),
+        ("purchase", "bare"),
+        ("bare (double-submit pass)", "bare (double-submit pass)"),
+        ("double-submit", "bare (double-submit pass)"),
+    ):
+        name = {
+            "bare": "GET /healthz (bare view)",
+            "purchase": "POST purchase (new invoice)",
+            "double-submit": "POST purchase (double-submit, reused)",
+        }.get(label, "GET /healthz (same pass)")
+        print(
+            f"   {name:<42}{s[label]['median']:>10.2f}{s[label]['p95']:>9.2f}{s[label]['p99']:>9.2f}"
+            f"{s[label]['median'] / s[versus]['median']:>8.1f}"
+        )
     print("\n2. QPay callbacks (same server; each verified one = stub QPay payment/check + PAID + order handed over)")
     print(f"   {'what':<40}{'n':>6}{'per second':>12}")
     for label, row in calls.items():
         if isinstance(row, dict):
             print(f"   {label:<40}{row['n']:>6}{row['per_second']:>12.1f}")
     print(f"   invoices PAID: {calls['invoices PAID']} of {args.purchases + args.warmup}")
-    return {"purchase_ms": s["purchase"], "bare_ms": s["bare"], "ratio": ratio, "double_submit_ms": s["double-submit"],
-            "double_submit_ratio": again, "callbacks": calls, "workers": args.workers,
-            "concurrency": args.concurrency, "purchases": args.purchases}
+    return {
+        "purchase_ms": s["purchase"],
+        "bare_ms": s["bare"],
+        "ratio": ratio,
+        "double_submit_ms": s["double-submit"],
+        "double_submit_ratio": again,
+        "callbacks": calls,
+        "workers": args.workers,
+        "concurrency": args.concurrency,
+        "purchases": args.purchases,
+    }
 
 
 def main():

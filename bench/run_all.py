@@ -26,6 +26,7 @@ Each one's own output is shown as it runs; then a table of every figure with its
 PASS/MISS, and bench/results.md with the date, the machine and that table. Exit status: 0 when
 every benchmark ran (a MISS is reported, not an error; --strict makes a MISS fail too).
 """
+
 import argparse
 import json
 import os
@@ -49,8 +50,12 @@ READY_MEDIAN_TARGET_MS, READY_P99_TARGET_MS = 1000, 3000
 
 
 def sizes(full: bool) -> dict:
-    return {"pages_requests": 1000 if full else 300, "purchases": 1000 if full else 300,
-            "callbacks": 200 if full else 50, "bundles": 5000}
+    return {
+        "pages_requests": 1000 if full else 300,
+        "purchases": 1000 if full else 300,
+        "callbacks": 200 if full else 50,
+        "bundles": 5000,
+    }
 
 
 def run(name: str, command: list[str], log_dir: Path) -> tuple[str, float]:
@@ -58,8 +63,14 @@ def run(name: str, command: list[str], log_dir: Path) -> tuple[str, float]:
     print(f"\n=== {name}: {' '.join(Path(c).name if c == sys.executable else c for c in command)}", flush=True)
     started = time.monotonic()
     lines = []
-    with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          env={**os.environ, "PYTHONUNBUFFERED": "1"}) as process:
+    with subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    ) as process:
         for line in process.stdout:
             lines.append(line)
             if " INFO " not in line:  # the shop's own INFO log lines, forwarded by some benches
@@ -77,9 +88,11 @@ class BenchFailed(Exception):
 
 # --- reading each benchmark's figures -------------------------------------------------------------
 
-PAGES_ROW = re.compile(r"^(?P<label>.{50}) +(?P<first>[\d.]+) \| +(?P<cold>[\d.]+) +(?P<cold95>[\d.]+) +"
-                       r"(?P<coldx>[\d.]+) \| +(?P<warm>[\d.]+) +(?P<warm95>[\d.]+) +(?P<warmx>[\d.]+) \| +"
-                       r"(?P<kb>[\d.]+) +(?P<verdict>\S.*)$")
+PAGES_ROW = re.compile(
+    r"^(?P<label>.{50}) +(?P<first>[\d.]+) \| +(?P<cold>[\d.]+) +(?P<cold95>[\d.]+) +"
+    r"(?P<coldx>[\d.]+) \| +(?P<warm>[\d.]+) +(?P<warm95>[\d.]+) +(?P<warmx>[\d.]+) \| +"
+    r"(?P<kb>[\d.]+) +(?P<verdict>\S.*)$"
+)
 
 
 def read_pages(output: str) -> list[dict]:
@@ -103,37 +116,79 @@ def table_rows(results: dict, args) -> list[tuple[str, str, str, str]]:
             if r is bare:
                 continue
             warm = float(r["warmx"])
-            rows.append((f"Storefront page {r['label']} vs bare view",
-                         f"{warm:.1f}x warm ({float(r['warm']):.2f} vs {float(bare['warm']):.2f} ms); "
-                         f"{float(r['coldx']):.1f}x cold render", f"<= {PAGES_TARGET:g}x (warm)",
-                         verdict(warm <= PAGES_TARGET)))
+            rows.append(
+                (
+                    f"Storefront page {r['label']} vs bare view",
+                    f"{warm:.1f}x warm ({float(r['warm']):.2f} vs {float(bare['warm']):.2f} ms); "
+                    f"{float(r['coldx']):.1f}x cold render",
+                    f"<= {PAGES_TARGET:g}x (warm)",
+                    verdict(warm <= PAGES_TARGET),
+                )
+            )
     if "purchase" in results:
         p = results["purchase"]
-        rows.append(("Purchase API vs bare view (same gunicorn, providers at zero latency)",
-                     f"{p['ratio']:.1f}x ({p['purchase_ms']['median']:.2f} vs {p['bare_ms']['median']:.2f} ms median)",
-                     f"<= {PURCHASE_TARGET:g}x", verdict(p["ratio"] <= PURCHASE_TARGET)))
-        rows.append(("Purchase API double-submit (open invoice returned) vs bare view",
-                     f"{p['double_submit_ratio']:.1f}x ({p['double_submit_ms']['median']:.2f} ms median)", "-", "-"))
+        rows.append(
+            (
+                "Purchase API vs bare view (same gunicorn, providers at zero latency)",
+                f"{p['ratio']:.1f}x ({p['purchase_ms']['median']:.2f} vs {p['bare_ms']['median']:.2f} ms median)",
+                f"<= {PURCHASE_TARGET:g}x",
+                verdict(p["ratio"] <= PURCHASE_TARGET),
+            )
+        )
+        rows.append(
+            (
+                "Purchase API double-submit (open invoice returned) vs bare view",
+                f"{p['double_submit_ratio']:.1f}x ({p['double_submit_ms']['median']:.2f} ms median)",
+                "-",
+                "-",
+            )
+        )
         calls = p["callbacks"]
         for label, row in calls.items():
             if isinstance(row, dict) and label.startswith("verified"):
-                rows.append((f"Verified QPay callbacks per second, {label.split(', ')[1]}",
-                             f"{row['per_second']:.0f}/s", "- (reported)", "-"))
+                rows.append(
+                    (
+                        f"Verified QPay callbacks per second, {label.split(', ')[1]}",
+                        f"{row['per_second']:.0f}/s",
+                        "- (reported)",
+                        "-",
+                    )
+                )
     if "callback" in results:
         c = results["callback"]
-        rows.append(("Callback -> eSIM page ready, median", f"{c['ready_ms']['median']:.0f} ms (n={c['n']})",
-                     f"<= {READY_MEDIAN_TARGET_MS / 1000:g} s", verdict(c["ready_ms"]["median"] <= READY_MEDIAN_TARGET_MS)))
-        rows.append(("Callback -> eSIM page ready, p99", f"{c['ready_ms']['p99']:.0f} ms (max {c['ready_ms']['max']:.0f} ms)",
-                     f"<= {READY_P99_TARGET_MS / 1000:g} s", verdict(c["ready_ms"]["p99"] <= READY_P99_TARGET_MS)))
+        rows.append(
+            (
+                "Callback -> eSIM page ready, median",
+                f"{c['ready_ms']['median']:.0f} ms (n={c['n']})",
+                f"<= {READY_MEDIAN_TARGET_MS / 1000:g} s",
+                verdict(c["ready_ms"]["median"] <= READY_MEDIAN_TARGET_MS),
+            )
+        )
+        rows.append(
+            (
+                "Callback -> eSIM page ready, p99",
+                f"{c['ready_ms']['p99']:.0f} ms (max {c['ready_ms']['max']:.0f} ms)",
+                f"<= {READY_P99_TARGET_MS / 1000:g} s",
+                verdict(c["ready_ms"]["p99"] <= READY_P99_TARGET_MS),
+            )
+        )
     for key, engine in (("sync-sqlite", "SQLite"), ("sync-postgres", "PostgreSQL")):
         if key in results:
             s = results[key]
             n = s["bundles"]
-            rows.append((f"Catalogue sync, {n:,} bundles, {engine}: bulk vs per-row save()",
-                         f"{s['ratio_first']:.1f}x ({n / s['bulk_first_s']:,.0f} vs {n / s['naive_first_s']:,.0f} bundles/s)",
-                         f">= {SYNC_TARGET:g}x", verdict(s["ratio_first"] >= SYNC_TARGET)))
-    for key, rows_for in (("capacity", capacity_report.capacity_rows), ("warm-pages", capacity_report.warm_rows),
-                          ("scale", capacity_report.scale_rows)):
+            rows.append(
+                (
+                    f"Catalogue sync, {n:,} bundles, {engine}: bulk vs per-row save()",
+                    f"{s['ratio_first']:.1f}x ({n / s['bulk_first_s']:,.0f} vs {n / s['naive_first_s']:,.0f} bundles/s)",
+                    f">= {SYNC_TARGET:g}x",
+                    verdict(s["ratio_first"] >= SYNC_TARGET),
+                )
+            )
+    for key, rows_for in (
+        ("capacity", capacity_report.capacity_rows),
+        ("warm-pages", capacity_report.warm_rows),
+        ("scale", capacity_report.scale_rows),
+    ):
         if key in results:
             rows += rows_for(results[key])
     return rows
@@ -150,12 +205,15 @@ def print_table(rows) -> None:
 
 # --- results.md -------------------------------------------------------------------------------------
 
+
 def git_revision() -> str:
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                             check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True).stdout.strip()
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
         return rev + (" (with uncommitted changes)" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -168,17 +226,20 @@ def purchase_note(p: dict) -> str:
     bare_http = p["bare_ms"]["median"]
     floor = i["postgres_ms"] + i["redis_ms"]
     allowance = PURCHASE_TARGET * bare_http - bare_http
-    verdict_text = ("It meets the target." if p["ratio"] <= PURCHASE_TARGET else
-                    f"Why it misses <= {PURCHASE_TARGET:g}x: the bare view does nothing ({i['bare_ms']:.2f} ms in "
-                    f"process), so its {bare_http:.2f} ms over HTTP is the HTTP round trip and gunicorn. "
-                    f"{PURCHASE_TARGET:g}x leaves {allowance:.2f} ms on top of that for all of the purchase's own work; "
-                    f"in process a purchase takes {i['mean_ms']:.2f} ms (mean), of which the round trips it cannot do without "
-                    f"(PostgreSQL and Redis) take {floor:.2f} ms and the Python around them (DRF validation, ORM "
-                    f"query building, the provider clients and requests, Celery's message, JSON) "
-                    f"{i['other_ms'] + i['providers_ms']:.2f} ms. None of the round trips can go without dropping a "
-                    "guarantee: the customer, the invoice and its recorded transition (one transaction), QPay's QR "
-                    "stored before it is shown, the per-address rate limit, the QPay token shared by all processes, "
-                    "and the payment-check schedule that finds lost callbacks.")
+    verdict_text = (
+        "It meets the target."
+        if p["ratio"] <= PURCHASE_TARGET
+        else f"Why it misses <= {PURCHASE_TARGET:g}x: the bare view does nothing ({i['bare_ms']:.2f} ms in "
+        f"process), so its {bare_http:.2f} ms over HTTP is the HTTP round trip and gunicorn. "
+        f"{PURCHASE_TARGET:g}x leaves {allowance:.2f} ms on top of that for all of the purchase's own work; "
+        f"in process a purchase takes {i['mean_ms']:.2f} ms (mean), of which the round trips it cannot do without "
+        f"(PostgreSQL and Redis) take {floor:.2f} ms and the Python around them (DRF validation, ORM "
+        f"query building, the provider clients and requests, Celery's message, JSON) "
+        f"{i['other_ms'] + i['providers_ms']:.2f} ms. None of the round trips can go without dropping a "
+        "guarantee: the customer, the invoice and its recorded transition (one transaction), QPay's QR "
+        "stored before it is shown, the per-address rate limit, the QPay token shared by all processes, "
+        "and the payment-check schedule that finds lost callbacks."
+    )
     return (
         f"In process (same database and Redis, no HTTP server), one purchase took {i['purchase_ms']:.2f} ms median "
         f"({i['mean_ms']:.2f} ms mean): PostgreSQL {i['postgres_ms']:.2f} ms in {i['postgres_round_trips']:.0f} round "
@@ -217,72 +278,99 @@ def write_results(path: Path, rows, results: dict, machine: dict, meta: dict) ->
         "",
     ]
     if "pages" in results:
-        lines += ["- **Storefront pages** (`bench/pages.py`, helper F's): gunicorn (1 sync worker, DEBUG=False), "
-                  "SQLite filled with the sandbox's ~2,400-bundle catalogue through the real sync, local-memory "
-                  "cache; sequential requests, every URL and the bare `/healthz` interleaved round-robin. *warm* = "
-                  "served from the storefront page cache (a running shop; the target), *cold* = every request "
-                  "renders (page cache off: the first visitor after a catalogue change). Ratios are medians over "
-                  "the bare view's median in the same pass.", ""]
+        lines += [
+            "- **Storefront pages** (`bench/pages.py`, helper F's): gunicorn (1 sync worker, DEBUG=False), "
+            "SQLite filled with the sandbox's ~2,400-bundle catalogue through the real sync, local-memory "
+            "cache; sequential requests, every URL and the bare `/healthz` interleaved round-robin. *warm* = "
+            "served from the storefront page cache (a running shop; the target), *cold* = every request "
+            "renders (page cache off: the first visitor after a catalogue change). Ratios are medians over "
+            "the bare view's median in the same pass.",
+            "",
+        ]
     if "purchase" in results:
         p = results["purchase"]
         duplicates = p["callbacks"].get(f"duplicate, {p['concurrency']} clients", {}).get("per_second", 0)
-        lines += [f"- **Purchase API** (`bench/purchase.py`): gunicorn (the Procfile's sync workers, x{p['workers']}), "
-                  "DEBUG=False, LOG_LEVEL=INFO, PostgreSQL + Redis. Providers at zero latency: QPay and eSIM Go are "
-                  "answered in-process by `bench/stub_providers.py`, a `requests` transport mounted at their real base "
-                  "URLs inside the server (settings `bench/bench_settings.py`, BENCH_STUB_PROVIDERS=1), so the shop's own "
-                  "clients run unchanged with canned, real-shaped answers (QPay token, invoice with a real QR PNG and "
-                  "10 bank links, payment/check; eSIM Go order validation). One client, "
-                  f"{p['purchases']} purchases interleaved with {p['purchases']} `GET /healthz` on the same server; each "
-                  "purchase is a new shopper (own phone/e-mail, own address via X-Forwarded-For, no cookies). eSIM Go's "
-                  "shared 9 req/s limiter is off (it would measure eSIM Go's quota); every other production setting "
-                  "holds, including the per-address purchase limit.", "",
-                  "  " + purchase_note(p), "",
-                  f"- **Verified callbacks/s** (`bench/purchase.py`, same server and stub): QPay-style "
-                  "`GET /payments/qpay/callback/<id>/?token=..&qpay_payment_id=..` for invoices created by the "
-                  "purchases above; each one stores the callback, asks (stub) QPay's payment/check, records the "
-                  "payment, marks the invoice PAID and hands it to orders (order row, e-mail claim, provisioning task "
-                  "sent to Redis; no worker consumes it). Half sequentially (1 client), half from "
-                  f"{p['concurrency']} client threads; 2 sync workers serve them. Already-paid duplicates: "
-                  f"{duplicates:.0f}/s "
-                  f"({p['concurrency']} clients).", ""]
+        lines += [
+            f"- **Purchase API** (`bench/purchase.py`): gunicorn (the Procfile's sync workers, x{p['workers']}), "
+            "DEBUG=False, LOG_LEVEL=INFO, PostgreSQL + Redis. Providers at zero latency: QPay and eSIM Go are "
+            "answered in-process by `bench/stub_providers.py`, a `requests` transport mounted at their real base "
+            "URLs inside the server (settings `bench/bench_settings.py`, BENCH_STUB_PROVIDERS=1), so the shop's own "
+            "clients run unchanged with canned, real-shaped answers (QPay token, invoice with a real QR PNG and "
+            "10 bank links, payment/check; eSIM Go order validation). One client, "
+            f"{p['purchases']} purchases interleaved with {p['purchases']} `GET /healthz` on the same server; each "
+            "purchase is a new shopper (own phone/e-mail, own address via X-Forwarded-For, no cookies). eSIM Go's "
+            "shared 9 req/s limiter is off (it would measure eSIM Go's quota); every other production setting "
+            "holds, including the per-address purchase limit.",
+            "",
+            "  " + purchase_note(p),
+            "",
+            f"- **Verified callbacks/s** (`bench/purchase.py`, same server and stub): QPay-style "
+            "`GET /payments/qpay/callback/<id>/?token=..&qpay_payment_id=..` for invoices created by the "
+            "purchases above; each one stores the callback, asks (stub) QPay's payment/check, records the "
+            "payment, marks the invoice PAID and hands it to orders (order row, e-mail claim, provisioning task "
+            "sent to Redis; no worker consumes it). Half sequentially (1 client), half from "
+            f"{p['concurrency']} client threads; 2 sync workers serve them. Already-paid duplicates: "
+            f"{duplicates:.0f}/s "
+            f"({p['concurrency']} clients).",
+            "",
+        ]
     if "callback" in results:
         c = results["callback"]
-        lines += ["- **Callback -> eSIM page ready** (`bench/callback_to_esim.py`): gunicorn (gthread 3x4, DEBUG=False) "
-                  "serving the shop and its sandbox QPay and eSIM Go over real HTTP, a Celery worker (prefork "
-                  f"x{c['worker_concurrency']}) on Redis, PostgreSQL; eSIM Go's limiter at its production 9 req/s. "
-                  "Each iteration buys, pays in the sandbox bank app with the sandbox's own callback held back, then "
-                  "times from sending QPay's callback until the eSIM page (polled through the status API every 10 ms) "
-                  f"shows the LPA string. n={c['n']} after one warm-up; callback response alone "
-                  f"{c['callback_ms']['median']:.0f} ms median.", ""]
+        lines += [
+            "- **Callback -> eSIM page ready** (`bench/callback_to_esim.py`): gunicorn (gthread 3x4, DEBUG=False) "
+            "serving the shop and its sandbox QPay and eSIM Go over real HTTP, a Celery worker (prefork "
+            f"x{c['worker_concurrency']}) on Redis, PostgreSQL; eSIM Go's limiter at its production 9 req/s. "
+            "Each iteration buys, pays in the sandbox bank app with the sandbox's own callback held back, then "
+            "times from sending QPay's callback until the eSIM page (polled through the status API every 10 ms) "
+            f"shows the LPA string. n={c['n']} after one warm-up; callback response alone "
+            f"{c['callback_ms']['median']:.0f} ms median.",
+            "",
+        ]
     for key, engine in (("sync-sqlite", "SQLite"), ("sync-postgres", "PostgreSQL")):
         if key in results:
             s = results[key]
-            lines += [f"- **Catalogue sync, {engine}** (`bench/sync_catalog.py --database {key.split('-')[1]}`): "
-                      f"{s['bundles']:,} bundles in pages of 1,000 answered in-process (`responses`), DEBUG=False, "
-                      "a throwaway database; the real sync (fetch all pages, then one transaction of bulk writes) "
-                      f"on an empty catalogue, {s['bulk_first_s']:.2f} s ({s['bulk_first_queries']} queries), against "
-                      f"the same upsert written as a per-row save() loop, {s['naive_first_s']:.2f} s "
-                      f"({s['naive_first_queries']:,} queries); both include fetching and parsing the pages. This "
-                      f"process's CPU ratio: {s['cpu_ratio_first']:.1f}x. Re-sync with nothing changed: bulk "
-                      f"{s['bulk_unchanged_s']:.2f} s vs per-row {s['naive_unchanged_s']:.2f} s "
-                      f"({s['ratio_unchanged']:.0f}x).", ""]
+            lines += [
+                f"- **Catalogue sync, {engine}** (`bench/sync_catalog.py --database {key.split('-')[1]}`): "
+                f"{s['bundles']:,} bundles in pages of 1,000 answered in-process (`responses`), DEBUG=False, "
+                "a throwaway database; the real sync (fetch all pages, then one transaction of bulk writes) "
+                f"on an empty catalogue, {s['bulk_first_s']:.2f} s ({s['bulk_first_queries']} queries), against "
+                f"the same upsert written as a per-row save() loop, {s['naive_first_s']:.2f} s "
+                f"({s['naive_first_queries']:,} queries); both include fetching and parsing the pages. This "
+                f"process's CPU ratio: {s['cpu_ratio_first']:.1f}x. Re-sync with nothing changed: bulk "
+                f"{s['bulk_unchanged_s']:.2f} s vs per-row {s['naive_unchanged_s']:.2f} s "
+                f"({s['ratio_unchanged']:.0f}x).",
+                "",
+            ]
     lines += capacity_report.notes(results)
     if meta.get("reused"):
-        lines += [f"- Figures of {', '.join(meta['reused'])} come from that benchmark's own run just before this one "
-                  "(same machine, same revision), read with `--from-json`.", ""]
+        lines += [
+            f"- Figures of {', '.join(meta['reused'])} come from that benchmark's own run just before this one "
+            "(same machine, same revision), read with `--from-json`.",
+            "",
+        ]
     path.write_text("\n".join(lines).rstrip() + "\n")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--full", action="store_true", help="bigger samples: 1,000 page requests per URL and "
-                                                            "purchases, 200 callback->eSIM iterations")
-    parser.add_argument("--only", nargs="+", choices=BENCHES, metavar="NAME", help=f"run only these: {', '.join(BENCHES)}")
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="bigger samples: 1,000 page requests per URL and purchases, 200 callback->eSIM iterations",
+    )
+    parser.add_argument(
+        "--only", nargs="+", choices=BENCHES, metavar="NAME", help=f"run only these: {', '.join(BENCHES)}"
+    )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results.md"), help="where to write the results")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a figure misses its target")
-    parser.add_argument("--from-json", nargs="+", default=[], metavar="NAME=FILE",
-                        help="take a benchmark's figures from its own earlier --json-out run instead of running it "
-                             "(e.g. scale=/tmp/scale.json: the million-row bench takes minutes); said so in results.md")
+    parser.add_argument(
+        "--from-json",
+        nargs="+",
+        default=[],
+        metavar="NAME=FILE",
+        help="take a benchmark's figures from its own earlier --json-out run instead of running it "
+        "(e.g. scale=/tmp/scale.json: the million-row bench takes minutes); said so in results.md",
+    )
     args = parser.parse_args()
     chosen = args.only or list(BENCHES if args.full else DEFAULT_BENCHES)
     size = sizes(args.full)
@@ -293,14 +381,50 @@ def main():
     py = sys.executable
     commands = {
         "pages": [py, "bench/pages.py", "--requests", str(size["pages_requests"])],
-        "purchase": [py, "bench/purchase.py", "--purchases", str(size["purchases"]), "--json-out", str(log_dir / "purchase.json")],
-        "callback": [py, "bench/callback_to_esim.py", "--n", str(size["callbacks"]), "--json-out", str(log_dir / "callback.json")],
-        "sync-sqlite": [py, "bench/sync_catalog.py", "--bundles", str(size["bundles"]), "--database", "sqlite",
-                        "--json-out", str(log_dir / "sync-sqlite.json")],
-        "sync-postgres": [py, "bench/sync_catalog.py", "--bundles", str(size["bundles"]), "--database", "postgres",
-                          "--json-out", str(log_dir / "sync-postgres.json")],
-        "capacity": [py, "bench/capacity.py", "--seconds", "30" if args.full else "20",
-                     "--json-out", str(log_dir / "capacity.json")],
+        "purchase": [
+            py,
+            "bench/purchase.py",
+            "--purchases",
+            str(size["purchases"]),
+            "--json-out",
+            str(log_dir / "purchase.json"),
+        ],
+        "callback": [
+            py,
+            "bench/callback_to_esim.py",
+            "--n",
+            str(size["callbacks"]),
+            "--json-out",
+            str(log_dir / "callback.json"),
+        ],
+        "sync-sqlite": [
+            py,
+            "bench/sync_catalog.py",
+            "--bundles",
+            str(size["bundles"]),
+            "--database",
+            "sqlite",
+            "--json-out",
+            str(log_dir / "sync-sqlite.json"),
+        ],
+        "sync-postgres": [
+            py,
+            "bench/sync_catalog.py",
+            "--bundles",
+            str(size["bundles"]),
+            "--database",
+            "postgres",
+            "--json-out",
+            str(log_dir / "sync-postgres.json"),
+        ],
+        "capacity": [
+            py,
+            "bench/capacity.py",
+            "--seconds",
+            "30" if args.full else "20",
+            "--json-out",
+            str(log_dir / "capacity.json"),
+        ],
         "warm-pages": [py, "bench/warm_pages.py", "--json-out", str(log_dir / "warm-pages.json")],
         "scale": [py, "bench/scale.py", "--json-out", str(log_dir / "scale.json")],
     }
@@ -311,7 +435,9 @@ def main():
     for name in [n for n in chosen if n not in reused]:
         try:
             output, _ = run(name, commands[name], log_dir)
-            results[name] = read_pages(output) if name == "pages" else json.loads((log_dir / f"{name}.json").read_text())
+            results[name] = (
+                read_pages(output) if name == "pages" else json.loads((log_dir / f"{name}.json").read_text())
+            )
         except BenchFailed as exc:
             failures.append(str(exc))
             print(f"  !! {exc}", flush=True)
@@ -319,9 +445,15 @@ def main():
     minutes = (time.monotonic() - started) / 60
     machine = common.machine_description()
     flags = "".join(f" {a}" for a in sys.argv[1:])
-    meta = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "revision": git_revision(),
-            "minutes": minutes, "flags": flags, "load_start": f"{load_start[0]:.2f}",
-            "load_end": f"{os.getloadavg()[0]:.2f}", "reused": sorted(reused)}
+    meta = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "revision": git_revision(),
+        "minutes": minutes,
+        "flags": flags,
+        "load_start": f"{load_start[0]:.2f}",
+        "load_end": f"{os.getloadavg()[0]:.2f}",
+        "reused": sorted(reused),
+    }
     if rows:
         print_table(rows)
         write_results(Path(args.out), rows, results, machine, meta)

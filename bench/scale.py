@@ -11,6 +11,7 @@ in-memory Celery broker, so only PostgreSQL is measured). Every operation: 2 war
 the median of 7. Target: each 1M figure within 2x of the 1k figure. For the big size the
 slowest SQL statement of each operation is shown with its EXPLAIN ANALYZE plan.
 """
+
 import argparse
 import json
 import os
@@ -31,12 +32,24 @@ RUNS, WARMUP = 7, 2
 
 
 def env_for(database_url: str) -> dict:
-    return {**os.environ, "DJANGO_SETTINGS_MODULE": "esimshop.settings", "DATABASE_URL": database_url,
-            "REDIS_URL": "", "CELERY_TASK_ALWAYS_EAGER": "False", "DEBUG": "False", "LOG_LEVEL": "WARNING",
-            "SECRET_KEY": "bench-only-" + os.urandom(16).hex(), "SECURE_SSL_REDIRECT": "False",
-            "ESIMGO_API_KEY": "bench-key", "SANDBOX": "False", "ALLOWED_HOSTS": "testserver",
-            "QPAY_CLIENT_ID": "bench", "QPAY_CLIENT_SECRET": "bench", "QPAY_INVOICE_CODE": "bench",
-            "EMAIL_URL": "consolemail://"}
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "esimshop.settings",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": "",
+        "CELERY_TASK_ALWAYS_EAGER": "False",
+        "DEBUG": "False",
+        "LOG_LEVEL": "WARNING",
+        "SECRET_KEY": "bench-only-" + os.urandom(16).hex(),
+        "SECURE_SSL_REDIRECT": "False",
+        "ESIMGO_API_KEY": "bench-key",
+        "SANDBOX": "False",
+        "ALLOWED_HOSTS": "testserver",
+        "QPAY_CLIENT_ID": "bench",
+        "QPAY_CLIENT_SECRET": "bench",
+        "QPAY_INVOICE_CODE": "bench",
+        "EMAIL_URL": "consolemail://",
+    }
 
 
 def operations(facts: dict):
@@ -50,7 +63,8 @@ def operations(facts: dict):
     from staff import reconciliation
 
     user = get_user_model().objects.filter(username="bench").first() or get_user_model().objects.create_superuser(
-        "bench", "bench@example.mn", "bench-password-not-secret")
+        "bench", "bench@example.mn", "bench-password-not-secret"
+    )
     staff = Client()
     staff.force_login(user)
     public = Client()
@@ -59,6 +73,7 @@ def operations(facts: dict):
         def run():
             response = staff.get(path, query)
             assert response.status_code == 200, (path, query, response.status_code)
+
         return run
 
     def status():
@@ -68,8 +83,9 @@ def operations(facts: dict):
     def reconcile_today():
         today = datetime.fromisoformat(facts["now"]).date()
         start, end = reconciliation.day_bounds(today, today)
-        books = reconciliation.load_books(start, end, reconciliation.Listing(complete=True),
-                                          reconciliation.Listing(complete=True))
+        books = reconciliation.load_books(
+            start, end, reconciliation.Listing(complete=True), reconciliation.Listing(complete=True)
+        )
         assert len(books.invoices_paid_in_period) >= 1
 
     orders, invoices = "/admin/orders/order/", "/admin/payments/invoice/"
@@ -102,8 +118,10 @@ def measure_one(size: int, explain: bool) -> dict:
 
     common.run_manage(dict(os.environ), "migrate", "--noinput", "-v", "0")
     facts = scale_data.fill(size)
-    print(f"  {size:,} purchases generated in {facts['seconds']:.1f} s (history {facts['history_seconds']:.1f} s)",
-          flush=True)
+    print(
+        f"  {size:,} purchases generated in {facts['seconds']:.1f} s (history {facts['history_seconds']:.1f} s)",
+        flush=True,
+    )
     results = {"facts": facts, "ops": {}}
     for name, run in operations(facts):
         statements = []
@@ -151,7 +169,9 @@ def run_size(size: int, explain: bool) -> dict:
 
 
 def label(n: int) -> str:
-    return f"{n // 1_000_000}M" if n >= 1_000_000 and n % 1_000_000 == 0 else f"{n // 1000}k" if n % 1000 == 0 else str(n)
+    return (
+        f"{n // 1_000_000}M" if n >= 1_000_000 and n % 1_000_000 == 0 else f"{n // 1000}k" if n % 1000 == 0 else str(n)
+    )
 
 
 def report(small: dict, big: dict) -> list[dict]:
@@ -162,9 +182,18 @@ def report(small: dict, big: dict) -> list[dict]:
         b = big["ops"][name]
         ratio = b["median_ms"] / s["median_ms"]
         verdict = "PASS" if ratio <= TARGET else "MISS"
-        rows.append({"operation": name, "small_ms": s["median_ms"], "big_ms": b["median_ms"], "ratio": ratio,
-                     "verdict": verdict, "plan": b.get("plan"), "slowest_sql": b.get("slowest_sql"),
-                     "slowest_sql_ms": b.get("slowest_sql_ms")})
+        rows.append(
+            {
+                "operation": name,
+                "small_ms": s["median_ms"],
+                "big_ms": b["median_ms"],
+                "ratio": ratio,
+                "verdict": verdict,
+                "plan": b.get("plan"),
+                "slowest_sql": b.get("slowest_sql"),
+                "slowest_sql_ms": b.get("slowest_sql_ms"),
+            }
+        )
         print(f"{name:<42}{s['median_ms']:>9.2f}{b['median_ms']:>10.2f}{ratio:>7.2f}x  {verdict}")
     print(f"\nEXPLAIN ANALYZE of the slowest statement of each operation ({b_label} rows):")
     for row in rows:
@@ -194,9 +223,19 @@ def main():
     big = run_size(args.big, explain=True)
     rows = report(small, big)
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps({"small": args.small, "big": args.big, "rows": rows,
-                                                   "generate_seconds": big["facts"]["seconds"],
-                                                   "load": os.getloadavg()[0]}, indent=2, default=str))
+        Path(args.json_out).write_text(
+            json.dumps(
+                {
+                    "small": args.small,
+                    "big": args.big,
+                    "rows": rows,
+                    "generate_seconds": big["facts"]["seconds"],
+                    "load": os.getloadavg()[0],
+                },
+                indent=2,
+                default=str,
+            )
+        )
 
 
 if __name__ == "__main__":

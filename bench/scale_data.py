@@ -12,6 +12,7 @@ invoices - 100 PENDING (30 of them past expiry), 200 PAID with orders, 10 of the
 Ids, phone numbers, e-mails, ICCIDs and QPay ids are deterministic functions of the row number,
 so the bench knows what to search for.
 """
+
 from datetime import timedelta
 
 TODAY = 300
@@ -88,8 +89,7 @@ def fill(n: int) -> dict:
     started = time.monotonic()
     bundles = [BundleFactory(name=f"esim_{i}GB_7D_MN_V2", countries=["MN"]) for i in range(1, BUNDLES + 1)]
     first_bundle = min(b.pk for b in bundles)
-    params = {"n": n, "customers": max(n // 2, 1), "step": 365 * 86400 / n, "bundle": first_bundle,
-              "bundles": BUNDLES}
+    params = {"n": n, "customers": max(n // 2, 1), "step": 365 * 86400 / n, "bundle": first_bundle, "bundles": BUNDLES}
     with connection.cursor() as cursor:
         # Load first, index afterwards: building an index over a million rows once is far cheaper
         # than keeping it up to date a row at a time (random UUID keys touch a new page each).
@@ -111,35 +111,57 @@ def fill(n: int) -> dict:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     g = max(n // 3, 1)
-    return {"rows": n, "seconds": time.monotonic() - started, "history_seconds": history_seconds,
-            "phone": phone(g), "email": f"shopper{1 + g % max(n // 2, 1)}@example.mn", "iccid": iccid(g),
-            "qpay_payment_id": qpay_payment_id(g), "partial_phone": phone(g)[2:], "today": today,
-            "status_invoice": str(_uuid("i", g)), "esimgo_reference": str(_uuid("r", g)),
-            "now": timezone.now().isoformat()}
+    return {
+        "rows": n,
+        "seconds": time.monotonic() - started,
+        "history_seconds": history_seconds,
+        "phone": phone(g),
+        "email": f"shopper{1 + g % max(n // 2, 1)}@example.mn",
+        "iccid": iccid(g),
+        "qpay_payment_id": qpay_payment_id(g),
+        "partial_phone": phone(g)[2:],
+        "today": today,
+        "status_invoice": str(_uuid("i", g)),
+        "esimgo_reference": str(_uuid("r", g)),
+        "now": timezone.now().isoformat(),
+    }
 
 
-LOADED_TABLES = ("payments_customer", "payments_invoice", "payments_payment", "orders_esim", "orders_order",
-                 "orders_provisioningattempt")
+LOADED_TABLES = (
+    "payments_customer",
+    "payments_invoice",
+    "payments_payment",
+    "orders_esim",
+    "orders_order",
+    "orders_provisioningattempt",
+)
 
 
 def _drop_secondary_indexes(cursor) -> list[str]:
     """Drop every index but the primary keys on the loaded tables; return the SQL that recreates them
     (unique constraints as constraints, other indexes - partial, trigram - from their own definition)."""
-    cursor.execute("""
+    cursor.execute(
+        """
         SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)
-        FROM pg_constraint c WHERE c.contype = 'u' AND c.conrelid::regclass::text = ANY(%s)""", [list(LOADED_TABLES)])
+        FROM pg_constraint c WHERE c.contype = 'u' AND c.conrelid::regclass::text = ANY(%s)""",
+        [list(LOADED_TABLES)],
+    )
     constraints = cursor.fetchall()
-    cursor.execute("""
+    cursor.execute(
+        """
         SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
         FROM pg_index i WHERE i.indrelid::regclass::text = ANY(%s) AND NOT i.indisprimary
-          AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)""", [list(LOADED_TABLES)])
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)""",
+        [list(LOADED_TABLES)],
+    )
     indexes = cursor.fetchall()
     for table, name, _definition in constraints:
         cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
     for name, _definition in indexes:
         cursor.execute(f"DROP INDEX {name}")
-    return ([f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}' for table, name, definition in constraints]
-            + [definition for _name, definition in indexes])
+    return [f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}' for table, name, definition in constraints] + [
+        definition for _name, definition in indexes
+    ]
 
 
 def _uuid(prefix: str, g: int):
@@ -160,32 +182,59 @@ def fill_today(bundle) -> dict:
 
     now = timezone.now()
     customers = Customer.objects.bulk_create(
-        Customer(phone_number=str(99000000 + i), email=f"today{i}@example.mn") for i in range(TODAY))
+        Customer(phone_number=str(99000000 + i), email=f"today{i}@example.mn") for i in range(TODAY)
+    )
     invoices, payments, esims, orders = [], [], [], []
     for i, customer in enumerate(customers):
         pending = i < 100
-        invoices.append(Invoice(
-            customer=customer, bundle=bundle, amount_mnt=12500, status="PENDING" if pending else "PAID",
-            sender_invoice_no=f"ESIMTODAY{i:05d}", qpay_invoice_id=str(uuid.uuid4()),
-            paid_amount=None if pending else 12500, paid_at=None if pending else now - timedelta(minutes=30),
-            expires_at=now - timedelta(minutes=5) if i < 30 else now + timedelta(minutes=20)))
+        invoices.append(
+            Invoice(
+                customer=customer,
+                bundle=bundle,
+                amount_mnt=12500,
+                status="PENDING" if pending else "PAID",
+                sender_invoice_no=f"ESIMTODAY{i:05d}",
+                qpay_invoice_id=str(uuid.uuid4()),
+                paid_amount=None if pending else 12500,
+                paid_at=None if pending else now - timedelta(minutes=30),
+                expires_at=now - timedelta(minutes=5) if i < 30 else now + timedelta(minutes=20),
+            )
+        )
     Invoice.objects.bulk_create(invoices)
     Invoice.objects.filter(pk__in=[inv.pk for inv in invoices]).update(created_at=now - timedelta(minutes=40))
     for i, invoice in enumerate(invoices[100:], start=100):
-        payments.append(Payment(invoice=invoice, qpay_payment_id=f"9{i:014d}", status="PAID", amount=12500,
-                                payment_type="P2P", paid_at=invoice.paid_at))
+        payments.append(
+            Payment(
+                invoice=invoice,
+                qpay_payment_id=f"9{i:014d}",
+                status="PAID",
+                amount=12500,
+                payment_type="P2P",
+                paid_at=invoice.paid_at,
+            )
+        )
         if i >= 110:
-            esims.append(ESim(iccid=f"8955{i:015d}", matching_id=f"M{i}", smdp_address="rsp.example.io",
-                              customer=invoice.customer))
+            esims.append(
+                ESim(
+                    iccid=f"8955{i:015d}", matching_id=f"M{i}", smdp_address="rsp.example.io", customer=invoice.customer
+                )
+            )
     Payment.objects.bulk_create(payments)
     ESim.objects.bulk_create(esims)
     by_iccid = {e.iccid: e for e in ESim.objects.filter(iccid__startswith="8955")}
     for i, invoice in enumerate(invoices[100:], start=100):
         esim = by_iccid.get(f"8955{i:015d}")
-        orders.append(Order(invoice=invoice, bundle=bundle, customer=invoice.customer, esim=esim,
-                            status="DELIVERED" if esim else "PROVISIONING",
-                            esimgo_order_reference=str(uuid.uuid4()) if esim else None,
-                            delivered_at=now - timedelta(minutes=25) if esim else None))
+        orders.append(
+            Order(
+                invoice=invoice,
+                bundle=bundle,
+                customer=invoice.customer,
+                esim=esim,
+                status="DELIVERED" if esim else "PROVISIONING",
+                esimgo_order_reference=str(uuid.uuid4()) if esim else None,
+                delivered_at=now - timedelta(minutes=25) if esim else None,
+            )
+        )
     Order.objects.bulk_create(orders)
     Order.objects.filter(pk__in=[o.pk for o in orders]).update(created_at=now - timedelta(minutes=30))
     return {"invoices": len(invoices), "orders": len(orders)}

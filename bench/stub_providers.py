@@ -25,6 +25,7 @@ BENCH_QPAY_CHECK_LATENCY_MS overrides it for QPay's payment/check. With BENCH_CO
 BENCH_COUNT_KEY every call is counted in a Redis hash ("esimgo POST orders:transaction" -> n),
 so calls made in any process (gunicorn, Celery) can be added up afterwards.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -85,31 +86,68 @@ def _esimgo_price(bundle_name: str):
 def _qpay(method: str, path: str, body: dict):
     if method == "POST" and path == "auth/token":
         expires = int(time.time()) + 86400
-        return 200, {"token_type": "bearer", "refresh_expires_in": expires, "refresh_token": "stub-refresh",
-                     "access_token": "stub-access-" + uuid.uuid4().hex, "expires_in": expires, "scope": "get_token",
-                     "not-before-policy": "0", "session_state": "stub"}
+        return 200, {
+            "token_type": "bearer",
+            "refresh_expires_in": expires,
+            "refresh_token": "stub-refresh",
+            "access_token": "stub-access-" + uuid.uuid4().hex,
+            "expires_in": expires,
+            "scope": "get_token",
+            "not-before-policy": "0",
+            "session_state": "stub",
+        }
     if method == "POST" and path == "invoice":
         invoice_id = invoice_id_for(int(body.get("amount") or 0))
         qr_text = "0002010102122650" + uuid.UUID(invoice_id).hex + "5204481453034965802MN6304ABCD"
         return 200, {
-            "invoice_id": invoice_id, "qr_text": qr_text, "qr_image": _qr_image(),
+            "invoice_id": invoice_id,
+            "qr_text": qr_text,
+            "qr_image": _qr_image(),
             "qPay_shortUrl": f"https://s.qpay.mn/{invoice_id[:8]}",
-            "urls": [{"name": name, "description": description, "logo": f"https://qpay.mn/q/logo/{scheme}.png",
-                      "link": f"{scheme}://q?qPay_QRcode={qr_text}"} for name, description, scheme in _banks()],
+            "urls": [
+                {
+                    "name": name,
+                    "description": description,
+                    "logo": f"https://qpay.mn/q/logo/{scheme}.png",
+                    "link": f"{scheme}://q?qPay_QRcode={qr_text}",
+                }
+                for name, description, scheme in _banks()
+            ],
         }
     if method == "POST" and path == "payment/check":
         invoice_id = str(body.get("object_id") or "")
         amount = amount_of(invoice_id)
         payment_id = payment_id_for(invoice_id)
-        return 200, {"count": 1, "paid_amount": amount, "rows": [{
-            "payment_id": payment_id, "payment_status": "PAID", "payment_amount": f"{amount}.00", "trx_fee": "0.00",
-            "payment_currency": "MNT", "payment_wallet": "0fc9b71c-cd87-4ffd-9cac-2279ebd9deb0",
-            "payment_type": "P2P", "next_payment_date": None, "next_payment_datetime": None,
-            "card_transactions": [], "p2p_transactions": [{
-                "transaction_bank_code": "050000", "account_bank_code": "050000", "account_bank_name": "Хаан банк",
-                "account_number": "50******12", "status": "SUCCESS", "amount": f"{amount}.00", "currency": "MNT",
-                "settlement_status": "SETTLED"}],
-        }]}
+        return 200, {
+            "count": 1,
+            "paid_amount": amount,
+            "rows": [
+                {
+                    "payment_id": payment_id,
+                    "payment_status": "PAID",
+                    "payment_amount": f"{amount}.00",
+                    "trx_fee": "0.00",
+                    "payment_currency": "MNT",
+                    "payment_wallet": "0fc9b71c-cd87-4ffd-9cac-2279ebd9deb0",
+                    "payment_type": "P2P",
+                    "next_payment_date": None,
+                    "next_payment_datetime": None,
+                    "card_transactions": [],
+                    "p2p_transactions": [
+                        {
+                            "transaction_bank_code": "050000",
+                            "account_bank_code": "050000",
+                            "account_bank_name": "Хаан банк",
+                            "account_number": "50******12",
+                            "status": "SUCCESS",
+                            "amount": f"{amount}.00",
+                            "currency": "MNT",
+                            "settlement_status": "SETTLED",
+                        }
+                    ],
+                }
+            ],
+        }
     if method == "DELETE" and path.startswith("invoice/"):
         return 200, {}
     return 501, {"error": "NOT_STUBBED", "message": f"{method} /v2/{path} is not stubbed"}
@@ -126,11 +164,24 @@ def _esimgo_transaction(lines):
     iccid = f"8944{os.getpid() % 10**5:05d}{next(_iccids) % 10**10:010d}"
     matching_id = uuid.uuid4().hex[:25].upper()
     return 200, {
-        "order": [{"type": "bundle", "item": item, "quantity": 1, "subTotal": price, "pricePerUnit": price,
-                   "AllowReassign": False, "iccids": [iccid],
-                   "esims": [{"iccid": iccid, "matchingId": matching_id, "smdpAddress": "rsp.stub-smdp.io"}]}],
-        "total": price, "currency": "USD", "status": "completed", "statusMessage": "Order completed: 1 eSIMs assigned",
-        "orderReference": str(uuid.uuid4()), "createdDate": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+        "order": [
+            {
+                "type": "bundle",
+                "item": item,
+                "quantity": 1,
+                "subTotal": price,
+                "pricePerUnit": price,
+                "AllowReassign": False,
+                "iccids": [iccid],
+                "esims": [{"iccid": iccid, "matchingId": matching_id, "smdpAddress": "rsp.stub-smdp.io"}],
+            }
+        ],
+        "total": price,
+        "currency": "USD",
+        "status": "completed",
+        "statusMessage": "Order completed: 1 eSIMs assigned",
+        "orderReference": str(uuid.uuid4()),
+        "createdDate": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
         "assigned": True,
     }
 
@@ -146,10 +197,21 @@ def _esimgo(method: str, path: str, body: dict):
         if price is None:
             return 400, {"message": "Bundle not found"}
         return 200, {
-            "order": [{"type": "bundle", "item": lines[0]["item"], "quantity": 1, "subTotal": price,
-                       "pricePerUnit": price, "AllowReassign": False}],
-            "total": price, "valid": True, "currency": "USD",
-            "createdDate": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()), "assigned": True,
+            "order": [
+                {
+                    "type": "bundle",
+                    "item": lines[0]["item"],
+                    "quantity": 1,
+                    "subTotal": price,
+                    "pricePerUnit": price,
+                    "AllowReassign": False,
+                }
+            ],
+            "total": price,
+            "valid": True,
+            "currency": "USD",
+            "createdDate": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+            "assigned": True,
         }
     return 501, {"message": f"{method} /{path} is not stubbed"}
 
@@ -186,7 +248,7 @@ class StubAdapter(BaseAdapter):
         self.counter = counter
 
     def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
-        path = urlsplit(request.url).path[len(self.base_path):].strip("/")
+        path = urlsplit(request.url).path[len(self.base_path) :].strip("/")
         if self.handler is _qpay and path.startswith("v2/"):
             path = path[3:]
         raw = request.body or b"{}"

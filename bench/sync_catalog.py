@@ -9,6 +9,7 @@ The dev db.sqlite3 and any real cache/Redis are never touched (cache forced to l
 eSIM Go's pages are answered in-process by `responses`; fetching and parsing them is part of both
 timings, as it is part of every real sync.
 """
+
 import argparse
 import json
 import os
@@ -38,11 +39,19 @@ if ARGS.database == "postgres":
 else:
     DATABASE_URL = f"sqlite:///{TMP}/bench.sqlite3"
 os.environ.update(
-    DJANGO_SETTINGS_MODULE="esimshop.settings", DATABASE_URL=DATABASE_URL, REDIS_URL="", LOG_LEVEL="WARNING",
-    DEBUG="False", SECRET_KEY="bench-only-" + os.urandom(32).hex(),
-    ESIMGO_BASE_URL="https://api.esim-go.com/v2.4", ESIMGO_API_KEY="bench-key", ESIMGO_RATE_LIMIT_PER_SECOND="0",
+    DJANGO_SETTINGS_MODULE="esimshop.settings",
+    DATABASE_URL=DATABASE_URL,
+    REDIS_URL="",
+    LOG_LEVEL="WARNING",
+    DEBUG="False",
+    SECRET_KEY="bench-only-" + os.urandom(32).hex(),
+    ESIMGO_BASE_URL="https://api.esim-go.com/v2.4",
+    ESIMGO_API_KEY="bench-key",
+    ESIMGO_RATE_LIMIT_PER_SECOND="0",
     ESIMGO_CATALOGUE_PAGE_SIZE="1000",
-    QPAY_CLIENT_ID="BENCH", QPAY_CLIENT_SECRET="bench-secret", QPAY_INVOICE_CODE="BENCH_INVOICE",
+    QPAY_CLIENT_ID="BENCH",
+    QPAY_CLIENT_SECRET="bench-secret",
+    QPAY_INVOICE_CODE="BENCH_INVOICE",
 )
 
 import django  # noqa: E402
@@ -82,15 +91,23 @@ def make_catalogue(n, seed=42):
             base, roaming = picked[:4], picked[2:]
         else:
             base, roaming = [rng.choice(isos)], []
-        bundles.append({
-            "name": f"esim_{'UL' if unlimited else f'{gb}GB'}_{days}D_{base[0]}_{i:05d}_V2",
-            "description": f"eSIM, {gb}GB, {days} Days, {base[0]}, V2",
-            "groups": ["Standard Unlimited Essential" if unlimited else "Standard Fixed"],
-            "countries": [entry(c) for c in base], "roamingEnabled": [entry(c) for c in roaming],
-            "dataAmount": -1 if unlimited else gb * 1000, "duration": days, "speed": ["4G", "5G"],
-            "autostart": True, "unlimited": unlimited, "imageUrl": "", "billingType": "FixedCost",
-            "price": round(rng.uniform(0.5, 60), 2),
-        })
+        bundles.append(
+            {
+                "name": f"esim_{'UL' if unlimited else f'{gb}GB'}_{days}D_{base[0]}_{i:05d}_V2",
+                "description": f"eSIM, {gb}GB, {days} Days, {base[0]}, V2",
+                "groups": ["Standard Unlimited Essential" if unlimited else "Standard Fixed"],
+                "countries": [entry(c) for c in base],
+                "roamingEnabled": [entry(c) for c in roaming],
+                "dataAmount": -1 if unlimited else gb * 1000,
+                "duration": days,
+                "speed": ["4G", "5G"],
+                "autostart": True,
+                "unlimited": unlimited,
+                "imageUrl": "",
+                "billingType": "FixedCost",
+                "price": round(rng.uniform(0.5, 60), 2),
+            }
+        )
     return bundles
 
 
@@ -98,9 +115,12 @@ def mock_pages(rsps, bundles):
     rsps.reset()
     pages = -(-len(bundles) // PER_PAGE)
     for page in range(1, pages + 1):
-        chunk = bundles[(page - 1) * PER_PAGE: page * PER_PAGE]
-        rsps.get(BASE_URL, match=[responses.matchers.query_param_matcher({"page": str(page), "perPage": str(PER_PAGE)})],
-                 json={"bundles": chunk, "pageCount": pages, "rows": len(bundles), "pageSize": PER_PAGE})
+        chunk = bundles[(page - 1) * PER_PAGE : page * PER_PAGE]
+        rsps.get(
+            BASE_URL,
+            match=[responses.matchers.query_param_matcher({"page": str(page), "perPage": str(PER_PAGE)})],
+            json={"bundles": chunk, "pageCount": pages, "rows": len(bundles), "pageSize": PER_PAGE},
+        )
 
 
 class QueryCounter:
@@ -131,8 +151,11 @@ def naive_sync():
         for item in upstream.values():
             countries = {}
             for iso, region_name in (*item.base.items(), *item.roaming.items()):
-                region = Region.objects.get_or_create(name=region_name, defaults={"slug": slugify(region_name)})[0] \
-                    if region_name else None
+                region = (
+                    Region.objects.get_or_create(name=region_name, defaults={"slug": slugify(region_name)})[0]
+                    if region_name
+                    else None
+                )
                 country, _ = Country.objects.get_or_create(iso=iso, defaults={"region": region})
                 if region and country.region_id != region.id:
                     country.region = region
@@ -151,8 +174,13 @@ def naive_sync():
         for bundle in Bundle.objects.filter(is_available=True).exclude(name__in=list(upstream)):
             bundle.is_available, bundle.retired_at = False, now
             bundle.save()
-        stats = BundleCountry.objects.filter(bundle__is_available=True).values("country_id").annotate(
-            n=Count("bundle_id"), low=Min(Coalesce("bundle__price_override_mnt", "bundle__computed_price_mnt")))
+        stats = (
+            BundleCountry.objects.filter(bundle__is_available=True)
+            .values("country_id")
+            .annotate(
+                n=Count("bundle_id"), low=Min(Coalesce("bundle__price_override_mnt", "bundle__computed_price_mnt"))
+            )
+        )
         by_iso = {row["country_id"]: row for row in stats}
         for country in Country.objects.all():
             row = by_iso.get(country.iso.code, {"n": 0, "low": None})
@@ -167,8 +195,10 @@ def wipe():
 
 
 def line(label, seconds, n, counter, extra=""):
-    print(f"{label:<34} {seconds:7.2f}s  {n / seconds:9,.0f} bundles/s  {counter.cpu:6.2f}s CPU  "
-          f"{counter.queries:6,} queries  {counter.writes:6,} writes  {extra}")
+    print(
+        f"{label:<34} {seconds:7.2f}s  {n / seconds:9,.0f} bundles/s  {counter.cpu:6.2f}s CPU  "
+        f"{counter.queries:6,} queries  {counter.writes:6,} writes  {extra}"
+    )
 
 
 def main():
@@ -176,8 +206,10 @@ def main():
     catalogue = make_catalogue(n)
     try:
         call_command("migrate", verbosity=0)
-        print(f"database: {connection.vendor} {connection.settings_dict['NAME']} (throwaway); "
-              f"{n:,} bundles in {-(-n // PER_PAGE)} pages of {PER_PAGE}")
+        print(
+            f"database: {connection.vendor} {connection.settings_dict['NAME']} (throwaway); "
+            f"{n:,} bundles in {-(-n // PER_PAGE)} pages of {PER_PAGE}"
+        )
         with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
             mock_pages(rsps, catalogue)
             result, bulk_first, c1 = timed(sync_catalog)
@@ -197,17 +229,32 @@ def main():
             mock_pages(rsps, catalogue)
             _, naive_again, c5 = timed(naive_sync)
             line("per-row save(), nothing changed", naive_again, n, c5)
-        print(f"ratio per-row save() / bulk: empty catalogue {naive_first / bulk_first:.1f}x, "
-              f"nothing changed {naive_again / bulk_again:.1f}x (wall clock); this process's CPU: "
-              f"{c4.cpu / c1.cpu:.1f}x and {c5.cpu / c2.cpu:.1f}x")
+        print(
+            f"ratio per-row save() / bulk: empty catalogue {naive_first / bulk_first:.1f}x, "
+            f"nothing changed {naive_again / bulk_again:.1f}x (wall clock); this process's CPU: "
+            f"{c4.cpu / c1.cpu:.1f}x and {c5.cpu / c2.cpu:.1f}x"
+        )
         if ARGS.json_out:
-            Path(ARGS.json_out).write_text(json.dumps({
-                "database": connection.vendor, "bundles": n,
-                "bulk_first_s": bulk_first, "bulk_unchanged_s": bulk_again, "bulk_repriced_s": bulk_some,
-                "naive_first_s": naive_first, "naive_unchanged_s": naive_again,
-                "ratio_first": naive_first / bulk_first, "ratio_unchanged": naive_again / bulk_again,
-                "cpu_ratio_first": c4.cpu / c1.cpu, "cpu_ratio_unchanged": c5.cpu / c2.cpu,
-                "bulk_first_queries": c1.queries, "naive_first_queries": c4.queries}, indent=2))
+            Path(ARGS.json_out).write_text(
+                json.dumps(
+                    {
+                        "database": connection.vendor,
+                        "bundles": n,
+                        "bulk_first_s": bulk_first,
+                        "bulk_unchanged_s": bulk_again,
+                        "bulk_repriced_s": bulk_some,
+                        "naive_first_s": naive_first,
+                        "naive_unchanged_s": naive_again,
+                        "ratio_first": naive_first / bulk_first,
+                        "ratio_unchanged": naive_again / bulk_again,
+                        "cpu_ratio_first": c4.cpu / c1.cpu,
+                        "cpu_ratio_unchanged": c5.cpu / c2.cpu,
+                        "bulk_first_queries": c1.queries,
+                        "naive_first_queries": c4.queries,
+                    },
+                    indent=2,
+                )
+            )
     finally:
         connection.close()
         CLEANUP.close()

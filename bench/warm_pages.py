@@ -15,6 +15,7 @@ measured in the same pass (sequential, one client, interleaved).
                 render cold - for reference.
 Target: every first visitor and every warm page <= 2x the bare view.
 """
+
 import argparse
 import json
 import os
@@ -49,8 +50,12 @@ def fill_catalogue() -> None:
     def page(request):
         query = parse_qs(urlparse(request.url).query)
         per_page, number = int(query.get("perPage", ["1000"])[0]), int(query.get("page", ["1"])[0])
-        payload = {"bundles": bodies[(number - 1) * per_page: number * per_page],
-                   "pageCount": -(-len(bodies) // per_page), "rows": len(bodies), "pageSize": per_page}
+        payload = {
+            "bundles": bodies[(number - 1) * per_page : number * per_page],
+            "pageCount": -(-len(bodies) // per_page),
+            "rows": len(bodies),
+            "pageSize": per_page,
+        }
         return 200, {"Content-Type": "application/json"}, json.dumps(payload)
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
@@ -101,8 +106,13 @@ def main():
     with common.throwaway_postgres("warm") as database_url:
         port = common.free_port()
         site = f"http://127.0.0.1:{port}"
-        env = {**bench_env(database_url, redis_url, site), "CACHE_KEY_PREFIX": RUN, "BENCH_CELERY_QUEUE": RUN,
-               "LOG_LEVEL": "WARNING", "BENCH_STUB_PROVIDERS": "0"}  # pages call no provider; the sync is mocked
+        env = {
+            **bench_env(database_url, redis_url, site),
+            "CACHE_KEY_PREFIX": RUN,
+            "BENCH_CELERY_QUEUE": RUN,
+            "LOG_LEVEL": "WARNING",
+            "BENCH_STUB_PROVIDERS": "0",
+        }  # pages call no provider; the sync is mocked
         try:
             common.run_manage(env, "migrate", "--noinput", "-v", "0")
             os.environ.update(env)
@@ -149,22 +159,34 @@ def main():
 
 def report(paths, warm, rounds, warm_seconds) -> dict:
     bare_warm = statistics.median(warm["_bare"])
-    print(f"\nwarming: {', '.join(f'{s:.1f} s for {n} pages' for s, n in warm_seconds)} (in the background, "
-          "while visitors keep the previous pages)")
+    print(
+        f"\nwarming: {', '.join(f'{s:.1f} s for {n} pages' for s, n in warm_seconds)} (in the background, "
+        "while visitors keep the previous pages)"
+    )
     print(f"{'page':<34}{'warm x':>8}" + "".join(f"{name + ' x':>16}" for name in rounds) + "   verdict")
     rows = []
     for path in paths:
-        row = {"path": path, "warm_ms": statistics.median(warm[path]), "warm_x": statistics.median(warm[path]) / bare_warm}
+        row = {
+            "path": path,
+            "warm_ms": statistics.median(warm[path]),
+            "warm_x": statistics.median(warm[path]) / bare_warm,
+        }
         for name, samples in rounds.items():
             bare = statistics.median([b for sample in samples for b in sample["_bare"]])
             firsts = [sample[path][0] for sample in samples]
-            row[name] = {"first_ms": statistics.median(firsts), "x": statistics.median(firsts) / bare,
-                         "cache": sorted({sample[path][1] for sample in samples})}
+            row[name] = {
+                "first_ms": statistics.median(firsts),
+                "x": statistics.median(firsts) / bare,
+                "cache": sorted({sample[path][1] for sample in samples}),
+            }
         ok = row["warm_x"] <= TARGET and row["after change"]["x"] <= TARGET and row["after deploy"]["x"] <= TARGET
         row["verdict"] = "PASS" if ok else "MISS"
         rows.append(row)
-        print(f"{path[:33]:<34}{row['warm_x']:>7.1f}x" + "".join(
-            f"{row[name]['x']:>9.1f}x {'/'.join(row[name]['cache'])[:5]:<5}" for name in rounds) + f"   {row['verdict']}")
+        print(
+            f"{path[:33]:<34}{row['warm_x']:>7.1f}x"
+            + "".join(f"{row[name]['x']:>9.1f}x {'/'.join(row[name]['cache'])[:5]:<5}" for name in rounds)
+            + f"   {row['verdict']}"
+        )
     print(f"bare /healthz median {bare_warm:.2f} ms; load {os.getloadavg()[0]:.2f}")
     return {"rows": rows, "bare_ms": bare_warm, "warm_seconds": warm_seconds, "load": os.getloadavg()[0]}
 

@@ -4,6 +4,7 @@ Everything eSIM Go sends is read-only here (the next sync would overwrite it any
 thing staff set is a bundle's retail price override. Countries and regions are created by the
 sync, so they can't be added or deleted by hand.
 """
+
 from django.contrib import admin
 from django.db import transaction
 from django.db.models import Count
@@ -24,18 +25,51 @@ def _after_price_override():
 
 @admin.register(Bundle)
 class BundleAdmin(admin.ModelAdmin):
-    list_display = ["name", "data", "duration_days", "unlimited", "price", "computed_mnt", "price_override_mnt",
-                    "retail_mnt", "is_available"]
+    list_display = [
+        "name",
+        "data",
+        "duration_days",
+        "unlimited",
+        "price",
+        "computed_mnt",
+        "price_override_mnt",
+        "retail_mnt",
+        "is_available",
+    ]
     list_editable = ["price_override_mnt"]
     list_filter = ["is_available", "unlimited", "duration_days"]
     search_fields = ["name", "description"]
-    readonly_fields = ["name", *SYNCED_FIELDS, "coverage_summary", "is_available", "retired_at",
-                       "source_hash", "first_seen_at", "updated_at"]
+    readonly_fields = [
+        "name",
+        *SYNCED_FIELDS,
+        "coverage_summary",
+        "is_available",
+        "retired_at",
+        "source_hash",
+        "first_seen_at",
+        "updated_at",
+    ]
     fieldsets = [
         (None, {"fields": ["name", "description", "is_available", "retired_at"]}),
         ("Retail price (MNT)", {"fields": ["computed_price_mnt", "price_override_mnt"]}),
-        ("From eSIM Go", {"fields": ["groups", "data_amount_mb", "duration_days", "unlimited", "speed", "autostart",
-                                     "price", "currency", "billing_type", "image_url", "coverage_summary"]}),
+        (
+            "From eSIM Go",
+            {
+                "fields": [
+                    "groups",
+                    "data_amount_mb",
+                    "duration_days",
+                    "unlimited",
+                    "speed",
+                    "autostart",
+                    "price",
+                    "currency",
+                    "billing_type",
+                    "image_url",
+                    "coverage_summary",
+                ]
+            },
+        ),
         ("Sync", {"fields": ["source_hash", "first_seen_at", "updated_at"]}),
     ]
     list_per_page = 100

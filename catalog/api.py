@@ -3,6 +3,7 @@
 Answers are cached like the storefront pages (catalog/page_cache.py), keyed by the language the
 request resolved to (cookie, else Accept-Language for the API) and the known query parameters.
 """
+
 from django.utils.cache import patch_vary_headers
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
@@ -29,7 +30,9 @@ def package_item(bundle, coverage: list[selectors.Coverage]) -> dict:
         "unlimited": bundle.unlimited,
         "speed": [str(s) for s in bundle.speed] if isinstance(bundle.speed, list) else [],
         "autostart": bundle.autostart,
-        "pricePerGbMnt": presentation.price_per_gb_mnt(bundle.retail_price_mnt, bundle.data_amount_mb, bundle.unlimited),
+        "pricePerGbMnt": presentation.price_per_gb_mnt(
+            bundle.retail_price_mnt, bundle.data_amount_mb, bundle.unlimited
+        ),
         "countries": sorted(c.iso for c in coverage),
     }
 

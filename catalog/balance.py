@@ -2,6 +2,7 @@
 (staff.selectors.esimgo_balance, refreshed by beat every few minutes): a purchase never waits on
 eSIM Go for it. Unknown balance (cache empty or unreachable) = don't block: eSIM Go's own refusal
 at provisioning is the backstop, and a sale must not depend on a cache."""
+
 from decimal import Decimal, InvalidOperation
 
 from django.core.cache import cache

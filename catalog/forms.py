@@ -2,6 +2,7 @@
 
 Invalid values never fail the page: the form reports them and the list ignores them.
 """
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 

@@ -8,6 +8,7 @@ One-tap links carry the LPA URL-encoded in `carddata` (the safer of the two form
 the wild): Apple's universal link works from iOS 17.4; Android's is a de-facto convention,
 best-effort, so pages keep the QR code and manual codes as fallback.
 """
+
 from urllib.parse import quote, urlsplit
 
 APPLE_INSTALL_BASE = "https://esimsetup.apple.com/esim_qrcode_provisioning?carddata="

@@ -4,6 +4,7 @@ Bundles are never deleted (orders point at them); a bundle that disappears upstr
 retired (`is_available=False`). Countries are keyed by ISO 3166-1 alpha-2 and get their
 display names (translated) from django-countries.
 """
+
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -56,13 +57,13 @@ class Bundle(models.Model):
     # Retail price in integer MNT: computed by the sync, or set by staff.
     computed_price_mnt = models.PositiveIntegerField()
     price_override_mnt = models.PositiveIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1)],
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
         help_text=_("Staff override of the retail price in MNT; empty = computed."),
     )
 
-    countries = models.ManyToManyField(
-        Country, through="BundleCountry", related_name="bundles", blank=True
-    )
+    countries = models.ManyToManyField(Country, through="BundleCountry", related_name="bundles", blank=True)
     is_available = models.BooleanField(default=True, db_index=True)
     retired_at = models.DateTimeField(null=True, blank=True)
 

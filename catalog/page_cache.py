@@ -17,6 +17,7 @@ than handing one visitor's token to the next.
 The version is read before the view runs: a request that raced a sync's commit stores its page
 under the old version, which nobody reads any more, never under the new one.
 """
+
 import hashlib
 import time
 from contextvars import ContextVar
@@ -94,6 +95,7 @@ def storefront_page(params=()):
     Sets request.storefront_path (path + its normalised query) for links that point back at the
     page, such as the language switcher, so a cached page never echoes one visitor's query string.
     """
+
     def decorator(view):
         @wraps(view)
         def wrapped(request, *args, **kwargs):
@@ -111,8 +113,11 @@ def storefront_page(params=()):
             response = view(request, *args, **kwargs)
             if key is not None and _storable(request, response):
                 status, headers, content = _snapshot(response)
-                timeout = settings.STOREFRONT_CACHE_SECONDS if status == 200 else min(
-                    NOT_FOUND_SECONDS, settings.STOREFRONT_CACHE_SECONDS)
+                timeout = (
+                    settings.STOREFRONT_CACHE_SECONDS
+                    if status == 200
+                    else min(NOT_FOUND_SECONDS, settings.STOREFRONT_CACHE_SECONDS)
+                )
                 try:
                     cache.set(key, (status, headers, content), timeout)
                 except CACHE_ERRORS:
@@ -121,7 +126,9 @@ def storefront_page(params=()):
             else:
                 response.headers[CACHE_STATUS_HEADER] = "bypass"
             return response
+
         return wrapped
+
     return decorator
 
 

@@ -23,6 +23,7 @@ Every committed change also moves a change counter. A warming run switches only 
 version nor that counter moved while it rendered: otherwise its pages may predate a later
 change, so they are left unused and the later change's own warming run switches instead.
 """
+
 import logging
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -86,16 +87,24 @@ def popular_paths() -> list[str]:
     that merely includes the country is on the region's page), then every other country."""
     popular = [country.iso.code for country in selectors.popular_countries()]
     paths = [reverse("catalog:home"), reverse("catalog:countries")]
-    paths += [reverse("catalog:region", args=[slug])
-              for slug in selectors.regions_with_countries().values_list("slug", flat=True)]
+    paths += [
+        reverse("catalog:region", args=[slug])
+        for slug in selectors.regions_with_countries().values_list("slug", flat=True)
+    ]
     paths += [reverse("catalog:country", args=[iso]) for iso in popular]
-    names = (Bundle.objects.filter(is_available=True, coverage__country__iso__in=popular,
-                                   coverage__kind=BundleCountry.Kind.BASE)
-             .order_by("name").values_list("name", flat=True).distinct())
+    names = (
+        Bundle.objects.filter(
+            is_available=True, coverage__country__iso__in=popular, coverage__kind=BundleCountry.Kind.BASE
+        )
+        .order_by("name")
+        .values_list("name", flat=True)
+        .distinct()
+    )
     paths += [reverse("catalog:bundle", args=[name]) for name in names]
-    paths += [reverse("catalog:country", args=[iso])
-              for iso in selectors.sellable_countries().exclude(iso__in=popular).order_by("iso")
-              .values_list("iso", flat=True)]
+    paths += [
+        reverse("catalog:country", args=[iso])
+        for iso in selectors.sellable_countries().exclude(iso__in=popular).order_by("iso").values_list("iso", flat=True)
+    ]
     return list(dict.fromkeys(paths))
 
 
@@ -123,7 +132,12 @@ def warm_and_switch(max_pages: int | None = None) -> WarmResult:
     switched = page_cache.catalogue_version() == started_from and _changes() == changes
     if switched:
         cache.set(page_cache.VERSION_KEY, target, timeout=None)
-    logger.info("storefront warmed: %s pages rendered, %s not stored%s, version %s%s", rendered, len(failed),
-                f" ({', '.join(failed[:5])})" if failed else "", target,
-                "" if switched else " (not switched: the catalogue changed meanwhile)")
+    logger.info(
+        "storefront warmed: %s pages rendered, %s not stored%s, version %s%s",
+        rendered,
+        len(failed),
+        f" ({', '.join(failed[:5])})" if failed else "",
+        target,
+        "" if switched else " (not switched: the catalogue changed meanwhile)",
+    )
     return WarmResult(target, rendered, failed, switched)

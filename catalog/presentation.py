@@ -3,6 +3,7 @@ unlimited-plan policies, region names and locale-aware alphabetical ordering.
 
 Pure functions (no queries) so pages, the API and tests share one definition.
 """
+
 import re
 import unicodedata
 from functools import lru_cache
@@ -85,7 +86,9 @@ def unlimited_policy(bundle_name: str, unlimited: bool) -> str:
     if tier == "UL":
         return _("Unlimited Lite: the first 1 GB every 24 hours at full speed, then up to 512 kbps until the next day.")
     if tier == "ULE":
-        return _("Unlimited Essential: the first 1 GB every 24 hours at full speed, then up to 1.25 Mbps until the next day.")
+        return _(
+            "Unlimited Essential: the first 1 GB every 24 hours at full speed, then up to 1.25 Mbps until the next day."
+        )
     if tier == "ULP":
         return _("Unlimited Plus: the first 2 GB every 24 hours at full speed, then up to 2 Mbps until the next day.")
     return _("Unlimited data; after heavy daily use the speed may be reduced until the next day.")
@@ -122,17 +125,23 @@ def scope_label(scope: str, covers_count: int) -> str:
         return _("This country only")
     if scope == GLOBAL:
         return ngettext("Global · %(counter)s country", "Global · %(counter)s countries", covers_count) % {
-            "counter": covers_count}
+            "counter": covers_count
+        }
     return ngettext("Regional · %(counter)s country", "Regional · %(counter)s countries", covers_count) % {
-        "counter": covers_count}
+        "counter": covers_count
+    }
 
 
 def autostart_explanation(autostart: bool) -> str:
     if autostart:
-        return _("Starts by itself: the validity period begins when your phone first connects to a network "
-                 "in a covered country, not when you buy or install the eSIM.")
-    return _("Does not wait for your arrival: the validity period may begin as soon as the plan is added "
-             "to your eSIM, so buy it shortly before your trip.")
+        return _(
+            "Starts by itself: the validity period begins when your phone first connects to a network "
+            "in a covered country, not when you buy or install the eSIM."
+        )
+    return _(
+        "Does not wait for your arrival: the validity period may begin as soon as the plan is added "
+        "to your eSIM, so buy it shortly before your trip."
+    )
 
 
 @lru_cache(maxsize=8)
@@ -176,9 +185,12 @@ def coverage_label(countries: list[tuple[str, str]]) -> str:
     count = len(countries)
     if len(regions) == 1:
         return ngettext("%(region)s (%(count)s country)", "%(region)s (%(count)s countries)", count) % {
-            "region": region_display_name(regions.pop()), "count": count}
+            "region": region_display_name(regions.pop()),
+            "count": count,
+        }
     return ngettext("Multi-country (%(count)s country)", "Multi-country (%(count)s countries)", count) % {
-        "count": count}
+        "count": count
+    }
 
 
 def plan_name(label: str, data_amount_mb: int, unlimited: bool, duration_days: int) -> str:
@@ -234,6 +246,10 @@ def index_letter(text: str, language: str) -> str:
     """The A–Z heading a name files under: first letter without accents, or '#'."""
     for char in text:
         if char.isalpha():
-            return _letter(char, _alphabet(language)) or _letter(char, _ALPHABETS["en"]) or _letter(
-                char, _ALPHABETS["mn"]) or char.upper()
+            return (
+                _letter(char, _alphabet(language))
+                or _letter(char, _ALPHABETS["en"])
+                or _letter(char, _ALPHABETS["mn"])
+                or char.upper()
+            )
     return "#"

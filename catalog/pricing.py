@@ -5,6 +5,7 @@ retail = ceil_to_step(cost × QPAY_USD_TO_MNT_RATE × (1 + PRICE_MARKUP_PERCENT 
 Decimal all the way: a float would turn 4.35 × 3450 into 15007.499999… and round it wrongly.
 Settings are read at call time, so a changed rate or markup reprices on the next sync.
 """
+
 from decimal import ROUND_CEILING, Decimal
 
 from django.conf import settings

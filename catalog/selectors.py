@@ -5,6 +5,7 @@ listings use the counts the sync denormalises onto Country (bundle_count, min_pr
 bundle lists are computed live from BundleCountry (base + roaming coverage), so a regional
 bundle that reaches a country only through `roamingEnabled` is listed there too.
 """
+
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -36,8 +37,18 @@ DAYS_BUCKETS = {"upto7": (1, 7), "8to15": (8, 15), "16to30": (16, 30), "over30":
 PER_MB_PRICE = DecimalField(max_digits=20, decimal_places=6)  # sort key for price per GB: never a float
 UNLIMITED_SORT_MB = 10**9  # unlimited sorts above any finite data amount
 # What bundle lists (pages and API) read; description, groups, image, hashes stay in the database.
-LISTING_FIELDS = ("id", "name", "data_amount_mb", "duration_days", "unlimited", "speed", "autostart",
-                  "is_available", "computed_price_mnt", "price_override_mnt")
+LISTING_FIELDS = (
+    "id",
+    "name",
+    "data_amount_mb",
+    "duration_days",
+    "unlimited",
+    "speed",
+    "autostart",
+    "is_available",
+    "computed_price_mnt",
+    "price_override_mnt",
+)
 
 SORT_ORDERS = {
     "price": ("retail_price_mnt", "duration_days", "name"),
@@ -63,6 +74,7 @@ class BundleFilters:
 
 
 # --- Countries and regions ---------------------------------------------------------------
+
 
 def sellable_countries() -> QuerySet:
     return Country.objects.filter(bundle_count__gt=0)
@@ -127,6 +139,7 @@ def countries_of_region(region: Region, language: str) -> list[CountryListing]:
 
 
 # --- Search ------------------------------------------------------------------------------
+
 
 def _normalise(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text.casefold())
@@ -220,15 +233,22 @@ def search_countries(query: str, language: str) -> SearchResult:
 
 # --- Bundles -----------------------------------------------------------------------------
 
+
 def _with_listing_fields(bundles: QuerySet) -> QuerySet:
     """Annotate what lists show and sort on: retail price, coverage size, sort helpers."""
     coverage_count = (
-        BundleCountry.objects.filter(bundle=OuterRef("pk")).order_by().values("bundle")
-        .annotate(n=Count("pk")).values("n")
+        BundleCountry.objects.filter(bundle=OuterRef("pk"))
+        .order_by()
+        .values("bundle")
+        .annotate(n=Count("pk"))
+        .values("n")
     )
     regions_count = (
-        BundleCountry.objects.filter(bundle=OuterRef("pk")).order_by().values("bundle")
-        .annotate(n=Count("country__region", distinct=True)).values("n")
+        BundleCountry.objects.filter(bundle=OuterRef("pk"))
+        .order_by()
+        .values("bundle")
+        .annotate(n=Count("country__region", distinct=True))
+        .values("n")
     )
     return bundles.annotate(
         retail_price_mnt=Coalesce("price_override_mnt", "computed_price_mnt"),
@@ -280,8 +300,12 @@ def country_is_sold(country: Country) -> bool:
 def available_bundles_for_region(region: Region, filters: BundleFilters = BundleFilters()) -> QuerySet:
     """Multi-country bundles: sellable bundles covering at least two countries of the region."""
     in_region = (
-        BundleCountry.objects.filter(country__region=region).order_by().values("bundle")
-        .annotate(n=Count("pk")).filter(n__gte=2).values("bundle")
+        BundleCountry.objects.filter(country__region=region)
+        .order_by()
+        .values("bundle")
+        .annotate(n=Count("pk"))
+        .filter(n__gte=2)
+        .values("bundle")
     )
     bundles = Bundle.objects.filter(is_available=True, pk__in=in_region).only(*LISTING_FIELDS)
     return _apply_filters(_with_listing_fields(bundles), filters)
@@ -294,8 +318,12 @@ GLOBAL_MIN_REGIONS = 3
 def global_bundles(filters: BundleFilters = BundleFilters()) -> QuerySet:
     """Plans spanning several regions of the world (the Global entry point, /regions/global/)."""
     spanning = (
-        BundleCountry.objects.filter(country__region__isnull=False).order_by().values("bundle")
-        .annotate(n=Count("country__region", distinct=True)).filter(n__gte=GLOBAL_MIN_REGIONS).values("bundle")
+        BundleCountry.objects.filter(country__region__isnull=False)
+        .order_by()
+        .values("bundle")
+        .annotate(n=Count("country__region", distinct=True))
+        .filter(n__gte=GLOBAL_MIN_REGIONS)
+        .values("bundle")
     )
     bundles = Bundle.objects.filter(is_available=True, pk__in=spanning).only(*LISTING_FIELDS)
     return _apply_filters(_with_listing_fields(bundles), filters)

@@ -1,4 +1,5 @@
 """Shapes of the packages API: query parameters in, package items out (camelCase on the wire)."""
+
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -18,17 +19,27 @@ class PackageQuerySerializer(serializers.Serializer):
         },
     )
     unlimited = serializers.BooleanField(
-        required=False, allow_null=True, default=None,
+        required=False,
+        allow_null=True,
+        default=None,
         help_text="true: unlimited plans only; false: fixed-data plans only.",
     )
-    minDays = serializers.IntegerField(required=False, min_value=1, max_value=MAX_DAYS, help_text="Minimum validity in days.")
-    maxDays = serializers.IntegerField(required=False, min_value=1, max_value=MAX_DAYS, help_text="Maximum validity in days.")
+    minDays = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_DAYS, help_text="Minimum validity in days."
+    )
+    maxDays = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_DAYS, help_text="Maximum validity in days."
+    )
     minDataMb = serializers.IntegerField(
-        required=False, min_value=1, max_value=10**7,
+        required=False,
+        min_value=1,
+        max_value=10**7,
         help_text="Minimum data in MB (1 GB = 1000 MB); unlimited plans always qualify.",
     )
     sort = serializers.ChoiceField(
-        choices=list(SORT_ORDERS), required=False, default=DEFAULT_SORT,
+        choices=list(SORT_ORDERS),
+        required=False,
+        default=DEFAULT_SORT,
         help_text="price (cheapest first), -price, data (most first), days (longest first), per_gb (cheapest per GB).",
     )
 

@@ -8,6 +8,7 @@ Writes are bulk and minimal: each bundle carries a hash of what we store for it 
 retail price), so a re-sync with nothing changed performs no INSERT/UPDATE/DELETE at all, and the
 number of queries grows with the number of batches, not of bundles.
 """
+
 import hashlib
 import json
 import logging
@@ -43,8 +44,18 @@ ISO_RE = re.compile(r"^[A-Z]{2}$")
 PRICE_QUANTUM = Decimal("0.0001")  # Bundle.price has 4 decimal places
 # Fields a sync rewrites on a changed bundle; never name, price_override_mnt or first_seen_at.
 SYNCED_FIELDS = [
-    "description", "groups", "data_amount_mb", "duration_days", "unlimited", "speed", "autostart",
-    "image_url", "billing_type", "price", "currency", "computed_price_mnt",
+    "description",
+    "groups",
+    "data_amount_mb",
+    "duration_days",
+    "unlimited",
+    "speed",
+    "autostart",
+    "image_url",
+    "billing_type",
+    "price",
+    "currency",
+    "computed_price_mnt",
 ]
 
 
@@ -93,7 +104,9 @@ def sync_catalog(progress=None) -> SyncResult:
             with transaction.atomic():
                 counts = _apply(bundles)
         except IntegrityError as exc:  # only if a sync ran without the lock (e.g. two dev processes, no Redis)
-            raise CatalogueSyncError(f"Another process changed the catalogue during the sync; run it again.{_KEPT}") from exc
+            raise CatalogueSyncError(
+                f"Another process changed the catalogue during the sync; run it again.{_KEPT}"
+            ) from exc
     return SyncResult(**counts, pages=pages, fetched=fetched, seconds=time.monotonic() - started)
 
 
@@ -131,7 +144,9 @@ def fetch_catalogue(progress=None) -> tuple[dict, int, int]:
     except esimgo.ESIMGoError as exc:
         raise CatalogueSyncError(_describe(exc, pages + 1)) from exc
     except requests.RequestException as exc:  # the client should wrap these; belt and braces
-        raise CatalogueSyncError(f"eSIM Go could not be reached on page {pages + 1} ({exc.__class__.__name__}).{_KEPT}") from exc
+        raise CatalogueSyncError(
+            f"eSIM Go could not be reached on page {pages + 1} ({exc.__class__.__name__}).{_KEPT}"
+        ) from exc
 
     if page_count and pages < page_count:
         raise CatalogueSyncError(f"eSIM Go announced {page_count} pages but only {pages} arrived.{_KEPT}")
@@ -233,16 +248,21 @@ def _coverage(entries) -> dict:
 
 def _apply(upstream: dict) -> dict:
     now = timezone.now()
-    existing = {name: (pk, h, avail) for pk, name, h, avail in
-                Bundle.objects.values_list("id", "name", "source_hash", "is_available")}
+    existing = {
+        name: (pk, h, avail)
+        for pk, name, h, avail in Bundle.objects.values_list("id", "name", "source_hash", "is_available")
+    }
     to_retire = [pk for name, (pk, _, avail) in existing.items() if avail and name not in upstream]
     if not upstream and to_retire:
         raise CatalogueSyncError(f"eSIM Go returned an empty catalogue; refusing to retire every bundle.{_KEPT}")
 
     countries_written = _upsert_countries(upstream.values())
     new = [b for name, b in upstream.items() if name not in existing]
-    changed = {existing[name][0]: b for name, b in upstream.items()
-               if name in existing and (existing[name][1] != b.source_hash or not existing[name][2])}
+    changed = {
+        existing[name][0]: b
+        for name, b in upstream.items()
+        if name in existing and (existing[name][1] != b.source_hash or not existing[name][2])
+    }
 
     _insert_bundles(new, now)
     _update_changed(changed, now)
@@ -253,8 +273,12 @@ def _apply(upstream: dict) -> dict:
     if new or changed or to_retire or countries_written or stats_written:
         # Cached storefront pages show the old catalogue until the new one's are warm (after commit).
         catalogue_changed()
-    return {"created": len(new), "updated": len(changed), "retired": len(to_retire),
-            "unchanged": len(upstream) - len(new) - len(changed)}
+    return {
+        "created": len(new),
+        "updated": len(changed),
+        "retired": len(to_retire),
+        "unchanged": len(upstream) - len(new) - len(changed),
+    }
 
 
 def _update_changed(changed: dict, now):
@@ -267,8 +291,16 @@ def _update_changed(changed: dict, now):
             columns = tuple(f for f in SYNCED_FIELDS if row[f] != b.fields[f])
             if not row["is_available"]:
                 columns += ("is_available", "retired_at")
-            groups[columns].append(Bundle(id=row["id"], **b.fields, source_hash=b.source_hash,
-                                          is_available=True, retired_at=None, updated_at=now))
+            groups[columns].append(
+                Bundle(
+                    id=row["id"],
+                    **b.fields,
+                    source_hash=b.source_hash,
+                    is_available=True,
+                    retired_at=None,
+                    updated_at=now,
+                )
+            )
     for columns, bundles in groups.items():
         Bundle.objects.bulk_update(bundles, [*columns, "source_hash", "updated_at"], batch_size=BATCH_SIZE)
 
@@ -292,8 +324,11 @@ def _upsert_countries(bundles) -> int:
     current = dict(Country.objects.values_list("iso", "region_id"))
     added = [Country(iso=iso, region_id=regions.get(r)) for iso, r in wanted.items() if iso not in current]
     Country.objects.bulk_create(added, batch_size=BATCH_SIZE, ignore_conflicts=True)
-    moved = [Country(iso=iso, region_id=regions[r]) for iso, r in wanted.items()
-             if iso in current and r and current[iso] != regions[r]]
+    moved = [
+        Country(iso=iso, region_id=regions[r])
+        for iso, r in wanted.items()
+        if iso in current and r and current[iso] != regions[r]
+    ]
     Country.objects.bulk_update(moved, ["region"], batch_size=BATCH_SIZE)
     return len(missing) + len(added) + len(moved)
 
@@ -324,11 +359,17 @@ def _insert_bundles(new, now) -> None:
     rows = []
     for b in new:
         values = {**b.fields, "source_hash": b.source_hash}
-        rows.append([f.get_db_prep_save(values[f.name], connection) if f.name in values else prepared_shared[f.name]
-                     for f in fields])
+        rows.append(
+            [
+                f.get_db_prep_save(values[f.name], connection) if f.name in values else prepared_shared[f.name]
+                for f in fields
+            ]
+        )
     quote = connection.ops.quote_name
-    sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608 - quoted model column names; values are bound parameters
-           f"VALUES ({', '.join(['%s'] * len(fields))})")
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608 - quoted model column names; values are bound parameters
+        f"VALUES ({', '.join(['%s'] * len(fields))})"
+    )
     with connection.cursor() as cursor:
         for batch in _batches(rows, 5000):
             cursor.executemany(sql, batch)

@@ -1,4 +1,5 @@
 """Celery wrappers for the catalogue sync (the work is in catalog.services)."""
+
 import logging
 
 from celery import shared_task
@@ -9,8 +10,14 @@ logger = logging.getLogger(__name__)
 # A sync pages through thousands of bundles: its own, longer limits. Not re-delivered when its
 # worker dies (reject_on_worker_lost off): a sync that kills its worker (memory) must not loop;
 # the next scheduled run starts over.
-@shared_task(name="catalog.tasks.sync_catalog_task", acks_late=True, reject_on_worker_lost=False, ignore_result=True,
-             soft_time_limit=1500, time_limit=1800)
+@shared_task(
+    name="catalog.tasks.sync_catalog_task",
+    acks_late=True,
+    reject_on_worker_lost=False,
+    ignore_result=True,
+    soft_time_limit=1500,
+    time_limit=1800,
+)
 def sync_catalog_task():
     """Runs the sync; overlapping runs are refused by the service's cache lock, faults are logged.
 

@@ -5,6 +5,7 @@ Each page runs a fixed number of queries (pinned in tests/catalog/test_views.py)
 rendered, and none when it is served from the page cache (catalog/page_cache.py). Cached pages
 carry nothing per visitor: no CSRF token, no session; the language switcher is plain links.
 """
+
 from dataclasses import dataclass
 from types import SimpleNamespace
 from urllib.parse import quote
@@ -47,13 +48,15 @@ def _country_links(countries) -> list[CountryLink]:
     for country in countries:  # selectors.CountryListing, or Country rows (search)
         code = getattr(country, "code", None) or country.iso.code
         price = country.min_price_mnt
-        links.append(CountryLink(
-            code=code,
-            name=getattr(country, "name", None) or presentation.country_name(code),
-            flag=presentation.country_flag(code),
-            url=f"{prefix}{code}/",
-            price_label=from_price % {"price": presentation.format_mnt(price)} if price else "",
-        ))
+        links.append(
+            CountryLink(
+                code=code,
+                name=getattr(country, "name", None) or presentation.country_name(code),
+                flag=presentation.country_flag(code),
+                url=f"{prefix}{code}/",
+                price_label=from_price % {"price": presentation.format_mnt(price)} if price else "",
+            )
+        )
     return links
 
 
@@ -85,8 +88,11 @@ def _bundle_rows(bundles):
         bundle.data_label = presentation.format_data_amount(bundle.data_amount_mb, bundle.unlimited)
         bundle.days_label = presentation.format_days(bundle.duration_days)
         bundle.price_label = presentation.format_mnt(bundle.retail_price_mnt)
-        details = [per_gb % {"price": presentation.format_mnt(bundle.price_per_gb_mnt)}
-                   if bundle.price_per_gb_mnt else unlimited_data]
+        details = [
+            per_gb % {"price": presentation.format_mnt(bundle.price_per_gb_mnt)}
+            if bundle.price_per_gb_mnt
+            else unlimited_data
+        ]
         if bundle.speed:
             details.append(presentation.format_speed(bundle.speed))
         covers = getattr(bundle, "covers_count", 0)
@@ -133,10 +139,14 @@ def _filtered_page(request, template, context):
 
 @page_cache.storefront_page()
 def home(request):
-    return render(request, "catalog/home.html", {
-        "popular": selectors.popular_countries(),
-        "regions": selectors.regions_with_countries(),
-    })
+    return render(
+        request,
+        "catalog/home.html",
+        {
+            "popular": selectors.popular_countries(),
+            "regions": selectors.regions_with_countries(),
+        },
+    )
 
 
 def search(request):
@@ -147,23 +157,38 @@ def search(request):
     regions = [_region_link(r) for r in selectors.search_regions(query)]
     if len(regions) == 1 and not result.countries:
         return redirect(regions[0]["url"])
-    return render(request, "catalog/search.html", {
-        "query": query, "countries": _country_links(result.countries), "regions": regions,
-    })
+    return render(
+        request,
+        "catalog/search.html",
+        {
+            "query": query,
+            "countries": _country_links(result.countries),
+            "regions": regions,
+        },
+    )
 
 
 def _region_link(region) -> dict:
     if region == GLOBAL_SLUG:
-        return {"url": reverse("catalog:region", args=[GLOBAL_SLUG]), "name": presentation.region_display_name("Global")}
+        return {
+            "url": reverse("catalog:region", args=[GLOBAL_SLUG]),
+            "name": presentation.region_display_name("Global"),
+        }
     return {"url": reverse("catalog:region", args=[region.slug]), "name": presentation.region_display_name(region.name)}
 
 
 @page_cache.storefront_page()
 def countries(request):
-    return render(request, "catalog/countries.html", {
-        "letters": [(letter, _country_links(group)) for letter, group in selectors.countries_a_to_z(get_language())],
-        "regions": selectors.regions_with_countries(),
-    })
+    return render(
+        request,
+        "catalog/countries.html",
+        {
+            "letters": [
+                (letter, _country_links(group)) for letter, group in selectors.countries_a_to_z(get_language())
+            ],
+            "regions": selectors.regions_with_countries(),
+        },
+    )
 
 
 @page_cache.storefront_page(params=FILTER_PARAMS)
@@ -174,20 +199,32 @@ def region(request, slug):
     if region is None:
         return _not_found(request, _("We have no region by that name."))
     form, bundles = _filtered(request, lambda filters: selectors.available_bundles_for_region(region, filters))
-    return _filtered_page(request, "catalog/region.html", {
-        "region": region,
-        "countries": _country_links(selectors.countries_of_region(region, get_language())),
-        "bundles": bundles,
-        "form": form,
-    })
+    return _filtered_page(
+        request,
+        "catalog/region.html",
+        {
+            "region": region,
+            "countries": _country_links(selectors.countries_of_region(region, get_language())),
+            "bundles": bundles,
+            "form": form,
+        },
+    )
 
 
 def _global(request):
     """/regions/global/: plans that work across several regions of the world."""
     form, bundles = _filtered(request, selectors.global_bundles)
-    return _filtered_page(request, "catalog/region.html", {
-        "region": GLOBAL_REGION, "countries": [], "bundles": bundles, "form": form, "is_global": True,
-    })
+    return _filtered_page(
+        request,
+        "catalog/region.html",
+        {
+            "region": GLOBAL_REGION,
+            "countries": [],
+            "bundles": bundles,
+            "form": form,
+            "is_global": True,
+        },
+    )
 
 
 @page_cache.storefront_page(params=FILTER_PARAMS)
@@ -196,9 +233,16 @@ def country(request, iso):
     if country is None:
         return _not_found(request, _("We don't sell eSIMs for that destination. Try searching for it by name."))
     form, bundles = _filtered(request, lambda filters: selectors.available_bundles_for_country(country, filters))
-    return _filtered_page(request, "catalog/country.html", {
-        "country": country, "bundles": bundles, "groups": group_by_scope(bundles), "form": form,
-    })
+    return _filtered_page(
+        request,
+        "catalog/country.html",
+        {
+            "country": country,
+            "bundles": bundles,
+            "groups": group_by_scope(bundles),
+            "form": form,
+        },
+    )
 
 
 def _checkout_url(bundle):
@@ -219,17 +263,23 @@ def bundle_detail(request, name):
     coverage.sort(key=lambda c: (order.get(c.iso, (len(order),))[0], c.iso))
     _with_price_per_gb(bundle)
     # Retired bundles keep their page (HTTP 200, noindex) for shoppers who bought them; no Buy button.
-    return render(request, "catalog/bundle_detail.html", {
-        "bundle": bundle,
-        "title": presentation.plan_name(
-            presentation.coverage_label([(c.iso, c.region) for c in coverage]) if coverage else bundle.name,
-            bundle.data_amount_mb, bundle.unlimited, bundle.duration_days,
-        ),
-        "coverage": coverage,
-        "unlimited_policy": presentation.unlimited_policy(bundle.name, bundle.unlimited),
-        "autostart_text": presentation.autostart_explanation(bundle.autostart),
-        "checkout_url": _checkout_url(bundle) if bundle.is_available else None,
-    })
+    return render(
+        request,
+        "catalog/bundle_detail.html",
+        {
+            "bundle": bundle,
+            "title": presentation.plan_name(
+                presentation.coverage_label([(c.iso, c.region) for c in coverage]) if coverage else bundle.name,
+                bundle.data_amount_mb,
+                bundle.unlimited,
+                bundle.duration_days,
+            ),
+            "coverage": coverage,
+            "unlimited_policy": presentation.unlimited_policy(bundle.name, bundle.unlimited),
+            "autostart_text": presentation.autostart_explanation(bundle.autostart),
+            "checkout_url": _checkout_url(bundle) if bundle.is_available else None,
+        },
+    )
 
 
 @require_safe
@@ -244,12 +294,14 @@ def switch_language(request, code):
     if code not in dict(settings.LANGUAGES):
         raise Http404("Unknown language")
     next_url = request.GET.get("next", "")
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
-                                           require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         next_url = reverse("catalog:home")
     response = HttpResponseRedirect(next_url)
     response.set_cookie(
-        settings.LANGUAGE_COOKIE_NAME, code,
+        settings.LANGUAGE_COOKIE_NAME,
+        code,
         max_age=settings.LANGUAGE_COOKIE_AGE,
         path=settings.LANGUAGE_COOKIE_PATH,
         domain=settings.LANGUAGE_COOKIE_DOMAIN,

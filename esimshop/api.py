@@ -1,4 +1,5 @@
 """API-wide conventions: every error is JSON with a machine-readable shape."""
+
 from rest_framework.views import exception_handler as drf_exception_handler
 
 

@@ -4,6 +4,7 @@ Task names are strings (each task declares the same name explicitly), so this mo
 app code: dependencies keep pointing from the apps to the project, never back. Intervals come from
 settings at start-up, with the defaults production runs; the outage suite shortens them.
 """
+
 from celery.schedules import crontab
 from django.conf import settings
 
@@ -33,11 +34,13 @@ def beat_schedule() -> dict:
             "schedule": _seconds("ORDERS_UNATTRIBUTED_CHECK_INTERVAL_SECONDS", 3600),
         },
         "catalog: sync eSIM Go catalogue": {
-            "task": "catalog.tasks.sync_catalog_task", "schedule": sync_hours * 3600.0,
+            "task": "catalog.tasks.sync_catalog_task",
+            "schedule": sync_hours * 3600.0,
         },
         # 02:15 in Ulaanbaatar (UTC+8, no DST) = 18:15 UTC; CELERY_TIMEZONE is UTC.
         "staff: reconcile yesterday": {
-            "task": "staff.tasks.reconcile_yesterday_task", "schedule": crontab(hour=18, minute=15),
+            "task": "staff.tasks.reconcile_yesterday_task",
+            "schedule": crontab(hour=18, minute=15),
         },
         "staff: eSIM Go balance": {"task": "staff.tasks.refresh_esimgo_balance_task", "schedule": 240.0},
         "ops: daily report": {
@@ -55,9 +58,12 @@ def _heartbeats() -> dict:
     period = _seconds("HEARTBEAT_SECONDS", 20)
     return {
         f"ops: heartbeat {queue}": {
-            "task": "ops.tasks.heartbeat", "schedule": period, "args": (queue,),
+            "task": "ops.tasks.heartbeat",
+            "schedule": period,
+            "args": (queue,),
             # A heartbeat older than a period is worthless: drop it rather than run a backlog.
             "options": {"queue": queue, "expires": period},
         }
-        for queue in getattr(settings, "HEARTBEAT_QUEUES", ["celery", "provisioning"]) if queue
+        for queue in getattr(settings, "HEARTBEAT_QUEUES", ["celery", "provisioning"])
+        if queue
     }

@@ -7,6 +7,7 @@ address they received from to X-Forwarded-For:
   left were written by the client and are ignored). A header with fewer than N entries means a
   request that did not come through all the proxies: REMOTE_ADDR.
 """
+
 import ipaddress
 
 from django.conf import settings

@@ -7,8 +7,11 @@ LANGUAGE_PARAM = "lang"  # ?lang=en: the English version of a page at its own UR
 
 
 def shop(request):
-    return {"SANDBOX": settings.SANDBOX, "SANDBOX_PUBLIC_DEMO": settings.SANDBOX and settings.SANDBOX_PUBLIC_DEMO,
-            **_seo_urls(request)}
+    return {
+        "SANDBOX": settings.SANDBOX,
+        "SANDBOX_PUBLIC_DEMO": settings.SANDBOX and settings.SANDBOX_PUBLIC_DEMO,
+        **_seo_urls(request),
+    }
 
 
 def _seo_urls(request) -> dict:
@@ -16,7 +19,12 @@ def _seo_urls(request) -> dict:
     path = getattr(request, "storefront_path", None) or request.path
     base = f"{settings.SITE_URL.rstrip('/')}{path}"
     joiner = "&" if "?" in base else "?"
-    alternates = {code: base if code == settings.LANGUAGE_CODE else f"{base}{joiner}{urlencode({LANGUAGE_PARAM: code})}"
-                  for code, _name in settings.LANGUAGES}
-    return {"canonical_url": alternates.get(get_language(), base), "alternate_urls": alternates,
-            "default_url": alternates[settings.LANGUAGE_CODE]}
+    alternates = {
+        code: base if code == settings.LANGUAGE_CODE else f"{base}{joiner}{urlencode({LANGUAGE_PARAM: code})}"
+        for code, _name in settings.LANGUAGES
+    }
+    return {
+        "canonical_url": alternates.get(get_language(), base),
+        "alternate_urls": alternates,
+        "default_url": alternates[settings.LANGUAGE_CODE],
+    }

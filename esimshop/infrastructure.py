@@ -3,6 +3,7 @@ unreachable or restarting. These are transient by nature: tasks retry them with 
 answer 503 with Retry-After (esimshop/unavailable.py), and cache users that can do without the
 cache (rate limits, the QPay token) fail open.
 """
+
 import logging
 
 import redis.exceptions

@@ -6,6 +6,7 @@ with a JSON error instead: 413 over JSON_MAX_BODY_BYTES, 400 over JSON_MAX_DEPTH
 A request is a JSON request by its Content-Type, or by its path (the API and the eSIM Go
 callback parse JSON whatever the client declared).
 """
+
 import re
 
 from django.conf import settings

@@ -9,6 +9,7 @@ It is a LogRecord factory, so a record is cleaned once, when it is created, befo
 filter sees it — including handlers added later (gunicorn's, pytest's caplog). Django installs it
 through settings.LOGGING_CONFIG = "esimshop.log_redaction.configure_logging".
 """
+
 import logging
 import logging.config
 import re
@@ -20,8 +21,12 @@ REDACTED = "[redacted]"
 
 PATTERNS = [
     # Query parameters that are credentials (QPay callback token, OAuth-ish names).
-    (re.compile(r"(?i)([?&;](?:token|access_token|refresh_token|api_key|apikey|secret|password|signature)=)[^&\s\"'<>]+"),
-     r"\1" + REDACTED),
+    (
+        re.compile(
+            r"(?i)([?&;](?:token|access_token|refresh_token|api_key|apikey|secret|password|signature)=)[^&\s\"'<>]+"
+        ),
+        r"\1" + REDACTED,
+    ),
     # Magic sign-in links: the token is a path segment.
     (re.compile(r"(/my-esims/login/)[^/\s\"'?<>]+"), r"\1" + REDACTED),
     # Capability URLs: the payment page and the eSIM page (and its status/top-up), plain or
@@ -40,8 +45,14 @@ PATTERNS = [
 
 # Settings whose values are secrets: masked wherever they appear (values under 8 characters are
 # left alone: too likely to occur by chance, and a real secret is never that short).
-SECRET_SETTINGS = ("SECRET_KEY", "QPAY_CLIENT_SECRET", "ESIMGO_API_KEY", "EMAIL_HOST_PASSWORD",
-                   "TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET")
+SECRET_SETTINGS = (
+    "SECRET_KEY",
+    "QPAY_CLIENT_SECRET",
+    "ESIMGO_API_KEY",
+    "EMAIL_HOST_PASSWORD",
+    "TELEGRAM_BOT_TOKEN",
+    "TELEGRAM_WEBHOOK_SECRET",
+)
 
 _secrets_cache: tuple[tuple, re.Pattern | None] = ((), None)
 
@@ -50,8 +61,13 @@ def _secret_pattern() -> re.Pattern | None:
     global _secrets_cache
     if not settings.configured:
         return None
-    values = tuple(sorted({str(v) for v in (getattr(settings, name, "") for name in SECRET_SETTINGS)
-                           if v and len(str(v)) >= 8}, key=len, reverse=True))
+    values = tuple(
+        sorted(
+            {str(v) for v in (getattr(settings, name, "") for name in SECRET_SETTINGS) if v and len(str(v)) >= 8},
+            key=len,
+            reverse=True,
+        )
+    )
     if values != _secrets_cache[0]:
         _secrets_cache = (values, re.compile("|".join(map(re.escape, values))) if values else None)
     return _secrets_cache[1]
@@ -68,8 +84,11 @@ def _is_console_mail(record: logging.LogRecord) -> bool:
     """A Celery worker turns its stdout into records of "celery.redirected"; with the console
     e-mail backend (development: EMAIL_URL=consolemail://) that stdout IS the inbox, and a
     masked magic link would be useless. Production sends mail over SMTP, so this never applies there."""
-    return record.name == "celery.redirected" and settings.configured and \
-        getattr(settings, "EMAIL_BACKEND", "").endswith("console.EmailBackend")
+    return (
+        record.name == "celery.redirected"
+        and settings.configured
+        and getattr(settings, "EMAIL_BACKEND", "").endswith("console.EmailBackend")
+    )
 
 
 def _redact_record(record: logging.LogRecord) -> None:

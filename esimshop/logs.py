@@ -10,6 +10,7 @@ enqueues as message headers (before_task_publish) and is bound again when the ta
 Redaction (esimshop/log_redaction.py) still cleans each record when it is created; the last
 processor here cleans every string of the final event too (bound values, formatted tracebacks).
 """
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,11 @@ def new_request_id() -> str:
 def _is_console_mail(event_dict) -> bool:
     """The same exception as log_redaction._is_console_mail: with the console e-mail backend
     (development) a worker's redirected stdout is the inbox, and a masked link would be useless."""
-    return event_dict.get("logger") == "celery.redirected" and settings.configured and \
-        getattr(settings, "EMAIL_BACKEND", "").endswith("console.EmailBackend")
+    return (
+        event_dict.get("logger") == "celery.redirected"
+        and settings.configured
+        and getattr(settings, "EMAIL_BACKEND", "").endswith("console.EmailBackend")
+    )
 
 
 def _redact_event(logger, method_name, event_dict):

@@ -5,6 +5,7 @@ ops. With PROMETHEUS_MULTIPROC_DIR set (production: gunicorn workers and Celery 
 separate processes) prometheus_client keeps each process's values in files there and the view
 adds them up. Counting never raises: a metrics fault must not break a purchase.
 """
+
 import logging
 
 from prometheus_client import Counter, Histogram
@@ -17,7 +18,8 @@ CALLBACKS = Counter("esimshop_qpay_callbacks_total", "QPay callbacks received, b
 PAYMENT_CHECKS = Counter("esimshop_payment_checks_total", "QPay payment/check verifications, by result.", ["result"])
 PROVISIONING = Counter("esimshop_provisioning_attempts_total", "Provisioning task runs, by outcome.", ["outcome"])
 DELIVERY_SECONDS = Histogram(
-    "esimshop_paid_to_delivered_seconds", "From the verified payment (callback or check) to the eSIM delivered.",
+    "esimshop_paid_to_delivered_seconds",
+    "From the verified payment (callback or check) to the eSIM delivered.",
     buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600),
 )
 
@@ -28,6 +30,7 @@ def _safe(func):
             func(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - see the module docstring
             logger.warning("metrics: %s failed: %s", func.__name__, exc)
+
     return wrapper
 
 

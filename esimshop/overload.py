@@ -16,6 +16,7 @@ flight, so the bound stays honest.
 Per process, not shared: the point is to protect this process's threads, and a per-process
 counter costs nothing (no Redis round trip, no leaked count if a process dies).
 """
+
 import threading
 
 from django.conf import settings

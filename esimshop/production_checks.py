@@ -14,6 +14,7 @@ The rules (issue 9, "What must hold" 1 and 2):
   PROVIDERS_ALLOW_LOOPBACK_HTTP=True (the production-mode test's stand-in providers).
 - SECRET_KEY: at least 50 characters and not a value found anywhere in the repository.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,10 +31,38 @@ MIN_SECRET_KEY_LENGTH = 50
 REAL_CREDENTIALS = ("ESIMGO_API_KEY", "QPAY_CLIENT_ID", "QPAY_CLIENT_SECRET", "QPAY_INVOICE_CODE")
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 # Folders that are not the repository's own text (installed packages, build output, caches).
-SKIPPED_DIRS = {".venv", "venv", ".git", "node_modules", "staticfiles", "test-artifacts", ".cache", "media",
-                "__pycache__", ".pytest_cache", ".hypothesis"}
-TEXT_SUFFIXES = {".py", ".md", ".txt", ".example", ".ini", ".cfg", ".toml", ".yaml", ".yml", ".json", ".html",
-                 ".js", ".css", ".sh", ".env", ".po", ""}
+SKIPPED_DIRS = {
+    ".venv",
+    "venv",
+    ".git",
+    "node_modules",
+    "staticfiles",
+    "test-artifacts",
+    ".cache",
+    "media",
+    "__pycache__",
+    ".pytest_cache",
+    ".hypothesis",
+}
+TEXT_SUFFIXES = {
+    ".py",
+    ".md",
+    ".txt",
+    ".example",
+    ".ini",
+    ".cfg",
+    ".toml",
+    ".yaml",
+    ".yml",
+    ".json",
+    ".html",
+    ".js",
+    ".css",
+    ".sh",
+    ".env",
+    ".po",
+    "",
+}
 MAX_SCANNED_FILE_BYTES = 2_000_000
 
 
@@ -57,7 +86,9 @@ def env_example_names(repo_root: Path) -> frozenset[str]:
         lines = (Path(repo_root) / ".env.example").read_text().splitlines()
     except OSError:
         return frozenset()
-    return frozenset(line.split("=", 1)[0].strip() for line in lines if "=" in line and not line.lstrip().startswith("#"))
+    return frozenset(
+        line.split("=", 1)[0].strip() for line in lines if "=" in line and not line.lstrip().startswith("#")
+    )
 
 
 def is_sandbox_url(url: str) -> bool:
@@ -78,8 +109,10 @@ def _scheme_problem(name: str, url: str, allow_loopback_http: bool) -> str | Non
 def secret_key_problems(secret_key: str, repo_root: Path | None) -> list[str]:
     problems = []
     if len(secret_key) < MIN_SECRET_KEY_LENGTH:
-        problems.append(f"SECRET_KEY is {len(secret_key)} characters; it must have at least "
-                        f"{MIN_SECRET_KEY_LENGTH} (e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))').")
+        problems.append(
+            f"SECRET_KEY is {len(secret_key)} characters; it must have at least "
+            f"{MIN_SECRET_KEY_LENGTH} (e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+        )
     elif repo_root is not None and secret_key_in_repository(secret_key, repo_root):
         problems.append("SECRET_KEY is a value written in the repository; generate a new one for this installation.")
     return problems
@@ -112,18 +145,30 @@ def configuration_problems(setup: ProviderSetup, *, repo_root: Path | None = Non
         problems.append("SANDBOX_PUBLIC_DEMO=True needs SANDBOX=True (a demo runs on the sandbox only).")
     if setup.sandbox:
         if not setup.public_demo:
-            problems.append("SANDBOX=True with DEBUG=False: the built-in sandbox hands out free payments and fake "
-                            "eSIMs. Unset SANDBOX for production, or set SANDBOX_PUBLIC_DEMO=True for a public demo.")
+            problems.append(
+                "SANDBOX=True with DEBUG=False: the built-in sandbox hands out free payments and fake "
+                "eSIMs. Unset SANDBOX for production, or set SANDBOX_PUBLIC_DEMO=True for a public demo."
+            )
             return problems
-        problems += [f"{name} is set, but a public demo (SANDBOX_PUBLIC_DEMO=True) must not hold real credentials."
-                     for name, present in given.items() if present]
-        problems += [f"{name}={url!r} is not the sandbox: a public demo uses the sandbox for both providers "
-                     "(real and sandbox providers must not be mixed)." for name, url in urls.items() if not sandboxed[name]]
+        problems += [
+            f"{name} is set, but a public demo (SANDBOX_PUBLIC_DEMO=True) must not hold real credentials."
+            for name, present in given.items()
+            if present
+        ]
+        problems += [
+            f"{name}={url!r} is not the sandbox: a public demo uses the sandbox for both providers "
+            "(real and sandbox providers must not be mixed)."
+            for name, url in urls.items()
+            if not sandboxed[name]
+        ]
         return problems
     problems += [f"{name} is missing (required with DEBUG=False)." for name, present in given.items() if not present]
     if any(sandboxed.values()) and not all(sandboxed.values()):
-        problems.append("Real and sandbox providers are mixed: "
-                        + ", ".join(f"{n} is {'the sandbox' if s else 'real'}" for n, s in sandboxed.items()) + ".")
+        problems.append(
+            "Real and sandbox providers are mixed: "
+            + ", ".join(f"{n} is {'the sandbox' if s else 'real'}" for n, s in sandboxed.items())
+            + "."
+        )
     for name, url in urls.items():
         if sandboxed[name]:
             problems.append(f"{name}={url!r} points at the built-in sandbox (/sandbox/), but SANDBOX is off.")
@@ -157,5 +202,7 @@ def setup_from_settings(settings, *, debug: bool | None = None) -> ProviderSetup
 def check_production_configuration(app_configs=None, **kwargs):
     """`check --deploy`: the refusals of a DEBUG=False start, as errors (esimshop.E001)."""
     setup = setup_from_settings(django_settings, debug=False)
-    return [checks.Error(problem, id="esimshop.E001")
-            for problem in configuration_problems(setup, repo_root=Path(django_settings.BASE_DIR))]
+    return [
+        checks.Error(problem, id="esimshop.E001")
+        for problem in configuration_problems(setup, repo_root=Path(django_settings.BASE_DIR))
+    ]

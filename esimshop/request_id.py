@@ -1,6 +1,7 @@
 """A request id for every request: the proxy's X-Request-ID (nginx sets $request_id) when it sent
 a sane one, else a new one. Bound to the log context for the whole request, returned in the
 X-Request-ID response header, and carried into the Celery tasks the request enqueues."""
+
 import logging
 import re
 import time
@@ -38,6 +39,13 @@ class RequestIdMiddleware:
             return response
         finally:
             if not request.path.startswith(_QUIET_PATHS):
-                logger.info("request", extra={"method": request.method, "path": request.path, "status": status,
-                                              "duration_ms": round((time.monotonic() - started) * 1000, 1)})
+                logger.info(
+                    "request",
+                    extra={
+                        "method": request.method,
+                        "path": request.path,
+                        "status": status,
+                        "duration_ms": round((time.monotonic() - started) * 1000, 1),
+                    },
+                )
             clear_contextvars()

@@ -5,6 +5,7 @@ Django 5.2 has no CSP support of its own and the policy is one fixed string (no 
 script and style is a static file), so a few lines here beat a dependency. The policy lives in
 settings.CONTENT_SECURITY_POLICY ({directive: [sources]}).
 """
+
 from django.conf import settings
 
 DEFAULT_PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"

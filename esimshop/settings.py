@@ -5,6 +5,7 @@ the built-in sandbox providers themselves (SQLite, in-process tasks, no credenti
 With DEBUG=False a configuration that is not safe for real money refuses to start
 (esimshop/production_checks.py).
 """
+
 import os
 from decimal import Decimal
 from pathlib import Path
@@ -127,7 +128,9 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("DISABLE_SERVER_SIDE_CURSORS", default=False)
     # Connecting to a PostgreSQL that is down must fail fast (a 503), not hang a web thread.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5))
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5)
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -233,8 +236,11 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # "max-age=315360000, immutable". Development serves the source folders as they are.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage" if DEBUG
-                    else "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
 }
 
 REST_FRAMEWORK = {
@@ -294,14 +300,23 @@ else:
     QPAY_CLIENT_ID = PROVIDER_CREDENTIALS_GIVEN["QPAY_CLIENT_ID"]
     QPAY_CLIENT_SECRET = PROVIDER_CREDENTIALS_GIVEN["QPAY_CLIENT_SECRET"]
     QPAY_INVOICE_CODE = PROVIDER_CREDENTIALS_GIVEN["QPAY_INVOICE_CODE"]
-_PROBLEMS = production_checks.configuration_problems(
-    production_checks.ProviderSetup(
-        debug=DEBUG, sandbox=SANDBOX, public_demo=SANDBOX_PUBLIC_DEMO, secret_key=SECRET_KEY,
-        esimgo_base_url=ESIMGO_BASE_URL, qpay_base_url=QPAY_BASE_URL, credentials=PROVIDER_CREDENTIALS_GIVEN,
-        allow_loopback_http=PROVIDERS_ALLOW_LOOPBACK_HTTP,
-    ),
-    repo_root=BASE_DIR,
-) if not DEBUG else []
+_PROBLEMS = (
+    production_checks.configuration_problems(
+        production_checks.ProviderSetup(
+            debug=DEBUG,
+            sandbox=SANDBOX,
+            public_demo=SANDBOX_PUBLIC_DEMO,
+            secret_key=SECRET_KEY,
+            esimgo_base_url=ESIMGO_BASE_URL,
+            qpay_base_url=QPAY_BASE_URL,
+            credentials=PROVIDER_CREDENTIALS_GIVEN,
+            allow_loopback_http=PROVIDERS_ALLOW_LOOPBACK_HTTP,
+        ),
+        repo_root=BASE_DIR,
+    )
+    if not DEBUG
+    else []
+)
 if _PROBLEMS:
     raise ImproperlyConfigured("Refusing to start with DEBUG=False:\n- " + "\n- ".join(_PROBLEMS))
 ESIMGO_CONNECT_TIMEOUT = env.float("ESIMGO_CONNECT_TIMEOUT", default=5.0)
@@ -346,8 +361,11 @@ PAYMENTS_MAX_OPEN_INVOICES_TOTAL = env.int("PAYMENTS_MAX_OPEN_INVOICES_TOTAL", d
 PAYMENTS_MAX_POLL_CHECKS_PER_INVOICE = env.int("PAYMENTS_MAX_POLL_CHECKS_PER_INVOICE", default=30)
 # QPay callbacks: authentic ones per invoice (QPay sends one per payment), wrong-token ones per address.
 PAYMENTS_CALLBACK_RATE_LIMIT_PER_INVOICE_PER_MINUTE = env.int(
-    "PAYMENTS_CALLBACK_RATE_LIMIT_PER_INVOICE_PER_MINUTE", default=120)
-PAYMENTS_CALLBACK_BAD_TOKEN_RATE_LIMIT_PER_MINUTE = env.int("PAYMENTS_CALLBACK_BAD_TOKEN_RATE_LIMIT_PER_MINUTE", default=60)
+    "PAYMENTS_CALLBACK_RATE_LIMIT_PER_INVOICE_PER_MINUTE", default=120
+)
+PAYMENTS_CALLBACK_BAD_TOKEN_RATE_LIMIT_PER_MINUTE = env.int(
+    "PAYMENTS_CALLBACK_BAD_TOKEN_RATE_LIMIT_PER_MINUTE", default=60
+)
 
 # Staff console: eSIM Go balance warning threshold (organisation currency) and QPay's merchant id
 # for the merchant-wide payment list used by reconciliation (empty: the `merchant_id` claim of
@@ -370,13 +388,17 @@ SANDBOX_TELEGRAM_WEBHOOK_SECRET = "sandbox-webhook-secret"
 # (`or`: an empty line in .env, as `cp .env.example .env` leaves it, means "the default".)
 # The sandbox token only with DEBUG on: DEBUG=False never runs a bot nobody configured.
 TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="") or (
-    SANDBOX_TELEGRAM_BOT_TOKEN if SANDBOX and DEBUG else "")
+    SANDBOX_TELEGRAM_BOT_TOKEN if SANDBOX and DEBUG else ""
+)
 # The built-in sandbox Bot API and its stand-in client script (sandbox/telegram/).
 TELEGRAM_SANDBOX = SANDBOX and TELEGRAM_BOT_TOKEN == SANDBOX_TELEGRAM_BOT_TOKEN
 TELEGRAM_WEBHOOK_SECRET = env.str("TELEGRAM_WEBHOOK_SECRET", default="") or (
-    SANDBOX_TELEGRAM_WEBHOOK_SECRET if TELEGRAM_SANDBOX else "")
-TELEGRAM_BOT_API_BASE_URL = (env.str("TELEGRAM_BOT_API_BASE_URL", default="") or (
-    f"{SITE_URL}/sandbox/telegram" if TELEGRAM_SANDBOX else "https://api.telegram.org")).rstrip("/")
+    SANDBOX_TELEGRAM_WEBHOOK_SECRET if TELEGRAM_SANDBOX else ""
+)
+TELEGRAM_BOT_API_BASE_URL = (
+    env.str("TELEGRAM_BOT_API_BASE_URL", default="")
+    or (f"{SITE_URL}/sandbox/telegram" if TELEGRAM_SANDBOX else "https://api.telegram.org")
+).rstrip("/")
 TELEGRAM_INIT_DATA_MAX_AGE_SECONDS = env.int("TELEGRAM_INIT_DATA_MAX_AGE_SECONDS", default=3600)
 TELEGRAM_SEND_MAX_RETRIES = env.int("TELEGRAM_SEND_MAX_RETRIES", default=8)
 # Telegram's client script. Not on npm under an official name, and Telegram asks Mini Apps to
@@ -386,10 +408,14 @@ TELEGRAM_WEB_APP_JS_URL = "https://telegram.org/js/telegram-web-app.js"
 TELEGRAM_ENABLED = bool(TELEGRAM_BOT_TOKEN)
 if TELEGRAM_ENABLED and not DEBUG:
     if TELEGRAM_BOT_TOKEN == SANDBOX_TELEGRAM_BOT_TOKEN:
-        raise ImproperlyConfigured("TELEGRAM_BOT_TOKEN is the sandbox token; set the real one or unset it (DEBUG=False).")
+        raise ImproperlyConfigured(
+            "TELEGRAM_BOT_TOKEN is the sandbox token; set the real one or unset it (DEBUG=False)."
+        )
     if len(TELEGRAM_WEBHOOK_SECRET) < 32:
-        raise ImproperlyConfigured("TELEGRAM_WEBHOOK_SECRET (32+ characters of A-Z a-z 0-9 _ -) must be set "
-                                   "when TELEGRAM_BOT_TOKEN is set and DEBUG=False.")
+        raise ImproperlyConfigured(
+            "TELEGRAM_WEBHOOK_SECRET (32+ characters of A-Z a-z 0-9 _ -) must be set "
+            "when TELEGRAM_BOT_TOKEN is set and DEBUG=False."
+        )
     if not TELEGRAM_BOT_API_BASE_URL.startswith("https://"):
         raise ImproperlyConfigured("TELEGRAM_BOT_API_BASE_URL must be an https:// URL when DEBUG=False.")
 
@@ -434,8 +460,12 @@ if SENTRY_DSN:
     from esimshop import sentry as _sentry
 
     SENTRY_RELEASE = env.str("SENTRY_RELEASE", default="") or _sentry.git_revision(BASE_DIR)
-    _sentry.init(dsn=SENTRY_DSN, release=SENTRY_RELEASE, environment=SENTRY_ENVIRONMENT,
-                 traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE)
+    _sentry.init(
+        dsn=SENTRY_DSN,
+        release=SENTRY_RELEASE,
+        environment=SENTRY_ENVIRONMENT,
+        traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+    )
 else:
     SENTRY_RELEASE = env.str("SENTRY_RELEASE", default="")
 

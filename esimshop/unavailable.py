@@ -10,6 +10,7 @@ Either answers 503 with Retry-After: JSON under /api/, plain text for provider c
 may send it again), a friendly page for shoppers. Nothing is charged by a request that fails
 this way: every write of the money path is one transaction, committed or not at all.
 """
+
 import logging
 
 from django.conf import settings
@@ -29,11 +30,17 @@ def retry_after_seconds() -> int:
 
 def unavailable_response(request, exc) -> HttpResponse:
     path = getattr(request, "path", "") or ""
-    logger.warning("503 for %s %s: %s (%s)", getattr(request, "method", "?"), path, exc.__class__.__name__,
-                   str(exc).splitlines()[0][:200] if str(exc) else "")
+    logger.warning(
+        "503 for %s %s: %s (%s)",
+        getattr(request, "method", "?"),
+        path,
+        exc.__class__.__name__,
+        str(exc).splitlines()[0][:200] if str(exc) else "",
+    )
     if path.startswith("/api/"):
         response = JsonResponse(
-            {"error": "The service is temporarily unavailable. Please try again shortly."}, status=503)
+            {"error": "The service is temporarily unavailable. Please try again shortly."}, status=503
+        )
     elif path.startswith(CALLBACK_PREFIXES):
         response = HttpResponse("Service unavailable, try again", status=503, content_type="text/plain")
     else:

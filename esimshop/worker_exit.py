@@ -10,6 +10,7 @@ This handler watches for that one log record and, if the process is still alive
 WORKER_UNRECOVERABLE_EXIT_SECONDS later, exits it hard (exit code 1). Nothing is lost: tasks are
 acks_late (re-delivered), and the sweeps re-enqueue whatever was in flight.
 """
+
 import logging
 import os
 import threading

@@ -6,6 +6,7 @@ watchdogs running at once (a timer overlap, a manual run) send one e-mail, not t
 channel fails the transaction rolls back and the next run tries again; if one channel worked the
 notification counts as sent (the other's failure is logged).
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,10 +28,10 @@ RAISED, REMINDER, RESOLVED = "ALERT", "STILL FAILING", "RESOLVED"
 
 @dataclass
 class Condition:
-    key: str            # stable name, the AlertState primary key
+    key: str  # stable name, the AlertState primary key
     active: bool
-    summary: str        # one line, also the e-mail subject
-    detail: str = ""    # a few lines: what, since when, examples
+    summary: str  # one line, also the e-mail subject
+    detail: str = ""  # a few lines: what, since when, examples
     admin_path: str = ""  # the admin page that shows it
 
 
@@ -53,24 +54,30 @@ class Notification:
     def text(self) -> str:
         lines = [self.subject.removeprefix("[esimshop] "), ""]
         if self.kind == RESOLVED:
-            lines.append(f"Cleared at {timezone.localtime(self.state.resolved_at):%Y-%m-%d %H:%M %Z}; "
-                         f"it started at {timezone.localtime(self.state.raised_at):%Y-%m-%d %H:%M %Z}.")
+            lines.append(
+                f"Cleared at {timezone.localtime(self.state.resolved_at):%Y-%m-%d %H:%M %Z}; "
+                f"it started at {timezone.localtime(self.state.raised_at):%Y-%m-%d %H:%M %Z}."
+            )
         else:
             lines.append(self.condition.detail or self.condition.summary)
             lines += ["", f"Since: {timezone.localtime(self.state.raised_at):%Y-%m-%d %H:%M %Z}"]
         if self.url:
             lines += ["", f"Open: {self.url}"]
-        lines += ["", f"Condition: {self.condition.key}. While it lasts this alert repeats every "
-                      f"{settings.ALERT_REPEAT_MINUTES} minutes; you will get a RESOLVED message when it clears.",
-                  "-- esimshop watchdog"]
+        lines += [
+            "",
+            f"Condition: {self.condition.key}. While it lasts this alert repeats every "
+            f"{settings.ALERT_REPEAT_MINUTES} minutes; you will get a RESOLVED message when it clears.",
+            "-- esimshop watchdog",
+        ]
         return "\n".join(lines) + "\n"
 
 
 def _decide(state: AlertState, condition: Condition, now) -> str | None:
     if condition.active and not state.active:
         return RAISED
-    if condition.active and (state.notified_at is None or
-                             now - state.notified_at >= timedelta(minutes=settings.ALERT_REPEAT_MINUTES)):
+    if condition.active and (
+        state.notified_at is None or now - state.notified_at >= timedelta(minutes=settings.ALERT_REPEAT_MINUTES)
+    ):
         return REMINDER
     if not condition.active and state.active:
         return RESOLVED
@@ -93,9 +100,13 @@ def _send_webhook(note: Notification) -> bool:
     url = settings.ALERT_WEBHOOK_URL
     if not url:
         return False
-    payload = {"status": note.kind.lower().replace(" ", "_"), "condition": note.condition.key,
-               "summary": note.condition.summary if note.kind != RESOLVED else note.state.summary,
-               "url": note.url, "text": note.text()}
+    payload = {
+        "status": note.kind.lower().replace(" ", "_"),
+        "condition": note.condition.key,
+        "summary": note.condition.summary if note.kind != RESOLVED else note.state.summary,
+        "url": note.url,
+        "text": note.text(),
+    }
     try:
         response = requests.post(url, json=payload, timeout=settings.ALERT_WEBHOOK_TIMEOUT_SECONDS)
         response.raise_for_status()
@@ -125,8 +136,9 @@ def process(condition: Condition, *, now=None, send=deliver) -> Notification | N
             kind = _decide(state, condition, now)
             if kind is None:
                 if condition.active and condition.detail != state.detail:
-                    AlertState.objects.filter(pk=state.pk).update(detail=condition.detail, summary=condition.summary,
-                                                                  updated_at=now)
+                    AlertState.objects.filter(pk=state.pk).update(
+                        detail=condition.detail, summary=condition.summary, updated_at=now
+                    )
                 return None
             if kind == RAISED:
                 state.raised_at, state.resolved_at = now, None

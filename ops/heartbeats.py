@@ -5,6 +5,7 @@ While publishing (in beat's own process, `before_task_publish`) it records `sent
 that runs the task records `ran_at`. So a stale `sent_at` means beat is down, a fresh `sent_at`
 with a stale `ran_at` means no worker consumes that queue.
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,7 +46,7 @@ def record_ran(queue: str, *, worker: str = "", now: datetime | None = None) -> 
 
 @dataclass
 class HeartbeatStatus:
-    name: str          # "beat" or "worker:<queue>"
+    name: str  # "beat" or "worker:<queue>"
     ok: bool
     age_seconds: float | None
     max_age_seconds: float
@@ -68,17 +69,23 @@ def statuses(*, now: datetime | None = None) -> list[HeartbeatStatus]:
     sent = [row.sent_at for row in rows.values() if row.sent_at]
     beat_age = _age(max(sent), now) if sent else None
     beat_limit = beat_max_age()
-    result = [HeartbeatStatus(
-        "beat", beat_age is not None and beat_age <= beat_limit, beat_age, beat_limit,
-        "never seen" if beat_age is None else f"last sent {beat_age:.0f}s ago",
-    )]
+    result = [
+        HeartbeatStatus(
+            "beat",
+            beat_age is not None and beat_age <= beat_limit,
+            beat_age,
+            beat_limit,
+            "never seen" if beat_age is None else f"last sent {beat_age:.0f}s ago",
+        )
+    ]
     worker_limit = float(settings.WORKER_HEARTBEAT_MAX_AGE_SECONDS)
     for queue in queues():
         row = rows.get(queue)
         age = _age(row.ran_at if row else None, now)
         detail = "never seen" if age is None else f"last ran {age:.0f}s ago on {row.worker or '?'}"
-        result.append(HeartbeatStatus(f"worker:{queue}", age is not None and age <= worker_limit, age,
-                                      worker_limit, detail))
+        result.append(
+            HeartbeatStatus(f"worker:{queue}", age is not None and age <= worker_limit, age, worker_limit, detail)
+        )
     return result
 
 

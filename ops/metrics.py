@@ -1,6 +1,7 @@
 """What /metrics exposes: the money path's counters (esimshop/metrics.py, summed over processes
 in multiprocess mode) plus gauges computed at scrape time from the database, the cache and Redis.
 Each scrape-time gauge is read independently: one that fails is left out, never a 500."""
+
 import logging
 import os
 
@@ -37,8 +38,9 @@ class ShopCollector:
     def _balance(self):
         info = cache.get(BALANCE_CACHE_KEY)  # kept warm by beat; a scrape never calls eSIM Go
         if info and info.get("balance") is not None:
-            gauge = GaugeMetricFamily("esimshop_esimgo_balance", "eSIM Go balance (organisation currency).",
-                                      labels=["currency"])
+            gauge = GaugeMetricFamily(
+                "esimshop_esimgo_balance", "eSIM Go balance (organisation currency).", labels=["currency"]
+            )
             gauge.add_metric([info.get("currency") or ""], float(info["balance"]))
             yield gauge
 
@@ -46,8 +48,9 @@ class ShopCollector:
         if not settings.REDIS_URL:
             return
         client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
-        gauge = GaugeMetricFamily("esimshop_celery_queue_length", "Messages waiting in a Celery queue.",
-                                  labels=["queue"])
+        gauge = GaugeMetricFamily(
+            "esimshop_celery_queue_length", "Messages waiting in a Celery queue.", labels=["queue"]
+        )
         try:
             for queue in settings.HEARTBEAT_QUEUES:
                 gauge.add_metric([queue], client.llen(queue))

@@ -1,5 +1,6 @@
 """Rows the watchdog and /readyz read. Both live in PostgreSQL, not Redis, so a broker outage
 cannot also hide the evidence that the workers stopped."""
+
 from django.db import models
 from django.utils import timezone
 

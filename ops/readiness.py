@@ -7,6 +7,7 @@ used to load the database or the providers. Each check is a plain function run i
 and given `timeout` seconds; a check that overruns is reported as "timeout" (its client carries
 the same timeout, so the thread ends soon after).
 """
+
 from __future__ import annotations
 
 import threading
@@ -55,9 +56,13 @@ class Report:
         return all(r.ok for r in self.results)
 
     def as_json(self) -> dict:
-        return {"ready": self.ready, "checks": [
-            {"name": r.name, "state": r.state, "latency_ms": round(r.latency_ms, 1), "detail": r.detail}
-            for r in self.results]}
+        return {
+            "ready": self.ready,
+            "checks": [
+                {"name": r.name, "state": r.state, "latency_ms": round(r.latency_ms, 1), "detail": r.detail}
+                for r in self.results
+            ],
+        }
 
 
 def check_timeout() -> float:
@@ -85,7 +90,9 @@ def check_database() -> str:
         options["connect_timeout"] = timeout
         options["options"] = f"-c statement_timeout={timeout * 1000}"
     params["OPTIONS"] = options
-    connection = load_backend(params["ENGINE"]).DatabaseWrapper(params, alias="default")  # unregistered: a private connection
+    connection = load_backend(params["ENGINE"]).DatabaseWrapper(
+        params, alias="default"
+    )  # unregistered: a private connection
     try:
         try:
             with connection.cursor() as cursor:
@@ -104,7 +111,9 @@ def check_database() -> str:
 def check_redis() -> str:
     if not settings.REDIS_URL:
         raise _Skip("REDIS_URL not set (in-process tasks)")
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=check_timeout(), socket_timeout=check_timeout())
+    client = redis.Redis.from_url(
+        settings.REDIS_URL, socket_connect_timeout=check_timeout(), socket_timeout=check_timeout()
+    )
     try:
         client.ping()
     except redis.RedisError as exc:
@@ -122,6 +131,7 @@ def _heartbeat_check(name: str):
         if not status.ok:
             raise CheckFailed(f"{status.detail} (limit {status.max_age_seconds:.0f}s)")
         return status.detail
+
     check.__name__ = f"check_{name}"
     return check
 
@@ -170,19 +180,24 @@ def _esimgo_pair() -> list[Result]:
         org = esimgo_organisation()
     except CheckFailed as exc:
         latency = (time.monotonic() - started) * 1000
-        return [Result("esimgo", "down", latency, str(exc)),
-                Result("esimgo_balance", "down", latency, "unknown (eSIM Go unreachable)")]
+        return [
+            Result("esimgo", "down", latency, str(exc)),
+            Result("esimgo_balance", "down", latency, "unknown (eSIM Go unreachable)"),
+        ]
     latency = (time.monotonic() - started) * 1000
     threshold = Decimal(str(settings.ESIMGO_LOW_BALANCE_THRESHOLD))
     balance = Decimal(str(org["balance"]))
     state = "ok" if balance >= threshold else "down"
-    return [Result("esimgo", "ok", latency, "reachable"),
-            Result("esimgo_balance", state, latency, f"{balance} {org.get('currency') or ''} (threshold {threshold})".strip())]
+    return [
+        Result("esimgo", "ok", latency, "reachable"),
+        Result(
+            "esimgo_balance", state, latency, f"{balance} {org.get('currency') or ''} (threshold {threshold})".strip()
+        ),
+    ]
 
 
 def _jobs():
-    jobs = [("database", lambda: [_run("database", check_database)]),
-            ("redis", lambda: [_run("redis", check_redis)])]
+    jobs = [("database", lambda: [_run("database", check_database)]), ("redis", lambda: [_run("redis", check_redis)])]
     for queue in heartbeats.queues():
         name = f"celery_worker:{queue}"
         jobs.append((name, lambda n=name, q=queue: [_run(n, _heartbeat_check(f"worker:{q}"))]))
@@ -198,6 +213,7 @@ def _with_db_cleanup(func):
             return func()
         finally:
             connections.close_all()  # this pool thread's own connections (heartbeat reads)
+
     return run
 
 

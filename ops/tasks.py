@@ -1,5 +1,6 @@
 """Celery side of operations: heartbeats and the morning report. The watchdog itself does NOT
 run here (it must notice when Celery is down): see `manage.py watchdog` on a systemd timer."""
+
 import logging
 
 from celery import shared_task
@@ -30,5 +31,6 @@ def _record_heartbeat_sent(sender=None, body=None, **kwargs):
     args = body[0] if isinstance(body, (list, tuple)) and body else ()
     if args:
         heartbeats.record_sent(args[0])
+
 
 # The heartbeats and the daily report are scheduled in esimshop/beat.py.

@@ -1,4 +1,5 @@
 """/readyz (readiness, JSON) and /metrics (Prometheus, token or allowed address)."""
+
 import ipaddress
 import logging
 

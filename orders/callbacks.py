@@ -6,6 +6,7 @@ Two payload families arrive on the same URL: {alertType: "Utilisation"|"FirstUse
 {event: "esim.deletion_scheduled", ...}. The ICCID is kept as a string even if it arrives as
 a JSON number (re-read from the raw text so no float rounding can touch it).
 """
+
 import base64
 import binascii
 import hashlib
@@ -33,7 +34,7 @@ def signature_is_valid(body: bytes, header_value: str | None, key: str) -> bool:
     expected = hmac.new(key.encode(), body, hashlib.sha256).digest()
     value = header_value.strip()
     if value.lower().startswith("sha256="):
-        value = value[len("sha256="):]
+        value = value[len("sha256=") :]
     if len(value) == 64 and re.fullmatch(r"[0-9a-fA-F]{64}", value):
         return hmac.compare_digest(value.lower(), expected.hex())
     try:
@@ -123,8 +124,11 @@ def _parse(row):
     if not row.iccid:
         return "ignored: no iccid"
     bundle = data.get("bundle") if isinstance(data.get("bundle"), dict) else {}
-    return {**bundle, "initialQuantity": _int(bundle.get("initialQuantity")),
-            "remainingQuantity": _int(bundle.get("remainingQuantity"))}
+    return {
+        **bundle,
+        "initialQuantity": _int(bundle.get("initialQuantity")),
+        "remainingQuantity": _int(bundle.get("remainingQuantity")),
+    }
 
 
 def _queue_usage_alert(iccid, bundle) -> str:

@@ -2,6 +2,7 @@
 
 Kept here rather than in esimshop/settings.py so the orders app owns its own knobs.
 """
+
 from django.conf import settings
 
 

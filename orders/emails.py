@@ -4,6 +4,7 @@ Every shopper e-mail has a plain-text and an HTML part, rendered in the order's 
 The "eSIM ready" e-mail carries the QR code as an inline CID image (mail clients block
 data: URIs and remote images; a CID part always shows).
 """
+
 import logging
 from email.mime.image import MIMEImage
 
@@ -124,7 +125,9 @@ def send_logged_email(log_id) -> bool:
     )
     if not claimed:
         return False
-    log = EmailLog.objects.select_related("order__bundle", "order__invoice", "order__esim", "order__customer").get(pk=log_id)
+    log = EmailLog.objects.select_related("order__bundle", "order__invoice", "order__esim", "order__customer").get(
+        pk=log_id
+    )
     try:
         build_message(log).send(fail_silently=False)
     except Exception as exc:  # noqa: BLE001 - SMTP/rendering errors are all "try again later"

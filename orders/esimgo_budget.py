@@ -12,6 +12,7 @@ than half used, and otherwise steps aside for a while so paid orders keep the bu
 Per delivered eSIM: 1 request to deliver + 1 deferred tag = 2 (plus the purchase's validation,
 which the payments side caches per bundle).
 """
+
 import time
 
 from django.conf import settings

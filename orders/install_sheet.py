@@ -1,6 +1,7 @@
 """The printable install sheet: one PNG with the eSIM's QR code, its codes and the steps, for a
 traveller who will be without data (print it, or save it to another phone). Made here with
 Pillow and qrcode: the LPA string is a credential and never leaves the server."""
+
 import io
 from pathlib import Path
 
@@ -38,8 +39,12 @@ def _wrapped(draw, text, font, width):
 def render(*, plan: str, lpa: str, smdp_address: str, activation_code: str, iccid: str) -> bytes:
     sheet = Image.new("RGB", (WIDTH, HEIGHT), "white")
     draw = ImageDraw.Draw(sheet)
-    title, heading, body, mono = (_font(BOLD_CANDIDATES, 56), _font(BOLD_CANDIDATES, 34), _font(FONT_CANDIDATES, 30),
-                                  _font(FONT_CANDIDATES, 28))
+    title, heading, body, mono = (
+        _font(BOLD_CANDIDATES, 56),
+        _font(BOLD_CANDIDATES, 34),
+        _font(FONT_CANDIDATES, 30),
+        _font(FONT_CANDIDATES, 28),
+    )
     y = MARGIN
     draw.text((MARGIN, y), "esimshop · eSIM", font=title, fill="#1d2433")
     y += 80
@@ -50,8 +55,11 @@ def render(*, plan: str, lpa: str, smdp_address: str, activation_code: str, icci
     code = code.resize((560, 560), Image.NEAREST)
     sheet.paste(code, ((WIDTH - 560) // 2, y + 20))
     y += 610
-    for label, value in ((_("SM-DP+ address"), smdp_address), (_("Activation code"), activation_code),
-                         (_("ICCID"), iccid)):
+    for label, value in (
+        (_("SM-DP+ address"), smdp_address),
+        (_("Activation code"), activation_code),
+        (_("ICCID"), iccid),
+    ):
         draw.text((MARGIN, y), label, font=body, fill="#545d6e")
         draw.text((MARGIN + 360, y), value, font=mono, fill="#1d2433")
         y += 48
@@ -68,8 +76,9 @@ def render(*, plan: str, lpa: str, smdp_address: str, activation_code: str, icci
     ]
     for step in steps:
         for index, line in enumerate(_wrapped(draw, step, body, WIDTH - 2 * MARGIN - 40)):
-            draw.text((MARGIN + (0 if index == 0 else 40), y), ("• " if index == 0 else "") + line, font=body,
-                      fill="#1d2433")
+            draw.text(
+                (MARGIN + (0 if index == 0 else 40), y), ("• " if index == 0 else "") + line, font=body, fill="#1d2433"
+            )
             y += 42
         y += 8
     buffer = io.BytesIO()

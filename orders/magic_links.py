@@ -1,4 +1,4 @@
-""""My eSIMs" sign-in by e-mail: one-time, expiring links, rate-limited, no account enumeration.
+""" "My eSIMs" sign-in by e-mail: one-time, expiring links, rate-limited, no account enumeration.
 
 * The request only records (e-mail, IP) and queues a task: the response and its timing are the
   same whether or not the address bought anything.
@@ -8,6 +8,7 @@
 * Using a link is one conditional UPDATE (unused and unexpired → used): single use is decided by
   the database even when two clicks race.
 """
+
 import hashlib
 import logging
 import secrets
@@ -70,7 +71,9 @@ def request_magic_link(email: str, *, ip: str | None, language: str = "") -> Non
             expires_at=timezone.now() + timedelta(minutes=conf.magic_link_ttl_minutes()),
             request_ip=ip,
         )
-        transaction.on_commit(lambda: send_magic_link_task.delay(row.pk, language or settings.LANGUAGE_CODE), robust=True)
+        transaction.on_commit(
+            lambda: send_magic_link_task.delay(row.pk, language or settings.LANGUAGE_CODE), robust=True
+        )
 
 
 def send_magic_link(token_id, language=None) -> bool:
@@ -79,7 +82,9 @@ def send_magic_link(token_id, language=None) -> bool:
 
     now = timezone.now()
     # Claim the row (one sender, on any database), then decide.
-    if not MagicLinkToken.objects.filter(pk=token_id, sent_at__isnull=True, used_at__isnull=True, expires_at__gt=now).update(sent_at=now):
+    if not MagicLinkToken.objects.filter(
+        pk=token_id, sent_at__isnull=True, used_at__isnull=True, expires_at__gt=now
+    ).update(sent_at=now):
         return False
     row = MagicLinkToken.objects.get(pk=token_id)
     if not Order.objects.filter(customer__email__iexact=row.email).exists():

@@ -6,6 +6,7 @@ Everything that must happen at most once is guarded by a DB constraint, not by c
 one order per invoice, one eSIM per ICCID, one order per eSIM Go order reference, one e-mail
 per (order, kind, event), one callback row per body hash, one use per magic-link token.
 """
+
 import uuid
 
 from django.conf import settings
@@ -135,8 +136,13 @@ class Order(models.Model):
         # The invoice's public status reports the order's state (PROCESSED / FAILED).
         status_cache.invalidate(self.invoice_id)
         return OrderTransition.objects.create(
-            order=self, name=name, from_status=previous, to_status=target,
-            cause=cause[:500], actor=actor[:150], actor_user=actor_user,
+            order=self,
+            name=name,
+            from_status=previous,
+            to_status=target,
+            cause=cause[:500],
+            actor=actor[:150],
+            actor_user=actor_user,
         )
 
 
@@ -199,7 +205,9 @@ class ProvisioningAttempt(models.Model):
     UNRESOLVED = (Outcome.REQUESTED, Outcome.UNKNOWN, Outcome.ORDERED)
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="attempts")
-    marker = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, help_text="Client-side idempotency marker.")
+    marker = models.UUIDField(
+        default=uuid.uuid4, unique=True, editable=False, help_text="Client-side idempotency marker."
+    )
     outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.REQUESTED)
     actor = models.CharField(max_length=150)
     started_at = models.DateTimeField(default=timezone.now)
@@ -208,15 +216,19 @@ class ProvisioningAttempt(models.Model):
     adopted = models.BooleanField(default=False, help_text="Found by reconciliation rather than by our own response.")
     response = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
-    lookups = models.JSONField(default=list, blank=True,
-                               help_text="Evidence: each look-up of this purchase in eSIM Go's order list (when, window, found).")
+    lookups = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Evidence: each look-up of this purchase in eSIM Go's order list (when, window, found).",
+    )
 
     class Meta:
         ordering = ["started_at", "id"]
         constraints = [
             # At most one unresolved attempt per order: a second concurrent purchase cannot start.
             models.UniqueConstraint(
-                fields=["order"], condition=Q(outcome__in=["REQUESTED", "UNKNOWN", "ORDERED"]),
+                fields=["order"],
+                condition=Q(outcome__in=["REQUESTED", "UNKNOWN", "ORDERED"]),
                 name="uniq_unresolved_attempt_per_order",
             ),
         ]
@@ -245,7 +257,9 @@ class EmailLog(models.Model):
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="emails")
     kind = models.CharField(max_length=24, choices=Kind.choices)
-    event_key = models.CharField(max_length=128, blank=True, default="", help_text="e.g. the assignment id of a usage alert.")
+    event_key = models.CharField(
+        max_length=128, blank=True, default="", help_text="e.g. the assignment id of a usage alert."
+    )
     to = models.CharField(max_length=1000)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True)
     attempts = models.PositiveIntegerField(default=0)

@@ -18,6 +18,7 @@ The database decides every race: the order row lock serialises runs; a partial u
 allows one unresolved attempt per order; Order.esimgo_order_reference and ESim.iccid are unique.
 A purchase whose outcome is unknown (timeout, 5xx, garbled 2xx) is never retried blindly.
 """
+
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -169,8 +170,12 @@ def _buy(order, attempt, actor, client) -> ProvisionResult:
     reference = response.get("orderReference")
     if not reference:
         # A 2xx purchase answer without a reference: it may have happened. Look it up later.
-        _set_attempt(attempt, Outcome.UNKNOWN, error="order response without orderReference", response=_summary(response))
-        raise TransientProvisioningError("order response without orderReference", countdown=conf.reconcile_after_seconds())
+        _set_attempt(
+            attempt, Outcome.UNKNOWN, error="order response without orderReference", response=_summary(response)
+        )
+        raise TransientProvisioningError(
+            "order response without orderReference", countdown=conf.reconcile_after_seconds()
+        )
     # Remember the reference before anything else can fail.
     _set_attempt(attempt, Outcome.ORDERED, esimgo_order_reference=str(reference), response=_summary(response))
     return _fetch_and_deliver(order, attempt, actor, client, order_response=response)
@@ -183,7 +188,13 @@ def _summary(response) -> dict:
     lines = []
     for line in response.get("order") or []:
         if isinstance(line, dict):
-            lines.append({k: line.get(k) for k in ("type", "item", "quantity", "subTotal", "pricePerUnit", "iccids") if k in line})
+            lines.append(
+                {
+                    k: line.get(k)
+                    for k in ("type", "item", "quantity", "subTotal", "pricePerUnit", "iccids")
+                    if k in line
+                }
+            )
     summary["order"] = lines
     return summary
 
@@ -252,7 +263,9 @@ def _deliver(order_id, attempt, details, actor, response) -> ProvisionResult:
                     # The purchase answered after the order was flagged. Keep the attempt ORDERED:
                     # a staff retry then delivers exactly this eSIM instead of buying another.
                     queue_email(order, EmailLog.Kind.STAFF_ALERT, event_key=f"late:{reference}")
-                    logger.warning("order %s: eSIM Go order %s arrived after the order was flagged", order.public_id, reference)
+                    logger.warning(
+                        "order %s: eSIM Go order %s arrived after the order was flagged", order.public_id, reference
+                    )
                     return ProvisionResult(NOTHING_TO_DO, detail="late eSIM Go order kept for a staff retry")
                 # Only possible if an attempt outlived the settle time: a second eSIM Go order exists.
                 _set_attempt(current, Outcome.SUPERSEDED, error="order already delivered; eSIM Go order is surplus")
@@ -264,12 +277,18 @@ def _deliver(order_id, attempt, details, actor, response) -> ProvisionResult:
             if order.kind == Order.Kind.TOPUP:
                 esim = ESim.objects.get_or_create(
                     iccid=details.iccid,
-                    defaults={"matching_id": details.matching_id, "smdp_address": details.smdp_address, "customer": order.customer},
+                    defaults={
+                        "matching_id": details.matching_id,
+                        "smdp_address": details.smdp_address,
+                        "customer": order.customer,
+                    },
                 )[0]
             else:
                 esim = ESim.objects.create(
-                    iccid=details.iccid, matching_id=details.matching_id,
-                    smdp_address=details.smdp_address, customer=order.customer,
+                    iccid=details.iccid,
+                    matching_id=details.matching_id,
+                    smdp_address=details.smdp_address,
+                    customer=order.customer,
                 )
             order.esim = esim
             order.esimgo_order_reference = reference
@@ -282,8 +301,13 @@ def _deliver(order_id, attempt, details, actor, response) -> ProvisionResult:
         # The reference or ICCID is already another order's: reconciliation adopted the wrong one.
         # Put the attempt back to UNKNOWN so the next run reconciles again (skipping claimed orders).
         logger.warning("order %s: eSIM Go order %s already claimed (%s)", order_id, attempt.esimgo_order_reference, exc)
-        _set_attempt(attempt, Outcome.UNKNOWN, esimgo_order_reference="", adopted=False,
-                     error=f"reference {attempt.esimgo_order_reference} already claimed")
+        _set_attempt(
+            attempt,
+            Outcome.UNKNOWN,
+            esimgo_order_reference="",
+            adopted=False,
+            error=f"reference {attempt.esimgo_order_reference} already claimed",
+        )
         raise TransientProvisioningError("eSIM Go order already claimed by another order") from exc
     metrics.delivered(order.invoice.paid_at, order.delivered_at or timezone.now())
     logger.info("order %s delivered: ICCID %s (eSIM Go %s)", order.public_id, details.iccid, reference)
@@ -304,19 +328,37 @@ def _reconcile(order, attempt, actor, client) -> ProvisionResult:
     if candidates:
         chosen = candidates[0]
         reference = str(chosen["orderReference"])
-        if not _set_attempt(attempt, Outcome.ORDERED, esimgo_order_reference=reference, adopted=True,
-                            response={k: v for k, v in chosen.items() if not k.startswith("_")}):
+        if not _set_attempt(
+            attempt,
+            Outcome.ORDERED,
+            esimgo_order_reference=reference,
+            adopted=True,
+            response={k: v for k, v in chosen.items() if not k.startswith("_")},
+        ):
             raise TransientProvisioningError("attempt changed while reconciling")
-        logger.warning("order %s: attempt %s reconciled to eSIM Go order %s", order.public_id, attempt.marker, reference)
+        logger.warning(
+            "order %s: attempt %s reconciled to eSIM Go order %s", order.public_id, attempt.marker, reference
+        )
         return _fetch_and_deliver(order, attempt, actor, client, order_response=attempt.response)
     lookups = reconcile_unknown.record_lookup(attempt, found=0)
     remaining = (reconcile_unknown.look_up_deadline(attempt) - timezone.now()).total_seconds()
     if remaining > 0:
         if attempt.outcome == Outcome.REQUESTED:
-            _set_attempt(attempt, Outcome.UNKNOWN, expect=[Outcome.REQUESTED],
-                         error="no answer recorded (worker lost mid-purchase?)")
-        logger.warning("order %s: attempt %s not in eSIM Go's order list (look-up %d); looking again",
-                       order.public_id, attempt.marker, lookups)
-        return ProvisionResult(WAITING, countdown=min(conf.unknown_outcome_lookup_interval_seconds(), remaining),
-                               detail="purchase outcome unknown; looking for it again")
+            _set_attempt(
+                attempt,
+                Outcome.UNKNOWN,
+                expect=[Outcome.REQUESTED],
+                error="no answer recorded (worker lost mid-purchase?)",
+            )
+        logger.warning(
+            "order %s: attempt %s not in eSIM Go's order list (look-up %d); looking again",
+            order.public_id,
+            attempt.marker,
+            lookups,
+        )
+        return ProvisionResult(
+            WAITING,
+            countdown=min(conf.unknown_outcome_lookup_interval_seconds(), remaining),
+            detail="purchase outcome unknown; looking for it again",
+        )
     return _attention(order.pk, reconcile_unknown.evidence(attempt), actor)

@@ -1,4 +1,5 @@
 """QR codes generated locally (never by a third-party service: the LPA string is a credential)."""
+
 import io
 
 import qrcode

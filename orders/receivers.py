@@ -1,4 +1,5 @@
 """What orders does when payments announces something (payments.signals)."""
+
 from django.dispatch import receiver
 
 from orders import services

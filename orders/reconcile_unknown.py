@@ -16,6 +16,7 @@ BundleOrder) has only type, assign and order[type, quantity, item, iccids, allow
 only client-set reference is customerRef on PUT /esims, after the purchase. So orders are matched
 by bundle, eSIM (top-ups) and creation time, excluding every order already attributed.
 """
+
 from __future__ import annotations
 
 import logging
@@ -73,7 +74,9 @@ def look_up_window(attempt, now=None) -> tuple[datetime, datetime]:
     skew) to now, bounded by the end of the look-up window (plus skew)."""
     now = now or timezone.now()
     skew = timedelta(seconds=conf.reconcile_clock_skew_seconds())
-    latest = attempt.started_at + timedelta(seconds=conf.reconcile_after_seconds() + conf.unknown_outcome_window_seconds())
+    latest = attempt.started_at + timedelta(
+        seconds=conf.reconcile_after_seconds() + conf.unknown_outcome_window_seconds()
+    )
     return attempt.started_at - skew, min(max(now, attempt.started_at), latest) + skew
 
 
@@ -82,8 +85,9 @@ def list_orders(client, created_from, created_to) -> list[dict]:
     `_created` and `_iccids` added."""
     found, page = [], 1
     while page <= 50:
-        listing = client.list_orders(created_from=created_from, created_to=created_to, page=page, limit=100,
-                                     include_iccids=True)
+        listing = client.list_orders(
+            created_from=created_from, created_to=created_to, page=page, limit=100, include_iccids=True
+        )
         for raw in listing.get("orders") or []:
             if not isinstance(raw, dict) or not raw.get("orderReference"):
                 continue
@@ -103,8 +107,11 @@ def list_orders(client, created_from, created_to) -> list[dict]:
 
 
 def _bundles(raw) -> set[str]:
-    return {line.get("item") for line in raw.get("order") or []
-            if isinstance(line, dict) and line.get("type", "bundle") == "bundle"}
+    return {
+        line.get("item")
+        for line in raw.get("order") or []
+        if isinstance(line, dict) and line.get("type", "bundle") == "bundle"
+    }
 
 
 def unclaimed(found: list[dict], *, except_attempt=None) -> list[dict]:
@@ -113,13 +120,18 @@ def unclaimed(found: list[dict], *, except_attempt=None) -> list[dict]:
     if not found:
         return []
     references = [str(raw["orderReference"]) for raw in found]
-    claimed = set(Order.objects.filter(esimgo_order_reference__in=references).values_list("esimgo_order_reference", flat=True))
+    claimed = set(
+        Order.objects.filter(esimgo_order_reference__in=references).values_list("esimgo_order_reference", flat=True)
+    )
     attempts = ProvisioningAttempt.objects.filter(esimgo_order_reference__in=references).exclude(
-        outcome__in=[Outcome.RECONCILED_ABSENT, Outcome.NOT_PLACED])
+        outcome__in=[Outcome.RECONCILED_ABSENT, Outcome.NOT_PLACED]
+    )
     if except_attempt is not None:
         attempts = attempts.exclude(pk=except_attempt.pk)
     claimed |= set(attempts.values_list("esimgo_order_reference", flat=True))
-    known_iccids = set(ESim.objects.filter(iccid__in={i for raw in found for i in raw["_iccids"]}).values_list("iccid", flat=True))
+    known_iccids = set(
+        ESim.objects.filter(iccid__in={i for raw in found for i in raw["_iccids"]}).values_list("iccid", flat=True)
+    )
     result = [raw for raw in found if str(raw["orderReference"]) not in claimed]
     for raw in result:
         raw["_known"] = bool(raw["_iccids"] & known_iccids)
@@ -149,8 +161,11 @@ def candidates(order, attempt, client) -> list[dict]:
 def record_lookup(attempt, *, found: int) -> int:
     """Append one look-up to the attempt's evidence; returns how many were made."""
     created_from, created_to = look_up_window(attempt)
-    entry = {"at": timezone.now().isoformat(timespec="seconds"), "found": found,
-             "window": [created_from.isoformat(timespec="seconds"), created_to.isoformat(timespec="seconds")]}
+    entry = {
+        "at": timezone.now().isoformat(timespec="seconds"),
+        "found": found,
+        "window": [created_from.isoformat(timespec="seconds"), created_to.isoformat(timespec="seconds")],
+    }
     lookups = [*(attempt.lookups or []), entry][-MAX_LOOKUPS_KEPT:]
     ProvisioningAttempt.objects.filter(pk=attempt.pk).update(lookups=lookups)
     attempt.lookups = lookups
@@ -158,7 +173,9 @@ def record_lookup(attempt, *, found: int) -> int:
 
 
 def look_up_deadline(attempt) -> datetime:
-    return attempt.started_at + timedelta(seconds=conf.reconcile_after_seconds() + conf.unknown_outcome_window_seconds())
+    return attempt.started_at + timedelta(
+        seconds=conf.reconcile_after_seconds() + conf.unknown_outcome_window_seconds()
+    )
 
 
 def evidence(attempt) -> str:
@@ -193,7 +210,8 @@ def alert_staff(subject: str, body: str) -> None:
 def open_attempts():
     """Attempts whose purchase may have happened, on orders still without an eSIM."""
     return ProvisioningAttempt.objects.filter(
-        outcome__in=OPEN_OUTCOMES, order__esim__isnull=True,
+        outcome__in=OPEN_OUTCOMES,
+        order__esim__isnull=True,
         order__status__in=[Order.Status.PAID, Order.Status.PROVISIONING, Order.Status.NEEDS_ATTENTION],
     ).select_related("order", "order__bundle")
 
@@ -209,23 +227,33 @@ def match_unattributed_orders(*, client=None, now=None) -> dict:
     attempts = list(open_attempts())
     adopted, alerted = [], []
     for raw in sorted(found, key=lambda r: r.get("_created") or now):
-        fitting = [a for a in attempts if fits(a.order, raw)
-                   and (raw.get("_created") is None or raw["_created"] >= a.started_at - timedelta(seconds=conf.reconcile_clock_skew_seconds()))]
+        fitting = [
+            a
+            for a in attempts
+            if fits(a.order, raw)
+            and (
+                raw.get("_created") is None
+                or raw["_created"] >= a.started_at - timedelta(seconds=conf.reconcile_clock_skew_seconds())
+            )
+        ]
         fitting.sort(key=lambda a: closeness(raw, a))
         reference = str(raw["orderReference"])
         if fitting and _adopt(fitting[0], reference, raw):
             attempts.remove(fitting[0])
             adopted.append(reference)
             order_id = fitting[0].order_id
-            transaction.on_commit(lambda order_id=order_id: provision_order_task.delay(order_id, "unattributed-check"),
-                                  robust=True)
+            transaction.on_commit(
+                lambda order_id=order_id: provision_order_task.delay(order_id, "unattributed-check"), robust=True
+            )
             continue
         alerted.append(reference)
     if alerted:
-        alert_staff(f"{len(alerted)} eSIM Go order(s) not attributed to any order",
-                    "eSIM Go orders no order of ours claims and no open purchase fits:\n"
-                    + "\n".join(f"- {ref}" for ref in alerted)
-                    + f"\n\nCheck them in the eSIM Go portal. Admin: {settings.SITE_URL}/admin/orders/order/?status=NEEDS_ATTENTION\n")
+        alert_staff(
+            f"{len(alerted)} eSIM Go order(s) not attributed to any order",
+            "eSIM Go orders no order of ours claims and no open purchase fits:\n"
+            + "\n".join(f"- {ref}" for ref in alerted)
+            + f"\n\nCheck them in the eSIM Go portal. Admin: {settings.SITE_URL}/admin/orders/order/?status=NEEDS_ATTENTION\n",
+        )
     if adopted or alerted:
         logger.warning("unattributed eSIM Go orders: adopted %s, alerted %s", adopted, alerted)
     return {"adopted": adopted, "alerted": alerted}
@@ -235,18 +263,26 @@ def _adopt(attempt, reference: str, raw: dict) -> bool:
     """Open attempt → ORDERED with this reference; a flagged order goes back to PROVISIONING."""
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=attempt.order_id)
-        if order.esim_id or order.status not in (Order.Status.PAID, Order.Status.PROVISIONING, Order.Status.NEEDS_ATTENTION):
+        if order.esim_id or order.status not in (
+            Order.Status.PAID,
+            Order.Status.PROVISIONING,
+            Order.Status.NEEDS_ATTENTION,
+        ):
             return False
         updated = ProvisioningAttempt.objects.filter(pk=attempt.pk, outcome__in=OPEN_OUTCOMES).update(
-            outcome=Outcome.ORDERED, esimgo_order_reference=reference, adopted=True,
+            outcome=Outcome.ORDERED,
+            esimgo_order_reference=reference,
+            adopted=True,
             response={k: v for k, v in raw.items() if not k.startswith("_")},
         )
         if not updated:
             return False
         if order.status == Order.Status.NEEDS_ATTENTION:
             order.attention_reason = ""
-            order.apply_transition("adopt_found_order", actor="unattributed-check",
-                                   cause=f"eSIM Go order {reference} found for attempt {attempt.marker}")
+            order.apply_transition(
+                "adopt_found_order",
+                actor="unattributed-check",
+                cause=f"eSIM Go order {reference} found for attempt {attempt.marker}",
+            )
     logger.warning("order %s: adopted unattributed eSIM Go order %s", attempt.order_id, reference)
     return True
-

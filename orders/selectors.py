@@ -1,4 +1,5 @@
 """Order reads for pages, e-mails and other apps."""
+
 from dataclasses import dataclass, field
 
 from django.db.models import Q
@@ -28,11 +29,7 @@ def order_by_access_token(token: str) -> Order | None:
     """The order whose eSIM page URL carries `token` (its capability)."""
     if not token or len(token) > 64:
         return None
-    return (
-        Order.objects.select_related("bundle", "esim", "invoice", "customer")
-        .filter(access_token=token)
-        .first()
-    )
+    return Order.objects.select_related("bundle", "esim", "invoice", "customer").filter(access_token=token).first()
 
 
 def device_platform(user_agent: str) -> str:
@@ -66,11 +63,7 @@ def my_esims_orders(*, email: str = "", invoice_ids=()) -> list[Order]:
     valid_ids = [value for value in invoice_ids or () if _is_uuid(value)]
     if valid_ids:
         condition |= Q(invoice_id__in=valid_ids)
-    return list(
-        Order.objects.filter(condition)
-        .select_related("bundle", "esim", "invoice")
-        .order_by("-created_at")
-    )
+    return list(Order.objects.filter(condition).select_related("bundle", "esim", "invoice").order_by("-created_at"))
 
 
 def open_invoices(*, email: str = "", invoice_ids=()) -> list:
@@ -82,9 +75,11 @@ def open_invoices(*, email: str = "", invoice_ids=()) -> list:
     if valid_ids:
         condition |= Q(pk__in=valid_ids)
     return list(
-        Invoice.objects.filter(condition, status=Invoice.Status.PENDING, qpay_invoice_id__isnull=False,
-                               expires_at__gt=timezone.now())
-        .select_related("bundle").order_by("-created_at")[:10]
+        Invoice.objects.filter(
+            condition, status=Invoice.Status.PENDING, qpay_invoice_id__isnull=False, expires_at__gt=timezone.now()
+        )
+        .select_related("bundle")
+        .order_by("-created_at")[:10]
     )
 
 

@@ -2,6 +2,7 @@
 
 Provisioning itself lives in orders.provisioning; e-mail content in orders.emails.
 """
+
 import logging
 from datetime import timedelta
 
@@ -46,8 +47,12 @@ def handle_invoice_paid(invoice, actor):
             logger.info("invoice %s already has order %s; nothing to do", invoice.pk, order.public_id)
             return order
         OrderTransition.objects.create(
-            order=order, name="create_paid", from_status="", to_status=order.status,
-            cause=f"invoice {invoice.pk} paid", actor=str(actor)[:150],
+            order=order,
+            name="create_paid",
+            from_status="",
+            to_status=order.status,
+            cause=f"invoice {invoice.pk} paid",
+            actor=str(actor)[:150],
         )
         queue_email(order, EmailLog.Kind.PAYMENT_RECEIVED)
     _on_commit_delay(provision_order_task, order.pk, "task")
@@ -67,7 +72,9 @@ def queue_email(order, kind, *, event_key="", to=None):
         to = order.customer.email if kind != EmailLog.Kind.STAFF_ALERT else ", ".join(_staff_addresses())
     with transaction.atomic():
         log, created = EmailLog.objects.get_or_create(
-            order=order, kind=kind, event_key=event_key[:128],
+            order=order,
+            kind=kind,
+            event_key=event_key[:128],
             defaults={"to": to or "", "status": EmailLog.Status.PENDING if to else EmailLog.Status.SKIPPED},
         )
     if created and log.status == EmailLog.Status.PENDING:
@@ -121,7 +128,9 @@ def staff_retry_provisioning(order_id, *, user):
     actor = f"staff:{user.get_username()}"
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
-        order.apply_transition("staff_retry_provisioning", actor=actor, cause="staff retried provisioning", actor_user=user)
+        order.apply_transition(
+            "staff_retry_provisioning", actor=actor, cause="staff retried provisioning", actor_user=user
+        )
         order.attention_reason = ""
         order.save(update_fields=["attention_reason", "updated_at"])
     _on_commit_delay(provision_order_task, order.pk, actor)
@@ -138,12 +147,19 @@ def staff_buy_again(order_id, *, user):
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
         open_attempts = order.attempts.filter(
-            outcome__in=[ProvisioningAttempt.Outcome.REQUESTED, ProvisioningAttempt.Outcome.UNKNOWN])
+            outcome__in=[ProvisioningAttempt.Outcome.REQUESTED, ProvisioningAttempt.Outcome.UNKNOWN]
+        )
         closed = open_attempts.update(
-            outcome=ProvisioningAttempt.Outcome.RECONCILED_ABSENT, finished_at=timezone.now(),
-            error=f"closed by {actor}: buy again (accepted risk of a second eSIM Go order)")
-        order.apply_transition("staff_retry_provisioning", actor=actor, actor_user=user,
-                               cause=f"staff chose to buy again ({closed} open attempt(s) closed)")
+            outcome=ProvisioningAttempt.Outcome.RECONCILED_ABSENT,
+            finished_at=timezone.now(),
+            error=f"closed by {actor}: buy again (accepted risk of a second eSIM Go order)",
+        )
+        order.apply_transition(
+            "staff_retry_provisioning",
+            actor=actor,
+            actor_user=user,
+            cause=f"staff chose to buy again ({closed} open attempt(s) closed)",
+        )
         order.attention_reason = ""
         order.save(update_fields=["attention_reason", "updated_at"])
     _on_commit_delay(provision_order_task, order.pk, actor)
@@ -171,7 +187,9 @@ def mark_refunded(order_id, *, user=None, cause=""):
         if order.status == Order.Status.REFUNDED:
             return order
         name = "refund_delivered" if order.status == Order.Status.DELIVERED else "staff_refund"
-        order.apply_transition(name, actor=actor, cause=cause or "refunded", actor_user=user if getattr(user, "pk", None) else None)
+        order.apply_transition(
+            name, actor=actor, cause=cause or "refunded", actor_user=user if getattr(user, "pk", None) else None
+        )
         signals.announce(order, signals.REFUNDED)
     return order
 
@@ -185,7 +203,11 @@ def staff_deliver(order_id, *, user, iccid, matching_id, smdp_address, esimgo_or
         order = Order.objects.select_for_update().get(pk=order_id)
         esim, _ = ESim.objects.get_or_create(
             iccid=str(iccid).strip(),
-            defaults={"matching_id": matching_id.strip(), "smdp_address": smdp_address.strip(), "customer": order.customer},
+            defaults={
+                "matching_id": matching_id.strip(),
+                "smdp_address": smdp_address.strip(),
+                "customer": order.customer,
+            },
         )
         order.esim = esim
         if esimgo_order_reference:
@@ -222,12 +244,16 @@ def sweep_undelivered_orders(now=None):
     attention_cutoff = now - timedelta(seconds=conf.attention_after_seconds())
     # An order whose purchase outcome is unknown is still being looked for at eSIM Go: its own
     # provisioning run flags it, with the evidence, when the look-up window ends.
-    looking_since = now - timedelta(seconds=conf.reconcile_after_seconds() + conf.unknown_outcome_window_seconds()
-                                    + conf.sweep_after_seconds())
-    still_looking = set(ProvisioningAttempt.objects.filter(
-        outcome__in=[ProvisioningAttempt.Outcome.REQUESTED, ProvisioningAttempt.Outcome.UNKNOWN],
-        started_at__gte=looking_since, order__status__in=[Order.Status.PAID, Order.Status.PROVISIONING],
-    ).values_list("order_id", flat=True))
+    looking_since = now - timedelta(
+        seconds=conf.reconcile_after_seconds() + conf.unknown_outcome_window_seconds() + conf.sweep_after_seconds()
+    )
+    still_looking = set(
+        ProvisioningAttempt.objects.filter(
+            outcome__in=[ProvisioningAttempt.Outcome.REQUESTED, ProvisioningAttempt.Outcome.UNKNOWN],
+            started_at__gte=looking_since,
+            order__status__in=[Order.Status.PAID, Order.Status.PROVISIONING],
+        ).values_list("order_id", flat=True)
+    )
     for order_id, created_at in stale:
         if created_at < attention_cutoff and order_id not in still_looking:
             if give_up_provisioning(order_id, reason="still not delivered after the time limit", actor="sweep"):

@@ -4,6 +4,7 @@ Services are imported inside each task: they import the tasks back (to enqueue a
 Periodic tasks are registered in one place: esimshop/beat.py. Provisioning is routed to its own
 queue (esimshop/celery.py).
 """
+
 import logging
 import random
 
@@ -35,8 +36,16 @@ def _backoff(retries: int) -> float:
 # Time limits: one purchase is connect + read timeout plus the shared limiter's wait, then the
 # assignments; a soft limit while a purchase is in flight leaves the attempt REQUESTED, which the
 # next run reconciles (never a blind second purchase).
-@shared_task(name="orders.tasks.provision_order_task", bind=True, acks_late=True, reject_on_worker_lost=True,
-             max_retries=None, ignore_result=True, soft_time_limit=150, time_limit=180)
+@shared_task(
+    name="orders.tasks.provision_order_task",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,
+    ignore_result=True,
+    soft_time_limit=150,
+    time_limit=180,
+)
 def provision_order_task(self, order_id, actor="task"):
     from orders import provisioning, services
     from orders.models import Order
@@ -59,7 +68,9 @@ def provision_order_task(self, order_id, actor="task"):
             return "retry_later"
         countdown = getattr(exc, "countdown", None)
         countdown = countdown if countdown is not None else _backoff(retries)
-        logger.warning("order %s: %s: %s; retry %d in %.0fs", order_id, exc.__class__.__name__, exc, retries + 1, countdown)
+        logger.warning(
+            "order %s: %s: %s; retry %d in %.0fs", order_id, exc.__class__.__name__, exc, retries + 1, countdown
+        )
         raise self.retry(exc=exc, countdown=max(countdown, 1))
     metrics.provisioning_attempt(result.outcome)
     if result.outcome == provisioning.WAITING and not self.request.is_eager:
@@ -69,8 +80,15 @@ def provision_order_task(self, order_id, actor="task"):
     return result.outcome
 
 
-@shared_task(name="orders.tasks.send_email_task", bind=True, acks_late=True, max_retries=None, ignore_result=True,
-             soft_time_limit=60, time_limit=90)
+@shared_task(
+    name="orders.tasks.send_email_task",
+    bind=True,
+    acks_late=True,
+    max_retries=None,
+    ignore_result=True,
+    soft_time_limit=60,
+    time_limit=90,
+)
 def send_email_task(self, email_log_id):
     from orders import emails
 
@@ -89,8 +107,16 @@ def send_email_task(self, email_log_id):
 TAG_DEFER_SECONDS = (15, 60)
 
 
-@shared_task(name="orders.tasks.tag_esim_customer_ref_task", bind=True, acks_late=True, max_retries=5,
-             ignore_result=True, soft_time_limit=60, time_limit=90, **INFRA_RETRY)
+@shared_task(
+    name="orders.tasks.tag_esim_customer_ref_task",
+    bind=True,
+    acks_late=True,
+    max_retries=5,
+    ignore_result=True,
+    soft_time_limit=60,
+    time_limit=90,
+    **INFRA_RETRY,
+)
 def tag_esim_customer_ref_task(self, order_id):
     """PUT /esims customerRef = our order id, so eSIM Go's records point back at us (best effort).
 
@@ -109,8 +135,16 @@ def tag_esim_customer_ref_task(self, order_id):
         logger.warning("order %s: could not set eSIM Go customerRef: %s", order_id, exc)
 
 
-@shared_task(name="orders.tasks.send_magic_link_task", bind=True, acks_late=True, max_retries=3, ignore_result=True,
-             soft_time_limit=60, time_limit=90, **INFRA_RETRY)
+@shared_task(
+    name="orders.tasks.send_magic_link_task",
+    bind=True,
+    acks_late=True,
+    max_retries=3,
+    ignore_result=True,
+    soft_time_limit=60,
+    time_limit=90,
+    **INFRA_RETRY,
+)
 def send_magic_link_task(self, token_id, language=None):
     from orders import emails, magic_links
 
@@ -121,16 +155,31 @@ def send_magic_link_task(self, token_id, language=None):
             raise self.retry(exc=exc, countdown=_backoff(self.request.retries))
 
 
-@shared_task(name="orders.tasks.process_esimgo_callback_task", bind=True, acks_late=True, max_retries=5,
-             ignore_result=True, soft_time_limit=60, time_limit=90, **INFRA_RETRY)
+@shared_task(
+    name="orders.tasks.process_esimgo_callback_task",
+    bind=True,
+    acks_late=True,
+    max_retries=5,
+    ignore_result=True,
+    soft_time_limit=60,
+    time_limit=90,
+    **INFRA_RETRY,
+)
 def process_esimgo_callback_task(self, callback_id):
     from orders import callbacks
 
     callbacks.process_callback(callback_id)
 
 
-@shared_task(name="orders.tasks.sweep_undelivered_orders_task", acks_late=True, ignore_result=True, max_retries=3,
-             soft_time_limit=120, time_limit=150, **INFRA_RETRY)
+@shared_task(
+    name="orders.tasks.sweep_undelivered_orders_task",
+    acks_late=True,
+    ignore_result=True,
+    max_retries=3,
+    soft_time_limit=120,
+    time_limit=150,
+    **INFRA_RETRY,
+)
 def sweep_undelivered_orders_task():
     from orders import services
 
@@ -139,8 +188,15 @@ def sweep_undelivered_orders_task():
         logger.info("orders sweep: re-enqueued %s, escalated %s", requeued, escalated)
 
 
-@shared_task(name="orders.match_unattributed_esimgo_orders", acks_late=True, ignore_result=True, max_retries=3,
-             soft_time_limit=240, time_limit=300, **INFRA_RETRY)
+@shared_task(
+    name="orders.match_unattributed_esimgo_orders",
+    acks_late=True,
+    ignore_result=True,
+    max_retries=3,
+    soft_time_limit=240,
+    time_limit=300,
+    **INFRA_RETRY,
+)
 def match_unattributed_esimgo_orders_task():
     """Hourly: eSIM Go orders nobody claimed, adopted for an open purchase or reported to staff."""
     from integrations.esimgo.client import ESIMGoError

@@ -6,6 +6,7 @@ order is placed with iccids [iccid] + allowReassign false (see orders.provisioni
 Each check is one eSIM Go call: results are cached and at most `topup_max_checks` are made
 per page view.
 """
+
 import logging
 from dataclasses import dataclass, field
 
@@ -33,12 +34,16 @@ def _cache_key(iccid, bundle_name) -> str:
 def candidate_bundles(base_bundle) -> list[Bundle]:
     """Available bundles for the base bundle's countries, cheapest first, the same bundle first."""
     countries = list(
-        BundleCountry.objects.filter(bundle=base_bundle, kind=BundleCountry.Kind.BASE).values_list("country_id", flat=True)
+        BundleCountry.objects.filter(bundle=base_bundle, kind=BundleCountry.Kind.BASE).values_list(
+            "country_id", flat=True
+        )
     )
     if not countries:
         return [base_bundle] if base_bundle.is_available else []
     queryset = (
-        Bundle.objects.filter(is_available=True, coverage__country_id__in=countries, coverage__kind=BundleCountry.Kind.BASE)
+        Bundle.objects.filter(
+            is_available=True, coverage__country_id__in=countries, coverage__kind=BundleCountry.Kind.BASE
+        )
         .annotate(retail=Coalesce(F("price_override_mnt"), F("computed_price_mnt")))
         .distinct()
         .order_by("retail", "duration_days", "name")

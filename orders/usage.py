@@ -4,6 +4,7 @@ When eSIM Go is down the page must still render: `get_usage` never raises; it re
 `available=False` with the last known figures (if any), and for a minute stops asking
 eSIM Go at all so a list of eSIMs does not wait on one timeout per eSIM.
 """
+
 import logging
 from dataclasses import asdict, dataclass, field
 
@@ -51,8 +52,13 @@ class BundleUsage:
         from django.utils.translation import gettext as _
 
         names = {
-            "active": _("In use"), "processing": _("Being activated"), "queued": _("Waiting for first use"),
-            "depleted": _("Data used up"), "expired": _("Expired"), "lapsed": _("Expired unused"), "revoked": _("Removed"),
+            "active": _("In use"),
+            "processing": _("Being activated"),
+            "queued": _("Waiting for first use"),
+            "depleted": _("Data used up"),
+            "expired": _("Expired"),
+            "lapsed": _("Expired unused"),
+            "revoked": _("Removed"),
         }
         return names.get(self.state, self.state)
 
@@ -166,11 +172,24 @@ def _unavailable(iccid) -> Usage:
 
 def apply_callback_bundle(iccid, bundle: dict) -> None:
     """Fold a usage callback's bundle figures into the cached usage (used when a refresh failed)."""
-    update = _from_raw([{"name": bundle.get("name"), "assignments": [{
-        "id": bundle.get("id"), "bundleState": bundle.get("state") or "active",
-        "initialQuantity": bundle.get("initialQuantity"), "remainingQuantity": bundle.get("remainingQuantity"),
-        "unlimited": bundle.get("unlimited"), "startTime": bundle.get("startTime"), "endTime": bundle.get("endTime"),
-    }]}])[0]
+    update = _from_raw(
+        [
+            {
+                "name": bundle.get("name"),
+                "assignments": [
+                    {
+                        "id": bundle.get("id"),
+                        "bundleState": bundle.get("state") or "active",
+                        "initialQuantity": bundle.get("initialQuantity"),
+                        "remainingQuantity": bundle.get("remainingQuantity"),
+                        "unlimited": bundle.get("unlimited"),
+                        "startTime": bundle.get("startTime"),
+                        "endTime": bundle.get("endTime"),
+                    }
+                ],
+            }
+        ]
+    )[0]
     current = cache.get(_last_known_key(iccid))
     bundles = _deserialise(current).bundles if current else []
     bundles = [b for b in bundles if not (b.assignment_id and b.assignment_id == update.assignment_id)]

@@ -1,4 +1,5 @@
 """Shopper pages: the eSIM page (a capability URL), its status JSON, top-up, My eSIMs; the eSIM Go callback."""
+
 import logging
 from functools import wraps
 
@@ -83,9 +84,13 @@ def install_sheet(request, token):
     if not order.esim_id or order.status != Order.Status.DELIVERED:
         raise Http404("no eSIM to install yet")
     details = selectors.install_details(order.esim)
-    png = install_sheets.render(plan=selectors.bundle_label(order.bundle), lpa=details["lpa"],
-                                smdp_address=details["smdp_address"], activation_code=details["activation_code"],
-                                iccid=details["iccid"])
+    png = install_sheets.render(
+        plan=selectors.bundle_label(order.bundle),
+        lpa=details["lpa"],
+        smdp_address=details["smdp_address"],
+        activation_code=details["activation_code"],
+        iccid=details["iccid"],
+    )
     response = HttpResponse(png, content_type="image/png")
     response["Content-Disposition"] = f'attachment; filename="esim-{details["iccid"][-6:]}-install.png"'
     return response
@@ -107,8 +112,7 @@ def _ebarimt_context(order) -> dict:
         # Explicit None: a missing variable makes Django log (at DEBUG) the whole template
         # context, activation code included.
         return {"ebarimt": None, "ebarimt_qr_svg": ""}
-    return {"ebarimt": receipt,
-            "ebarimt_qr_svg": mark_safe(qr.svg(receipt.qr_data)) if receipt.qr_data else ""}  # noqa: S308
+    return {"ebarimt": receipt, "ebarimt_qr_svg": mark_safe(qr.svg(receipt.qr_data)) if receipt.qr_data else ""}  # noqa: S308
 
 
 def _rate_limited(scope: str, request, limit: int) -> JsonResponse | None:
@@ -130,11 +134,13 @@ def esim_status(request, token):
     if limited:
         return limited
     order = _order_or_404(token)
-    return JsonResponse({
-        "status": order.status,
-        "ready": order.status == Order.Status.DELIVERED,
-        "url": order.get_absolute_url(),
-    })
+    return JsonResponse(
+        {
+            "status": order.status,
+            "ready": order.status == Order.Status.DELIVERED,
+            "url": order.get_absolute_url(),
+        }
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -163,7 +169,8 @@ def topup_view(request, token):
                     description=_("Top-up %(plan)s") % {"plan": selectors.bundle_label(bundle)},
                     topup_iccid=esim.iccid,
                     language=translation.get_language() or settings.LANGUAGE_CODE,
-                    owner=session_owner(request), client_address=client_ip_or_none(request),
+                    owner=session_owner(request),
+                    client_address=client_ip_or_none(request),
                 )
             except PurchaseError as exc:
                 error, status = exc.message, exc.http_status
@@ -219,8 +226,10 @@ def my_esims(request):
         card.countries = selectors.bundle_countries(card.first_order.bundle)
         card.latest = card.orders[0]
     pending_rows = [(order, selectors.bundle_label(order.bundle)) for order in pending]
-    unpaid = [(invoice, selectors.bundle_label(invoice.bundle), payment_path(invoice))
-              for invoice in selectors.open_invoices(email=email, invoice_ids=request.session.get(SESSION_INVOICES, []))]
+    unpaid = [
+        (invoice, selectors.bundle_label(invoice.bundle), payment_path(invoice))
+        for invoice in selectors.open_invoices(email=email, invoice_ids=request.session.get(SESSION_INVOICES, []))
+    ]
     context = {
         "unpaid": unpaid,
         "email": email,
@@ -272,7 +281,9 @@ def esimgo_callback(request):
         return JsonResponse({"error": "body too large"}, status=413)
     body = request.body
     if not callbacks.signature_is_valid(body, request.headers.get("X-Signature-SHA256"), settings.ESIMGO_API_KEY):
-        logger.warning("eSIM Go callback rejected: bad or missing signature (%d bytes from %s)", len(body), client_address(request))
+        logger.warning(
+            "eSIM Go callback rejected: bad or missing signature (%d bytes from %s)", len(body), client_address(request)
+        )
         return JsonResponse({"error": "invalid signature"}, status=401)
     row, created = callbacks.receive_callback(body)
     return JsonResponse({"ok": True, "duplicate": not created})

@@ -1,4 +1,5 @@
 """Customer transactions API: the seed-000 purchase contract and the public payment status."""
+
 import hashlib
 import json
 import logging
@@ -152,26 +153,36 @@ class PurchaseApi(APIView):
 
     @extend_schema(
         request=PurchaseInput,
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
-                                     description=IDEMPOTENCY_KEY_DOC)],
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key", str, OpenApiParameter.HEADER, required=False, description=IDEMPOTENCY_KEY_DOC
+            )
+        ],
         responses={
-            201: OpenApiResponse(description="Invoice created (or, for a repeated Idempotency-Key, the same one "
-                                             "returned): invoice_id, qr_image, qr_link, customerId, "
-                                             "internalInvoiceId, paymentUrl, statusUrl (capability URLs), ..."),
+            201: OpenApiResponse(
+                description="Invoice created (or, for a repeated Idempotency-Key, the same one "
+                "returned): invoice_id, qr_image, qr_link, customerId, "
+                "internalInvoiceId, paymentUrl, statusUrl (capability URLs), ..."
+            ),
             400: OpenApiResponse(description='{"error": text, "errors": {field: [text]}}'),
             413: OpenApiResponse(description="Request body too large."),
             422: OpenApiResponse(description="The Idempotency-Key was already used with a different body."),
-            429: OpenApiResponse(description="Too many purchases from this address (see Retry-After), or too many "
-                                             "unpaid invoices for this phone, e-mail, address or the shop (reason "
-                                             "in `error`)."),
+            429: OpenApiResponse(
+                description="Too many purchases from this address (see Retry-After), or too many "
+                "unpaid invoices for this phone, e-mail, address or the shop (reason "
+                "in `error`)."
+            ),
             503: OpenApiResponse(description="A provider is unavailable; nothing was charged."),
         },
     )
     def post(self, request):
         retry_after = purchase_rate_limited(request)
         if retry_after:
-            return Response({"error": str(_("Too many requests. Slow down."))},
-                            status=status.HTTP_429_TOO_MANY_REQUESTS, headers={"Retry-After": str(retry_after)})
+            return Response(
+                {"error": str(_("Too many requests. Slow down."))},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(retry_after)},
+            )
         if not isinstance(request.data, dict):
             return Response({"error": str(_("Send a JSON object."))}, status=status.HTTP_400_BAD_REQUEST)
         serializer = PurchaseInput(data=request.data)
@@ -180,13 +191,23 @@ class PurchaseApi(APIView):
         data = serializer.validated_data
         key = request.headers.get("Idempotency-Key")
         if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
-            return _fields_error({"Idempotency-Key": [str(_(
-                "Send 16-255 letters, digits or -_.: (a random UUID), or leave the header out."))]})
+            return _fields_error(
+                {
+                    "Idempotency-Key": [
+                        str(_("Send 16-255 letters, digits or -_.: (a random UUID), or leave the header out."))
+                    ]
+                }
+            )
         try:
             invoice = services.start_purchase(
-                phone_number=data["phoneNumber"], email=data["email"], bundle=serializer.context["bundle"],
-                amount_mnt=data["amount"], description=data["description"], language=get_language() or "mn",
-                owner=idempotency_owner(key, data) if key else None, client_address=client_ip_or_none(request),
+                phone_number=data["phoneNumber"],
+                email=data["email"],
+                bundle=serializer.context["bundle"],
+                amount_mnt=data["amount"],
+                description=data["description"],
+                language=get_language() or "mn",
+                owner=idempotency_owner(key, data) if key else None,
+                client_address=client_ip_or_none(request),
             )
         except services.PurchaseError as exc:
             if exc.field:

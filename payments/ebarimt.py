@@ -7,6 +7,7 @@ The receipt never holds up the eSIM: it has its own task, failures are retried w
 a periodic sweep, and a receipt that keeps failing shows in the admin's needs-attention queue.
 A full refund cancels it (DELETE /v2/ebarimt_v3/{payment_id}).
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,7 +29,12 @@ Status = EbarimtReceipt.Status
 CLAIM_STALE_AFTER = timedelta(minutes=5)
 MAX_SWEEP_ATTEMPTS = 10
 # QPay answers these when the merchant is not enrolled or the request is wrong: retrying won't help.
-PERMANENT_CODES = ("EBARIMT_NOT_REGISTERED", "EBARIMT_QR_CODE_INVALID", "CUSTOMER_REGISTER_INVALID", "INVALID_OBJECT_TYPE")
+PERMANENT_CODES = (
+    "EBARIMT_NOT_REGISTERED",
+    "EBARIMT_QR_CODE_INVALID",
+    "CUSTOMER_REGISTER_INVALID",
+    "INVALID_OBJECT_TYPE",
+)
 
 
 def enabled() -> bool:
@@ -72,8 +78,9 @@ def issue(invoice_id, *, client=None, raise_transient: bool = False) -> EbarimtR
     is left alone. Transient failures raise when `raise_transient` (the task then retries)."""
     now = timezone.now()
     with transaction.atomic():
-        receipt = (EbarimtReceipt.objects.select_for_update(of=("self",)).select_related("invoice")
-                   .get(invoice_id=invoice_id))
+        receipt = (
+            EbarimtReceipt.objects.select_for_update(of=("self",)).select_related("invoice").get(invoice_id=invoice_id)
+        )
         if receipt.status in (Status.ISSUED, Status.CANCELLED, Status.CANCEL_FAILED):
             return receipt
         if receipt.cancel_requested:
@@ -96,7 +103,9 @@ def issue(invoice_id, *, client=None, raise_transient: bool = False) -> EbarimtR
     client = client or QPayClient()
     try:
         data = client.create_ebarimt(
-            payment_id=payment.qpay_payment_id, receiver_type=receipt.receiver_type, receiver=receipt.receiver,
+            payment_id=payment.qpay_payment_id,
+            receiver_type=receipt.receiver_type,
+            receiver=receipt.receiver,
             district_code=getattr(settings, "EBARIMT_DISTRICT_CODE", ""),
             classification_code=getattr(settings, "EBARIMT_CLASSIFICATION_CODE", ""),
         )
@@ -133,8 +142,12 @@ def issue(invoice_id, *, client=None, raise_transient: bool = False) -> EbarimtR
 def cancel(invoice_id, *, client=None) -> EbarimtReceipt | None:
     """Cancel an issued receipt at QPay; an unissued one is simply never issued."""
     with transaction.atomic():
-        receipt = (EbarimtReceipt.objects.select_for_update(of=("self",)).select_related("payment")
-                   .filter(invoice_id=invoice_id).first())
+        receipt = (
+            EbarimtReceipt.objects.select_for_update(of=("self",))
+            .select_related("payment")
+            .filter(invoice_id=invoice_id)
+            .first()
+        )
         if receipt is None:
             return None
         receipt.cancel_requested = True
@@ -148,11 +161,13 @@ def cancel(invoice_id, *, client=None) -> EbarimtReceipt | None:
         (client or QPayClient()).cancel_ebarimt(receipt.payment.qpay_payment_id)
     except QPayError as exc:
         logger.warning("e-barimt cancel for invoice %s failed: %s", invoice_id, exc)
-        EbarimtReceipt.objects.filter(pk=receipt.pk).update(status=Status.CANCEL_FAILED, last_error=str(exc)[:500],
-                                                             updated_at=timezone.now())
+        EbarimtReceipt.objects.filter(pk=receipt.pk).update(
+            status=Status.CANCEL_FAILED, last_error=str(exc)[:500], updated_at=timezone.now()
+        )
         return EbarimtReceipt.objects.get(pk=receipt.pk)
-    EbarimtReceipt.objects.filter(pk=receipt.pk).update(status=Status.CANCELLED, cancelled_at=timezone.now(),
-                                                         last_error="", updated_at=timezone.now())
+    EbarimtReceipt.objects.filter(pk=receipt.pk).update(
+        status=Status.CANCELLED, cancelled_at=timezone.now(), last_error="", updated_at=timezone.now()
+    )
     return EbarimtReceipt.objects.get(pk=receipt.pk)
 
 
@@ -179,11 +194,12 @@ def sweep() -> dict:
     for invoice_id in retry.values_list("invoice_id", flat=True)[:200]:
         issue_ebarimt_task.delay(str(invoice_id))
         counts["issue"] += 1
-    for invoice_id in EbarimtReceipt.objects.filter(status=Status.CANCEL_FAILED).values_list("invoice_id", flat=True)[:200]:
+    for invoice_id in EbarimtReceipt.objects.filter(status=Status.CANCEL_FAILED).values_list("invoice_id", flat=True)[
+        :200
+    ]:
         cancel_for_refund(invoice_id)
         counts["cancel"] += 1
     return counts
-
 
 
 def shopper_receipt(invoice) -> EbarimtReceipt | None:

@@ -6,21 +6,27 @@ from payments.api import normalise_phone
 
 class CheckoutForm(forms.Form):
     phone_number = forms.CharField(
-        label=_("Phone number"), max_length=32,
+        label=_("Phone number"),
+        max_length=32,
         help_text=_("8 digits. We send nothing to it; it identifies your purchase."),
         widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel", "placeholder": "99112233"}),
     )
     email = forms.EmailField(
-        label=_("E-mail"), max_length=254, help_text=_("Your eSIM and receipt are sent here."),
+        label=_("E-mail"),
+        max_length=254,
+        help_text=_("Your eSIM and receipt are sent here."),
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
     company_register = forms.CharField(
-        label=_("Company register number (optional)"), max_length=16, required=False,
+        label=_("Company register number (optional)"),
+        max_length=16,
+        required=False,
         help_text=_("Only if the e-barimt receipt should go to a company."),
     )
     # Before paying (issue 13): an eSIM on a phone that cannot take one is money lost for the shopper.
     device_confirmed = forms.BooleanField(
-        label=_("My phone takes an eSIM and is not locked to an operator."), required=True,
+        label=_("My phone takes an eSIM and is not locked to an operator."),
+        required=True,
         error_messages={"required": _("Please check that your phone takes an eSIM, then tick this box.")},
     )
     # The price the shopper saw: if it changed before they submitted, they must see the new one.

@@ -3,6 +3,7 @@
 The callback view (payments/views.py) stores, asks its rate limit, then processes; see its
 docstring for why in that order (issue 10: no callback lost when Redis or QPay is down).
 """
+
 from __future__ import annotations
 
 import logging
@@ -18,17 +19,41 @@ from payments.services import DUPLICATE, VERIFY_FAILED, _now, enqueue_check, ver
 
 logger = logging.getLogger(__name__)
 
-def receive_qpay_callback(invoice_id, *, method: str, query_string: str, body: str, qpay_payment_id: str,
-                          remote_addr: str | None, user_agent: str) -> QPayCallback:
+
+def receive_qpay_callback(
+    invoice_id,
+    *,
+    method: str,
+    query_string: str,
+    body: str,
+    qpay_payment_id: str,
+    remote_addr: str | None,
+    user_agent: str,
+) -> QPayCallback:
     """Store the raw callback, then verify it with QPay (the callback view does the two steps
     itself, with its rate limit in between)."""
-    callback = store_qpay_callback(invoice_id, method=method, query_string=query_string, body=body,
-                                   qpay_payment_id=qpay_payment_id, remote_addr=remote_addr, user_agent=user_agent)
+    callback = store_qpay_callback(
+        invoice_id,
+        method=method,
+        query_string=query_string,
+        body=body,
+        qpay_payment_id=qpay_payment_id,
+        remote_addr=remote_addr,
+        user_agent=user_agent,
+    )
     return process_qpay_callback(callback)
 
 
-def store_qpay_callback(invoice_id, *, method: str, query_string: str, body: str, qpay_payment_id: str,
-                        remote_addr: str | None, user_agent: str) -> QPayCallback:
+def store_qpay_callback(
+    invoice_id,
+    *,
+    method: str,
+    query_string: str,
+    body: str,
+    qpay_payment_id: str,
+    remote_addr: str | None,
+    user_agent: str,
+) -> QPayCallback:
     """The raw inbox row: written before anything else (rate limit, cache, broker, QPay), kept
     whatever happens next. A database error propagates: the view answers 503 and QPay may send
     the callback again; the scheduled checks find the payment either way."""
@@ -36,8 +61,13 @@ def store_qpay_callback(invoice_id, *, method: str, query_string: str, body: str
     # PostgreSQL text cannot hold NUL (a query parameter or body can): the callback must still be kept.
     qpay_payment_id, body, user_agent = (v.replace("\x00", "\ufffd") for v in (qpay_payment_id, body, user_agent))
     return QPayCallback.objects.create(
-        invoice_id=invoice_id, method=method[:8], query_string=query_string, body=body[:10000],
-        qpay_payment_id=qpay_payment_id[:64], remote_addr=remote_addr or None, user_agent=user_agent[:255],
+        invoice_id=invoice_id,
+        method=method[:8],
+        query_string=query_string,
+        body=body[:10000],
+        qpay_payment_id=qpay_payment_id[:64],
+        remote_addr=remote_addr or None,
+        user_agent=user_agent[:255],
     )
 
 
@@ -56,8 +86,9 @@ def process_qpay_callback(callback: QPayCallback) -> QPayCallback:
         # No in-request retries: a slow QPay must not hold QPay's own callback open; a failure is
         # VERIFY_FAILED and the retry task asks again a minute later.
         client = QPayClient(max_retries=0, read_timeout=min(10.0, getattr(settings, "QPAY_READ_TIMEOUT", 20.0)))
-        result = verify_invoice_payment(invoice_id, cause=f"QPay callback #{callback.pk}", actor="callback",
-                                        client=client)
+        result = verify_invoice_payment(
+            invoice_id, cause=f"QPay callback #{callback.pk}", actor="callback", client=client
+        )
         outcome, detail = result.outcome, result.detail
     except Exception as exc:  # noqa: BLE001 - a provider request must never get a 500
         logger.exception("processing QPay callback %s failed", callback.pk)
@@ -70,7 +101,11 @@ def process_qpay_callback(callback: QPayCallback) -> QPayCallback:
     if outcome == VERIFY_FAILED:
         schedules.check_soon(invoice_id, 60)
         enqueue_check(invoice_id, cause=f"retry after callback #{callback.pk} could not verify", countdown=60)
-    elif outcome == DUPLICATE and qpay_payment_id and not Payment.objects.filter(qpay_payment_id=qpay_payment_id).exists():
+    elif (
+        outcome == DUPLICATE
+        and qpay_payment_id
+        and not Payment.objects.filter(qpay_payment_id=qpay_payment_id).exists()
+    ):
         # A payment we have not seen on an invoice already paid: maybe paid twice. Look, later.
         enqueue_check(invoice_id, cause=f"unknown payment {qpay_payment_id[:64]} on a paid invoice", recheck_paid=True)
     return callback

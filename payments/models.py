@@ -3,6 +3,7 @@
 The invoice status only changes through payments.services (named transitions); every change
 writes an InvoiceTransition row with its cause and actor.
 """
+
 import secrets
 import uuid
 
@@ -57,10 +58,13 @@ class Invoice(models.Model):
     owner_key = models.CharField(max_length=80, blank=True, default="", editable=False)
     # sha256 of the API request an Idempotency-Key was first used with (a different body -> 422).
     request_fingerprint = models.CharField(max_length=64, blank=True, default="", editable=False)
-    client_address = models.GenericIPAddressField(null=True, blank=True, editable=False,
-                                                  help_text="Where the purchase came from (open-invoice caps).")
+    client_address = models.GenericIPAddressField(
+        null=True, blank=True, editable=False, help_text="Where the purchase came from (open-invoice caps)."
+    )
     bundle = models.ForeignKey("catalog.Bundle", on_delete=models.PROTECT, related_name="invoices")
-    topup_iccid = models.CharField(max_length=32, blank=True, help_text="Set when this buys a top-up for an existing eSIM.")
+    topup_iccid = models.CharField(
+        max_length=32, blank=True, help_text="Set when this buys a top-up for an existing eSIM."
+    )
     amount_mnt = models.PositiveIntegerField()
     description = models.CharField(max_length=255, blank=True)
     company_register = models.CharField(max_length=16, blank=True, help_text="Optional, for an e-barimt later.")
@@ -87,8 +91,11 @@ class Invoice(models.Model):
     # sweep asks QPay about every invoice whose next check is due, so a lost Celery message or a
     # Redis restart delays a check by at most one sweep period.
     next_check_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the sweep next asks QPay about this invoice (pending, or a late "
-                                         "check after expiry/cancel); empty = no check planned.")
+        null=True,
+        blank=True,
+        help_text="When the sweep next asks QPay about this invoice (pending, or a late "
+        "check after expiry/cancel); empty = no check planned.",
+    )
     closed_at = models.DateTimeField(null=True, blank=True, help_text="When it was expired or cancelled.")
 
     # Money that arrived where it should not have (after cancel/expiry, short payment, overpayment...).
@@ -114,13 +121,16 @@ class Invoice(models.Model):
                 name="uniq_open_invoice_per_session_customer_bundle",
             ),
             # One invoice per Idempotency-Key, ever: concurrent retries with one key collide here.
-            models.UniqueConstraint(fields=["owner_key"], condition=Q(owner_key__startswith="i:"),
-                                    name="uniq_invoice_per_idempotency_key"),
+            models.UniqueConstraint(
+                fields=["owner_key"], condition=Q(owner_key__startswith="i:"), name="uniq_invoice_per_idempotency_key"
+            ),
             models.CheckConstraint(condition=Q(amount_mnt__gt=0), name="invoice_amount_positive"),
         ]
         indexes = [
             # The sweep's "which checks are due": only invoices with a planned check are indexed.
-            models.Index(fields=["next_check_at"], condition=Q(next_check_at__isnull=False), name="invoice_next_check_due"),
+            models.Index(
+                fields=["next_check_at"], condition=Q(next_check_at__isnull=False), name="invoice_next_check_due"
+            ),
         ]
 
     def __str__(self):
@@ -246,8 +256,9 @@ class Refund(models.Model):
     note = models.CharField(max_length=500, blank=True)
     # From the refund form: a double-submitted form finds the first refund instead of making a second.
     idempotency_key = models.UUIDField(unique=True)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                     related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     requested_by_username = models.CharField(max_length=150)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -263,13 +274,16 @@ class Refund(models.Model):
             models.CheckConstraint(condition=Q(amount_mnt__gt=0), name="refund_amount_positive"),
             # QPay refunds a card payment whole and once: one live or done API refund per payment.
             models.UniqueConstraint(
-                fields=["payment"], condition=Q(method="QPAY_API", status__in=["REQUESTED", "UNKNOWN", "SUCCEEDED"]),
+                fields=["payment"],
+                condition=Q(method="QPAY_API", status__in=["REQUESTED", "UNKNOWN", "SUCCEEDED"]),
                 name="one_api_refund_per_payment",
             ),
         ]
 
     def __str__(self):
-        return f"refund {self.amount_mnt}₮ of {self.payment.qpay_payment_id if self.payment_id else '?'} ({self.status})"
+        return (
+            f"refund {self.amount_mnt}₮ of {self.payment.qpay_payment_id if self.payment_id else '?'} ({self.status})"
+        )
 
 
 class EbarimtReceipt(models.Model):

@@ -4,6 +4,7 @@ address come from esimshop.client_address (the site's one rule).
 It fails open: with the cache down or timing out, every request is allowed (and logged). A limit
 protects the shop from floods; it must never be the reason a payment callback or a purchase fails.
 """
+
 import logging
 import time
 

@@ -6,6 +6,7 @@ remainder; verification (payments.services.verify_invoice_payment) checks every 
 the purchase and sums their PAID rows, so the purchase is paid once the total is complete.
 Or they ask for their money back: the purchase is cancelled and staff return what arrived.
 """
+
 from __future__ import annotations
 
 import logging
@@ -90,7 +91,8 @@ def request_remainder(invoice_id, *, actor: str = "shopper") -> RemainderInvoice
         try:
             with transaction.atomic():
                 remainder = RemainderInvoice.objects.create(
-                    invoice=invoice, amount_mnt=due,
+                    invoice=invoice,
+                    amount_mnt=due,
                     sender_invoice_no=f"{invoice.sender_invoice_no[:36]}R{due}",
                 )
         except IntegrityError:  # a double-click: the other request creates it
@@ -100,19 +102,31 @@ def request_remainder(invoice_id, *, actor: str = "shopper") -> RemainderInvoice
     _extend_expiry(invoice)
     try:
         created = QPayClient().create_invoice(
-            sender_invoice_no=remainder.sender_invoice_no, amount=due,
-            description=services.qpay_description(invoice), callback_url=services.callback_url(invoice),
-            lines=[{"sender_product_code": invoice.bundle.name[:45], "line_description": services.qpay_description(invoice),
-                    "line_quantity": 1, "line_unit_price": due}],
+            sender_invoice_no=remainder.sender_invoice_no,
+            amount=due,
+            description=services.qpay_description(invoice),
+            callback_url=services.callback_url(invoice),
+            lines=[
+                {
+                    "sender_product_code": invoice.bundle.name[:45],
+                    "line_description": services.qpay_description(invoice),
+                    "line_quantity": 1,
+                    "line_unit_price": due,
+                }
+            ],
         )
     except QPayError as exc:
         logger.error("QPay remainder invoice for %s failed: %s", invoice.pk, exc)
         remainder.delete()  # nothing was created at QPay: the next click tries again
         raise services.ProviderUnavailable(
-            _("The payment service is not reachable right now. Please try again in a minute.")) from exc
+            _("The payment service is not reachable right now. Please try again in a minute.")
+        ) from exc
     updated = RemainderInvoice.objects.filter(pk=remainder.pk, qpay_invoice_id=None).update(
-        qpay_invoice_id=created.invoice_id, qr_text=created.qr_text, qr_image=created.qr_image,
-        short_url=created.short_url[:255], bank_urls=created.urls,
+        qpay_invoice_id=created.invoice_id,
+        qr_text=created.qr_text,
+        qr_image=created.qr_image,
+        short_url=created.short_url[:255],
+        bank_urls=created.urls,
     )
     if not updated:  # a concurrent click stored its QPay invoice first: retire ours
         services.cancel_qpay_invoice_on_commit(created.invoice_id)
@@ -139,6 +153,8 @@ def ask_for_refund(invoice_id, *, actor: str = "shopper") -> Invoice:
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if locked.paid_amount:
             services.flag_for_staff(
-                locked, f"refund requested by the shopper: short payment {locked.paid_amount} MNT of "
-                        f"{locked.amount_mnt} MNT", actor=actor)
+                locked,
+                f"refund requested by the shopper: short payment {locked.paid_amount} MNT of {locked.amount_mnt} MNT",
+                actor=actor,
+            )
     return locked

@@ -12,6 +12,7 @@ A check the sweep enqueued takes a lease (next_check_at moves a little into the 
 message is lost, the check is due again when the lease runs out. When a check task finishes it
 moves next_check_at to the next point of the plan.
 """
+
 from __future__ import annotations
 
 import logging
@@ -97,13 +98,17 @@ def check_soon(invoice_id, seconds: float) -> None:
     database, so the sweep does it even if the retry task's message is lost."""
     soon = timezone.now() + timedelta(seconds=seconds)
     Invoice.objects.filter(pk=invoice_id, status=Status.PENDING).filter(
-        Q(next_check_at__isnull=True) | Q(next_check_at__gt=soon)).update(next_check_at=soon)
+        Q(next_check_at__isnull=True) | Q(next_check_at__gt=soon)
+    ).update(next_check_at=soon)
 
 
 def check_done(invoice_id) -> None:
     """A check task finished: plan the next check (or none)."""
-    invoice = Invoice.objects.filter(pk=invoice_id).only(
-        "status", "created_at", "expires_at", "closed_at", "qpay_invoice_id").first()
+    invoice = (
+        Invoice.objects.filter(pk=invoice_id)
+        .only("status", "created_at", "expires_at", "closed_at", "qpay_invoice_id")
+        .first()
+    )
     if invoice is None:
         return
     Invoice.objects.filter(pk=invoice_id).update(next_check_at=next_check_after(invoice, timezone.now()))
@@ -136,7 +141,8 @@ def sweep_pending_invoices(now=None) -> dict:
         cancel_invoice(invoice_id, cause="abandoned while being created", actor="sweep")
         counts["abandoned"] += 1
     due = Invoice.objects.filter(
-        next_check_at__lte=now, qpay_invoice_id__isnull=False,
+        next_check_at__lte=now,
+        qpay_invoice_id__isnull=False,
         status__in=[Status.PENDING, Status.EXPIRED, Status.CANCELLED],
     ).exclude(status=Status.PENDING, expires_at__lte=now)  # overdue ones get the expiry's final check
     lease_until = now + timedelta(seconds=lease_seconds())

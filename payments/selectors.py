@@ -1,4 +1,5 @@
 """Payment reads."""
+
 from decimal import Decimal
 
 from django.core.exceptions import ObjectDoesNotExist
@@ -71,7 +72,9 @@ def public_status(invoice: Invoice) -> dict:
         "esimUrl": esim_url,
         # Added for the payment page (issue 13); the fields above are the seed contract.
         "paymentState": payment_state(invoice),
-        "remainingAmount": max(0, invoice.amount_mnt - paid) if invoice.status == Invoice.Status.PENDING and paid else 0,
+        "remainingAmount": max(0, invoice.amount_mnt - paid)
+        if invoice.status == Invoice.Status.PENDING and paid
+        else 0,
         "extraAmount": max(0, paid - invoice.amount_mnt),
     }
 
@@ -91,8 +94,16 @@ def payment_state(invoice: Invoice) -> str:
     if paid > due + AMOUNT_TOLERANCE_MNT:
         return "OVERPAID"
     return "FULL"
+
+
 def status_snapshot(invoice: Invoice) -> StatusSnapshot:
     """The public status plus what decides whether to ask QPay (kept in payments.status_cache)."""
-    return StatusSnapshot(pk=invoice.pk, public=public_status(invoice), is_payable=invoice.is_payable,
-                          expires_at=invoice.expires_at, created_at=invoice.created_at,
-                          check_count=invoice.check_count, token_digest=token_digest(invoice.access_token))
+    return StatusSnapshot(
+        pk=invoice.pk,
+        public=public_status(invoice),
+        is_payable=invoice.is_payable,
+        expires_at=invoice.expires_at,
+        created_at=invoice.created_at,
+        check_count=invoice.check_count,
+        token_digest=token_digest(invoice.access_token),
+    )

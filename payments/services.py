@@ -14,6 +14,7 @@ select_for_update(), so of N concurrent verifications exactly one sees PENDING a
 QPay is never called while a row lock is held (the lock would be held for a network
 round trip, and on SQLite the sandbox QPay would wait on our write lock).
 """
+
 from __future__ import annotations
 
 import logging
@@ -142,6 +143,7 @@ class Verification:
 
 # --- Helpers ----------------------------------------------------------------------------------
 
+
 def _now():
     return timezone.now()
 
@@ -182,8 +184,12 @@ def flag_for_staff(invoice: Invoice, reason: str, *, actor: str) -> None:
     invoice.staff_attention_reason = reason[:255]
     invoice.save(update_fields=["needs_staff_attention", "staff_attention_reason", "updated_at"])
     InvoiceTransition.objects.create(
-        invoice=invoice, from_status=invoice.status, to_status=invoice.status, name="flag_for_staff",
-        cause=reason[:255], actor=actor[:150],
+        invoice=invoice,
+        from_status=invoice.status,
+        to_status=invoice.status,
+        name="flag_for_staff",
+        cause=reason[:255],
+        actor=actor[:150],
     )
     logger.warning("invoice %s flagged for staff: %s", invoice.pk, reason)
     subject = f"[esimshop] payment needs attention: {invoice.sender_invoice_no}"
@@ -208,6 +214,7 @@ def _send_staff_alert(subject: str, body: str) -> None:
 
 # --- Callback URL token -----------------------------------------------------------------------
 
+
 def callback_token(invoice_id) -> str:
     """Unguessable per-invoice token: HMAC of the invoice id under a SECRET_KEY-derived key."""
     return salted_hmac(CALLBACK_TOKEN_SALT, str(invoice_id), algorithm="sha256").hexdigest()
@@ -223,6 +230,7 @@ def callback_url(invoice: Invoice) -> str:
 
 
 # --- Purchase -------------------------------------------------------------------------------
+
 
 def find_or_create_customer(*, phone_number: str, email: str) -> Customer:
     """By the (phone, e-mail) pair; the unique constraint settles concurrent first purchases."""
@@ -252,10 +260,20 @@ def new_sender_invoice_no() -> str:
     return f"ESIM{secrets.token_hex(16).upper()}"
 
 
-def start_purchase(*, phone_number: str, email: str, bundle, amount_mnt: int, description: str = "",
-                   topup_iccid: str = "", company_register: str = "", language: str = "mn",
-                   actor: str = "shopper", owner: PurchaseOwner | None = None,
-                   client_address: str | None = None) -> Invoice:
+def start_purchase(
+    *,
+    phone_number: str,
+    email: str,
+    bundle,
+    amount_mnt: int,
+    description: str = "",
+    topup_iccid: str = "",
+    company_register: str = "",
+    language: str = "mn",
+    actor: str = "shopper",
+    owner: PurchaseOwner | None = None,
+    client_address: str | None = None,
+) -> Invoice:
     """Create a QPay invoice for one bundle, or hand its owner back the one it already opened.
 
     An open invoice is only ever handed back to its `owner` (the browser session that created it,
@@ -293,13 +311,21 @@ def start_purchase(*, phone_number: str, email: str, bundle, amount_mnt: int, de
                 return existing
             _wait_or_retire(existing, actor=actor)
             continue
-        enforce_open_invoice_caps(phone_number=customer.phone_number, email=customer.email,
-                                  client_address=client_address)
+        enforce_open_invoice_caps(
+            phone_number=customer.phone_number, email=customer.email, client_address=client_address
+        )
         validate_with_esimgo(bundle, topup_iccid)
         invoice = _insert_invoice(
-            customer=customer, bundle=bundle, amount_mnt=amount_mnt, description=description,
-            topup_iccid=topup_iccid, company_register=company_register, language=language, actor=actor,
-            owner=owner, client_address=client_address,
+            customer=customer,
+            bundle=bundle,
+            amount_mnt=amount_mnt,
+            description=description,
+            topup_iccid=topup_iccid,
+            company_register=company_register,
+            language=language,
+            actor=actor,
+            owner=owner,
+            client_address=client_address,
         )
         if invoice is None:
             continue  # the same owner's concurrent submit inserted first; the loop picks its invoice up
@@ -313,8 +339,9 @@ def start_purchase(*, phone_number: str, email: str, bundle, amount_mnt: int, de
 def _owners_invoice(owner: PurchaseOwner, customer, bundle, topup_iccid: str) -> Invoice | None:
     if owner.is_idempotency_key:
         return Invoice.objects.filter(owner_key=owner.key).first()
-    return Invoice.objects.filter(owner_key=owner.key, customer=customer, bundle=bundle, topup_iccid=topup_iccid,
-                                  status=Status.PENDING).first()
+    return Invoice.objects.filter(
+        owner_key=owner.key, customer=customer, bundle=bundle, topup_iccid=topup_iccid, status=Status.PENDING
+    ).first()
 
 
 def enforce_open_invoice_caps(*, phone_number: str, email: str, client_address: str | None) -> None:
@@ -327,8 +354,11 @@ def enforce_open_invoice_caps(*, phone_number: str, email: str, client_address: 
         "total": int(getattr(settings, "PAYMENTS_MAX_OPEN_INVOICES_TOTAL", 1000)),
     }
     open_invoices = Invoice.objects.filter(status=Status.PENDING, expires_at__gt=_now())
-    counted = {"total": Count("id"), "phone": Count("id", filter=Q(customer__phone_number=phone_number)),
-               "email": Count("id", filter=Q(customer__email=email))}
+    counted = {
+        "total": Count("id"),
+        "phone": Count("id", filter=Q(customer__phone_number=phone_number)),
+        "email": Count("id", filter=Q(customer__email=email)),
+    }
     if client_address:
         counted["address"] = Count("id", filter=Q(client_address=client_address))
     counts = open_invoices.aggregate(**counted)
@@ -346,9 +376,7 @@ def enforce_open_invoice_caps(*, phone_number: str, email: str, client_address: 
 
 def _reusable(invoice: Invoice, amount_mnt: int) -> bool:
     return (
-        invoice.is_payable
-        and invoice.amount_mnt == amount_mnt
-        and invoice.expires_at - _now() >= REUSE_MIN_REMAINING
+        invoice.is_payable and invoice.amount_mnt == amount_mnt and invoice.expires_at - _now() >= REUSE_MIN_REMAINING
     )
 
 
@@ -379,8 +407,9 @@ def validate_with_esimgo(bundle, topup_iccid: str = "") -> dict:
     result = cache.get(cache_key)
     try:
         if result is None:
-            result = esimgo.ESIMGoClient(shopper=True).create_order(bundle.name, validate=True,
-                                                                    iccid=topup_iccid or None)
+            result = esimgo.ESIMGoClient(shopper=True).create_order(
+                bundle.name, validate=True, iccid=topup_iccid or None
+            )
             if isinstance(result, dict) and result.get("valid") is not False:
                 cache.set(cache_key, result, int(getattr(settings, "ESIMGO_VALIDATION_CACHE_SECONDS", 60)))
     except esimgo.ESIMGoError as exc:
@@ -388,7 +417,9 @@ def validate_with_esimgo(bundle, topup_iccid: str = "") -> dict:
         logger.warning("eSIM Go validate for %s failed: %r", bundle.name, exc)
         if permanent_refusal:
             raise InvalidPurchase(_("This package cannot be bought right now."), field="packageCode") from exc
-        raise ProviderUnavailable(_("The eSIM provider is not reachable right now. Please try again in a minute.")) from exc
+        raise ProviderUnavailable(
+            _("The eSIM provider is not reachable right now. Please try again in a minute.")
+        ) from exc
     if not isinstance(result, dict) or result.get("valid") is False:
         raise InvalidPurchase(_("This package cannot be bought right now."), field="packageCode")
     total = result.get("total")
@@ -407,23 +438,47 @@ def validate_with_esimgo(bundle, topup_iccid: str = "") -> dict:
     return result
 
 
-def _insert_invoice(*, customer, bundle, amount_mnt, description, topup_iccid, company_register, language, actor,
-                    owner: PurchaseOwner | None = None, client_address: str | None = None):
+def _insert_invoice(
+    *,
+    customer,
+    bundle,
+    amount_mnt,
+    description,
+    topup_iccid,
+    company_register,
+    language,
+    actor,
+    owner: PurchaseOwner | None = None,
+    client_address: str | None = None,
+):
     invoice_id = uuid.uuid4()
     ttl = timedelta(minutes=getattr(settings, "QPAY_INVOICE_TTL_MINUTES", 30))
     now = _now()
     try:
         with transaction.atomic():
             invoice = Invoice.objects.create(
-                id=invoice_id, customer=customer, bundle=bundle, topup_iccid=topup_iccid, amount_mnt=amount_mnt,
-                description=(description or "")[:255], company_register=company_register, language=language[:8],
-                sender_invoice_no=new_sender_invoice_no(), expires_at=now + ttl,
-                owner_key=owner.key if owner else "", request_fingerprint=owner.fingerprint if owner else "",
-                client_address=client_address, next_check_at=schedules.first_check_at(now, now + ttl),
+                id=invoice_id,
+                customer=customer,
+                bundle=bundle,
+                topup_iccid=topup_iccid,
+                amount_mnt=amount_mnt,
+                description=(description or "")[:255],
+                company_register=company_register,
+                language=language[:8],
+                sender_invoice_no=new_sender_invoice_no(),
+                expires_at=now + ttl,
+                owner_key=owner.key if owner else "",
+                request_fingerprint=owner.fingerprint if owner else "",
+                client_address=client_address,
+                next_check_at=schedules.first_check_at(now, now + ttl),
             )
             InvoiceTransition.objects.create(
-                invoice=invoice, from_status="", to_status=Status.PENDING, name="open",
-                cause="purchase started", actor=actor[:150],
+                invoice=invoice,
+                from_status="",
+                to_status=Status.PENDING,
+                name="open",
+                cause="purchase started",
+                actor=actor[:150],
             )
     except IntegrityError:
         return None
@@ -450,12 +505,14 @@ def _create_at_qpay(invoice: Invoice, *, actor: str) -> Invoice:
             amount=invoice.amount_mnt,
             description=qpay_description(invoice),
             callback_url=callback_url(invoice),
-            lines=[{
-                "sender_product_code": invoice.bundle.name[:45],
-                "line_description": qpay_description(invoice),
-                "line_quantity": 1,
-                "line_unit_price": invoice.amount_mnt,
-            }],
+            lines=[
+                {
+                    "sender_product_code": invoice.bundle.name[:45],
+                    "line_description": qpay_description(invoice),
+                    "line_quantity": 1,
+                    "line_unit_price": invoice.amount_mnt,
+                }
+            ],
         )
     except QPayError as exc:
         logger.error("QPay invoice creation failed for %s: %s", invoice.pk, exc)
@@ -463,9 +520,17 @@ def _create_at_qpay(invoice: Invoice, *, actor: str) -> Invoice:
             locked = _locked(invoice.pk)
             if locked.status == Status.PENDING:
                 _transition(locked, "cancel", cause=f"QPay invoice creation failed: {exc}", actor="system")
-        raise ProviderUnavailable(_("The payment service is not reachable right now. Please try again in a minute.")) from exc
-    stored = {"qpay_invoice_id": created.invoice_id, "qr_text": created.qr_text, "qr_image": created.qr_image,
-              "short_url": created.short_url[:255], "bank_urls": created.urls, "updated_at": _now()}
+        raise ProviderUnavailable(
+            _("The payment service is not reachable right now. Please try again in a minute.")
+        ) from exc
+    stored = {
+        "qpay_invoice_id": created.invoice_id,
+        "qr_text": created.qr_text,
+        "qr_image": created.qr_image,
+        "short_url": created.short_url[:255],
+        "bank_urls": created.urls,
+        "updated_at": _now(),
+    }
     # One conditional UPDATE, not lock + save: the database decides in a single round trip whether
     # the row is still PENDING (the stale-row sweep may have cancelled it while QPay was slow; that
     # cancel holds the row lock, so exactly one of the two wins, as with select_for_update).
@@ -538,8 +603,16 @@ def cancel_invoice(invoice_id, *, cause: str, actor: str) -> Invoice:
 
 # --- Verification ---------------------------------------------------------------------------
 
-def verify_invoice_payment(invoice_id, *, cause: str, actor: str, raise_transient: bool = False,
-                           recheck_paid: bool = False, client: QPayClient | None = None) -> Verification:
+
+def verify_invoice_payment(
+    invoice_id,
+    *,
+    cause: str,
+    actor: str,
+    raise_transient: bool = False,
+    recheck_paid: bool = False,
+    client: QPayClient | None = None,
+) -> Verification:
     """The one verification path (callback, retry task, status poll, staff).
 
     Order of work (seed 004): idempotency first → ask QPay payment/check with OUR stored QPay
@@ -548,8 +621,9 @@ def verify_invoice_payment(invoice_id, *, cause: str, actor: str, raise_transien
     `recheck_paid` asks QPay even for a PAID invoice (to notice a second payment).
     """
     bind_log_context(invoice_id=invoice_id)
-    result = _verify(invoice_id, cause=cause, actor=actor, raise_transient=raise_transient,
-                     recheck_paid=recheck_paid, client=client)
+    result = _verify(
+        invoice_id, cause=cause, actor=actor, raise_transient=raise_transient, recheck_paid=recheck_paid, client=client
+    )
     metrics.payment_checked(result.outcome)
     return result
 
@@ -563,8 +637,13 @@ def _verify(invoice_id, *, cause, actor, raise_transient, recheck_paid, client) 
     try:
         client = client or QPayClient()
         checks = [client.check_payment(qpay_id) for qpay_id in _qpay_ids(invoice)]
-        check = checks[0] if len(checks) == 1 else PaymentCheck(
-            count=sum(c.count for c in checks), paid_amount=None, rows=[r for c in checks for r in c.rows])
+        check = (
+            checks[0]
+            if len(checks) == 1
+            else PaymentCheck(
+                count=sum(c.count for c in checks), paid_amount=None, rows=[r for c in checks for r in c.rows]
+            )
+        )
     except QPayError as exc:
         logger.warning("QPay payment/check for invoice %s failed: %s", invoice.pk, exc)
         if raise_transient and exc.transient:
@@ -617,8 +696,14 @@ def _clear_short_payment_flag(invoice: Invoice, paid, *, actor: str) -> None:
         return
     reason = f"total complete: {paid} MNT of {invoice.amount_mnt} MNT"
     _save(invoice, needs_staff_attention=False, staff_attention_reason="")
-    InvoiceTransition.objects.create(invoice=invoice, from_status=invoice.status, to_status=invoice.status,
-                                     name="clear_staff_flag", cause=reason, actor=actor[:150])
+    InvoiceTransition.objects.create(
+        invoice=invoice,
+        from_status=invoice.status,
+        to_status=invoice.status,
+        name="clear_staff_flag",
+        cause=reason,
+        actor=actor[:150],
+    )
     logger.info("invoice %s: staff flag cleared (%s)", invoice.pk, reason)
 
 
@@ -641,7 +726,9 @@ def _record_payments(invoice: Invoice, rows) -> None:
     ours = set(_qpay_ids(invoice))
     for row in rows:
         if row.object_id and row.object_id not in ours:
-            logger.warning("QPay row %s belongs to %s, not %s; ignored", row.payment_id, row.object_id, invoice.qpay_invoice_id)
+            logger.warning(
+                "QPay row %s belongs to %s, not %s; ignored", row.payment_id, row.object_id, invoice.qpay_invoice_id
+            )
             continue
         paid_at = parse_datetime(row.payment_date) if row.payment_date else None
         if paid_at is not None and timezone.is_naive(paid_at):
@@ -649,8 +736,13 @@ def _record_payments(invoice: Invoice, rows) -> None:
         payment, created = Payment.objects.get_or_create(
             qpay_payment_id=row.payment_id,
             defaults={
-                "invoice": invoice, "status": row.status[:16], "amount": row.amount, "currency": row.currency[:3],
-                "payment_type": row.payment_type[:16], "paid_at": paid_at, "raw": row.raw,
+                "invoice": invoice,
+                "status": row.status[:16],
+                "amount": row.amount,
+                "currency": row.currency[:3],
+                "payment_type": row.payment_type[:16],
+                "paid_at": paid_at,
+                "raw": row.raw,
             },
         )
         if created:
@@ -685,6 +777,7 @@ def _schedule_ebarimt(invoice: Invoice) -> None:
 
 # --- Expiry and scheduling --------------------------------------------------------------------
 
+
 def expire_invoice(invoice_id, *, actor: str = "task", client: QPayClient | None = None) -> str:
     """At expiry: one last check, cancel at QPay, then PENDING → EXPIRED.
 
@@ -698,8 +791,9 @@ def expire_invoice(invoice_id, *, actor: str = "task", client: QPayClient | None
         return "NOT_DUE"
     cancelled_at_qpay = None
     if invoice.qpay_invoice_id:
-        result = verify_invoice_payment(invoice.pk, cause="final check at expiry", actor=actor, raise_transient=True,
-                                        client=client)
+        result = verify_invoice_payment(
+            invoice.pk, cause="final check at expiry", actor=actor, raise_transient=True, client=client
+        )
         if result.outcome in (PAID, DUPLICATE):
             return result.invoice.status
         try:
@@ -709,8 +803,13 @@ def expire_invoice(invoice_id, *, actor: str = "task", client: QPayClient | None
                 raise
             if exc.code == "INVOICE_PAID":
                 # Paid between our check and the cancel: verify again; the payment wins.
-                result = verify_invoice_payment(invoice.pk, cause="QPay refused cancel: INVOICE_PAID", actor=actor,
-                                                raise_transient=True, client=client)
+                result = verify_invoice_payment(
+                    invoice.pk,
+                    cause="QPay refused cancel: INVOICE_PAID",
+                    actor=actor,
+                    raise_transient=True,
+                    client=client,
+                )
                 if result.outcome in (PAID, DUPLICATE):
                     return result.invoice.status
             logger.error("QPay refused to cancel invoice %s: %s; expiring locally", invoice.pk, exc)
@@ -792,9 +891,14 @@ def enqueue_check(invoice_id, *, cause: str, countdown: int = 0, recheck_paid: b
     from payments.tasks import check_invoice_payment_task
 
     if not _eager():
-        transaction.on_commit(lambda: check_invoice_payment_task.apply_async(
-            args=[str(invoice_id)], kwargs={"cause": cause, "recheck_paid": recheck_paid}, countdown=countdown,
-        ), robust=True)  # broker down: the database schedule's sweep checks it instead
+        transaction.on_commit(
+            lambda: check_invoice_payment_task.apply_async(
+                args=[str(invoice_id)],
+                kwargs={"cause": cause, "recheck_paid": recheck_paid},
+                countdown=countdown,
+            ),
+            robust=True,
+        )  # broker down: the database schedule's sweep checks it instead
         return
     if countdown:
         return
@@ -808,7 +912,9 @@ def enqueue_expiry(invoice_id) -> None:
     from payments.tasks import expire_invoice_task
 
     if not _eager():
-        transaction.on_commit(lambda: expire_invoice_task.delay(str(invoice_id)), robust=True)  # the sweep expires it too
+        transaction.on_commit(
+            lambda: expire_invoice_task.delay(str(invoice_id)), robust=True
+        )  # the sweep expires it too
         return
     try:
         expire_invoice(invoice_id, actor="task")

@@ -3,6 +3,7 @@
 `purchase_started`: a shopper's checkout (or top-up) produced `invoice` in `request`; sent
 after the invoice exists, outside any transaction. kwargs: request, invoice.
 """
+
 from django.core.exceptions import ImproperlyConfigured
 from django.dispatch import Signal
 

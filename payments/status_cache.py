@@ -16,6 +16,7 @@ stored) and `orders.models.Order.apply_transition` (delivered / needs attention 
 
 A cache fault never breaks the page: the status is then read from the database as before.
 """
+
 import hashlib
 import logging
 import time

@@ -3,6 +3,7 @@ re-check state under the invoice row lock, so a re-run changes nothing.
 
 Services are imported inside each task: this module is imported when Celery loads its apps,
 before Django's app registry may be ready for the models the services import."""
+
 import logging
 
 from celery import shared_task
@@ -47,7 +48,11 @@ def check_invoice_payment_task(invoice_id: str, cause: str = "scheduled check", 
     from payments.services import task_qpay_client, verify_invoice_payment
 
     result = verify_invoice_payment(
-        invoice_id, cause=cause, actor="task", raise_transient=True, recheck_paid=recheck_paid,
+        invoice_id,
+        cause=cause,
+        actor="task",
+        raise_transient=True,
+        recheck_paid=recheck_paid,
         client=task_qpay_client(),
     )
     schedules.check_done(invoice_id)
@@ -95,5 +100,6 @@ def sweep_ebarimt_task() -> dict:
     from payments import ebarimt
 
     return ebarimt.sweep() if ebarimt.enabled() else {}
+
 
 # Periodic tasks are registered in one place: esimshop/beat.py.

@@ -1,4 +1,5 @@
 """Checkout pages, the payment page and QPay's callback."""
+
 import logging
 from urllib.parse import urlencode
 
@@ -57,14 +58,21 @@ def checkout(request, bundle_name):
             data = form.cleaned_data
             if data["amount"] != bundle.price_mnt:
                 form = _repriced_form(request.POST, bundle)
-                form.add_error(None, _("The price changed to %(price)s₮. Please check and confirm again.")
-                               % {"price": f"{bundle.price_mnt:,}"})
+                form.add_error(
+                    None,
+                    _("The price changed to %(price)s₮. Please check and confirm again.")
+                    % {"price": f"{bundle.price_mnt:,}"},
+                )
             else:
                 try:
                     invoice = services.start_purchase(
-                        phone_number=data["phone_number"], email=data["email"], bundle=bundle,
-                        amount_mnt=bundle.price_mnt, company_register=data["company_register"],
-                        language=get_language() or "mn", owner=session_owner(request),
+                        phone_number=data["phone_number"],
+                        email=data["email"],
+                        bundle=bundle,
+                        amount_mnt=bundle.price_mnt,
+                        company_register=data["company_register"],
+                        language=get_language() or "mn",
+                        owner=session_owner(request),
                         client_address=client_ip_or_none(request),
                     )
                 except services.PurchaseError as exc:
@@ -80,20 +88,32 @@ def checkout(request, bundle_name):
                 # The hidden price check came back missing or garbled: an error on a hidden field is
                 # shown nowhere, so show the current price and ask for a confirmation instead.
                 form = _repriced_form(request.POST, bundle)
-                form.add_error(None, _("The price changed to %(price)s₮. Please check and confirm again.")
-                               % {"price": f"{bundle.price_mnt:,}"})
+                form.add_error(
+                    None,
+                    _("The price changed to %(price)s₮. Please check and confirm again.")
+                    % {"price": f"{bundle.price_mnt:,}"},
+                )
             status = 400
     else:
         contact = request.session.get(SESSION_CONTACT) or {}
-        form = CheckoutForm(initial={"amount": bundle.price_mnt, "phone_number": contact.get("phone_number", ""),
-                                     "email": contact.get("email", "")})
+        form = CheckoutForm(
+            initial={
+                "amount": bundle.price_mnt,
+                "phone_number": contact.get("phone_number", ""),
+                "email": contact.get("email", ""),
+            }
+        )
     return render(request, "payments/checkout.html", _checkout_context(bundle, form), status=status)
 
 
 def _checkout_context(bundle, form):
     form.mark_invalid_fields()
-    return {"bundle": bundle, "plan": bundle_label(bundle), "form": form,
-            "not_for_sale": None if balance.can_cover(bundle) else balance.NOT_FOR_SALE_MESSAGE}
+    return {
+        "bundle": bundle,
+        "plan": bundle_label(bundle),
+        "form": form,
+        "not_for_sale": None if balance.can_cover(bundle) else balance.NOT_FOR_SALE_MESSAGE,
+    }
 
 
 def _repriced_form(data, bundle):
@@ -107,8 +127,9 @@ def _repriced_form(data, bundle):
 @require_http_methods(["GET", "POST"])
 def pay(request, token):
     """The payment page; its URL's token (given only to the creator) is the capability."""
-    allowed, retry_after = allow("pay-page", client_address(request),
-                                 limit=getattr(settings, "PAYMENTS_PAY_PAGE_RATE_LIMIT_PER_MINUTE", 60))
+    allowed, retry_after = allow(
+        "pay-page", client_address(request), limit=getattr(settings, "PAYMENTS_PAY_PAGE_RATE_LIMIT_PER_MINUTE", 60)
+    )
     if not allowed:
         response = HttpResponse(_("Too many requests. Slow down."), status=429, content_type="text/plain")
         response["Retry-After"] = str(retry_after)
@@ -160,8 +181,10 @@ def _pay_action(request, invoice):
     action = request.POST.get("action", "")
     here = payment_path(invoice)
     if action == "restart":
-        request.session[SESSION_CONTACT] = {"phone_number": invoice.customer.phone_number,
-                                            "email": invoice.customer.email}
+        request.session[SESSION_CONTACT] = {
+            "phone_number": invoice.customer.phone_number,
+            "email": invoice.customer.email,
+        }
         return redirect("payments:checkout", invoice.bundle.name)
     try:
         if action == "remainder":
@@ -207,8 +230,11 @@ def qpay_callback(request, invoice_id):
     if not services.is_valid_callback_token(invoice_id, request.GET.get("token")):
         # Only failures count against an address, so QPay's own (authentic) callbacks are never
         # refused for sharing an address with someone guessing.
-        allowed, retry_after = allow("callback-bad-token", client_address(request),
-                                     limit=getattr(settings, "PAYMENTS_CALLBACK_BAD_TOKEN_RATE_LIMIT_PER_MINUTE", 60))
+        allowed, retry_after = allow(
+            "callback-bad-token",
+            client_address(request),
+            limit=getattr(settings, "PAYMENTS_CALLBACK_BAD_TOKEN_RATE_LIMIT_PER_MINUTE", 60),
+        )
         if not allowed:
             return _too_many(retry_after)
         logger.warning("QPay callback for %s with a missing/wrong token from %s", invoice_id, client_address(request))
@@ -228,8 +254,9 @@ def qpay_callback(request, invoice_id):
     )
     # Each authentic callback costs a QPay payment/check: a replayed callback URL must not turn
     # into a flood against QPay. Generous: QPay sends one per payment; retries and bursts fit.
-    allowed, retry_after = allow("callback", str(invoice_id),
-                                 limit=getattr(settings, "PAYMENTS_CALLBACK_RATE_LIMIT_PER_INVOICE_PER_MINUTE", 120))
+    allowed, retry_after = allow(
+        "callback", str(invoice_id), limit=getattr(settings, "PAYMENTS_CALLBACK_RATE_LIMIT_PER_INVOICE_PER_MINUTE", 120)
+    )
     if not allowed:
         logger.warning("QPay callbacks for %s over the per-invoice limit; stored, refused with 429", invoice_id)
         inbox.mark_callback_rate_limited(callback)

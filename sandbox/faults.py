@@ -4,6 +4,7 @@ fault spec, consumed one request at a time. Each sandbox documents its own endpo
 Consumption is a cache read-modify-write: exact within one process, approximate when several
 processes race on the same fault, which chaos tests don't rely on.
 """
+
 from django.core.cache import cache
 
 

@@ -5,6 +5,7 @@ published in one language only. Bodies are plain text (shopinfo.text renders the
 line = paragraph, "## " = heading, "- " = list item, URLs become links); no HTML from the
 admin reaches a page.
 """
+
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import get_language

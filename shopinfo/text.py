@@ -3,6 +3,7 @@
 Everything is escaped first; only our own tags are added (and links made by Django's urlize),
 so a help page can never carry a script, whatever is typed in the admin.
 """
+
 from django.utils.html import escape, urlize
 from django.utils.safestring import SafeString, mark_safe
 

@@ -1,5 +1,6 @@
 """Help and policy pages (/help/...), edited by staff in the admin. Not page-cached: one or two
 small queries, and an edit must show at once."""
+
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe

@@ -1,5 +1,6 @@
 """Admin for the staff console: audit log, reconciliation runs (run, view, CSV) and mismatches;
 the payments and orders admins are staff/admin_payments.py and staff/admin_orders.py."""
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -28,15 +29,27 @@ class StaffActionAdmin(ReadOnlyAdmin):
     search_fields = ("username", "action", "object_id", "object_repr", "message", "details")
     date_hierarchy = "created_at"
     list_select_related = ("content_type",)
-    fields = ("created_at", "user", "username", "action", "content_type", "object_id", "object_repr", "outcome",
-              "message", "details")
+    fields = (
+        "created_at",
+        "user",
+        "username",
+        "action",
+        "content_type",
+        "object_id",
+        "object_repr",
+        "outcome",
+        "message",
+        "details",
+    )
     readonly_fields = fields
 
     @admin.display(description=gettext_lazy("object"))
     def object_link(self, obj):
         if obj.content_type_id and obj.object_id:
             try:
-                url = reverse(f"admin:{obj.content_type.app_label}_{obj.content_type.model}_change", args=[obj.object_id])
+                url = reverse(
+                    f"admin:{obj.content_type.app_label}_{obj.content_type.model}_change", args=[obj.object_id]
+                )
             except Exception:  # noqa: BLE001 - a model without admin: show the text only
                 return obj.object_repr
             return format_html('<a href="{}">{}</a>', url, obj.object_repr)
@@ -45,8 +58,9 @@ class StaffActionAdmin(ReadOnlyAdmin):
 
 class RunForm(forms.Form):
     first = forms.DateField(label=gettext_lazy("First day"), widget=forms.DateInput(attrs={"type": "date"}))
-    last = forms.DateField(label=gettext_lazy("Last day (inclusive)"), required=False,
-                           widget=forms.DateInput(attrs={"type": "date"}))
+    last = forms.DateField(
+        label=gettext_lazy("Last day (inclusive)"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     def clean(self):
         data = super().clean()
@@ -59,14 +73,22 @@ class RunForm(forms.Form):
 
 
 class ResolveForm(forms.Form):
-    note = forms.CharField(label=gettext_lazy("How was it resolved?"), max_length=500,
-                           widget=forms.Textarea(attrs={"rows": 3}))
+    note = forms.CharField(
+        label=gettext_lazy("How was it resolved?"), max_length=500, widget=forms.Textarea(attrs={"rows": 3})
+    )
 
 
 @admin.register(ReconciliationRun)
 class ReconciliationRunAdmin(ReadOnlyAdmin):
-    list_display = ("__str__", "started_at", "actor", "qpay_payment_count", "esimgo_order_count", "mismatch_count",
-                    "csv_link")
+    list_display = (
+        "__str__",
+        "started_at",
+        "actor",
+        "qpay_payment_count",
+        "esimgo_order_count",
+        "mismatch_count",
+        "csv_link",
+    )
     list_filter = ("status",)
     date_hierarchy = "started_at"
 
@@ -85,7 +107,9 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
 
     @admin.display(description="CSV")
     def csv_link(self, obj):
-        return format_html('<a href="{}">{}</a>', reverse("admin:staff_reconciliationrun_csv", args=[obj.pk]), _("download"))
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:staff_reconciliationrun_csv", args=[obj.pk]), _("download")
+        )
 
     def run_view(self, request):
         if not self.has_add_permission(request):
@@ -94,14 +118,18 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
         if request.method == "POST" and form.is_valid():
             first, last = form.cleaned_data["first"], form.cleaned_data.get("last") or form.cleaned_data["first"]
             try:
-                run = services.run_reconciliation(first, last, actor=f"staff:{request.user.get_username()}",
-                                                  user=request.user)
+                run = services.run_reconciliation(
+                    first, last, actor=f"staff:{request.user.get_username()}", user=request.user
+                )
             except services.ReconciliationError as exc:
                 messages.error(request, str(exc))
             else:
                 level = messages.SUCCESS if run.status == ReconciliationRun.Status.COMPLETE else messages.WARNING
-                messages.add_message(request, level, _("Reconciliation %(run)s: %(count)s mismatches.")
-                                     % {"run": run, "count": run.mismatch_count})
+                messages.add_message(
+                    request,
+                    level,
+                    _("Reconciliation %(run)s: %(count)s mismatches.") % {"run": run, "count": run.mismatch_count},
+                )
                 return HttpResponseRedirect(reverse("admin:staff_reconciliationrun_change", args=[run.pk]))
         context = {
             **self.admin_site.each_context(request),
@@ -116,7 +144,9 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
             raise PermissionDenied
         run = get_object_or_404(ReconciliationRun, pk=pk)
         response = HttpResponse(reconciliation_csv(run), content_type="text/csv; charset=utf-8")
-        name = f"reconciliation-{run.period_start}" + (f"-to-{run.period_end}" if run.period_end != run.period_start else "")
+        name = f"reconciliation-{run.period_start}" + (
+            f"-to-{run.period_end}" if run.period_end != run.period_start else ""
+        )
         response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
         return response
 
@@ -124,7 +154,9 @@ class ReconciliationRunAdmin(ReadOnlyAdmin):
         run = get_object_or_404(ReconciliationRun, pk=object_id)
         if not self.has_view_permission(request, run):
             raise PermissionDenied
-        mismatches = list(run.mismatches.select_related("invoice", "order").order_by("resolved_at", "day", "kind", "id"))
+        mismatches = list(
+            run.mismatches.select_related("invoice", "order").order_by("resolved_at", "day", "kind", "id")
+        )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -161,15 +193,34 @@ class ReconciliationMismatchAdmin(ReadOnlyAdmin):
     list_filter = (OpenFilter, "kind", "day")
     search_fields = ("detail", "qpay_payment_id", "qpay_invoice_id", "esimgo_order_reference", "fingerprint")
     date_hierarchy = "day"
-    fields = ("kind", "day", "detail", "invoice", "order", "qpay_payment_id", "qpay_invoice_id", "esimgo_order_reference",
-              "expected_amount", "actual_amount", "currency", "first_seen_at", "last_seen_at", "resolved_at",
-              "resolved_by", "resolution_note", "fingerprint")
+    fields = (
+        "kind",
+        "day",
+        "detail",
+        "invoice",
+        "order",
+        "qpay_payment_id",
+        "qpay_invoice_id",
+        "esimgo_order_reference",
+        "expected_amount",
+        "actual_amount",
+        "currency",
+        "first_seen_at",
+        "last_seen_at",
+        "resolved_at",
+        "resolved_by",
+        "resolution_note",
+        "fingerprint",
+    )
     readonly_fields = fields
 
     def get_urls(self):
         return [
-            path("<int:pk>/resolve/", self.admin_site.admin_view(self.resolve_view),
-                 name="staff_reconciliationmismatch_resolve"),
+            path(
+                "<int:pk>/resolve/",
+                self.admin_site.admin_view(self.resolve_view),
+                name="staff_reconciliationmismatch_resolve",
+            ),
         ] + super().get_urls()
 
     @admin.display(description=gettext_lazy("fix"))
@@ -181,8 +232,11 @@ class ReconciliationMismatchAdmin(ReadOnlyAdmin):
     def state(self, obj):
         if obj.resolved_at:
             return _("resolved by %(who)s") % {"who": obj.resolved_by}
-        return format_html('<a href="{}">{}</a>', reverse("admin:staff_reconciliationmismatch_resolve", args=[obj.pk]),
-                           _("mark resolved…"))
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:staff_reconciliationmismatch_resolve", args=[obj.pk]),
+            _("mark resolved…"),
+        )
 
     def resolve_view(self, request, pk):
         if not request.user.has_perm("staff.change_reconciliationmismatch"):

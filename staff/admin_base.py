@@ -1,5 +1,6 @@
 """Read-only admin bases shared by every app's admin: provider records and history are viewed,
 never edited through the admin (editing would corrupt the record), not even by a superuser."""
+
 from django.contrib import admin
 
 

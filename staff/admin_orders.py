@@ -1,4 +1,5 @@
 """Orders admin: read-only history; state changes only through staff actions (staff/actions.py)."""
+
 from datetime import timedelta
 
 from django.contrib import admin
@@ -58,8 +59,12 @@ class NeedsAttentionFilter(admin.SimpleListFilter):
             return queryset
         # Three small sets, each found by its own index, then united: one OR across the invoice
         # join would make PostgreSQL scan every order (seconds with a million of them).
-        stuck = Q(status__in=[Order.Status.PAID, Order.Status.PROVISIONING], created_at__lt=timezone.now() - STUCK_AFTER)
-        ids = set(Order.objects.filter(Q(status=Order.Status.NEEDS_ATTENTION) | stuck).order_by().values_list("pk", flat=True))
+        stuck = Q(
+            status__in=[Order.Status.PAID, Order.Status.PROVISIONING], created_at__lt=timezone.now() - STUCK_AFTER
+        )
+        ids = set(
+            Order.objects.filter(Q(status=Order.Status.NEEDS_ATTENTION) | stuck).order_by().values_list("pk", flat=True)
+        )
         ids.update(Order.objects.filter(invoice__needs_staff_attention=True).order_by().values_list("pk", flat=True))
         return queryset.filter(pk__in=ids)
 
@@ -75,8 +80,12 @@ class CountryFilter(admin.SimpleListFilter):
 
         # EXISTS per bundle (one probe of the orders' bundle index each), not a join of every order.
         sold = Exists(Order.objects.filter(bundle_id=OuterRef("bundle_id")))
-        codes = (BundleCountry.objects.filter(sold, kind=BundleCountry.Kind.BASE)
-                 .values_list("country_id", flat=True).distinct().order_by("country_id"))
+        codes = (
+            BundleCountry.objects.filter(sold, kind=BundleCountry.Kind.BASE)
+            .values_list("country_id", flat=True)
+            .distinct()
+            .order_by("country_id")
+        )
         from django_countries import countries
 
         return [(code, f"{countries.name(code)} ({code})") for code in codes]
@@ -86,45 +95,90 @@ class CountryFilter(admin.SimpleListFilter):
             return queryset
         from catalog.models import BundleCountry
 
-        bundles = BundleCountry.objects.filter(kind=BundleCountry.Kind.BASE, country_id=self.value()).values("bundle_id")
+        bundles = BundleCountry.objects.filter(kind=BundleCountry.Kind.BASE, country_id=self.value()).values(
+            "bundle_id"
+        )
         return queryset.filter(bundle_id__in=bundles)
 
 
 @admin.register(Order)
 class OrderAdmin(ScaleSafeAdminMixin, ReadOnlyAdmin):
-    list_display = ("public_id", "status", "kind", "phone", "email", "bundle", "iccid", "amount", "created_at",
-                    "delivered_at")
+    list_display = (
+        "public_id",
+        "status",
+        "kind",
+        "phone",
+        "email",
+        "bundle",
+        "iccid",
+        "amount",
+        "created_at",
+        "delivered_at",
+    )
     list_filter = (NeedsAttentionFilter, "status", "kind", CountryFilter, "created_at")
     list_select_related = ("customer", "bundle", "esim", "invoice")
     # No date_hierarchy: its year links come from SELECT DISTINCT date_trunc(...) over the whole
     # table (200 ms at 100k rows, seconds at 1M); the created_at list filter covers the same need.
     search_fields = (
-        "=public_id", "=customer__phone_number", "customer__email", "=esim__iccid", "=topup_iccid",
-        "=invoice__qpay_invoice_id", "=invoice__sender_invoice_no", "=invoice__payments__qpay_payment_id",
-        "=esimgo_order_reference", "=attempts__esimgo_order_reference",
+        "=public_id",
+        "=customer__phone_number",
+        "customer__email",
+        "=esim__iccid",
+        "=topup_iccid",
+        "=invoice__qpay_invoice_id",
+        "=invoice__sender_invoice_no",
+        "=invoice__payments__qpay_payment_id",
+        "=esimgo_order_reference",
+        "=attempts__esimgo_order_reference",
     )
     search_lookups = {  # staff/search.py: each tried on its own index
         "phone": ["customer__phone_number"],
         "partial_phone": ["customer__phone_number__contains"],
         "email": ["customer__email__icontains"],
         "long_number": ["esim__iccid", "topup_iccid", "invoice__payments__qpay_payment_id"],
-        "uuid": ["public_id", "invoice_id", "invoice__qpay_invoice_id", "esimgo_order_reference",
-                 "attempts__esimgo_order_reference"],
-        "text": ["invoice__qpay_invoice_id", "invoice__payments__qpay_payment_id", "esimgo_order_reference",
-                 "attempts__esimgo_order_reference", "customer__email__icontains"],
+        "uuid": [
+            "public_id",
+            "invoice_id",
+            "invoice__qpay_invoice_id",
+            "esimgo_order_reference",
+            "attempts__esimgo_order_reference",
+        ],
+        "text": [
+            "invoice__qpay_invoice_id",
+            "invoice__payments__qpay_payment_id",
+            "esimgo_order_reference",
+            "attempts__esimgo_order_reference",
+            "customer__email__icontains",
+        ],
         "upper_text": ["invoice__sender_invoice_no"],
     }
     search_help_text = _("Phone, e-mail, ICCID, QPay invoice or payment id, eSIM Go order reference, order id.")
-    fields = ("public_id", "status", "kind", "bundle", "customer", "invoice", "esim", "topup_iccid", "language",
-              "esimgo_order_reference", "esimgo_order", "attention_reason", "created_at", "updated_at", "delivered_at")
+    fields = (
+        "public_id",
+        "status",
+        "kind",
+        "bundle",
+        "customer",
+        "invoice",
+        "esim",
+        "topup_iccid",
+        "language",
+        "esimgo_order_reference",
+        "esimgo_order",
+        "attention_reason",
+        "created_at",
+        "updated_at",
+        "delivered_at",
+    )
     readonly_fields = fields
     inlines = [OrderTransitionInline, ProvisioningAttemptInline, EmailLogInline]
     change_form_template = "staff/admin/purchase_change_form.html"
     actions = ["retry_provisioning", "buy_again"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("customer", "bundle", "esim", "invoice",
-                                                             "invoice__customer")
+        return (
+            super().get_queryset(request).select_related("customer", "bundle", "esim", "invoice", "invoice__customer")
+        )
 
     @admin.display(description=_("phone"), ordering="customer__phone_number")
     def phone(self, obj):
@@ -162,8 +216,10 @@ class OrderAdmin(ScaleSafeAdminMixin, ReadOnlyAdmin):
     def has_retry_permission(self, request):
         return request.user.has_perm("orders.retry_provisioning")
 
-    @admin.action(description=_("Buy again at eSIM Go (risk: a second paid eSIM Go order if the first purchase "
-                                "appears late)"), permissions=["buy_again"])
+    @admin.action(
+        description=_("Buy again at eSIM Go (risk: a second paid eSIM Go order if the first purchase appears late)"),
+        permissions=["buy_again"],
+    )
     def buy_again(self, request, queryset):
         for order in queryset[:20]:
             result = staff_actions.buy_again(request.user, order.pk)
@@ -191,9 +247,13 @@ class ESimAdmin(IndexedSearchMixin, ReadOnlyAdmin):
     search_fields = ("=iccid", "=customer__phone_number", "customer__email")
     # The activation code is shown masked; finance (orders.reveal_activation_code) and superusers
     # reveal it through reveal_view, which records each reveal in the audit trail.
-    search_lookups = {"long_number": ["iccid"], "phone": ["customer__phone_number"],
-                      "partial_phone": ["customer__phone_number__contains"], "email": ["customer__email__icontains"],
-                      "text": ["customer__email__icontains"]}
+    search_lookups = {
+        "long_number": ["iccid"],
+        "phone": ["customer__phone_number"],
+        "partial_phone": ["customer__phone_number__contains"],
+        "email": ["customer__email__icontains"],
+        "text": ["customer__email__icontains"],
+    }
     fields = ("iccid", "activation_code", "smdp_address", "customer", "customer_ref_set_at", "created_at")
     readonly_fields = fields
     inlines = [OrderInline]
@@ -204,21 +264,37 @@ class ESimAdmin(IndexedSearchMixin, ReadOnlyAdmin):
         return format_html('{} <a href="{}">{}</a>', obj.masked_matching_id, url, _("Reveal (recorded)"))
 
     def get_urls(self):
-        return [path("<int:esim_id>/reveal/", self.admin_site.admin_view(self.reveal_view), name="orders_esim_reveal"),
-                *super().get_urls()]
+        return [
+            path("<int:esim_id>/reveal/", self.admin_site.admin_view(self.reveal_view), name="orders_esim_reveal"),
+            *super().get_urls(),
+        ]
 
     def reveal_view(self, request, esim_id):
         if not request.user.has_perm("orders.reveal_activation_code"):
             raise PermissionDenied
         esim = get_object_or_404(ESim, pk=esim_id)
         if request.method != "POST":
-            return TemplateResponse(request, "orders/admin/reveal_code.html",
-                                    {**self.admin_site.each_context(request), "esim": esim, "revealed": False,
-                                     "title": _("Reveal activation code")})
+            return TemplateResponse(
+                request,
+                "orders/admin/reveal_code.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "esim": esim,
+                    "revealed": False,
+                    "title": _("Reveal activation code"),
+                },
+            )
         record_staff_action(request.user, "esim.reveal_activation_code", esim)
-        response = TemplateResponse(request, "orders/admin/reveal_code.html",
-                                    {**self.admin_site.each_context(request), "esim": esim, "revealed": True,
-                                     "title": _("Reveal activation code")})
+        response = TemplateResponse(
+            request,
+            "orders/admin/reveal_code.html",
+            {
+                **self.admin_site.each_context(request),
+                "esim": esim,
+                "revealed": True,
+                "title": _("Reveal activation code"),
+            },
+        )
         response["Cache-Control"] = "private, no-store"
         return response
 

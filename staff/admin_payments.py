@@ -1,5 +1,6 @@
 """Payments admin: read-only records of what QPay said; changes only through staff actions
 (staff/actions.py: permission, service with row lock and guard, audit row)."""
+
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
@@ -31,9 +32,14 @@ class InvoiceInline(LinkedReadOnlyInline):
 class CustomerAdmin(ScaleSafeAdminMixin, ReadOnlyAdmin):
     list_display = ("phone_number", "email", "created_at")
     search_fields = ("=phone_number", "email", "=id", "orders__esim__iccid")
-    search_lookups = {"phone": ["phone_number"], "partial_phone": ["phone_number__contains"],
-                      "email": ["email__icontains"], "uuid": ["id"], "long_number": ["orders__esim__iccid"],
-                      "text": ["email__icontains"]}
+    search_lookups = {
+        "phone": ["phone_number"],
+        "partial_phone": ["phone_number__contains"],
+        "email": ["email__icontains"],
+        "uuid": ["id"],
+        "long_number": ["orders__esim__iccid"],
+        "text": ["email__icontains"],
+    }
     # No date_hierarchy: its year links come from SELECT DISTINCT date_trunc(...) over the whole
     # table (200 ms at 100k rows, seconds at 1M); the created_at list filter covers the same need.
     fields = ("id", "phone_number", "email", "created_at", "updated_at")
@@ -60,29 +66,53 @@ class NeedsStaffFilter(admin.SimpleListFilter):
 
 @admin.register(Invoice)
 class InvoiceAdmin(ScaleSafeAdminMixin, admin.ModelAdmin):
-    list_display = ("sender_invoice_no", "status", "amount_mnt", "paid_amount", "phone", "email", "bundle",
-                    "needs_staff_attention", "created_at")
+    list_display = (
+        "sender_invoice_no",
+        "status",
+        "amount_mnt",
+        "paid_amount",
+        "phone",
+        "email",
+        "bundle",
+        "needs_staff_attention",
+        "created_at",
+    )
     list_filter = ("status", NeedsStaffFilter, "needs_staff_attention", "created_at")
     list_select_related = ("customer", "bundle")
     # No date_hierarchy: its year links come from SELECT DISTINCT date_trunc(...) over the whole
     # table (200 ms at 100k rows, seconds at 1M); the created_at list filter covers the same need.
-    search_fields = ("=id", "sender_invoice_no", "=qpay_invoice_id", "=customer__phone_number", "customer__email",
-                     "=payments__qpay_payment_id", "=order__esim__iccid", "=order__esimgo_order_reference",
-                     "=topup_iccid")
+    search_fields = (
+        "=id",
+        "sender_invoice_no",
+        "=qpay_invoice_id",
+        "=customer__phone_number",
+        "customer__email",
+        "=payments__qpay_payment_id",
+        "=order__esim__iccid",
+        "=order__esimgo_order_reference",
+        "=topup_iccid",
+    )
     search_lookups = {  # staff/search.py: each tried on its own index
         "phone": ["customer__phone_number"],
         "partial_phone": ["customer__phone_number__contains"],
         "email": ["customer__email__icontains"],
         "long_number": ["payments__qpay_payment_id", "order__esim__iccid", "topup_iccid"],
         "uuid": ["id", "qpay_invoice_id", "order__esimgo_order_reference"],
-        "text": ["qpay_invoice_id", "payments__qpay_payment_id", "order__esimgo_order_reference",
-                 "customer__email__icontains"],
+        "text": [
+            "qpay_invoice_id",
+            "payments__qpay_payment_id",
+            "order__esimgo_order_reference",
+            "customer__email__icontains",
+        ],
         "upper_text": ["sender_invoice_no"],
     }
     raw_id_fields = ("customer", "bundle")
     # Only the staff flag is editable; everything else is QPay's record or the state machine's.
-    readonly_fields = [f.name for f in Invoice._meta.fields
-                       if f.name not in ("needs_staff_attention", "staff_attention_reason", "qr_image")]
+    readonly_fields = [
+        f.name
+        for f in Invoice._meta.fields
+        if f.name not in ("needs_staff_attention", "staff_attention_reason", "qr_image")
+    ]
     exclude = ("qr_image",)
     change_form_template = "staff/admin/purchase_change_form.html"
     actions = ["verify_now", "accept_late_payment", "cancel_pending"]
@@ -118,8 +148,14 @@ class InvoiceAdmin(ScaleSafeAdminMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         if change and form.changed_data:
-            record_staff_action(request.user, "invoice.flag_edit", obj, fields=form.changed_data,
-                                needs_staff_attention=obj.needs_staff_attention, reason=obj.staff_attention_reason)
+            record_staff_action(
+                request.user,
+                "invoice.flag_edit",
+                obj,
+                fields=form.changed_data,
+                needs_staff_attention=obj.needs_staff_attention,
+                reason=obj.staff_attention_reason,
+            )
 
     @admin.action(description=_("Re-check payment at QPay now"), permissions=["recheck"])
     def verify_now(self, request, queryset):
@@ -127,14 +163,17 @@ class InvoiceAdmin(ScaleSafeAdminMixin, admin.ModelAdmin):
             result = staff_actions.recheck_payment(request.user, invoice.pk)
             self.message_user(request, f"{invoice.sender_invoice_no}: {result.message}", result.level)
 
-    @admin.action(description=_("Accept a late payment (expired/cancelled but paid): deliver the eSIM"),
-                  permissions=["refund"])
+    @admin.action(
+        description=_("Accept a late payment (expired/cancelled but paid): deliver the eSIM"), permissions=["refund"]
+    )
     def accept_late_payment(self, request, queryset):
         for invoice in queryset[:50]:
             try:
                 services.accept_late_payment(invoice.pk, actor=actor_name(request.user))
             except services.IllegalTransition as exc:
-                record_staff_action(request.user, "invoice.accept_late_payment", invoice, outcome="REFUSED", message=str(exc))
+                record_staff_action(
+                    request.user, "invoice.accept_late_payment", invoice, outcome="REFUSED", message=str(exc)
+                )
                 self.message_user(request, f"{invoice.sender_invoice_no}: {exc}", level=messages.WARNING)
             else:
                 record_staff_action(request.user, "invoice.accept_late_payment", invoice)
@@ -161,8 +200,13 @@ class PaymentAdmin(ReadOnlyAdmin):
     list_display = ("qpay_payment_id", "invoice", "status", "amount", "payment_type", "paid_at", "first_seen_at")
     list_filter = ("status", "payment_type", "first_seen_at")
     list_select_related = ("invoice",)
-    search_fields = ("=qpay_payment_id", "invoice__sender_invoice_no", "=invoice__qpay_invoice_id",
-                     "=invoice__customer__phone_number", "invoice__customer__email")
+    search_fields = (
+        "=qpay_payment_id",
+        "invoice__sender_invoice_no",
+        "=invoice__qpay_invoice_id",
+        "=invoice__customer__phone_number",
+        "invoice__customer__email",
+    )
     readonly_fields = [f.name for f in Payment._meta.fields]
 
 
@@ -186,12 +230,26 @@ class InvoiceTransitionAdmin(ReadOnlyAdmin):
 
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyAdmin):
-    list_display = ("id", "created_at", "invoice", "amount_mnt", "method", "status", "esimgo_outcome",
-                    "requested_by_username")
+    list_display = (
+        "id",
+        "created_at",
+        "invoice",
+        "amount_mnt",
+        "method",
+        "status",
+        "esimgo_outcome",
+        "requested_by_username",
+    )
     list_filter = ("status", "method", "esimgo_outcome", "created_at")
     list_select_related = ("invoice", "payment")
-    search_fields = ("=payment__qpay_payment_id", "invoice__sender_invoice_no", "=invoice__customer__phone_number",
-                     "invoice__customer__email", "requested_by_username", "note")
+    search_fields = (
+        "=payment__qpay_payment_id",
+        "invoice__sender_invoice_no",
+        "=invoice__customer__phone_number",
+        "invoice__customer__email",
+        "requested_by_username",
+        "note",
+    )
     readonly_fields = [f.name for f in Refund._meta.fields]
     change_form_template = "staff/admin/purchase_change_form.html"
 
@@ -205,13 +263,24 @@ class RefundAdmin(ReadOnlyAdmin):
             from django.urls import reverse
 
             if refund.status in Refund.NEEDS_STAFF_STATUSES:
-                buttons.append({"label": _("Check refund at QPay"), "method": "post",
-                                "url": reverse("admin:payments_refund_check", args=[refund.pk])})
+                buttons.append(
+                    {
+                        "label": _("Check refund at QPay"),
+                        "method": "post",
+                        "url": reverse("admin:payments_refund_check", args=[refund.pk]),
+                    }
+                )
             if refund.esimgo_outcome == Refund.ESIMGoOutcome.FAILED:
-                buttons.append({"label": _("Try the eSIM Go revoke again"), "method": "post",
-                                "url": reverse("admin:payments_refund_revoke", args=[refund.pk])})
-        return super().change_view(request, object_id, form_url, extra_context={**(extra_context or {}),
-                                                                              "staff_buttons": buttons})
+                buttons.append(
+                    {
+                        "label": _("Try the eSIM Go revoke again"),
+                        "method": "post",
+                        "url": reverse("admin:payments_refund_revoke", args=[refund.pk]),
+                    }
+                )
+        return super().change_view(
+            request, object_id, form_url, extra_context={**(extra_context or {}), "staff_buttons": buttons}
+        )
 
 
 @admin.register(EbarimtReceipt)

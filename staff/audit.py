@@ -1,4 +1,5 @@
 """The audit log: one StaffAction row per thing a staff member did (or tried to do)."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,9 @@ def _jsonable(details: dict) -> dict:
     return json.loads(json.dumps(details, cls=DjangoJSONEncoder, default=str))
 
 
-def record_staff_action(user, action: str, obj=None, *, outcome: str = StaffAction.Outcome.DONE,
-                        message: str = "", **details) -> StaffAction:
+def record_staff_action(
+    user, action: str, obj=None, *, outcome: str = StaffAction.Outcome.DONE, message: str = "", **details
+) -> StaffAction:
     """Write one audit row. Call it inside the action's transaction so both commit or neither."""
     username = user.get_username() if user is not None else "system"
     return StaffAction.objects.create(

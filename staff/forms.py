@@ -1,4 +1,5 @@
 """Forms behind the staff action pages (refund, manual delivery)."""
+
 import uuid
 
 from django import forms
@@ -14,8 +15,13 @@ class RefundForm(forms.Form):
     payment = forms.ChoiceField(label=_("Payment"))
     method = forms.ChoiceField(label=_("How"), choices=METHOD_CHOICES, widget=forms.RadioSelect)
     amount_mnt = forms.IntegerField(label=_("Amount (₮)"), min_value=1)
-    note = forms.CharField(label=_("Note"), max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2}),
-                           help_text=_("Required for a manual refund: where and how the money was returned."))
+    note = forms.CharField(
+        label=_("Note"),
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Required for a manual refund: where and how the money was returned."),
+    )
     # A double-submitted form carries the same key: the refund service returns the first refund.
     idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
 
@@ -23,8 +29,11 @@ class RefundForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.payments = {str(p.pk): p for p in payments}
         self.fields["payment"].choices = [
-            (str(p.pk), f"{p.qpay_payment_id} · {int(p.amount):,}₮ · "
-                        f"{_('card') if (p.payment_type or '').upper() == 'CARD' else _('bank app (P2P)')} · {p.status}")
+            (
+                str(p.pk),
+                f"{p.qpay_payment_id} · {int(p.amount):,}₮ · "
+                f"{_('card') if (p.payment_type or '').upper() == 'CARD' else _('bank app (P2P)')} · {p.status}",
+            )
             for p in payments
         ]
         if not self.is_bound:
@@ -38,8 +47,13 @@ class RefundForm(forms.Form):
         data = super().clean()
         payment = self.payments.get(data.get("payment") or "")
         if payment is not None and data.get("method") == "QPAY_API" and (payment.payment_type or "").upper() != "CARD":
-            self.add_error("method", _("QPay cannot refund a bank-app (P2P) payment through its API. Return the money "
-                                       "in QPay's merchant portal, then choose the second option."))
+            self.add_error(
+                "method",
+                _(
+                    "QPay cannot refund a bank-app (P2P) payment through its API. Return the money "
+                    "in QPay's merchant portal, then choose the second option."
+                ),
+            )
         if data.get("method") == "MANUAL" and not (data.get("note") or "").strip():
             self.add_error("note", _("Say where and how the money was returned."))
         return data

@@ -5,6 +5,7 @@ answered completely) and one row per distinct mismatch, identified by a fingerpr
 problem seen by several runs stays one row: staff resolve it once, and a later run that no
 longer finds it closes it by itself.
 """
+
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
@@ -22,8 +23,9 @@ class StaffAction(models.Model):
         REFUSED = "REFUSED", _("refused")
         FAILED = "FAILED", _("failed")
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="staff_actions")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="staff_actions"
+    )
     # Kept as text too: the log must still say who it was after the account is deleted.
     username = models.CharField(max_length=150, db_index=True)
     action = models.CharField(max_length=64, db_index=True, help_text='e.g. "order.retry_provisioning", "refund.card".')

@@ -3,6 +3,7 @@
 Invoice, payments, raw QPay callbacks, invoice transitions, refunds, the e-barimt receipt, eSIM Go
 usage callbacks and the staff audit trail — one query each, whatever the number of rows.
 """
+
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Q

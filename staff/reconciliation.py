@@ -12,6 +12,7 @@ keep the rows dated in the period, and say "incomplete" when we had to stop earl
 no merchant id). A finding that needs a provider's full list ("booked here but not at QPay") is
 only made when that list is complete (docs/providers/qpay.md, Payment list).
 """
+
 from __future__ import annotations
 
 import logging
@@ -135,13 +136,20 @@ def fetch_qpay_payments(start: datetime, end: datetime, *, client=None) -> Listi
             return listing
         for page in range(1, QPAY_MAX_PAGES + 1):
             count, rows = client.list_payments(
-                object_type="MERCHANT", object_id=merchant_id, page_number=page, page_limit=PAGE_LIMIT,
+                object_type="MERCHANT",
+                object_id=merchant_id,
+                page_number=page,
+                page_limit=PAGE_LIMIT,
             )
             lines = [
                 QPayLine(
-                    payment_id=row.payment_id, status=row.status, amount=row.amount,
-                    currency=(row.currency or "MNT").upper(), paid_by=row.payment_type,
-                    qpay_invoice_id=row.object_id, paid_at=parse_provider_time(row.payment_date),
+                    payment_id=row.payment_id,
+                    status=row.status,
+                    amount=row.amount,
+                    currency=(row.currency or "MNT").upper(),
+                    paid_by=row.payment_type,
+                    qpay_invoice_id=row.object_id,
+                    paid_at=parse_provider_time(row.payment_date),
                 )
                 for row in rows
             ]
@@ -180,8 +188,13 @@ def fetch_esimgo_orders(start: datetime, end: datetime, *, client=None) -> Listi
     listing = Listing()
     try:
         for page in range(1, ESIMGO_MAX_PAGES + 1):
-            data = client.list_orders(created_from=start, created_to=end - timedelta(milliseconds=1),
-                                      page=page, limit=PAGE_LIMIT, include_iccids=True)
+            data = client.list_orders(
+                created_from=start,
+                created_to=end - timedelta(milliseconds=1),
+                page=page,
+                limit=PAGE_LIMIT,
+                include_iccids=True,
+            )
             orders = data.get("orders") or []
             listing.lines.extend(line for line in map(_esimgo_line, orders) if line is not None)
             page_count = data.get("pageCount")
@@ -252,25 +265,32 @@ def load_books(start: datetime, end: datetime, qpay: Listing, esimgo: Listing) -
     references = {line.reference for line in esimgo.lines}
 
     # A short payment's remainder is a second QPay invoice of the same purchase (payments.remainder).
-    remainder_of = dict(RemainderInvoice.objects.filter(qpay_invoice_id__in=qpay_invoice_ids)
-                        .values_list("qpay_invoice_id", "invoice_id"))
+    remainder_of = dict(
+        RemainderInvoice.objects.filter(qpay_invoice_id__in=qpay_invoice_ids).values_list(
+            "qpay_invoice_id", "invoice_id"
+        )
+    )
     invoices = list(
-        Invoice.objects.filter(Q(qpay_invoice_id__in=qpay_invoice_ids) | Q(pk__in=set(remainder_of.values()))
-                               | Q(paid_at__gte=wide_start, paid_at__lt=wide_end))
-        .select_related("order")
+        Invoice.objects.filter(
+            Q(qpay_invoice_id__in=qpay_invoice_ids)
+            | Q(pk__in=set(remainder_of.values()))
+            | Q(paid_at__gte=wide_start, paid_at__lt=wide_end)
+        ).select_related("order")
     )
     by_pk = {invoice.pk: invoice for invoice in invoices}
     invoice_ids = [invoice.pk for invoice in invoices]
     payments = list(
         Payment.objects.filter(
-            Q(qpay_payment_id__in=qpay_payment_ids) | Q(invoice_id__in=invoice_ids)
+            Q(qpay_payment_id__in=qpay_payment_ids)
+            | Q(invoice_id__in=invoice_ids)
             | Q(paid_at__gte=start, paid_at__lt=end)
             | Q(paid_at__isnull=True, first_seen_at__gte=start, first_seen_at__lt=end)
         ).select_related("invoice")
     )
     orders = list(
         Order.objects.filter(
-            Q(esimgo_order_reference__in=references) | Q(invoice_id__in=invoice_ids)
+            Q(esimgo_order_reference__in=references)
+            | Q(invoice_id__in=invoice_ids)
             | Q(created_at__gte=start, created_at__lt=end)
         ).select_related("invoice")
     )
@@ -283,8 +303,10 @@ def load_books(start: datetime, end: datetime, qpay: Listing, esimgo: Listing) -
         return moment is not None and start <= moment < end
 
     return Books(
-        invoices_by_qpay_id={**{i.qpay_invoice_id: i for i in invoices if i.qpay_invoice_id},
-                             **{qpay_id: by_pk[pk] for qpay_id, pk in remainder_of.items() if pk in by_pk}},
+        invoices_by_qpay_id={
+            **{i.qpay_invoice_id: i for i in invoices if i.qpay_invoice_id},
+            **{qpay_id: by_pk[pk] for qpay_id, pk in remainder_of.items() if pk in by_pk},
+        },
         invoices_paid_in_period=[i for i in invoices if i.status == Invoice.Status.PAID and in_period(i.paid_at)],
         payments_by_id={p.qpay_payment_id: p for p in payments},
         payments_in_period=[p for p in payments if in_period(p.paid_at or p.first_seen_at)],
@@ -300,8 +322,17 @@ def _mnt(value: Decimal) -> str:
     return f"{value.quantize(Decimal('1'), rounding=ROUND_HALF_UP):,}₮"
 
 
-def compare(start: datetime, end: datetime, qpay: Listing, esimgo: Listing, books: Books, *, now=None,
-            qpay_payment_exists=None, esimgo_order_exists=None) -> list[Finding]:
+def compare(
+    start: datetime,
+    end: datetime,
+    qpay: Listing,
+    esimgo: Listing,
+    books: Books,
+    *,
+    now=None,
+    qpay_payment_exists=None,
+    esimgo_order_exists=None,
+) -> list[Finding]:
     """All mismatches between the two listings and our books.
 
     `qpay_payment_exists(payment_id)` / `esimgo_order_exists(reference)` look one item up at the
@@ -337,47 +368,100 @@ def compare(start: datetime, end: datetime, qpay: Listing, esimgo: Listing, book
         ours = books.payments_by_id.get(line.payment_id)
         common = {"qpay_payment_id": line.payment_id, "qpay_invoice_id": line.qpay_invoice_id, "currency": "MNT"}
         if invoice is None:
-            add(Finding(f"qpay-unknown-invoice:{line.payment_id}", Kind.QPAY_PAID_NOT_IN_BOOKS, day,
-                        f"QPay payment {line.payment_id} ({_mnt(line.amount)}, {line.paid_by or '?'}) is for QPay "
-                        f"invoice {line.qpay_invoice_id or '?'}, which we have no record of",
-                        actual_amount=line.amount, **common))
+            add(
+                Finding(
+                    f"qpay-unknown-invoice:{line.payment_id}",
+                    Kind.QPAY_PAID_NOT_IN_BOOKS,
+                    day,
+                    f"QPay payment {line.payment_id} ({_mnt(line.amount)}, {line.paid_by or '?'}) is for QPay "
+                    f"invoice {line.qpay_invoice_id or '?'}, which we have no record of",
+                    actual_amount=line.amount,
+                    **common,
+                )
+            )
             continue
         common["invoice_id"] = invoice.pk
         order = getattr(invoice, "order", None) if _has_order(invoice) else None
         common["order_id"] = order.pk if order else None
         if line.status == "PAID" and invoice.status != "PAID":
             flagged = " (flagged for staff)" if invoice.needs_staff_attention else ""
-            add(Finding(f"qpay-unbooked:{line.payment_id}", Kind.QPAY_PAID_NOT_IN_BOOKS, day,
-                        f"QPay shows {_mnt(line.amount)} paid on invoice {invoice.sender_invoice_no}, which is "
-                        f"{invoice.status} here{flagged}", actual_amount=line.amount, **common))
+            add(
+                Finding(
+                    f"qpay-unbooked:{line.payment_id}",
+                    Kind.QPAY_PAID_NOT_IN_BOOKS,
+                    day,
+                    f"QPay shows {_mnt(line.amount)} paid on invoice {invoice.sender_invoice_no}, which is "
+                    f"{invoice.status} here{flagged}",
+                    actual_amount=line.amount,
+                    **common,
+                )
+            )
         elif line.status == "PAID" and ours is None:
-            add(Finding(f"qpay-unrecorded:{line.payment_id}", Kind.QPAY_PAID_NOT_IN_BOOKS, day,
-                        f"QPay payment {line.payment_id} ({_mnt(line.amount)}) on invoice {invoice.sender_invoice_no} "
-                        f"is not recorded here (a second payment?)", actual_amount=line.amount, **common))
+            add(
+                Finding(
+                    f"qpay-unrecorded:{line.payment_id}",
+                    Kind.QPAY_PAID_NOT_IN_BOOKS,
+                    day,
+                    f"QPay payment {line.payment_id} ({_mnt(line.amount)}) on invoice {invoice.sender_invoice_no} "
+                    f"is not recorded here (a second payment?)",
+                    actual_amount=line.amount,
+                    **common,
+                )
+            )
         if ours is not None and ours.amount != line.amount:
-            add(Finding(f"amount-payment:{line.payment_id}", Kind.AMOUNT_DIFFERENCE, day,
-                        f"payment {line.payment_id}: QPay says {_mnt(line.amount)}, our record says {_mnt(ours.amount)}",
-                        expected_amount=ours.amount, actual_amount=line.amount, **common))
+            add(
+                Finding(
+                    f"amount-payment:{line.payment_id}",
+                    Kind.AMOUNT_DIFFERENCE,
+                    day,
+                    f"payment {line.payment_id}: QPay says {_mnt(line.amount)}, our record says {_mnt(ours.amount)}",
+                    expected_amount=ours.amount,
+                    actual_amount=line.amount,
+                    **common,
+                )
+            )
         refunded_here = (
             line.payment_id in books.refunded_payment_ids
             or (ours is not None and ours.status == "REFUNDED")
             or (order is not None and order.status == Order.Status.REFUNDED)
         )
         if line.status == "REFUNDED" and not refunded_here:
-            add(Finding(f"refund-at-qpay:{line.payment_id}", Kind.REFUND_NOT_REFLECTED, day,
-                        f"QPay shows payment {line.payment_id} ({_mnt(line.amount)}) as REFUNDED; our books do not",
-                        actual_amount=line.amount, **common))
+            add(
+                Finding(
+                    f"refund-at-qpay:{line.payment_id}",
+                    Kind.REFUND_NOT_REFLECTED,
+                    day,
+                    f"QPay shows payment {line.payment_id} ({_mnt(line.amount)}) as REFUNDED; our books do not",
+                    actual_amount=line.amount,
+                    **common,
+                )
+            )
         if line.status == "PAID" and line.payment_id in books.refunded_payment_ids and line.paid_by.upper() == "CARD":
-            add(Finding(f"refund-not-at-qpay:{line.payment_id}", Kind.REFUND_NOT_REFLECTED, day,
-                        f"card payment {line.payment_id} is refunded in our books but QPay still shows it PAID",
-                        actual_amount=line.amount, **common))
+            add(
+                Finding(
+                    f"refund-not-at-qpay:{line.payment_id}",
+                    Kind.REFUND_NOT_REFLECTED,
+                    day,
+                    f"card payment {line.payment_id} is refunded in our books but QPay still shows it PAID",
+                    actual_amount=line.amount,
+                    **common,
+                )
+            )
         if invoice.status == "PAID" and qpay.complete:
             at_qpay = paid_at_qpay_by_invoice[purchase_key(line)]
             due = Decimal(invoice.amount_mnt)
             if abs(at_qpay - due) > AMOUNT_TOLERANCE_MNT:
-                add(Finding(f"amount-invoice:{invoice.pk}", Kind.AMOUNT_DIFFERENCE, day,
-                            f"invoice {invoice.sender_invoice_no} is for {_mnt(due)} but QPay received {_mnt(at_qpay)}",
-                            expected_amount=due, actual_amount=at_qpay, **common))
+                add(
+                    Finding(
+                        f"amount-invoice:{invoice.pk}",
+                        Kind.AMOUNT_DIFFERENCE,
+                        day,
+                        f"invoice {invoice.sender_invoice_no} is for {_mnt(due)} but QPay received {_mnt(at_qpay)}",
+                        expected_amount=due,
+                        actual_amount=at_qpay,
+                        **common,
+                    )
+                )
 
     # Our side: payments we booked as paid that QPay does not list.
     if qpay.complete:
@@ -388,12 +472,20 @@ def compare(start: datetime, end: datetime, qpay: Listing, esimgo: Listing, book
             if qpay_payment_exists(payment.qpay_payment_id) is not False:
                 continue
             when = payment.paid_at or payment.first_seen_at
-            add(Finding(f"booked-not-at-qpay:{payment.qpay_payment_id}", Kind.BOOKED_NOT_AT_QPAY, local_day(when),
-                        f"payment {payment.qpay_payment_id} ({_mnt(payment.amount)}) on invoice "
-                        f"{payment.invoice.sender_invoice_no} is PAID here but not in QPay's list",
-                        invoice_id=payment.invoice_id, qpay_payment_id=payment.qpay_payment_id,
-                        qpay_invoice_id=payment.invoice.qpay_invoice_id or "", expected_amount=payment.amount,
-                        currency="MNT"))
+            add(
+                Finding(
+                    f"booked-not-at-qpay:{payment.qpay_payment_id}",
+                    Kind.BOOKED_NOT_AT_QPAY,
+                    local_day(when),
+                    f"payment {payment.qpay_payment_id} ({_mnt(payment.amount)}) on invoice "
+                    f"{payment.invoice.sender_invoice_no} is PAID here but not in QPay's list",
+                    invoice_id=payment.invoice_id,
+                    qpay_payment_id=payment.qpay_payment_id,
+                    qpay_invoice_id=payment.invoice.qpay_invoice_id or "",
+                    expected_amount=payment.amount,
+                    currency="MNT",
+                )
+            )
 
     # Paid but no eSIM.
     for invoice in books.invoices_paid_in_period:
@@ -402,22 +494,41 @@ def compare(start: datetime, end: datetime, qpay: Listing, esimgo: Listing, book
         common = {"invoice_id": invoice.pk, "qpay_invoice_id": invoice.qpay_invoice_id or ""}
         if order is None:
             if now - invoice.paid_at > PROVISIONING_GRACE:
-                add(Finding(f"no-esim:{invoice.pk}", Kind.PAID_NO_ESIM, day,
-                            f"invoice {invoice.sender_invoice_no} is paid but has no order", **common))
+                add(
+                    Finding(
+                        f"no-esim:{invoice.pk}",
+                        Kind.PAID_NO_ESIM,
+                        day,
+                        f"invoice {invoice.sender_invoice_no} is paid but has no order",
+                        **common,
+                    )
+                )
             continue
         common["order_id"] = order.pk
-        stuck = order.status in (Order.Status.PAID, Order.Status.PROVISIONING) and now - invoice.paid_at > PROVISIONING_GRACE
+        stuck = (
+            order.status in (Order.Status.PAID, Order.Status.PROVISIONING)
+            and now - invoice.paid_at > PROVISIONING_GRACE
+        )
         if order.status == Order.Status.NEEDS_ATTENTION or stuck:
-            add(Finding(f"no-esim:{invoice.pk}", Kind.PAID_NO_ESIM, day,
-                        f"invoice {invoice.sender_invoice_no} is paid; its order is {order.status}"
-                        + (f": {order.attention_reason[:200]}" if order.attention_reason else ""), **common))
+            add(
+                Finding(
+                    f"no-esim:{invoice.pk}",
+                    Kind.PAID_NO_ESIM,
+                    day,
+                    f"invoice {invoice.sender_invoice_no} is paid; its order is {order.status}"
+                    + (f": {order.attention_reason[:200]}" if order.attention_reason else ""),
+                    **common,
+                )
+            )
 
     # eSIM Go's side: every order that cost us money.
     for line in esimgo.lines:
         if line.failed or line.created_at is None or not (start <= line.created_at < end):
             continue
         day = local_day(line.created_at)
-        what = f"{', '.join(line.items) or '?'}, {line.total if line.total is not None else '?'} {line.currency}".strip()
+        what = (
+            f"{', '.join(line.items) or '?'}, {line.total if line.total is not None else '?'} {line.currency}".strip()
+        )
         order = books.orders_by_reference.get(line.reference)
         common = {"esimgo_order_reference": line.reference, "currency": line.currency[:3]}
         if order is None:
@@ -425,15 +536,34 @@ def compare(start: datetime, end: datetime, qpay: Listing, esimgo: Listing, book
             detail = f"eSIM Go order {line.reference} ({what}) matches no paid order here"
             if attempt_order_id:
                 detail = f"eSIM Go order {line.reference} ({what}) came from a provisioning attempt of an order that uses another eSIM Go order (surplus purchase)"
-            add(Finding(f"esimgo-unmatched:{line.reference}", Kind.ESIMGO_ORDER_UNMATCHED, day, detail,
-                        order_id=attempt_order_id, actual_amount=line.total, **common))
+            add(
+                Finding(
+                    f"esimgo-unmatched:{line.reference}",
+                    Kind.ESIMGO_ORDER_UNMATCHED,
+                    day,
+                    detail,
+                    order_id=attempt_order_id,
+                    actual_amount=line.total,
+                    **common,
+                )
+            )
             continue
         recorded = _decimal((order.esimgo_order or {}).get("total"))
         if recorded is not None and line.total is not None and recorded != line.total:
-            add(Finding(f"amount-esimgo:{line.reference}", Kind.AMOUNT_DIFFERENCE, day,
-                        f"eSIM Go order {line.reference}: eSIM Go says {line.total} {line.currency}, "
-                        f"we recorded {recorded}", order_id=order.pk, invoice_id=order.invoice_id,
-                        expected_amount=recorded, actual_amount=line.total, **common))
+            add(
+                Finding(
+                    f"amount-esimgo:{line.reference}",
+                    Kind.AMOUNT_DIFFERENCE,
+                    day,
+                    f"eSIM Go order {line.reference}: eSIM Go says {line.total} {line.currency}, "
+                    f"we recorded {recorded}",
+                    order_id=order.pk,
+                    invoice_id=order.invoice_id,
+                    expected_amount=recorded,
+                    actual_amount=line.total,
+                    **common,
+                )
+            )
 
     # Delivered here, but eSIM Go (complete list) has no such order.
     if esimgo.complete:
@@ -441,10 +571,18 @@ def compare(start: datetime, end: datetime, qpay: Listing, esimgo: Listing, book
         for order in books.orders_in_period:
             reference = order.esimgo_order_reference
             if reference and reference not in at_esimgo and esimgo_order_exists(reference) is False:
-                add(Finding(f"no-esim-at-esimgo:{order.pk}", Kind.PAID_NO_ESIM, local_day(order.created_at),
-                            f"order {order.public_id} records eSIM Go order {order.esimgo_order_reference}, "
-                            f"which eSIM Go does not list", order_id=order.pk, invoice_id=order.invoice_id,
-                            esimgo_order_reference=order.esimgo_order_reference))
+                add(
+                    Finding(
+                        f"no-esim-at-esimgo:{order.pk}",
+                        Kind.PAID_NO_ESIM,
+                        local_day(order.created_at),
+                        f"order {order.public_id} records eSIM Go order {order.esimgo_order_reference}, "
+                        f"which eSIM Go does not list",
+                        order_id=order.pk,
+                        invoice_id=order.invoice_id,
+                        esimgo_order_reference=order.esimgo_order_reference,
+                    )
+                )
 
     return sorted(findings.values(), key=lambda f: (f.day, f.kind, f.fingerprint))
 
@@ -471,8 +609,15 @@ def day_totals(first: date, last: date, qpay: Listing, esimgo: Listing, books: B
     rate = Decimal(str(settings.QPAY_USD_TO_MNT_RATE))
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     rows = {
-        d: {"gross": Decimal(0), "qpay_gross": Decimal(0), "refunds": Decimal(0), "cost_usd": Decimal(0),
-            "cost_other": Decimal(0), "orders": 0, "payments": 0}
+        d: {
+            "gross": Decimal(0),
+            "qpay_gross": Decimal(0),
+            "refunds": Decimal(0),
+            "cost_usd": Decimal(0),
+            "cost_other": Decimal(0),
+            "orders": 0,
+            "payments": 0,
+        }
         for d in days
     }
     for payment in books.payments_in_period:
@@ -518,8 +663,12 @@ def day_totals(first: date, last: date, qpay: Listing, esimgo: Listing, books: B
         }
 
     rendered = [render(d.isoformat(), rows[d]) for d in days]
-    total = {key: sum((r[key] for r in rows.values()), Decimal(0)) if key not in ("orders", "payments")
-             else sum(r[key] for r in rows.values()) for key in next(iter(rows.values()))}
+    total = {
+        key: sum((r[key] for r in rows.values()), Decimal(0))
+        if key not in ("orders", "payments")
+        else sum(r[key] for r in rows.values())
+        for key in next(iter(rows.values()))
+    }
     rendered.append(render("TOTAL", total))
     return rendered
 
@@ -584,10 +733,19 @@ def collect(first: date, last: date, *, qpay_client=None, esimgo_client=None, no
     qpay = fetch_qpay_payments(start - MATCH_MARGIN, end + MATCH_MARGIN, client=qpay_client)
     esimgo = fetch_esimgo_orders(start - MATCH_MARGIN, end + MATCH_MARGIN, client=esimgo_client)
     books = load_books(start, end, qpay, esimgo)
-    in_period_qpay = Listing([line for line in qpay.lines if line.paid_at is None or start <= line.paid_at < end],
-                             qpay.complete, qpay.error)
-    findings = compare(start, end, qpay, esimgo, books, now=now,
-                       qpay_payment_exists=_qpay_lookup(qpay_client), esimgo_order_exists=_esimgo_lookup(esimgo_client))
+    in_period_qpay = Listing(
+        [line for line in qpay.lines if line.paid_at is None or start <= line.paid_at < end], qpay.complete, qpay.error
+    )
+    findings = compare(
+        start,
+        end,
+        qpay,
+        esimgo,
+        books,
+        now=now,
+        qpay_payment_exists=_qpay_lookup(qpay_client),
+        esimgo_order_exists=_esimgo_lookup(esimgo_client),
+    )
     # Findings only for days in the period (the margins are for matching only).
     findings = [f for f in findings if first <= f.day <= last]
     days = day_totals(first, last, in_period_qpay, esimgo, books)

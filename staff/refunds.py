@@ -14,6 +14,7 @@ A refund that returns everything moves the order to REFUNDED (My eSIMs shows it)
 e-barimt receipt and, if the eSIM was never installed, revokes the unused bundle at eSIM Go.
 Those follow-ups run after the refund is committed and record their own outcome.
 """
+
 from __future__ import annotations
 
 import logging
@@ -62,16 +63,24 @@ def method_for(payment: Payment) -> str:
     return Method.QPAY_API if (payment.payment_type or "").upper() == "CARD" else Method.MANUAL
 
 
-def request_refund(*, invoice_id, payment_id, amount_mnt: int, method: str, note: str, user,
-                   idempotency_key=None, client=None) -> Refund:
+def request_refund(
+    *, invoice_id, payment_id, amount_mnt: int, method: str, note: str, user, idempotency_key=None, client=None
+) -> Refund:
     """Record the refund (guards under the invoice lock), then, for a card, ask QPay.
 
     Returns the Refund (SUCCEEDED, FAILED, UNKNOWN, or the earlier one for a repeated key).
     Raises RefundRefused when a guard says no.
     """
     key = idempotency_key or uuid.uuid4()
-    refund, created = _record(invoice_id=invoice_id, payment_id=payment_id, amount_mnt=amount_mnt, method=method,
-                              note=note, user=user, key=key)
+    refund, created = _record(
+        invoice_id=invoice_id,
+        payment_id=payment_id,
+        amount_mnt=amount_mnt,
+        method=method,
+        note=note,
+        user=user,
+        key=key,
+    )
     if created and refund.method == Method.QPAY_API:
         refund = _ask_qpay(refund, user=user, client=client)
     if created:
@@ -101,17 +110,25 @@ def _record(*, invoice_id, payment_id, amount_mnt, method, note, user, key):
             _guard(invoice, payment, amount, method, note)
             manual = method == Method.MANUAL
             refund = Refund.objects.create(
-                invoice=invoice, payment=payment, amount_mnt=amount, method=method,
-                status=Status.SUCCEEDED if manual else Status.REQUESTED, note=note[:500], idempotency_key=key,
+                invoice=invoice,
+                payment=payment,
+                amount_mnt=amount,
+                method=method,
+                status=Status.SUCCEEDED if manual else Status.REQUESTED,
+                note=note[:500],
+                idempotency_key=key,
                 requested_by=user if getattr(user, "pk", None) else None,
                 requested_by_username=(user.get_username() if user is not None else "system")[:150],
                 completed_at=timezone.now() if manual else None,
             )
             what = "recorded a manual refund" if manual else "requested a card refund at QPay"
             InvoiceTransition.objects.create(
-                invoice=invoice, from_status=invoice.status, to_status=invoice.status,
+                invoice=invoice,
+                from_status=invoice.status,
+                to_status=invoice.status,
                 name="refund_recorded" if manual else "refund_requested",
-                cause=f"{what}: {amount} MNT of payment {payment.qpay_payment_id}"[:255], actor=_actor(user)[:150],
+                cause=f"{what}: {amount} MNT of payment {payment.qpay_payment_id}"[:255],
+                actor=_actor(user)[:150],
             )
             if manual:
                 _after_success(refund, user=user)
@@ -126,26 +143,33 @@ def _guard(invoice: Invoice, payment: Payment, amount: int, method: str, note: s
         raise RefundRefused("The amount must be more than 0.")
     order = _order_of(invoice)
     if order is not None and order.status in ("PAID", "PROVISIONING"):
-        raise RefundRefused("The eSIM is being provisioned right now. Wait until it is delivered or flagged, "
-                            "then refund.")
+        raise RefundRefused(
+            "The eSIM is being provisioned right now. Wait until it is delivered or flagged, then refund."
+        )
     if payment.status not in MONEY_IN:
         raise RefundRefused(f"Payment {payment.qpay_payment_id} is {payment.status} at QPay: no money to return.")
     waiting = invoice.refunds.filter(status__in=Refund.NEEDS_STAFF_STATUSES).first()
     if waiting is not None:
-        raise RefundRefused(f"Refund #{waiting.pk} is already in progress (QPay has not confirmed it): "
-                            "check it at QPay before refunding again.")
+        raise RefundRefused(
+            f"Refund #{waiting.pk} is already in progress (QPay has not confirmed it): "
+            "check it at QPay before refunding again."
+        )
     left = refundable(invoice)
     if amount > left:
         raise RefundRefused(f"That is more than is left to refund: at most {left:,}₮.")
     if method == Method.QPAY_API:
         if (payment.payment_type or "").upper() != "CARD":
-            raise RefundRefused("QPay refunds only card payments through its API. This is a bank-app payment: "
-                                "return the money in QPay's merchant portal, then record a manual refund.")
+            raise RefundRefused(
+                "QPay refunds only card payments through its API. This is a bank-app payment: "
+                "return the money in QPay's merchant portal, then record a manual refund."
+            )
         if payment.status != "PAID":
             raise RefundRefused("QPay already shows this payment as refunded.")
         if amount != int(payment.amount):
-            raise RefundRefused(f"QPay refunds a card payment whole ({int(payment.amount):,}₮). For part of it, "
-                                "return the money in QPay's merchant portal and record a manual refund.")
+            raise RefundRefused(
+                f"QPay refunds a card payment whole ({int(payment.amount):,}₮). For part of it, "
+                "return the money in QPay's merchant portal and record a manual refund."
+            )
     elif method == Method.MANUAL:
         if not note:
             raise RefundRefused("Say how and where the money was returned (for example the portal reference).")
@@ -205,8 +229,12 @@ def check_refund(refund_id, *, user, client=None) -> Refund:
         follow_up_full_refund(refund)
         return refund
     if row.status == "PAID":
-        return _settle(refund.pk, Status.FAILED, user=user,
-                       error="QPay still shows the payment PAID: nothing was refunded; safe to try again")
+        return _settle(
+            refund.pk,
+            Status.FAILED,
+            user=user,
+            error="QPay still shows the payment PAID: nothing was refunded; safe to try again",
+        )
     raise RefundRefused(f"QPay shows the payment as {row.status}; check it in the merchant portal.")
 
 
@@ -254,6 +282,7 @@ def _order_of(invoice):
 
 
 # --- eSIM Go: give back a bundle that was never used ------------------------------------------
+
 
 def _installed(esim: dict) -> bool:
     status = str(esim.get("profileStatus") or "").strip().lower()
@@ -307,8 +336,9 @@ def revoke_unused_bundle(refund_id, *, client=None) -> Refund:
         except ESIMGoError as exc2:
             return finish(Outcome.FAILED if exc2.transient else Outcome.NOT_ALLOWED, f"eSIM Go: {exc2}")
     try:
-        result = client.revoke_bundle(iccid, bundle, validate=False, refund_to_balance=bool(offer_id),
-                                      offer_id=offer_id)
+        result = client.revoke_bundle(
+            iccid, bundle, validate=False, refund_to_balance=bool(offer_id), offer_id=offer_id
+        )
     except ESIMGoError as exc:
         if exc.transient or getattr(exc, "outcome_unknown", False):
             return finish(Outcome.UNKNOWN, f"no answer from eSIM Go: {exc}")

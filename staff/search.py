@@ -10,6 +10,7 @@ its own, by its own index (btree for exact ids, trigram GIN for partial phone an
 migrations payments/0011 and orders/0008); the primary keys found are then the result. Each
 lookup is bounded, so a term matching half the shop costs no more than a page of results.
 """
+
 import re
 import uuid
 
@@ -92,8 +93,10 @@ class EstimatedCountPaginator(Paginator):
         query = getattr(self.object_list, "query", None)
         if query is not None and not query.where and connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                               [self.object_list.model._meta.db_table])
+                cursor.execute(
+                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                    [self.object_list.model._meta.db_table],
+                )
                 row = cursor.fetchone()
             if row and row[0] >= self.ESTIMATE_ABOVE:
                 return int(row[0])

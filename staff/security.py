@@ -1,4 +1,5 @@
 """Admin login protection glue for django-axes."""
+
 from esimshop.client_address import client_ip_or_none
 
 

@@ -2,6 +2,7 @@
 
 Each function runs a fixed, small number of queries whatever the data (tests pin the count).
 """
+
 from __future__ import annotations
 
 import logging
@@ -67,53 +68,121 @@ def needs_attention(*, now=None) -> list[QueueSection]:
     now = now or timezone.now()
     sections = []
     order_url = reverse("admin:orders_order_changelist")
-    sections.append(_section(
-        "orders_needing_attention", _("Paid orders that need staff"),
-        Order.objects.filter(status=Order.Status.NEEDS_ATTENTION).select_related("customer", "bundle").order_by("updated_at"),
-        lambda o: QueueItem(f"{o.customer.phone_number} · {o.bundle.name}", o.attention_reason[:160],
-                            reverse("admin:orders_order_change", args=[o.pk]), o.updated_at),
-        f"{order_url}?status__exact=NEEDS_ATTENTION", "error",
-    ))
-    sections.append(_section(
-        "stuck_orders", _("Paid orders not delivered after 15 minutes"),
-        Order.objects.filter(status__in=[Order.Status.PAID, Order.Status.PROVISIONING], created_at__lt=now - STUCK_AFTER)
-        .select_related("customer", "bundle").order_by("created_at"),
-        lambda o: QueueItem(f"{o.customer.phone_number} · {o.bundle.name}", o.get_status_display(),
-                            reverse("admin:orders_order_change", args=[o.pk]), o.created_at),
-        f"{order_url}?status__in=PAID,PROVISIONING", "error",
-    ))
-    sections.append(_section(
-        "flagged_invoices", _("Payments flagged for staff (late, short, double or overpaid)"),
-        Invoice.objects.filter(needs_staff_attention=True).select_related("customer").order_by("updated_at"),
-        lambda i: QueueItem(f"{i.customer.phone_number} · {i.amount_mnt:,}₮ · {i.get_status_display()}",
-                            i.staff_attention_reason, reverse("admin:payments_invoice_change", args=[i.pk]), i.updated_at),
-        reverse("admin:payments_invoice_changelist") + "?needs_staff_attention__exact=1",
-    ))
+    sections.append(
+        _section(
+            "orders_needing_attention",
+            _("Paid orders that need staff"),
+            Order.objects.filter(status=Order.Status.NEEDS_ATTENTION)
+            .select_related("customer", "bundle")
+            .order_by("updated_at"),
+            lambda o: QueueItem(
+                f"{o.customer.phone_number} · {o.bundle.name}",
+                o.attention_reason[:160],
+                reverse("admin:orders_order_change", args=[o.pk]),
+                o.updated_at,
+            ),
+            f"{order_url}?status__exact=NEEDS_ATTENTION",
+            "error",
+        )
+    )
+    sections.append(
+        _section(
+            "stuck_orders",
+            _("Paid orders not delivered after 15 minutes"),
+            Order.objects.filter(
+                status__in=[Order.Status.PAID, Order.Status.PROVISIONING], created_at__lt=now - STUCK_AFTER
+            )
+            .select_related("customer", "bundle")
+            .order_by("created_at"),
+            lambda o: QueueItem(
+                f"{o.customer.phone_number} · {o.bundle.name}",
+                o.get_status_display(),
+                reverse("admin:orders_order_change", args=[o.pk]),
+                o.created_at,
+            ),
+            f"{order_url}?status__in=PAID,PROVISIONING",
+            "error",
+        )
+    )
+    sections.append(
+        _section(
+            "flagged_invoices",
+            _("Payments flagged for staff (late, short, double or overpaid)"),
+            Invoice.objects.filter(needs_staff_attention=True).select_related("customer").order_by("updated_at"),
+            lambda i: QueueItem(
+                f"{i.customer.phone_number} · {i.amount_mnt:,}₮ · {i.get_status_display()}",
+                i.staff_attention_reason,
+                reverse("admin:payments_invoice_change", args=[i.pk]),
+                i.updated_at,
+            ),
+            reverse("admin:payments_invoice_changelist") + "?needs_staff_attention__exact=1",
+        )
+    )
     for extra in _extra_sections(now):
         sections.append(extra)
-    sections.append(_section(
-        "open_mismatches", _("Reconciliation mismatches"),
-        ReconciliationMismatch.objects.filter(resolved_at__isnull=True).order_by("-day", "kind", "id"),
-        lambda m: QueueItem(f"{m.day} · {m.get_kind_display()}", m.detail, m.fix_link()[1], m.last_seen_at),
-        reverse("admin:staff_reconciliationmismatch_changelist") + "?open=1",
-    ))
+    sections.append(
+        _section(
+            "open_mismatches",
+            _("Reconciliation mismatches"),
+            ReconciliationMismatch.objects.filter(resolved_at__isnull=True).order_by("-day", "kind", "id"),
+            lambda m: QueueItem(f"{m.day} · {m.get_kind_display()}", m.detail, m.fix_link()[1], m.last_seen_at),
+            reverse("admin:staff_reconciliationmismatch_changelist") + "?open=1",
+        )
+    )
     latest = ReconciliationRun.objects.exclude(status=ReconciliationRun.Status.RUNNING).order_by("-started_at").first()
     run_url = reverse("admin:staff_reconciliationrun_changelist")
     if latest is None or now - latest.started_at > RECONCILIATION_STALE_AFTER:
-        sections.append(QueueSection("reconciliation_stale", _("Reconciliation has not run in the last 36 hours"), 1,
-                                     [QueueItem(_("Run it now"), _("The daily run may not be scheduled (Celery beat)."),
-                                                reverse("admin:staff_reconciliationrun_run"))], run_url))
+        sections.append(
+            QueueSection(
+                "reconciliation_stale",
+                _("Reconciliation has not run in the last 36 hours"),
+                1,
+                [
+                    QueueItem(
+                        _("Run it now"),
+                        _("The daily run may not be scheduled (Celery beat)."),
+                        reverse("admin:staff_reconciliationrun_run"),
+                    )
+                ],
+                run_url,
+            )
+        )
     elif latest.status != ReconciliationRun.Status.COMPLETE:
-        sections.append(QueueSection("reconciliation_incomplete", _("The last reconciliation was incomplete"), 1,
-                                     [QueueItem(str(latest), latest.errors[:200],
-                                                reverse("admin:staff_reconciliationrun_change", args=[latest.pk]),
-                                                latest.started_at)], run_url))
+        sections.append(
+            QueueSection(
+                "reconciliation_incomplete",
+                _("The last reconciliation was incomplete"),
+                1,
+                [
+                    QueueItem(
+                        str(latest),
+                        latest.errors[:200],
+                        reverse("admin:staff_reconciliationrun_change", args=[latest.pk]),
+                        latest.started_at,
+                    )
+                ],
+                run_url,
+            )
+        )
     balance = esimgo_balance()
     if balance.get("low"):
-        sections.append(QueueSection("esimgo_balance", _("eSIM Go balance is low"), 1, [QueueItem(
-            f"{balance['balance']} {balance['currency']}",
-            _("Below the warning threshold of %(threshold)s. New eSIMs fail when it runs out.")
-            % {"threshold": balance["threshold"]}, "")], "", "error"))
+        sections.append(
+            QueueSection(
+                "esimgo_balance",
+                _("eSIM Go balance is low"),
+                1,
+                [
+                    QueueItem(
+                        f"{balance['balance']} {balance['currency']}",
+                        _("Below the warning threshold of %(threshold)s. New eSIMs fail when it runs out.")
+                        % {"threshold": balance["threshold"]},
+                        "",
+                    )
+                ],
+                "",
+                "error",
+            )
+        )
     return [s for s in sections if s is not None]
 
 
@@ -122,21 +191,39 @@ def _extra_sections(now) -> list:
     from payments.models import EbarimtReceipt, Refund
 
     sections = []
-    sections.append(_section(
-        "refunds", _("Refunds that need a person"),
-        Refund.objects.filter(status__in=Refund.NEEDS_STAFF_STATUSES).select_related("invoice__customer").order_by("created_at"),
-        lambda r: QueueItem(f"{r.invoice.customer.phone_number} · {r.amount_mnt:,}₮ · {r.get_status_display()}",
-                            r.error or r.note, reverse("admin:payments_refund_change", args=[r.pk]), r.created_at),
-        reverse("admin:payments_refund_changelist"), "error",
-    ))
-    sections.append(_section(
-        "ebarimt", _("E-barimt receipts that failed"),
-        EbarimtReceipt.objects.filter(status__in=EbarimtReceipt.NEEDS_STAFF_STATUSES)
-        .select_related("invoice__customer").order_by("updated_at"),
-        lambda r: QueueItem(f"{r.invoice.customer.phone_number} · {r.get_status_display()}", r.last_error,
-                            reverse("admin:payments_invoice_change", args=[r.invoice_id]), r.updated_at),
-        reverse("admin:payments_ebarimtreceipt_changelist") + "?status__exact=FAILED",
-    ))
+    sections.append(
+        _section(
+            "refunds",
+            _("Refunds that need a person"),
+            Refund.objects.filter(status__in=Refund.NEEDS_STAFF_STATUSES)
+            .select_related("invoice__customer")
+            .order_by("created_at"),
+            lambda r: QueueItem(
+                f"{r.invoice.customer.phone_number} · {r.amount_mnt:,}₮ · {r.get_status_display()}",
+                r.error or r.note,
+                reverse("admin:payments_refund_change", args=[r.pk]),
+                r.created_at,
+            ),
+            reverse("admin:payments_refund_changelist"),
+            "error",
+        )
+    )
+    sections.append(
+        _section(
+            "ebarimt",
+            _("E-barimt receipts that failed"),
+            EbarimtReceipt.objects.filter(status__in=EbarimtReceipt.NEEDS_STAFF_STATUSES)
+            .select_related("invoice__customer")
+            .order_by("updated_at"),
+            lambda r: QueueItem(
+                f"{r.invoice.customer.phone_number} · {r.get_status_display()}",
+                r.last_error,
+                reverse("admin:payments_invoice_change", args=[r.invoice_id]),
+                r.updated_at,
+            ),
+            reverse("admin:payments_ebarimtreceipt_changelist") + "?status__exact=FAILED",
+        )
+    )
     return sections
 
 
@@ -176,8 +263,7 @@ def esimgo_balance(*, refresh: bool = False) -> dict:
             info = _fetch_balance()
             cache.set(BALANCE_CACHE_KEY, info, BALANCE_ERROR_TTL_SECONDS if info["error"] else BALANCE_TTL_SECONDS)
     threshold = Decimal(str(getattr(settings, "ESIMGO_LOW_BALANCE_THRESHOLD", 100)))
-    return {**info, "threshold": threshold,
-            "low": info["balance"] is not None and info["balance"] < threshold}
+    return {**info, "threshold": threshold, "low": info["balance"] is not None and info["balance"] < threshold}
 
 
 # --- Sales at a glance ----------------------------------------------------------------------
@@ -222,8 +308,11 @@ def sales_summary(*, days: int = 30, today=None, top: int = 8) -> SalesSummary:
     start, end = day_bounds(first, today)
     window = Order.objects.filter(created_at__gte=start, created_at__lt=end)
     per_day = {
-        row["day"]: row for row in window.annotate(day=TruncDate("created_at", tzinfo=local_tz()))
-        .values("day").annotate(orders=Count("id"), revenue=Sum("invoice__amount_mnt")).order_by()
+        row["day"]: row
+        for row in window.annotate(day=TruncDate("created_at", tzinfo=local_tz()))
+        .values("day")
+        .annotate(orders=Count("id"), revenue=Sum("invoice__amount_mnt"))
+        .order_by()
     }
     points = []
     for n in range(days):
@@ -231,7 +320,9 @@ def sales_summary(*, days: int = 30, today=None, top: int = 8) -> SalesSummary:
         row = per_day.get(day)
         points.append(DayPoint(day, row["orders"] if row else 0, int(row["revenue"] or 0) if row else 0))
 
-    per_bundle = list(window.values("bundle_id").annotate(orders=Count("id"), revenue=Sum("invoice__amount_mnt")).order_by())
+    per_bundle = list(
+        window.values("bundle_id").annotate(orders=Count("id"), revenue=Sum("invoice__amount_mnt")).order_by()
+    )
     bundle_countries: dict[int, list[str]] = {}
     for bundle_id, iso in BundleCountry.objects.filter(
         bundle_id__in=[row["bundle_id"] for row in per_bundle], kind=BundleCountry.Kind.BASE
@@ -249,5 +340,6 @@ def sales_summary(*, days: int = 30, today=None, top: int = 8) -> SalesSummary:
         CountryPoint(code, country_names.name(code) if code else _("Multi-country bundles"), orders, revenue)
         for code, (orders, revenue) in ranked
     ]
-    return SalesSummary(first, today, points, countries,
-                        sum(p.orders for p in points), sum(p.revenue_mnt for p in points))
+    return SalesSummary(
+        first, today, points, countries, sum(p.orders for p in points), sum(p.revenue_mnt for p in points)
+    )

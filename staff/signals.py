@@ -1,4 +1,5 @@
 """Staff sign-ins and sign-outs go into the audit log (failed attempts are django-axes' job)."""
+
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 

@@ -1,4 +1,5 @@
 """Celery wrappers for the staff console (the work is in staff.services / staff.selectors)."""
+
 import logging
 
 from celery import shared_task
@@ -9,9 +10,16 @@ logger = logging.getLogger(__name__)
 
 
 # A day's reconciliation lists QPay payments and eSIM Go orders page by page: longer limits.
-@shared_task(name="staff.tasks.reconcile_yesterday_task", acks_late=True, ignore_result=True,
-             soft_time_limit=900, time_limit=1200, autoretry_for=INFRASTRUCTURE_ERRORS, max_retries=3,
-             retry_backoff=60)
+@shared_task(
+    name="staff.tasks.reconcile_yesterday_task",
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=900,
+    time_limit=1200,
+    autoretry_for=INFRASTRUCTURE_ERRORS,
+    max_retries=3,
+    retry_backoff=60,
+)
 def reconcile_yesterday_task():
     """Yesterday (Ulaanbaatar). Running it twice only refreshes the same mismatches."""
     from staff.services import ReconciliationBusy, run_reconciliation, yesterday
@@ -30,5 +38,6 @@ def refresh_esimgo_balance_task():
     from staff.selectors import esimgo_balance
 
     esimgo_balance(refresh=True)
+
 
 # Both scheduled in esimshop/beat.py.

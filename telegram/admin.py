@@ -1,5 +1,6 @@
 """Telegram in the admin: shoppers, the raw update inbox, bot messages, and which orders came
 through Telegram (a column and a filter on the order list; orders itself knows nothing of it)."""
+
 from django.contrib import admin
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
@@ -11,8 +12,15 @@ from telegram.models import BotMessage, TelegramPurchase, TelegramUpdate, Telegr
 
 @admin.register(TelegramUser)
 class TelegramUserAdmin(ReadOnlyAdmin):
-    list_display = ("telegram_id", "username", "first_name", "language_code", "phone_verified_at", "blocked_at",
-                    "created_at")
+    list_display = (
+        "telegram_id",
+        "username",
+        "first_name",
+        "language_code",
+        "phone_verified_at",
+        "blocked_at",
+        "created_at",
+    )
     search_fields = ("=telegram_id", "username", "phone_number")
     list_filter = ("language_code",)
 

@@ -5,6 +5,7 @@ Sending claims the row with a conditional UPDATE (PENDING → SENDING), so howev
 run the same task, one sends. 429 → back to PENDING and retried after Telegram's retry_after;
 403 → the user blocked the bot: marked, never retried.
 """
+
 import json
 import logging
 from datetime import timedelta
@@ -31,6 +32,7 @@ class TransientSendError(Exception):
 
 
 # --- inbox -------------------------------------------------------------------------------------
+
 
 def parse_update(body: bytes) -> tuple[dict | None, str]:
     """(update, "") or (None, why it is not one)."""
@@ -63,7 +65,8 @@ def receive_update(body: bytes, update: dict) -> tuple[TelegramUpdate, bool]:
     try:
         with transaction.atomic():
             row = TelegramUpdate.objects.create(
-                update_id=update["update_id"], body=body.decode("utf-8", errors="replace"), kind=_kind(update))
+                update_id=update["update_id"], body=body.decode("utf-8", errors="replace"), kind=_kind(update)
+            )
     except IntegrityError:
         return TelegramUpdate.objects.get(update_id=update["update_id"]), False
     transaction.on_commit(lambda: process_update_task.delay(row.pk), robust=True)
@@ -87,7 +90,9 @@ def process_update(update_pk) -> str:
             queue_message(user, BotMessage.Kind.WELCOME, event_key=f"update:{row.update_id}")
             result = "welcomed"
         elif row.kind == "contact":
-            result = "contact saved" if identity.save_verified_contact(message) else "contact refused (not the sender's own)"
+            result = (
+                "contact saved" if identity.save_verified_contact(message) else "contact refused (not the sender's own)"
+            )
         row.processed_at, row.result = timezone.now(), result
         row.save(update_fields=["processed_at", "result"])
     return result
@@ -95,13 +100,15 @@ def process_update(update_pk) -> str:
 
 # --- outgoing messages -------------------------------------------------------------------------
 
+
 def queue_message(user: TelegramUser, kind: str, *, event_key: str = "", order=None) -> tuple[BotMessage, bool]:
     """Claim the (user, kind, event) message and send it after commit. A second claim returns the first row."""
     from telegram.tasks import send_bot_message_task  # tasks import this module
 
     with transaction.atomic():
         message, created = BotMessage.objects.get_or_create(
-            telegram_user=user, kind=kind, event_key=event_key[:128], defaults={"order": order})
+            telegram_user=user, kind=kind, event_key=event_key[:128], defaults={"order": order}
+        )
     if created:
         transaction.on_commit(lambda: send_bot_message_task.delay(message.pk), robust=True)
     return message, created
@@ -119,11 +126,11 @@ def notify_order_event(order, kind: str, event_key: str = "") -> BotMessage | No
 def send_bot_message(message_id) -> str:
     """Send one claimed message. Raises TransientSendError (row back to PENDING) when worth retrying."""
     claimed = BotMessage.objects.filter(pk=message_id, status=BotMessage.Status.PENDING).update(
-        status=BotMessage.Status.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1)
+        status=BotMessage.Status.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1
+    )
     if not claimed:
         return ALREADY
-    message = BotMessage.objects.select_related(
-        "telegram_user", "order__bundle", "order__invoice").get(pk=message_id)
+    message = BotMessage.objects.select_related("telegram_user", "order__bundle", "order__invoice").get(pk=message_id)
     user = message.telegram_user
     if user.blocked_at:
         _finish(message_id, BotMessage.Status.BLOCKED, error="the user has blocked the bot")
@@ -139,15 +146,18 @@ def send_bot_message(message_id) -> str:
             return BLOCKED
         if exc.transient:
             BotMessage.objects.filter(pk=message_id, status=BotMessage.Status.SENDING).update(
-                status=BotMessage.Status.PENDING, last_error=exc.description[:500])
+                status=BotMessage.Status.PENDING, last_error=exc.description[:500]
+            )
             raise TransientSendError(exc.description, retry_after=exc.retry_after) from None
         _finish(message_id, BotMessage.Status.FAILED, error=exc.description)
         logger.warning("bot message %s refused by Telegram: %s", message_id, exc.description)
         return FAILED
     message_ref = result.get("message_id") if isinstance(result, dict) else None
     BotMessage.objects.filter(pk=message_id).update(
-        status=BotMessage.Status.SENT, sent_at=timezone.now(),
-        telegram_message_id=message_ref if isinstance(message_ref, int) else None)
+        status=BotMessage.Status.SENT,
+        sent_at=timezone.now(),
+        telegram_message_id=message_ref if isinstance(message_ref, int) else None,
+    )
     return SENT
 
 
@@ -157,7 +167,8 @@ def _finish(message_id, status: str, *, error: str = "") -> None:
 
 def mark_failed(message_id, error: str) -> None:
     BotMessage.objects.filter(pk=message_id, status=BotMessage.Status.PENDING).update(
-        status=BotMessage.Status.FAILED, last_error=error[:500])
+        status=BotMessage.Status.FAILED, last_error=error[:500]
+    )
 
 
 # --- sweep ---------------------------------------------------------------------------------------
@@ -175,14 +186,19 @@ def sweep_bot_messages(now=None) -> list[int]:
 
     now = now or timezone.now()
     BotMessage.objects.filter(status=BotMessage.Status.SENDING, claimed_at__lt=now - STUCK_SENDING_AFTER).update(
-        status=BotMessage.Status.PENDING)
+        status=BotMessage.Status.PENDING
+    )
     BotMessage.objects.filter(status=BotMessage.Status.PENDING, created_at__lt=now - GIVE_UP_AFTER).update(
-        status=BotMessage.Status.FAILED, last_error="not sent within a day")
+        status=BotMessage.Status.FAILED, last_error="not sent within a day"
+    )
     # initData older than the age limit is refused anyway: its replay guard row can go.
-    InitDataUse.objects.filter(auth_date__lt=now - timedelta(seconds=settings.TELEGRAM_INIT_DATA_MAX_AGE_SECONDS + 3600)).delete()
+    InitDataUse.objects.filter(
+        auth_date__lt=now - timedelta(seconds=settings.TELEGRAM_INIT_DATA_MAX_AGE_SECONDS + 3600)
+    ).delete()
     requeued = []
     for message_id in BotMessage.objects.filter(
-            status=BotMessage.Status.PENDING, created_at__lt=now - PENDING_RESEND_AFTER).values_list("id", flat=True):
+        status=BotMessage.Status.PENDING, created_at__lt=now - PENDING_RESEND_AFTER
+    ).values_list("id", flat=True):
         if cache.add(f"telegram:sweep:{message_id}", 1, int(PENDING_RESEND_AFTER.total_seconds())):
             send_bot_message_task.delay(message_id)
             requeued.append(message_id)

@@ -5,6 +5,7 @@ Errors are sorted the way the sender must treat them (https://core.telegram.org/
 retried), other 4xx are permanent, 5xx and network faults are transient. The token is part of
 the URL, so URLs are never logged or put in exception messages.
 """
+
 import logging
 
 import requests
@@ -70,9 +71,17 @@ class BotApi:
         return self.call("sendMessage", payload)
 
     def set_webhook(self, url: str, secret_token: str) -> object:
-        return self.call("setWebhook", {
-            "url": url, "secret_token": secret_token, "allowed_updates": ["message"], "drop_pending_updates": False,
-        })
+        return self.call(
+            "setWebhook",
+            {
+                "url": url,
+                "secret_token": secret_token,
+                "allowed_updates": ["message"],
+                "drop_pending_updates": False,
+            },
+        )
 
     def set_chat_menu_button(self, text: str, url: str) -> object:
-        return self.call("setChatMenuButton", {"menu_button": {"type": "web_app", "text": text, "web_app": {"url": url}}})
+        return self.call(
+            "setChatMenuButton", {"menu_button": {"type": "web_app", "text": text, "web_app": {"url": url}}}
+        )

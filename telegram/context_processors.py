@@ -10,6 +10,9 @@ def telegram(request):
     return {
         "TELEGRAM_ENABLED": True,
         # The sandbox serves a stand-in for Telegram's client (no request leaves the machine).
-        "TELEGRAM_WEB_APP_JS": (static("sandbox_telegram/telegram-web-app.js") if settings.TELEGRAM_SANDBOX
-                                else settings.TELEGRAM_WEB_APP_JS_URL),
+        "TELEGRAM_WEB_APP_JS": (
+            static("sandbox_telegram/telegram-web-app.js")
+            if settings.TELEGRAM_SANDBOX
+            else settings.TELEGRAM_WEB_APP_JS_URL
+        ),
     }

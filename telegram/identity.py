@@ -4,6 +4,7 @@ The session, never the client, says "this is Telegram user N" afterwards. Replay
 (by its hash) binds one session only; the same session presenting it again (a reload of the
 entry page) is fine and writes nothing.
 """
+
 import logging
 from datetime import datetime
 from datetime import timezone as dt_timezone
@@ -38,8 +39,9 @@ def enabled() -> bool:
 def bind_session(request, raw: str) -> TelegramUser:
     """Validate `raw` initData and tie the session to its Telegram user. Raises Refused."""
     try:
-        data = init_data.validate(raw, settings.TELEGRAM_BOT_TOKEN,
-                                  max_age_seconds=settings.TELEGRAM_INIT_DATA_MAX_AGE_SECONDS)
+        data = init_data.validate(
+            raw, settings.TELEGRAM_BOT_TOKEN, max_age_seconds=settings.TELEGRAM_INIT_DATA_MAX_AGE_SECONDS
+        )
     except init_data.InvalidInitData as exc:
         raise Refused(exc.reason) from None
     if request.session.get(SESSION_INIT_HASH) == data.hash:
@@ -50,7 +52,8 @@ def bind_session(request, raw: str) -> TelegramUser:
         with transaction.atomic():
             user = _upsert_user(data.user)
             InitDataUse.objects.create(
-                hash=data.hash, telegram_user=user,
+                hash=data.hash,
+                telegram_user=user,
                 auth_date=datetime.fromtimestamp(data.auth_date, tz=dt_timezone.utc),
             )
     except IntegrityError:

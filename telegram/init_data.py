@@ -8,6 +8,7 @@ https://core.telegram.org/bots/webapps#validating-data-received-via-the-mini-app
 The comparison is constant-time, and `auth_date` must be recent: a hash never expires by itself.
 Pure functions (no Django models), so the algorithm is tested on its own.
 """
+
 import hashlib
 import hmac
 import json
@@ -55,8 +56,11 @@ def sign(fields: dict, bot_token: str) -> str:
 
 
 def signed_for_user(user: dict, bot_token: str, *, auth_date: int | None = None, **extra) -> str:
-    fields = {"auth_date": int(time.time()) if auth_date is None else auth_date,
-              "user": json.dumps(user, separators=(",", ":"), ensure_ascii=False), **extra}
+    fields = {
+        "auth_date": int(time.time()) if auth_date is None else auth_date,
+        "user": json.dumps(user, separators=(",", ":"), ensure_ascii=False),
+        **extra,
+    }
     return sign(fields, bot_token)
 
 
@@ -99,5 +103,6 @@ def validate(raw: str, bot_token: str, *, max_age_seconds: int, now: float | Non
         raise InvalidInitData("initData has no valid user") from None
     if not isinstance(user, dict) or not isinstance(user.get("id"), int) or isinstance(user.get("id"), bool):
         raise InvalidInitData("initData has no valid user")
-    return InitData(hash=received.lower(), auth_date=auth_date, user=user,
-                    start_param=fields.get("start_param", ""), fields=fields)
+    return InitData(
+        hash=received.lower(), auth_date=auth_date, user=user, start_param=fields.get("start_param", ""), fields=fields
+    )

@@ -4,6 +4,7 @@ purchases were made inside Telegram, and every bot message (claimed in the DB be
 Once-only facts are constraints: one row per Telegram user id, per initData hash, per update_id,
 per invoice, per (user, message kind, event).
 """
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -98,8 +99,9 @@ class BotMessage(models.Model):
         BLOCKED = "BLOCKED", "not sent: the user blocked the bot"
 
     telegram_user = models.ForeignKey(TelegramUser, on_delete=models.CASCADE, related_name="messages")
-    order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.CASCADE,
-                              related_name="telegram_messages")
+    order = models.ForeignKey(
+        "orders.Order", null=True, blank=True, on_delete=models.CASCADE, related_name="telegram_messages"
+    )
     kind = models.CharField(max_length=16, choices=Kind.choices)
     event_key = models.CharField(max_length=128, blank=True, default="")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True)

@@ -4,6 +4,7 @@ shopper) and orders' shopper_event (the bot tells the shopper).
 Each receiver runs in its own savepoint, so a failure here rolls back only its own writes and
 never the caller's transaction (orders marks an eSIM delivered in the same transaction).
 """
+
 import logging
 
 from django.db import transaction

@@ -1,4 +1,5 @@
 """Thin Celery wrappers around telegram.bot. Every task may run twice: the services make that harmless."""
+
 import logging
 import random
 
@@ -50,5 +51,6 @@ def sweep_bot_messages_task():
     requeued = bot.sweep_bot_messages()
     if requeued:
         logger.info("telegram sweep: re-enqueued %d bot messages", len(requeued))
+
 
 # Scheduled in esimshop/beat.py (every 120 s).

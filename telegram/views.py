@@ -1,5 +1,6 @@
 """Mini App entry and session binding, the verified contact, My eSIMs by Telegram account, and the
 bot's webhook. Everything is 404 while the feature is off (TELEGRAM_BOT_TOKEN unset)."""
+
 import hmac
 import logging
 from functools import wraps
@@ -34,8 +35,11 @@ def feature_on(view):
 
 def safe_next(request, value: str) -> str:
     """Only a path on this site (no scheme, no other host, no //host)."""
-    if value and value.startswith("/") and url_has_allowed_host_and_scheme(
-            value, allowed_hosts={request.get_host()}, require_https=False):
+    if (
+        value
+        and value.startswith("/")
+        and url_has_allowed_host_and_scheme(value, allowed_hosts={request.get_host()}, require_https=False)
+    ):
         return value
     return "/"
 
@@ -59,8 +63,13 @@ def session(request):
     except identity.Refused as exc:
         return JsonResponse({"ok": False, "error": exc.reason}, status=403)
     response = JsonResponse({"ok": True, "next": safe_next(request, request.POST.get("next", ""))})
-    response.set_cookie(settings.LANGUAGE_COOKIE_NAME, user.language, max_age=settings.LANGUAGE_COOKIE_AGE,
-                        samesite="Lax", secure=not settings.DEBUG)
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        user.language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        samesite="Lax",
+        secure=not settings.DEBUG,
+    )
     return response
 
 
@@ -84,7 +93,8 @@ def my_esims(request):
         return render(request, "telegram/my_esims.html", {"telegram_user": None}, status=403)
     orders = list(
         Order.objects.filter(invoice__telegram_purchase__telegram_user=user)
-        .select_related("bundle", "esim", "invoice").order_by("-created_at")
+        .select_related("bundle", "esim", "invoice")
+        .order_by("-created_at")
     )
     cards, pending = order_selectors.group_by_esim(orders)
     for card in cards:

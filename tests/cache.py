@@ -4,6 +4,7 @@ Django's RedisCache.clear() is FLUSHDB: with pytest-xdist, one worker's cache.cl
 does one, tests/conftest.py) would wipe the others' tokens, locks and rate-limit windows mid-test.
 Each worker gets its own KEY_PREFIX (esimshop/settings_test.py) and clears only that prefix.
 """
+
 from django.core.cache.backends.redis import RedisCache
 
 

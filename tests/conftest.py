@@ -5,6 +5,7 @@ missing the session fails before any test runs, rather than quietly falling back
 Network access is blocked except loopback (pytest-socket, see pytest.ini); provider HTTP is
 mocked with `responses` against the real production base URLs set below.
 """
+
 import os
 
 import pytest
@@ -23,8 +24,12 @@ def _check_services():
         raise pytest.UsageError(f"CI requires PostgreSQL; DATABASE_URL gives {db['ENGINE']}")
     try:
         psycopg.connect(
-            host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], password=db["PASSWORD"],
-            dbname="postgres", connect_timeout=5,
+            host=db["HOST"] or "127.0.0.1",
+            port=db["PORT"] or 5432,
+            user=db["USER"],
+            password=db["PASSWORD"],
+            dbname="postgres",
+            connect_timeout=5,
         ).close()
     except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
         raise pytest.UsageError(f"PostgreSQL is not reachable: {exc}") from exc
@@ -100,7 +105,10 @@ def live_shop(live_server, settings):
     settings.QPAY_CALLBACK_PUBLIC_BASE_URL = live_server.url
     # The sandbox takes only this installation's own sandbox credentials (never real ones).
     settings.QPAY_CLIENT_ID, settings.QPAY_CLIENT_SECRET, settings.QPAY_INVOICE_CODE = (
-        settings.SANDBOX_QPAY_CLIENT_ID, settings.SANDBOX_QPAY_CLIENT_SECRET, settings.SANDBOX_QPAY_INVOICE_CODE)
+        settings.SANDBOX_QPAY_CLIENT_ID,
+        settings.SANDBOX_QPAY_CLIENT_SECRET,
+        settings.SANDBOX_QPAY_INVOICE_CODE,
+    )
     settings.ESIMGO_BASE_URL = live_server.url + "/sandbox/esimgo/v2.4"
     settings.ESIMGO_API_KEY = settings.SANDBOX_ESIMGO_API_KEY
     settings.ESIMGO_CALLBACK_URL = live_server.url + "/esimgo/callback/"

@@ -9,6 +9,7 @@ their old names so the existing imports keep working; new tests import from here
 - OrderFactory / DeliveredOrderFactory / ESimFactory: what handle_invoice_paid and provisioning
   create (PAID order without eSIM; DELIVERED with one).
 """
+
 import uuid
 from datetime import timedelta
 
@@ -19,8 +20,15 @@ from orders.models import ESim, Order
 from payments.models import Customer, Invoice
 from tests.catalog.factories import BundleFactory
 
-__all__ = ["BundleFactory", "CustomerFactory", "DeliveredOrderFactory", "ESimFactory", "InvoiceFactory",
-           "OrderFactory", "PaidInvoiceFactory"]
+__all__ = [
+    "BundleFactory",
+    "CustomerFactory",
+    "DeliveredOrderFactory",
+    "ESimFactory",
+    "InvoiceFactory",
+    "OrderFactory",
+    "PaidInvoiceFactory",
+]
 
 QR_TEXT = "0002010102122650mn.qpay"
 
@@ -48,10 +56,16 @@ class InvoiceFactory(factory.django.DjangoModelFactory):
     qr_text = QR_TEXT
     qr_image = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
     short_url = "https://s.qpay.mn/zNr4bs145B"
-    bank_urls = factory.LazyFunction(lambda: [
-        {"name": "Khan bank", "description": "Хаан банк", "logo": "https://qpay.mn/q/logo/khanbank.png",
-         "link": f"khanbank://q?qPay_QRcode={QR_TEXT}"},
-    ])
+    bank_urls = factory.LazyFunction(
+        lambda: [
+            {
+                "name": "Khan bank",
+                "description": "Хаан банк",
+                "logo": "https://qpay.mn/q/logo/khanbank.png",
+                "link": f"khanbank://q?qPay_QRcode={QR_TEXT}",
+            },
+        ]
+    )
     expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(minutes=30))
 
 

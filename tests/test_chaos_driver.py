@@ -1,4 +1,5 @@
 """bench/chaos.py sends a purchase again after a connection error only when that is provably safe."""
+
 import requests
 from urllib3.exceptions import NewConnectionError
 
@@ -40,8 +41,15 @@ def test_the_resend_carries_the_same_key_on_a_fresh_connection(monkeypatch):
     run, sent = driver(), []
     fresh = FlakySession(None, sent)
     monkeypatch.setattr("bench.chaos._new_session", lambda: fresh)
-    response = run.http("purchase", "POST", "http://shop/api", session=FlakySession(RESET, sent),
-                        headers={"Idempotency-Key": "k-1"}, json={}, resend=run.purchase_resend)
+    response = run.http(
+        "purchase",
+        "POST",
+        "http://shop/api",
+        session=FlakySession(RESET, sent),
+        headers={"Idempotency-Key": "k-1"},
+        json={},
+        resend=run.purchase_resend,
+    )
     assert response.status_code == 201
     assert sent == ["k-1", "k-1"]
     assert any("sent again (same Idempotency-Key)" in note for note in run.tally.notes)
@@ -50,7 +58,16 @@ def test_the_resend_carries_the_same_key_on_a_fresh_connection(monkeypatch):
 def test_without_a_key_a_reset_purchase_is_not_sent_again(monkeypatch):
     run, sent = driver("--no-idempotency-keys"), []
     monkeypatch.setattr("bench.chaos._new_session", lambda: FlakySession(None, sent))
-    assert run.http("purchase", "POST", "http://shop/api", session=FlakySession(RESET, sent), json={},
-                    resend=run.purchase_resend) is None
+    assert (
+        run.http(
+            "purchase",
+            "POST",
+            "http://shop/api",
+            session=FlakySession(RESET, sent),
+            json={},
+            resend=run.purchase_resend,
+        )
+        is None
+    )
     assert len(sent) == 1
     assert run.tally.statuses[("purchase", "error:ConnectionError")] == 1

@@ -1,4 +1,5 @@
 """Mongolian first, English second: default language, the remembered switch, complete catalogues, 404s."""
+
 import re
 from pathlib import Path
 
@@ -65,7 +66,9 @@ def test_mongolian_catalogue_is_complete_and_really_mongolian(po):
 def test_every_template_translate_string_is_in_its_catalogue(po):
     msgids = {entry["msgid"] for entry in parse_po(po)}
     for template in CATALOGUES[po]:
-        for literal in re.findall(r"""{%\s*translate\s+(?:"([^"]*)"|'([^']*)')""", template.read_text(encoding="utf-8")):
+        for literal in re.findall(
+            r"""{%\s*translate\s+(?:"([^"]*)"|'([^']*)')""", template.read_text(encoding="utf-8")
+        ):
             text = literal[0] or literal[1]
             assert text in msgids, f"{template.name}: {text!r} missing from {po}"
 

@@ -1,14 +1,13 @@
 """Every Mongolian catalogue in the project: no translation repeated twice in one msgstr
 (a slip that once showed shoppers the same sentence twice on the payment page)."""
+
 import re
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CATALOGUES = sorted(
-    p for p in ROOT.glob("**/locale/mn/LC_MESSAGES/django.po") if ".venv" not in p.parts
-)
+CATALOGUES = sorted(p for p in ROOT.glob("**/locale/mn/LC_MESSAGES/django.po") if ".venv" not in p.parts)
 
 
 def _msgstrs(path):

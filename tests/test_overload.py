@@ -1,4 +1,5 @@
 """Overload: one request more than WEB_MAX_IN_FLIGHT in a process is answered 503 at once."""
+
 import json
 
 import pytest
@@ -78,4 +79,5 @@ def test_the_middleware_runs_before_anything_that_reads_the_database():
 
     order = live.MIDDLEWARE
     assert order.index("esimshop.overload.OverloadMiddleware") < order.index(
-        "django.contrib.auth.middleware.AuthenticationMiddleware")
+        "django.contrib.auth.middleware.AuthenticationMiddleware"
+    )

@@ -1,5 +1,6 @@
 """Security checks (issue 6 item 5): deploy checks, headers and CSP, no inline script/style,
 CSRF everywhere but the two provider callbacks, rate limits. Logs: tests/test_security_logs.py."""
+
 import os
 import secrets
 import subprocess
@@ -23,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 # --- manage.py check --deploy ---------------------------------------------------------------
+
 
 def production_env(tmp_path) -> dict:
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "SYSTEMROOT")}
@@ -48,7 +50,11 @@ def production_env(tmp_path) -> dict:
 def test_check_deploy_is_clean_under_production_settings(tmp_path):
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=production_env(tmp_path), capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=production_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
@@ -63,13 +69,20 @@ def test_production_settings_mount_no_sandbox_and_secure_cookies(tmp_path):
         "print(s.SANDBOX, any(r.startswith('sandbox') for r in routes), s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE,"
         " s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS >= 31536000, s.DEBUG)\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=production_env(tmp_path),
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=production_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-7:] == ["False", "False", "True", "True", "True", "True", "False"]
 
 
 # --- headers, CSP, inline code --------------------------------------------------------------
+
 
 class InlineCodeFinder(HTMLParser):
     """Everything a CSP without 'unsafe-inline' would block."""
@@ -119,8 +132,14 @@ def pages(db, settings, client):
     bundle = BundleFactory(name="esim_1GB_7D_MN_V2", countries=["MN"], computed_price_mnt=12500)
     invoice = InvoiceFactory(bundle=bundle)
     sandbox_invoice = SandboxInvoice.objects.create(
-        invoice_code="TEST_INVOICE", sender_invoice_no="S1", invoice_receiver_code="r", invoice_description="d",
-        amount=12500, callback_url="https://shop.example.mn/cb", qr_text="x")
+        invoice_code="TEST_INVOICE",
+        sender_invoice_no="S1",
+        invoice_receiver_code="r",
+        invoice_description="d",
+        amount=12500,
+        callback_url="https://shop.example.mn/cb",
+        qr_text="x",
+    )
     order = DeliveredOrderFactory(invoice__bundle=bundle)
     return {
         "home": "/",
@@ -167,8 +186,14 @@ def test_served_pages_carry_no_inline_script_style_or_handlers(client, pages, se
         html = client.get(url).content.decode()
         assert inline_code(html) == [], name
     # The checker itself finds what it must.
-    assert len(inline_code('<p style="x" onclick="y()"><script>alert(1)</script><style>p{}</style>'
-                           '<a href="javascript:x()">')) == 5
+    assert (
+        len(
+            inline_code(
+                '<p style="x" onclick="y()"><script>alert(1)</script><style>p{}</style><a href="javascript:x()">'
+            )
+        )
+        == 5
+    )
 
 
 def test_no_template_has_inline_script_style_or_handlers():
@@ -200,6 +225,7 @@ def test_sandbox_bank_logos_are_served_locally(pages, client, settings):
 
 
 # --- CSRF -----------------------------------------------------------------------------------
+
 
 def walk(resolver, prefix=""):
     for entry in resolver.url_patterns:
@@ -242,14 +268,30 @@ def test_only_the_provider_callbacks_are_csrf_exempt():
     assert apis == {"api-purchase", "api-packages", "api-schema"}
 
 
-@pytest.mark.parametrize("form", ["checkout", "my_esims", "magic_link", "logout", "topup", "admin_login", "sandbox_bank"])
+@pytest.mark.parametrize(
+    "form", ["checkout", "my_esims", "magic_link", "logout", "topup", "admin_login", "sandbox_bank"]
+)
 def test_every_form_refuses_a_post_without_the_csrf_token(form, pages, settings):
     order = DeliveredOrderFactory()
-    urls = {**pages, "logout": reverse("orders:my-esims-logout"), "topup": reverse("orders:topup", args=[order.access_token])}
+    urls = {
+        **pages,
+        "logout": reverse("orders:my-esims-logout"),
+        "topup": reverse("orders:topup", args=[order.access_token]),
+    }
     strict = Client(enforce_csrf_checks=True)
     before = Invoice.objects.count()
-    response = strict.post(urls[form], {"email": "a@example.mn", "phone_number": "99112233", "amount": "12500",
-                                        "username": "x", "password": "y", "action": "full", "bundle": "b"})
+    response = strict.post(
+        urls[form],
+        {
+            "email": "a@example.mn",
+            "phone_number": "99112233",
+            "amount": "12500",
+            "username": "x",
+            "password": "y",
+            "action": "full",
+            "bundle": "b",
+        },
+    )
     assert response.status_code == 403
     assert Invoice.objects.count() == before
 
@@ -261,23 +303,30 @@ def test_private_pages_forms_pass_csrf_with_the_origin_a_browser_sends(client, d
     page = strict.get(reverse("orders:my-esims"))
     assert page["Referrer-Policy"] == "same-origin"
     token = strict.cookies[settings.CSRF_COOKIE_NAME].value
-    ok = strict.post(reverse("orders:my-esims"), {"email": "a@example.mn", "csrfmiddlewaretoken": token},
-                     HTTP_ORIGIN="http://testserver")
+    ok = strict.post(
+        reverse("orders:my-esims"),
+        {"email": "a@example.mn", "csrfmiddlewaretoken": token},
+        HTTP_ORIGIN="http://testserver",
+    )
     assert ok.status_code == 200
-    refused = strict.post(reverse("orders:my-esims"), {"email": "a@example.mn", "csrfmiddlewaretoken": token},
-                          HTTP_ORIGIN="null")
+    refused = strict.post(
+        reverse("orders:my-esims"), {"email": "a@example.mn", "csrfmiddlewaretoken": token}, HTTP_ORIGIN="null"
+    )
     assert refused.status_code == 403  # what a no-referrer page would have caused
 
 
 def test_purchase_api_refuses_form_encoded_bodies(client, db):
     BundleFactory(name="esim_1GB_7D_MN_V2", countries=["MN"], computed_price_mnt=12500)
-    response = client.post("/api/customer/transactions/purchase", {
-        "phoneNumber": "99112233", "email": "a@example.mn", "amount": "12500", "packageCode": "esim_1GB_7D_MN_V2"})
+    response = client.post(
+        "/api/customer/transactions/purchase",
+        {"phoneNumber": "99112233", "email": "a@example.mn", "amount": "12500", "packageCode": "esim_1GB_7D_MN_V2"},
+    )
     assert response.status_code == 415
     assert Invoice.objects.count() == 0
 
 
 # --- rate limits ----------------------------------------------------------------------------
+
 
 @pytest.fixture
 def frozen_window(monkeypatch):

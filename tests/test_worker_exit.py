@@ -1,5 +1,6 @@
 """A worker whose consumer crashed ("Unrecoverable error") exits after a short grace instead of
 hanging in its warm shutdown (esimshop/worker_exit.py): its supervisor then restarts it."""
+
 import logging
 import time
 from unittest import mock
@@ -13,8 +14,15 @@ def test_the_unrecoverable_error_record_arms_an_exit_and_nothing_else_does():
     with mock.patch.object(worker_exit.os, "_exit") as exit_, mock.patch.object(worker_exit.logging, "shutdown"):
         handler.handle(record)
         assert not handler.armed
-        crash = logging.LogRecord("celery.worker.worker", logging.CRITICAL, __file__, 1, "Unrecoverable error: %r",
-                                  (AttributeError("'NoneType' object has no attribute 'hostname'"),), None)
+        crash = logging.LogRecord(
+            "celery.worker.worker",
+            logging.CRITICAL,
+            __file__,
+            1,
+            "Unrecoverable error: %r",
+            (AttributeError("'NoneType' object has no attribute 'hostname'"),),
+            None,
+        )
         handler.handle(crash)
         assert handler.armed
         for _ in range(200):

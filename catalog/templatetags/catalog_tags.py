@@ -1,4 +1,5 @@
 """Template filters for shop pages: {% load catalog_tags %} then `{{ 12500|mnt }}` -> 12,500₮."""
+
 from django import template
 
 from catalog import presentation

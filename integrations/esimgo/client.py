@@ -19,6 +19,7 @@ Behaviour worth knowing:
   JSON numbers as parsed — read money from them with `parse_decimal()`.
 * The API key is never logged.
 """
+
 from __future__ import annotations
 
 import csv
@@ -478,7 +479,8 @@ class ESIMGoClient:
             except (requests.Timeout, requests.ConnectionError) as exc:
                 failed = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
                 error: ESIMGoError = ESIMGoUnavailable(
-                    f"eSIM Go {failed}: {type(exc).__name__}", outcome_unknown=not retry,
+                    f"eSIM Go {failed}: {type(exc).__name__}",
+                    outcome_unknown=not retry,
                     reached_provider=not never_sent(exc),
                 )
             except requests.RequestException as exc:
@@ -649,9 +651,7 @@ class ESIMGoClient:
         return [normalise_esim_bundle(b) for b in _as_list(data, field_name="bundles")]
 
     def is_compatible(self, iccid, bundle_name) -> bool:
-        data = self._json(
-            "GET", f"/esims/{quote(str(iccid), safe='')}/compatible/{quote(bundle_name, safe='')}"
-        )
+        data = self._json("GET", f"/esims/{quote(str(iccid), safe='')}/compatible/{quote(bundle_name, safe='')}")
         if not isinstance(data, dict) or "compatible" not in data:
             raise ESIMGoMalformedResponse("compatibility response without `compatible`")
         return _parse_bool(data["compatible"])

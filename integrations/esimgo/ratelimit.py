@@ -10,6 +10,7 @@ behind a lock is enough.
 and tries again. If Redis is unreachable the limiter falls back to the in-process counter
 for that call (logged) instead of blocking provider traffic on a cache outage.
 """
+
 import logging
 import threading
 import time

@@ -20,6 +20,7 @@ at QPay; QPay does not dedupe `sender_invoice_no`, so a blind retry could leave 
 payable invoices. The caller treats that failure as "unreachable", cancels its own row,
 and the orphan (if any) is unpayable in practice because nobody ever saw its QR.
 """
+
 from __future__ import annotations
 
 import base64
@@ -100,16 +101,23 @@ CHECK_MAX_PAGES = 20
 
 # --- Errors -------------------------------------------------------------------------------
 
+
 class QPayError(ProviderError):
     """Any QPay failure. `code` is QPay's `error` key when it sent one. `transient` and
     `reached_provider` mean what integrations.errors says, as for eSIM Go."""
 
     provider = "qpay"
 
-    def __init__(self, message: str, *, code: str = "", status: int | None = None, retry_after: float | None = None,
-                 reached_provider: bool = True):
-        super().__init__(message, code=code, status=status, retry_after=retry_after,
-                         reached_provider=reached_provider)
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "",
+        status: int | None = None,
+        retry_after: float | None = None,
+        reached_provider: bool = True,
+    ):
+        super().__init__(message, code=code, status=status, retry_after=retry_after, reached_provider=reached_provider)
 
     def __str__(self):
         parts = [p for p in (self.code, self.message) if p]
@@ -143,6 +151,7 @@ class QPayMalformedResponse(QPayError, ProviderMalformedResponse):
 
 
 # --- Parsing helpers ----------------------------------------------------------------------
+
 
 def to_decimal(value: Any) -> Decimal | None:
     """QPay amounts: strings or numbers; None/"" stay None. Never via float."""
@@ -244,6 +253,7 @@ class PaymentCheck:
 
 # --- Token cache ----------------------------------------------------------------------------
 
+
 def _token_cache_key(base_url: str, client_id: str) -> str:
     digest = hashlib.sha256(f"{base_url}|{client_id}".encode()).hexdigest()[:24]
     return f"qpay:token:{digest}"
@@ -261,8 +271,18 @@ def read_expiry(value: Any, now: float) -> float:
 # --- Client ---------------------------------------------------------------------------------
 
 # What requests reads from the environment for a call: proxies, their exceptions and a CA bundle.
-REQUESTS_ENVIRONMENT = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy",
-                        "NO_PROXY", "no_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+REQUESTS_ENVIRONMENT = (
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+)
 
 
 def new_session(base_url: str) -> requests.Session:
@@ -285,8 +305,18 @@ def _environment_settings(base_url: str, _environment: tuple) -> dict:
 
 
 class QPayClient:
-    def __init__(self, *, base_url=None, client_id=None, client_secret=None, invoice_code=None,
-                 connect_timeout=None, read_timeout=None, max_retries=None, session=None):
+    def __init__(
+        self,
+        *,
+        base_url=None,
+        client_id=None,
+        client_secret=None,
+        invoice_code=None,
+        connect_timeout=None,
+        read_timeout=None,
+        max_retries=None,
+        session=None,
+    ):
         self.base_url = (base_url or settings.QPAY_BASE_URL).rstrip("/")
         self.client_id = client_id if client_id is not None else settings.QPAY_CLIENT_ID
         self.client_secret = client_secret if client_secret is not None else settings.QPAY_CLIENT_SECRET
@@ -399,7 +429,7 @@ class QPayClient:
             except QPayError as exc:
                 if not exc.transient or attempt >= self.max_retries or not self._may_retry(exc, retry):
                     raise
-                delay = exc.retry_after if exc.retry_after is not None else min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** attempt)
+                delay = exc.retry_after if exc.retry_after is not None else min(MAX_BACKOFF_SECONDS, 0.5 * 2**attempt)
                 delay = min(MAX_BACKOFF_SECONDS, delay) * (0.8 + random.random() * 0.4)
                 logger.warning("QPay %s %s failed (%s); retry %d in %.2fs", method, path, exc, attempt + 1, delay)
                 time.sleep(delay)
@@ -420,8 +450,9 @@ class QPayClient:
             raise QPayUnavailable(f"read timeout from {self.base_url}") from exc
         except requests.ConnectionError as exc:
             # A refused connection never reached QPay; a reset mid-response might have.
-            raise QPayUnavailable(f"cannot connect to {self.base_url}: {exc.__class__.__name__}",
-                                  reached_provider=not never_sent(exc)) from exc
+            raise QPayUnavailable(
+                f"cannot connect to {self.base_url}: {exc.__class__.__name__}", reached_provider=not never_sent(exc)
+            ) from exc
         except requests.RequestException as exc:
             raise QPayUnavailable(f"request to {self.base_url} failed: {exc.__class__.__name__}") from exc
         return self._parse(response)
@@ -464,9 +495,18 @@ class QPayClient:
 
     # -- invoices --
 
-    def create_invoice(self, *, sender_invoice_no: str, amount: int, description: str, callback_url: str,
-                       receiver_code: str = "terminal", lines: list[dict] | None = None,
-                       receiver_data: dict | None = None, note: str = "") -> CreatedInvoice:
+    def create_invoice(
+        self,
+        *,
+        sender_invoice_no: str,
+        amount: int,
+        description: str,
+        callback_url: str,
+        receiver_code: str = "terminal",
+        lines: list[dict] | None = None,
+        receiver_data: dict | None = None,
+        note: str = "",
+    ) -> CreatedInvoice:
         if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
             raise ValueError("amount must be a positive integer number of MNT")
         payload = {
@@ -497,7 +537,8 @@ class QPayClient:
             short_url=_http_url(_first(data, "qPay_shortUrl", "qpay_shortUrl", "short_url", default="")),
             urls=[
                 {k: str(u.get(k) or "") for k in ("name", "description", "logo", "link")}
-                for u in urls if isinstance(u, dict) and _safe_link(u.get("link"))
+                for u in urls
+                if isinstance(u, dict) and _safe_link(u.get("link"))
             ],
             raw=data,
         )
@@ -520,17 +561,23 @@ class QPayClient:
 
     # -- payments --
 
-    def check_payment(self, invoice_id: str, *, object_type: str = "INVOICE", page_limit: int = CHECK_PAGE_LIMIT) -> PaymentCheck:
+    def check_payment(
+        self, invoice_id: str, *, object_type: str = "INVOICE", page_limit: int = CHECK_PAGE_LIMIT
+    ) -> PaymentCheck:
         """POST /v2/payment/check by OUR stored QPay invoice id (never a payment id), all pages."""
         rows: list[PaymentRow] = []
         count = 0
         paid_amount = None
         for page in range(1, CHECK_MAX_PAGES + 1):
-            data = self._call("POST", "payment/check", json={
-                "object_type": object_type,
-                "object_id": invoice_id,
-                "offset": {"page_number": page, "page_limit": page_limit},
-            })
+            data = self._call(
+                "POST",
+                "payment/check",
+                json={
+                    "object_type": object_type,
+                    "object_id": invoice_id,
+                    "offset": {"page_number": page, "page_limit": page_limit},
+                },
+            )
             if not isinstance(data, dict) or not isinstance(data.get("rows", []), list):
                 raise QPayMalformedResponse("payment/check is not {count, rows}")
             page_rows = [PaymentRow.from_wire(r) for r in data.get("rows") or []]
@@ -548,29 +595,45 @@ class QPayClient:
     def get_payment(self, payment_id: str) -> PaymentRow:
         return PaymentRow.from_wire(self._call("GET", f"payment/{payment_id}"))
 
-    def list_payments(self, *, object_type: str = "INVOICE", object_id: str, page_number: int = 1,
-                      page_limit: int = CHECK_PAGE_LIMIT) -> tuple[int, list[PaymentRow]]:
-        data = self._call("POST", "payment/list", json={
-            "object_type": object_type,
-            "object_id": object_id,
-            "offset": {"page_number": page_number, "page_limit": page_limit},
-        })
+    def list_payments(
+        self, *, object_type: str = "INVOICE", object_id: str, page_number: int = 1, page_limit: int = CHECK_PAGE_LIMIT
+    ) -> tuple[int, list[PaymentRow]]:
+        data = self._call(
+            "POST",
+            "payment/list",
+            json={
+                "object_type": object_type,
+                "object_id": object_id,
+                "offset": {"page_number": page_number, "page_limit": page_limit},
+            },
+        )
         if not isinstance(data, dict):
             raise QPayMalformedResponse("payment/list is not an object")
         return int(data.get("count") or 0), [PaymentRow.from_wire(r) for r in data.get("rows") or []]
 
     def cancel_payment(self, payment_id: str, *, callback_url: str = "", note: str = "") -> dict:
         """Card payments only (QPay refuses P2P). Not retried on transport errors: it moves money."""
-        return self._call("DELETE", f"payment/cancel/{payment_id}", json=_money_body(callback_url, note), retry="unsent")
+        return self._call(
+            "DELETE", f"payment/cancel/{payment_id}", json=_money_body(callback_url, note), retry="unsent"
+        )
 
     def refund_payment(self, payment_id: str, *, callback_url: str = "", note: str = "") -> dict:
         """Card payments only; bank-app (P2P) payments are refunded by hand in the merchant portal."""
-        return self._call("DELETE", f"payment/refund/{payment_id}", json=_money_body(callback_url, note), retry="unsent")
+        return self._call(
+            "DELETE", f"payment/refund/{payment_id}", json=_money_body(callback_url, note), retry="unsent"
+        )
 
     # -- e-barimt (VAT receipt) v3 --
 
-    def create_ebarimt(self, *, payment_id: str, receiver_type: str, receiver: str = "", district_code: str = "",
-                       classification_code: str = "") -> dict:
+    def create_ebarimt(
+        self,
+        *,
+        payment_id: str,
+        receiver_type: str,
+        receiver: str = "",
+        district_code: str = "",
+        classification_code: str = "",
+    ) -> dict:
         """POST /v2/ebarimt_v3/create for one PAID payment. Not retried once sent: a repeat could
         register a second receipt for the same sale."""
         if receiver_type not in ("CITIZEN", "COMPANY"):

@@ -11,6 +11,7 @@ Sizes: ~210 countries x (6 fixed + unlimited families for popular/mid-tier count
 + 8 regional families ≈ 2,300 bundles. Prices are USD decimals derived from a per-country
 factor (CRC32 of the ISO code), so every run produces the same catalogue.
 """
+
 import json
 import unicodedata
 import zlib
@@ -43,8 +44,13 @@ REGIONS = {
 }
 REGION_OF = {iso: region for region, codes in REGIONS.items() for iso in codes.split()}
 REGION_PRICE_FACTOR = {
-    "Europe": Decimal("0.9"), "Asia": Decimal("1.0"), "Middle East": Decimal("1.3"), "Africa": Decimal("1.8"),
-    "North America": Decimal("1.1"), "LATAM": Decimal("1.4"), "Oceania": Decimal("1.5"),
+    "Europe": Decimal("0.9"),
+    "Asia": Decimal("1.0"),
+    "Middle East": Decimal("1.3"),
+    "Africa": Decimal("1.8"),
+    "North America": Decimal("1.1"),
+    "LATAM": Decimal("1.4"),
+    "Oceania": Decimal("1.5"),
 }
 
 # Every family (unlimited tiers + long duration) for these; the shop's key destinations.
@@ -70,17 +76,32 @@ REGIONAL = {
     "RLA": ("Latin America", "BR", ["LATAM"], Decimal("1.7")),
     "RAF": ("Africa", "ZA", ["Africa"], Decimal("2.2")),
     "ROC": ("Oceania", "AU", ["Oceania"], Decimal("1.8")),
-    "RGBS": ("Global", "US", sorted(POPULAR | {"BR", "MX", "ZA", "NZ", "SA", "IL", "AR", "CL", "PL", "SE"}), Decimal("2.6")),
+    "RGBS": (
+        "Global",
+        "US",
+        sorted(POPULAR | {"BR", "MX", "ZA", "NZ", "SA", "IL", "AR", "CL", "PL", "SE"}),
+        Decimal("2.6"),
+    ),
 }
 # Bundles of this family live on another provider: they never top up a standard eSIM (see compatibility).
 GLOBAL_FAMILY_CODES = {"RGBS"}
 
 KNOWN_NETWORKS = {
-    "MN": ["Unitel", "Mobicom"], "CN": ["China Mobile", "China Unicom"], "KR": ["SK Telecom", "KT"],
-    "JP": ["NTT Docomo", "SoftBank"], "TH": ["AIS", "dtac"], "TR": ["Turkcell", "Vodafone"],
-    "US": ["T-Mobile", "AT&T"], "GB": ["EE", "O2"], "DE": ["Telekom", "Vodafone"], "FR": ["Orange", "SFR"],
-    "VN": ["Viettel", "Vinaphone"], "SG": ["Singtel", "StarHub"], "RU": ["MegaFon", "Beeline"],
-    "KZ": ["Beeline", "Kcell"], "AU": ["Optus", "Telstra"],
+    "MN": ["Unitel", "Mobicom"],
+    "CN": ["China Mobile", "China Unicom"],
+    "KR": ["SK Telecom", "KT"],
+    "JP": ["NTT Docomo", "SoftBank"],
+    "TH": ["AIS", "dtac"],
+    "TR": ["Turkcell", "Vodafone"],
+    "US": ["T-Mobile", "AT&T"],
+    "GB": ["EE", "O2"],
+    "DE": ["Telekom", "Vodafone"],
+    "FR": ["Orange", "SFR"],
+    "VN": ["Viettel", "Vinaphone"],
+    "SG": ["Singtel", "StarHub"],
+    "RU": ["MegaFon", "Beeline"],
+    "KZ": ["Beeline", "Kcell"],
+    "AU": ["Optus", "Telstra"],
 }
 
 TWO = Decimal("0.01")
@@ -146,10 +167,20 @@ def _country_bundles(country):
     out = []
     for gb, days in FIXED + (LONG_DURATION if iso in POPULAR else []):
         group = "Standard Long Duration" if (gb, days) in LONG_DURATION else "Standard Fixed"
-        out.append(_bundle(
-            f"esim_{gb}GB_{days}D_{iso}_V2", f"eSIM, {gb}GB, {_days(days)}, {name}, V2", group, country, [],
-            gb * 1000, days, _fixed_price(factor, gb, days), speed, image,
-        ))
+        out.append(
+            _bundle(
+                f"esim_{gb}GB_{days}D_{iso}_V2",
+                f"eSIM, {gb}GB, {_days(days)}, {name}, V2",
+                group,
+                country,
+                [],
+                gb * 1000,
+                days,
+                _fixed_price(factor, gb, days),
+                speed,
+                image,
+            )
+        )
     if iso in POPULAR:
         tiers, day_options = UNLIMITED_TIERS, UNLIMITED_DAYS_POPULAR
     elif zlib.crc32(b"tier" + iso.encode()) % 2 == 0:
@@ -158,10 +189,20 @@ def _country_bundles(country):
         tiers, day_options = {}, []
     for moniker, (group, label, per_day) in tiers.items():
         for days in day_options:
-            out.append(_bundle(
-                f"esim_{moniker}_{days}D_{iso}_V2", f"eSIM, {label}, {_days(days)}, {name}, V2", group, country, [],
-                -1, days, _unlimited_price(factor, per_day, days), speed, image,
-            ))
+            out.append(
+                _bundle(
+                    f"esim_{moniker}_{days}D_{iso}_V2",
+                    f"eSIM, {label}, {_days(days)}, {name}, V2",
+                    group,
+                    country,
+                    [],
+                    -1,
+                    days,
+                    _unlimited_price(factor, per_day, days),
+                    speed,
+                    image,
+                )
+            )
     return out
 
 
@@ -174,16 +215,35 @@ def _regional_bundles(by_iso):
         image = _image_name(label)
         for gb, days in FIXED[:1] + FIXED[2:] + LONG_DURATION:
             group = "Standard Long Duration" if (gb, days) in LONG_DURATION else "Standard Fixed"
-            out.append(_bundle(
-                f"esim_{gb}GB_{days}D_{code}_V2", f"eSIM, {gb}GB, {_days(days)}, {label}, V2", group, base, roaming,
-                gb * 1000, days, _fixed_price(factor, gb, days), ["4G", "5G"], image,
-            ))
+            out.append(
+                _bundle(
+                    f"esim_{gb}GB_{days}D_{code}_V2",
+                    f"eSIM, {gb}GB, {_days(days)}, {label}, V2",
+                    group,
+                    base,
+                    roaming,
+                    gb * 1000,
+                    days,
+                    _fixed_price(factor, gb, days),
+                    ["4G", "5G"],
+                    image,
+                )
+            )
         for days in (1, 7):
-            out.append(_bundle(
-                f"esim_UL_{days}D_{code}_V2", f"eSIM, Unlimited Lite, {_days(days)}, {label}, V2",
-                "Standard Unlimited Lite", base, roaming, -1, days,
-                _unlimited_price(factor, UNLIMITED_TIERS["UL"][2], days), ["4G", "5G"], image,
-            ))
+            out.append(
+                _bundle(
+                    f"esim_UL_{days}D_{code}_V2",
+                    f"eSIM, Unlimited Lite, {_days(days)}, {label}, V2",
+                    "Standard Unlimited Lite",
+                    base,
+                    roaming,
+                    -1,
+                    days,
+                    _unlimited_price(factor, UNLIMITED_TIERS["UL"][2], days),
+                    ["4G", "5G"],
+                    image,
+                )
+            )
     return out
 
 

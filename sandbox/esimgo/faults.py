@@ -18,6 +18,7 @@ Spec keys (all optional):
              (a purchase that succeeded but whose answer was lost)
     count    how many requests it affects (default 1); the entry is removed when used up
 """
+
 from sandbox.faults import FaultSwitchboard
 
 FAULTS_KEY = "sandbox:esimgo:faults"

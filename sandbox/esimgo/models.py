@@ -3,6 +3,7 @@
 The catalogue is not stored (see catalogue.py); everything a purchase creates is, so it
 survives across requests and processes (web, Celery worker, live-server tests).
 """
+
 from decimal import Decimal
 
 from django.db import IntegrityError, models, transaction

@@ -6,6 +6,7 @@ an eSIM when it belongs to the same provider family as the eSIM's first bundle (
 bundles, code RGBS, run on another provider than everything else) AND it covers at least one
 country (base or roaming) that some bundle already on the eSIM covers.
 """
+
 import base64
 import hashlib
 import hmac
@@ -158,7 +159,9 @@ def _parse_order(body):
             if len(set(iccids)) != len(iccids):
                 raise ApiError(400, f"{where}.iccids contains duplicates")
         bundle = catalogue.by_name[item]
-        parsed.append({"bundle": bundle, "quantity": quantity, "iccids": iccids or [], "allow_reassign": allow_reassign})
+        parsed.append(
+            {"bundle": bundle, "quantity": quantity, "iccids": iccids or [], "allow_reassign": allow_reassign}
+        )
     return body["type"], assign, parsed
 
 
@@ -238,8 +241,13 @@ def place_order(body, source_ip="") -> dict:
         org.balance -= total
         org.save(update_fields=["balance"])
         order = SandboxOrder.objects.create(
-            reference=uuid.uuid4(), assigned=assign, total=total, currency=org.currency, created_at=now,
-            source_ip=source_ip, response={},
+            reference=uuid.uuid4(),
+            assigned=assign,
+            total=total,
+            currency=org.currency,
+            created_at=now,
+            source_ip=source_ip,
+            response={},
         )
         response_lines, assigned_count, seq = [], 0, 0
         for line, line_targets in zip(lines, targets, strict=True):
@@ -365,5 +373,7 @@ def send_usage_callback(iccid: str, percent: int = 80, *, url: str | None = None
         headers={"Content-Type": "application/json", "X-Signature-SHA256": sign(body, settings.SANDBOX_ESIMGO_API_KEY)},
         timeout=(5, 15),
     )
-    logger.info("sandbox eSIM Go: Utilisation callback for %s (%s%%) -> %s %s", iccid, percent, target, response.status_code)
+    logger.info(
+        "sandbox eSIM Go: Utilisation callback for %s (%s%%) -> %s %s", iccid, percent, target, response.status_code
+    )
     return response.status_code, payload

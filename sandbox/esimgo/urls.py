@@ -1,4 +1,5 @@
 """Mounted at /sandbox/esimgo/v2.4/ (sandbox/urls.py); paths as in the eSIM Go v2.4 spec."""
+
 from django.urls import path, re_path
 
 from sandbox.esimgo import views

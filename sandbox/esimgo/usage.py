@@ -10,6 +10,7 @@ Timeline (compressed so a demo shows movement within minutes):
 `used_floor_bytes` (raised by the usage-callback command) makes reported usage at least that.
 Settings SANDBOX_ESIMGO_FIRST_USE_SECONDS / SANDBOX_ESIMGO_DEPLETION_SECONDS override the pace.
 """
+
 from datetime import timedelta
 
 from django.conf import settings

@@ -4,6 +4,7 @@ bad bodies/parameters, X-Ratelimit-* headers and a 10 req/s per-IP fixed window 
 Retry-After; SANDBOX_ESIMGO_RATE_LIMIT changes it, 0 turns enforcement off). Unknown paths
 answer 403 "access denied" like the live API. Fault injection: see faults.py.
 """
+
 import csv
 import fnmatch
 import io
@@ -27,7 +28,17 @@ from sandbox.esimgo.catalogue import detail, get_catalogue
 from sandbox.esimgo.models import Organisation, SandboxEsim, SandboxOrder
 from sandbox.esimgo.services import ApiError, money, rfc3339
 
-CATALOGUE_REGIONS = {"Africa", "Antarctica", "Asia", "Europe", "Global", "Middle East", "North America", "Oceania", "LATAM"}
+CATALOGUE_REGIONS = {
+    "Africa",
+    "Antarctica",
+    "Asia",
+    "Europe",
+    "Global",
+    "Middle East",
+    "North America",
+    "Oceania",
+    "LATAM",
+}
 CATALOGUE_ORDER_BY = {
     "bundleName": lambda b: b["name"],
     "dataAmount": lambda b: b["dataAmount"],
@@ -240,8 +251,13 @@ def _created_at_filters(request):
             raise ApiError(400, f"createdAt: cannot parse time {value!r}")
         if timezone.is_naive(when):
             when = timezone.make_aware(when, timezone.get_fixed_timezone(0))
-        lookup = {"eq": "created_at", "lt": "created_at__lt", "lte": "created_at__lte", "gt": "created_at__gt",
-                  "gte": "created_at__gte"}[operator]
+        lookup = {
+            "eq": "created_at",
+            "lt": "created_at__lt",
+            "lte": "created_at__lte",
+            "gt": "created_at__gt",
+            "gte": "created_at__gte",
+        }[operator]
         filters.append({lookup: when})
     return filters
 
@@ -382,12 +398,14 @@ def esims(request):
         summaries = [s for s in summaries if needle in str(s[filter_by]).lower()]
     summaries.sort(key=lambda s: s["iccid"], reverse=direction == "desc")
     rows = len(summaries)
-    return JsonResponse({
-        "esims": summaries[(page - 1) * per_page : page * per_page],
-        "pageCount": _page_count(rows, per_page),
-        "pageSize": per_page,
-        "rows": rows,
-    })
+    return JsonResponse(
+        {
+            "esims": summaries[(page - 1) * per_page : page * per_page],
+            "pageCount": _page_count(rows, per_page),
+            "pageSize": per_page,
+            "rows": rows,
+        }
+    )
 
 
 @api("esim_detail", {"GET"})
@@ -436,7 +454,9 @@ def esim_bundles(request, iccid):
             continue
         if assignment.bundle_name not in grouped:
             grouped[assignment.bundle_name] = {
-                "name": assignment.bundle_name, "description": assignment.description, "assignments": [],
+                "name": assignment.bundle_name,
+                "description": assignment.description,
+                "assignments": [],
             }
         grouped[assignment.bundle_name]["assignments"].append(item)
     return JsonResponse({"bundles": list(grouped.values())[:limit]})
@@ -450,8 +470,15 @@ def esim_bundle(request, iccid, name):
         if kind not in ("validate", "transaction"):
             raise ApiError(400, "type must be validate or transaction")
         refund = _bool_param(request, "refundToBalance", False)
-        return JsonResponse(services.revoke(esim, name, validate=kind == "validate", refund_to_balance=refund,
-                                            offer_id=request.GET.get("offerId", "")))
+        return JsonResponse(
+            services.revoke(
+                esim,
+                name,
+                validate=kind == "validate",
+                refund_to_balance=refund,
+                offer_id=request.GET.get("offerId", ""),
+            )
+        )
     latest = esim.assignments.filter(bundle_name=name).order_by("-assigned_at", "-id").first()
     if latest is None:
         raise ApiError(404, f"bundle {name} not found on eSIM {iccid}")
@@ -468,16 +495,20 @@ def compatible(request, iccid, bundle):
 @api("organisation", {"GET"})
 def organisation(request):
     org = Organisation.current()
-    return JsonResponse({
-        "organisations": [{
-            "name": org.name,
-            "currency": org.currency,
-            "balance": money(org.balance),
-            "testCredit": 0,
-            "callbackUrl": services.callback_url(),
-            "groups": sorted({g for b in get_catalogue().bundles for g in b["groups"]}),
-        }],
-    })
+    return JsonResponse(
+        {
+            "organisations": [
+                {
+                    "name": org.name,
+                    "currency": org.currency,
+                    "balance": money(org.balance),
+                    "testCredit": 0,
+                    "callbackUrl": services.callback_url(),
+                    "groups": sorted({g for b in get_catalogue().bundles for g in b["groups"]}),
+                }
+            ],
+        }
+    )
 
 
 @api("unknown", {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})

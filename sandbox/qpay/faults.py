@@ -19,6 +19,7 @@ Spec keys (all optional):
              (an invoice that was created but whose answer was lost)
     count    how many requests it affects (default 1); the entry is removed when used up
 """
+
 from sandbox.faults import FaultSwitchboard
 
 FAULTS_KEY = "sandbox:qpay:faults"

@@ -1,4 +1,5 @@
 """State of the sandbox QPay merchant: invoices and the payments made on them."""
+
 import uuid
 
 from django.db import models

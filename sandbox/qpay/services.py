@@ -1,4 +1,5 @@
 """Sandbox QPay internals: tokens, QR payloads, payments and the callback to the shop."""
+
 import base64
 import io
 import json
@@ -49,6 +50,7 @@ class ApiError(Exception):
 
 
 # --- tokens ---------------------------------------------------------------------------------
+
 
 def merchant_id() -> str:
     """The sandbox merchant's id: QPAY_MERCHANT_ID when set, else the public sandbox's "KKTT"
@@ -107,6 +109,7 @@ def read_token(token: str, kind: str) -> dict | None:
 
 # --- invoices -------------------------------------------------------------------------------
 
+
 def _tlv(tag: str, value: str) -> str:
     return f"{tag}{len(value):02d}{value}"
 
@@ -124,10 +127,15 @@ def _crc16_ccitt(data: str) -> str:
 def emv_qr_text(invoice_id: uuid.UUID, amount: Decimal) -> str:
     """An EMVCo merchant-presented payload like QPay's (merchant name and ULAANBAATAR inside)."""
     body = (
-        _tlv("00", "01") + _tlv("01", "12")
+        _tlv("00", "01")
+        + _tlv("01", "12")
         + _tlv("26", _tlv("00", "mn.qpay") + _tlv("01", invoice_id.hex[:24].upper()))
-        + _tlv("52", "4814") + _tlv("53", "496") + _tlv("54", f"{amount:.2f}") + _tlv("58", "MN")
-        + _tlv("59", "ESIMSHOP") + _tlv("60", "ULAANBAATAR")
+        + _tlv("52", "4814")
+        + _tlv("53", "496")
+        + _tlv("54", f"{amount:.2f}")
+        + _tlv("58", "MN")
+        + _tlv("59", "ESIMSHOP")
+        + _tlv("60", "ULAANBAATAR")
     )
     body += "6304"
     return body + _crc16_ccitt(body)
@@ -168,6 +176,7 @@ def number(value: Decimal):
 
 # --- payments -------------------------------------------------------------------------------
 
+
 def new_payment_id(payment_type: str) -> str:
     """P2P ids are 15-digit numeric strings; card ids are UUIDs (docs/providers/qpay.md, Payment check)."""
     if payment_type == SandboxPayment.Type.CARD:
@@ -182,7 +191,10 @@ def pay(invoice_id, *, amount: Decimal, payment_type: str, allow_cancelled: bool
         if invoice.status == SandboxInvoice.Status.CANCELED and not allow_cancelled:
             raise ApiError(400, "INVOICE_ALREADY_CANCELED", "Нэхэмжлэл цуцлагдсан байна")
         payment = SandboxPayment.objects.create(
-            payment_id=new_payment_id(payment_type), invoice=invoice, amount=amount, payment_type=payment_type,
+            payment_id=new_payment_id(payment_type),
+            invoice=invoice,
+            amount=amount,
+            payment_type=payment_type,
             wallet="qPay wallet" if payment_type == SandboxPayment.Type.P2P else "card",
         )
         paid = sum(p.amount for p in invoice.payments.filter(status=SandboxPayment.Status.PAID))
@@ -245,11 +257,17 @@ def register_ebarimt(payment, *, receiver_type: str, receiver: str, district_cod
     digest = uuid.uuid5(uuid.NAMESPACE_URL, f"sandbox-ebarimt-{payment.payment_id}").int
     letters = "ABCDEFGHJKLMNPRSTUVWXYZ"
     lottery = f"{letters[digest % 23]}{letters[(digest // 23) % 23]} {digest % 10**8:08d}"
-    return SandboxEbarimt.objects.get_or_create(payment=payment, defaults={
-        "receiver_type": receiver_type, "receiver": receiver, "district_code": district_code,
-        "classification_code": classification_code, "lottery": lottery,
-        "receipt_id": f"{digest % 10**33:033d}",
-    })
+    return SandboxEbarimt.objects.get_or_create(
+        payment=payment,
+        defaults={
+            "receiver_type": receiver_type,
+            "receiver": receiver,
+            "district_code": district_code,
+            "classification_code": classification_code,
+            "lottery": lottery,
+            "receipt_id": f"{digest % 10**33:033d}",
+        },
+    )
 
 
 def ebarimt_qr_data(receipt) -> str:

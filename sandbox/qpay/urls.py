@@ -1,4 +1,5 @@
 """Mounted at /sandbox/qpay/ (sandbox/urls.py): QPAY_BASE_URL = SITE_URL/sandbox/qpay in sandbox mode."""
+
 from django.urls import path, re_path
 
 from sandbox.qpay import views

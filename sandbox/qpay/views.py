@@ -5,6 +5,7 @@ creation, mixed string/number amounts like production, CANCELED with one L, refu
 card payments only. Plus a "bank app" page where a person pays and QPay's GET callback follows.
 Fault injection: see faults.py.
 """
+
 import base64
 import binascii
 import json
@@ -172,6 +173,7 @@ def _get_payment(payment_id) -> SandboxPayment:
 
 # --- auth -------------------------------------------------------------------------------------
 
+
 @api("auth_token", ("POST",), auth="basic")
 def auth_token(request):
     credentials = _basic_credentials(request)
@@ -179,8 +181,10 @@ def auth_token(request):
         return error(401, "NO_CREDENDIALS", "Basic authorization required")
     username, password = credentials
     # This installation's sandbox merchant only: the sandbox never compares the real QPay secret.
-    if not (constant_time_compare(username, settings.SANDBOX_QPAY_CLIENT_ID)
-            and constant_time_compare(password, settings.SANDBOX_QPAY_CLIENT_SECRET)):
+    if not (
+        constant_time_compare(username, settings.SANDBOX_QPAY_CLIENT_ID)
+        and constant_time_compare(password, settings.SANDBOX_QPAY_CLIENT_SECRET)
+    ):
         return error(401, "AUTHENTICATION_FAILED", "Нэвтрэх нэр эсвэл нууц үг буруу")
     return JsonResponse(services.issue_tokens(username))
 
@@ -194,6 +198,7 @@ def auth_refresh(request):
 
 
 # --- invoices -------------------------------------------------------------------------------
+
 
 @api("invoice_create", ("POST",))
 def invoice_create(request):
@@ -230,18 +235,26 @@ def invoice_create(request):
     if amount <= 0:
         raise ApiError(400, "INVALID_AMOUNT", "amount must be positive")
     invoice = SandboxInvoice(
-        invoice_code=invoice_code, sender_invoice_no=sender_invoice_no, invoice_receiver_code=receiver_code,
-        invoice_description=description, amount=amount, callback_url=callback_url, lines=lines, note=note,
+        invoice_code=invoice_code,
+        sender_invoice_no=sender_invoice_no,
+        invoice_receiver_code=receiver_code,
+        invoice_description=description,
+        amount=amount,
+        callback_url=callback_url,
+        lines=lines,
+        note=note,
     )
     invoice.qr_text = services.emv_qr_text(invoice.invoice_id, amount)
     invoice.save(force_insert=True)
-    return JsonResponse({
-        "invoice_id": str(invoice.invoice_id),
-        "qr_text": invoice.qr_text,
-        "qr_image": services.qr_png_base64(invoice.qr_text),
-        "qPay_shortUrl": request.build_absolute_uri(reverse("sandbox_qpay:bank", args=[invoice.invoice_id])),
-        "urls": services.bank_urls(invoice.qr_text, base_url=request.build_absolute_uri("/")),
-    })
+    return JsonResponse(
+        {
+            "invoice_id": str(invoice.invoice_id),
+            "qr_text": invoice.qr_text,
+            "qr_image": services.qr_png_base64(invoice.qr_text),
+            "qPay_shortUrl": request.build_absolute_uri(reverse("sandbox_qpay:bank", args=[invoice.invoice_id])),
+            "urls": services.bank_urls(invoice.qr_text, base_url=request.build_absolute_uri("/")),
+        }
+    )
 
 
 @api("invoice_detail", ("GET", "DELETE"))
@@ -255,57 +268,81 @@ def invoice_detail(request, invoice_id):
         invoice.status = SandboxInvoice.Status.CANCELED
         invoice.save(update_fields=["status", "updated_at"])
         return JsonResponse({})
-    lines = invoice.lines or [{
-        "line_description": invoice.invoice_description, "line_quantity": "1.00",
-        "line_unit_price": money(invoice.amount), "note": "", "discounts": [], "surcharges": [], "taxes": [],
-    }]
+    lines = invoice.lines or [
+        {
+            "line_description": invoice.invoice_description,
+            "line_quantity": "1.00",
+            "line_unit_price": money(invoice.amount),
+            "note": "",
+            "discounts": [],
+            "surcharges": [],
+            "taxes": [],
+        }
+    ]
     # Mixed types on purpose, as production sends them (docs/providers/qpay.md, Amounts and statuses).
-    return JsonResponse({
-        "invoice_id": str(invoice.invoice_id),
-        "invoice_status": invoice.status,
-        "sender_invoice_no": invoice.sender_invoice_no,
-        "sender_branch_code": None,
-        "invoice_description": invoice.invoice_description,
-        "invoice_due_date": None,
-        "enable_expiry": False,
-        "expiry_date": invoice.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-        "allow_partial": False,
-        "minimum_amount": "0.00",
-        "allow_exceed": False,
-        "maximum_amount": None,
-        "total_amount": money(invoice.amount),
-        "gross_amount": number(invoice.amount),
-        "tax_amount": 0,
-        "surcharge_amount": 0,
-        "discount_amount": 0,
-        "callback_url": invoice.callback_url,
-        "note": invoice.note or None,
-        "lines": lines,
-        "transactions": [],
-        "inputs": [],
-    })
+    return JsonResponse(
+        {
+            "invoice_id": str(invoice.invoice_id),
+            "invoice_status": invoice.status,
+            "sender_invoice_no": invoice.sender_invoice_no,
+            "sender_branch_code": None,
+            "invoice_description": invoice.invoice_description,
+            "invoice_due_date": None,
+            "enable_expiry": False,
+            "expiry_date": invoice.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            "allow_partial": False,
+            "minimum_amount": "0.00",
+            "allow_exceed": False,
+            "maximum_amount": None,
+            "total_amount": money(invoice.amount),
+            "gross_amount": number(invoice.amount),
+            "tax_amount": 0,
+            "surcharge_amount": 0,
+            "discount_amount": 0,
+            "callback_url": invoice.callback_url,
+            "note": invoice.note or None,
+            "lines": lines,
+            "transactions": [],
+            "inputs": [],
+        }
+    )
 
 
 # --- payments -------------------------------------------------------------------------------
 
+
 def _p2p_transactions(payment: SandboxPayment) -> list:
     if payment.payment_type != SandboxPayment.Type.P2P:
         return []
-    return [{
-        "transaction_bank_code": "050000", "account_bank_code": "050000", "account_bank_name": "Хаан банк",
-        "account_number": "50******12", "status": "SUCCESS", "amount": money(payment.amount), "currency": "MNT",
-        "settlement_status": "SETTLED",
-    }]
+    return [
+        {
+            "transaction_bank_code": "050000",
+            "account_bank_code": "050000",
+            "account_bank_name": "Хаан банк",
+            "account_number": "50******12",
+            "status": "SUCCESS",
+            "amount": money(payment.amount),
+            "currency": "MNT",
+            "settlement_status": "SETTLED",
+        }
+    ]
 
 
 def _card_transactions(payment: SandboxPayment) -> list:
     if payment.payment_type != SandboxPayment.Type.CARD:
         return []
-    return [{
-        "card_type": "VISA", "is_cross_border": False, "amount": money(payment.amount), "currency": "MNT",
-        "date": payment.created_at.isoformat(), "status": "SUCCESS", "settlement_status": "PENDING",
-        "settlement_status_date": None,
-    }]
+    return [
+        {
+            "card_type": "VISA",
+            "is_cross_border": False,
+            "amount": money(payment.amount),
+            "currency": "MNT",
+            "date": payment.created_at.isoformat(),
+            "status": "SUCCESS",
+            "settlement_status": "PENDING",
+            "settlement_status_date": None,
+        }
+    ]
 
 
 def _check_row(payment: SandboxPayment) -> dict:
@@ -336,7 +373,7 @@ def payment_check(request):
     if object_type == "INVOICE":
         payments = SandboxPayment.objects.filter(invoice_id=_uuid_or_none(object_id))
     rows = list(payments.order_by("created_at"))
-    response = {"count": len(rows), "rows": [_check_row(p) for p in rows[(page - 1) * limit: page * limit]]}
+    response = {"count": len(rows), "rows": [_check_row(p) for p in rows[(page - 1) * limit : page * limit]]}
     if rows:  # absent, not 0, when nothing was paid (docs/providers/qpay.md, Payment check)
         response["paid_amount"] = number(sum((p.amount for p in rows if p.status == "PAID"), Decimal("0")))
     return JsonResponse(response)
@@ -345,22 +382,24 @@ def payment_check(request):
 @api("payment_detail", ("GET",))
 def payment_detail(request, payment_id):
     payment = _get_payment(payment_id)
-    return JsonResponse({
-        "payment_id": payment.payment_id,
-        "payment_status": payment.status,
-        "payment_fee": "0.00",
-        "payment_amount": money(payment.amount),
-        "payment_currency": "MNT",
-        "payment_date": payment.created_at.isoformat(),
-        "payment_wallet": payment.wallet,
-        "object_type": "INVOICE",
-        "object_id": str(payment.invoice_id),
-        "next_payment_date": None,
-        "next_payment_datetime": None,
-        "transaction_type": payment.payment_type,
-        "card_transactions": _card_transactions(payment),
-        "p2p_transactions": _p2p_transactions(payment),
-    })
+    return JsonResponse(
+        {
+            "payment_id": payment.payment_id,
+            "payment_status": payment.status,
+            "payment_fee": "0.00",
+            "payment_amount": money(payment.amount),
+            "payment_currency": "MNT",
+            "payment_date": payment.created_at.isoformat(),
+            "payment_wallet": payment.wallet,
+            "object_type": "INVOICE",
+            "object_id": str(payment.invoice_id),
+            "next_payment_date": None,
+            "next_payment_datetime": None,
+            "transaction_type": payment.payment_type,
+            "card_transactions": _card_transactions(payment),
+            "p2p_transactions": _p2p_transactions(payment),
+        }
+    )
 
 
 @api("payment_list", ("POST",))
@@ -381,21 +420,24 @@ def payment_list(request):
     elif object_type == "QR":
         payments = payments.none()
     total = payments.count()
-    rows = [{
-        "payment_id": p.payment_id,
-        "payment_date": p.created_at.isoformat(),
-        "payment_status": p.status,
-        "payment_fee": "0.00",
-        "payment_amount": money(p.amount),
-        "payment_currency": "MNT",
-        "payment_wallet": p.wallet,
-        "payment_name": p.invoice.invoice_description,
-        "payment_description": p.invoice.invoice_description,
-        "qr_code": p.invoice.qr_text,
-        "paid_by": p.payment_type,
-        "object_type": "INVOICE",
-        "object_id": str(p.invoice_id),
-    } for p in payments[(page - 1) * limit: page * limit]]
+    rows = [
+        {
+            "payment_id": p.payment_id,
+            "payment_date": p.created_at.isoformat(),
+            "payment_status": p.status,
+            "payment_fee": "0.00",
+            "payment_amount": money(p.amount),
+            "payment_currency": "MNT",
+            "payment_wallet": p.wallet,
+            "payment_name": p.invoice.invoice_description,
+            "payment_description": p.invoice.invoice_description,
+            "qr_code": p.invoice.qr_text,
+            "paid_by": p.payment_type,
+            "object_type": "INVOICE",
+            "object_id": str(p.invoice_id),
+        }
+        for p in payments[(page - 1) * limit : page * limit]
+    ]
     return JsonResponse({"count": total, "rows": rows})
 
 
@@ -428,6 +470,7 @@ def payment_refund(request, payment_id):
 
 
 # --- e-barimt v3 ------------------------------------------------------------------------------
+
 
 def _ebarimt_json(receipt: SandboxEbarimt) -> dict:
     """The response shape recorded in QPay's examples (docs/providers/qpay.md, E-barimt): VAT 10 % included."""
@@ -493,8 +536,13 @@ def ebarimt_create(request):
     payment = _get_payment(payment_id)
     if payment.status != SandboxPayment.Status.PAID:
         raise ApiError(400, "PAYMENT_NOT_PAID", "Гүйлгээ төлөгдөөгүй байна")
-    receipt, _created = services.register_ebarimt(payment, receiver_type=receiver_type, receiver=receiver,
-                                                  district_code=district, classification_code=classification)
+    receipt, _created = services.register_ebarimt(
+        payment,
+        receiver_type=receiver_type,
+        receiver=receiver,
+        district_code=district,
+        classification_code=classification,
+    )
     if receipt.status == SandboxEbarimt.Status.CANCELED:
         raise ApiError(400, "EBARIMT_CANCEL_NOTSUPPERDED", "Ибаримт цуцлагдсан байна")
     return JsonResponse(_ebarimt_json(receipt))
@@ -519,6 +567,7 @@ def unknown(request, path=""):
 
 # --- the "bank app" -----------------------------------------------------------------------------
 
+
 def bank(request, invoice_id):
     """A person paying: in full, too little, or twice; card or bank app. Sandbox only."""
     try:
@@ -539,8 +588,9 @@ def bank(request, invoice_id):
         else:
             amount = invoice.amount
         try:
-            payment = services.pay(invoice.pk, amount=amount, payment_type=payment_type,
-                                   allow_cancelled=action == "after_cancel")
+            payment = services.pay(
+                invoice.pk, amount=amount, payment_type=payment_type, allow_cancelled=action == "after_cancel"
+            )
         except ApiError as exc:
             message = exc.message
         else:
@@ -549,13 +599,17 @@ def bank(request, invoice_id):
             return redirect(url + query)
     invoice.refresh_from_db()
     payments = list(invoice.payments.all())
-    return render(request, "sandbox_qpay/bank.html", {
-        "invoice": invoice,
-        "payments": payments,
-        "paid_total": sum((p.amount for p in payments if p.status == "PAID"), Decimal("0")),
-        "half": max(Decimal("1"), (invoice.amount / 2).quantize(Decimal("1"))),
-        "return_url": return_url,
-        "message": message,
-        "just_paid": request.GET.get("paid", ""),
-        "title": _("Sandbox bank app"),
-    })
+    return render(
+        request,
+        "sandbox_qpay/bank.html",
+        {
+            "invoice": invoice,
+            "payments": payments,
+            "paid_total": sum((p.amount for p in payments if p.status == "PAID"), Decimal("0")),
+            "half": max(Decimal("1"), (invoice.amount / 2).quantize(Decimal("1"))),
+            "return_url": return_url,
+            "message": message,
+            "just_paid": request.GET.get("paid", ""),
+            "title": _("Sandbox bank app"),
+        },
+    )

@@ -1,4 +1,5 @@
 """What the sandbox Telegram Bot API was asked to do (every call recorded) and where its webhook points."""
+
 from django.db import models
 
 

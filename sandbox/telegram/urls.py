@@ -1,4 +1,5 @@
 """Mounted at /sandbox/telegram/ (sandbox/urls.py): TELEGRAM_BOT_API_BASE_URL = SITE_URL/sandbox/telegram in sandbox mode."""
+
 from django.urls import path, re_path
 
 from sandbox.telegram import views

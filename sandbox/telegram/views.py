@@ -9,6 +9,7 @@
   bot's messages, and open its web_app buttons with correctly signed initData.
 Mounted only in sandbox mode (esimshop/urls.py), like the other sandboxes.
 """
+
 import json
 from urllib.parse import quote, urlsplit
 
@@ -26,8 +27,15 @@ from sandbox.telegram.models import SandboxBotCall, SandboxUpdateCounter, Sandbo
 from telegram import init_data
 
 BOT_USER = {"id": 123456789, "is_bot": True, "first_name": "esimshop sandbox bot", "username": "esimshop_sandbox_bot"}
-THEME = {"bg_color": "#17212b", "text_color": "#f5f5f5", "hint_color": "#708499", "link_color": "#6ab3f3",
-         "button_color": "#5288c1", "button_text_color": "#ffffff", "secondary_bg_color": "#232e3c"}
+THEME = {
+    "bg_color": "#17212b",
+    "text_color": "#f5f5f5",
+    "hint_color": "#708499",
+    "link_color": "#6ab3f3",
+    "button_color": "#5288c1",
+    "button_text_color": "#ffffff",
+    "secondary_bg_color": "#232e3c",
+}
 DEFAULT_USER = {"id": 700000001, "first_name": "Bat", "username": "bat_sandbox", "language_code": "mn"}
 
 
@@ -49,8 +57,9 @@ def bot_method(request, token, method):
     if not isinstance(payload, dict):
         return _fail(400, "Bad Request: parameters must be an object")
     chat_id = payload.get("chat_id") if isinstance(payload.get("chat_id"), int) else None
-    call = SandboxBotCall.objects.create(method=method, payload=payload, chat_id=chat_id,
-                                         text=str(payload.get("text") or "")[:4096])
+    call = SandboxBotCall.objects.create(
+        method=method, payload=payload, chat_id=chat_id, text=str(payload.get("text") or "")[:4096]
+    )
     if method == "sendMessage":
         if chat_id is None:
             return _fail(400, "Bad Request: chat not found")
@@ -58,14 +67,23 @@ def bot_method(request, token, method):
             return _fail(400, "Bad Request: message text is empty")
         if chat_id in getattr(settings, "SANDBOX_TELEGRAM_BLOCKED_CHATS", ()):
             return _fail(403, "Forbidden: bot was blocked by the user")
-        return JsonResponse({"ok": True, "result": {
-            "message_id": call.pk, "date": int(timezone.now().timestamp()), "from": BOT_USER,
-            "chat": {"id": chat_id, "type": "private"}, "text": payload["text"],
-        }})
+        return JsonResponse(
+            {
+                "ok": True,
+                "result": {
+                    "message_id": call.pk,
+                    "date": int(timezone.now().timestamp()),
+                    "from": BOT_USER,
+                    "chat": {"id": chat_id, "type": "private"},
+                    "text": payload["text"],
+                },
+            }
+        )
     if method == "setWebhook":
         url = str(payload.get("url") or "")
-        SandboxWebhook.objects.update_or_create(pk=1, defaults={
-            "url": url, "secret_token": str(payload.get("secret_token") or "")})
+        SandboxWebhook.objects.update_or_create(
+            pk=1, defaults={"url": url, "secret_token": str(payload.get("secret_token") or "")}
+        )
         return JsonResponse({"ok": True, "result": True, "description": "Webhook was set"})
     if method == "getMe":
         return JsonResponse({"ok": True, "result": BOT_USER})
@@ -94,22 +112,33 @@ def _user_from(data) -> dict:
         user_id = int(data.get("user_id") or DEFAULT_USER["id"])
     except ValueError:
         user_id = DEFAULT_USER["id"]
-    return {"id": user_id, "first_name": (data.get("first_name") or DEFAULT_USER["first_name"])[:64],
-            "username": (data.get("username") or "")[:32],
-            "language_code": data.get("language_code") if data.get("language_code") in ("mn", "en") else "mn"}
+    return {
+        "id": user_id,
+        "first_name": (data.get("first_name") or DEFAULT_USER["first_name"])[:64],
+        "username": (data.get("username") or "")[:32],
+        "language_code": data.get("language_code") if data.get("language_code") in ("mn", "en") else "mn",
+    }
 
 
 def _message(user: dict, **content) -> dict:
-    return {"message_id": _next_update_id(), "date": int(timezone.now().timestamp()),
-            "from": {**user, "is_bot": False}, "chat": {"id": user["id"], "type": "private"}, **content}
+    return {
+        "message_id": _next_update_id(),
+        "date": int(timezone.now().timestamp()),
+        "from": {**user, "is_bot": False},
+        "chat": {"id": user["id"], "type": "private"},
+        **content,
+    }
 
 
 def signed_launch_url(user: dict, web_app_url: str) -> str:
     """The web_app URL with Telegram's launch parameters: initData signed with the bot token."""
-    signed = init_data.signed_for_user({**user, "allows_write_to_pm": True}, settings.TELEGRAM_BOT_TOKEN,
-                                       query_id=f"sandbox{_next_update_id()}")
-    fragment = (f"tgWebAppData={quote(signed, safe='')}&tgWebAppVersion=8.0&tgWebAppPlatform=sandbox"
-                f"&tgWebAppThemeParams={quote(json.dumps(THEME), safe='')}")
+    signed = init_data.signed_for_user(
+        {**user, "allows_write_to_pm": True}, settings.TELEGRAM_BOT_TOKEN, query_id=f"sandbox{_next_update_id()}"
+    )
+    fragment = (
+        f"tgWebAppData={quote(signed, safe='')}&tgWebAppVersion=8.0&tgWebAppPlatform=sandbox"
+        f"&tgWebAppThemeParams={quote(json.dumps(THEME), safe='')}"
+    )
     return f"{web_app_url}#{fragment}"
 
 
@@ -121,13 +150,20 @@ def chat(request):
         try:
             return _act(request, user, query)
         except requests.RequestException as exc:
-            return HttpResponse(f"The shop's webhook did not answer: {type(exc).__name__}", status=502,
-                                content_type="text/plain")
+            return HttpResponse(
+                f"The shop's webhook did not answer: {type(exc).__name__}", status=502, content_type="text/plain"
+            )
     calls = SandboxBotCall.objects.filter(method="sendMessage", chat_id=user["id"]).order_by("-id")[:30]
     bubbles = [{"text": call.text, "buttons": _web_app_buttons(call.payload)} for call in calls]
-    return render(request, "sandbox_telegram/chat.html", {
-        "user": user, "bubbles": bubbles, "shop_url": f"{settings.SITE_URL}{reverse('telegram:app')}",
-    })
+    return render(
+        request,
+        "sandbox_telegram/chat.html",
+        {
+            "user": user,
+            "bubbles": bubbles,
+            "shop_url": f"{settings.SITE_URL}{reverse('telegram:app')}",
+        },
+    )
 
 
 def _act(request, user: dict, query: str):
@@ -137,8 +173,9 @@ def _act(request, user: dict, query: str):
         post_update(_message(user, text="/start", entities=[{"type": "bot_command", "offset": 0, "length": 6}]))
     elif action == "contact":
         phone = "".join(ch for ch in request.POST.get("phone", "") if ch.isdigit())[:15] or "97699112233"
-        post_update(_message(user, contact={"phone_number": phone, "first_name": user["first_name"],
-                                            "user_id": user["id"]}))
+        post_update(
+            _message(user, contact={"phone_number": phone, "first_name": user["first_name"], "user_id": user["id"]})
+        )
     elif action == "open":
         return redirect(signed_launch_url(user, _own_url(request.POST.get("url", ""))))
     else:
@@ -148,9 +185,13 @@ def _act(request, user: dict, query: str):
 
 def _web_app_buttons(payload: dict) -> list[dict]:
     rows = ((payload.get("reply_markup") or {}).get("inline_keyboard") or []) if isinstance(payload, dict) else []
-    return [{"text": button.get("text", ""), "url": button["web_app"]["url"]}
-            for row in rows if isinstance(row, list) for button in row
-            if isinstance(button, dict) and isinstance(button.get("web_app"), dict) and button["web_app"].get("url")]
+    return [
+        {"text": button.get("text", ""), "url": button["web_app"]["url"]}
+        for row in rows
+        if isinstance(row, list)
+        for button in row
+        if isinstance(button, dict) and isinstance(button.get("web_app"), dict) and button["web_app"].get("url")
+    ]
 
 
 def _own_url(url: str) -> str:
@@ -172,6 +213,7 @@ def share_contact(request):
     except ValueError:
         return JsonResponse({"ok": False}, status=400)
     user = _user_from(data if isinstance(data, dict) else {})
-    response = post_update(_message(user, contact={"phone_number": "97699112233", "first_name": user["first_name"],
-                                                   "user_id": user["id"]}))
+    response = post_update(
+        _message(user, contact={"phone_number": "97699112233", "first_name": user["first_name"], "user_id": user["id"]})
+    )
     return JsonResponse({"ok": response.status_code == 200})

@@ -1,5 +1,6 @@
 """{% capture name %}...{% endcapture %}: render a part of the template once and use it twice
 (the page title goes in <title> and in og:title; blocks inside it still work with extends)."""
+
 from django import template
 
 register = template.Library()

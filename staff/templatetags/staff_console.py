@@ -1,4 +1,5 @@
 """{% staff_console %}: the "needs attention" queue, then sales at a glance (admin index)."""
+
 from django import template
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -24,21 +25,40 @@ def staff_console(context):
     if user is None or not user.is_active or not user.is_staff:
         return {"show": False}
     summary = selectors.sales_summary()
-    orders_chart = charts.vertical_bars([
-        (p.day.isoformat(), date_format(p.day, "j") if n % 5 == 0 or n == len(summary.days) - 1 else "",
-         p.orders, f"{date_format(p.day, 'Y-m-d')}: {p.orders}")
-        for n, p in enumerate(summary.days)
-    ], height=140)
-    revenue_chart = charts.vertical_bars([
-        (p.day.isoformat(), date_format(p.day, "j") if n % 5 == 0 or n == len(summary.days) - 1 else "",
-         p.revenue_mnt, f"{date_format(p.day, 'Y-m-d')}: {p.revenue_mnt:,}₮")
-        for n, p in enumerate(summary.days)
-    ])
-    countries_chart = charts.horizontal_bars([
-        (c.code or "multi", c.name, c.orders, _("%(orders)s orders, %(revenue)s") % {
-            "orders": c.orders, "revenue": f"{c.revenue_mnt:,}₮"})
-        for c in summary.countries
-    ])
+    orders_chart = charts.vertical_bars(
+        [
+            (
+                p.day.isoformat(),
+                date_format(p.day, "j") if n % 5 == 0 or n == len(summary.days) - 1 else "",
+                p.orders,
+                f"{date_format(p.day, 'Y-m-d')}: {p.orders}",
+            )
+            for n, p in enumerate(summary.days)
+        ],
+        height=140,
+    )
+    revenue_chart = charts.vertical_bars(
+        [
+            (
+                p.day.isoformat(),
+                date_format(p.day, "j") if n % 5 == 0 or n == len(summary.days) - 1 else "",
+                p.revenue_mnt,
+                f"{date_format(p.day, 'Y-m-d')}: {p.revenue_mnt:,}₮",
+            )
+            for n, p in enumerate(summary.days)
+        ]
+    )
+    countries_chart = charts.horizontal_bars(
+        [
+            (
+                c.code or "multi",
+                c.name,
+                c.orders,
+                _("%(orders)s orders, %(revenue)s") % {"orders": c.orders, "revenue": f"{c.revenue_mnt:,}₮"},
+            )
+            for c in summary.countries
+        ]
+    )
     return {
         "show": True,
         "queue": selectors.needs_attention(),

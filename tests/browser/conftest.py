@@ -10,6 +10,7 @@
 * Tasks run in-process (eager) here; the real-worker path is tests/orders/test_e2e_sandbox.py.
 * Screenshots of every step go to test-artifacts/screens/ (gitignored; README "Browser tests").
 """
+
 import contextlib
 import os
 import re
@@ -25,15 +26,22 @@ from django.db.backends.signals import connection_created
 ROOT = Path(__file__).resolve().parents[2]
 SCREENS = ROOT / "test-artifacts" / "screens"
 CHROMIUM = os.environ.get("ESIMSHOP_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PHONE = {
     "viewport": {"width": 390, "height": 844},
     "device_scale_factor": 2,
     "is_mobile": True,
     "has_touch": True,
     "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-                  "Version/17.5 Mobile/15E148 Safari/604.1",
+    "Version/17.5 Mobile/15E148 Safari/604.1",
 }
 
 

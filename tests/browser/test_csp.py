@@ -1,5 +1,6 @@
 """The shop's Content-Security-Policy, enforced by a real Chromium: an inline script slipped into
 a page does not run and is reported (so the browser tests' console watch would catch one)."""
+
 import pytest
 
 from tests.browser.conftest import PHONE, Watch

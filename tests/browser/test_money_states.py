@@ -7,6 +7,7 @@
 * double payment: the status API reports the real amount and the eSIM page says the extra is
   refunded.
 """
+
 import re
 from datetime import timedelta
 

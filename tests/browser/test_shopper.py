@@ -2,6 +2,7 @@
 sandbox bank app, watch the payment page turn to paid and land on the eSIM page by itself,
 scan-check the QR (decoded here, equal to the order's LPA string), then open My eSIMs on
 another device through the magic link from the e-mail and see the eSIM with its data left."""
+
 import io
 import re
 import threading
@@ -125,8 +126,9 @@ def test_shopper_buys_pays_and_scans_on_a_phone(shop, browser, screens, esimgo_a
     reader.click("main form[method=post] button[type=submit]")
     reader.wait_for_selector("[role=status]")
     screens(reader, "11-my-esims-link-sent")
-    message = wait_for(lambda: next((m for m in mail.outbox if "/my-esims/login/" in m.body), None),
-                       what="the magic-link e-mail")
+    message = wait_for(
+        lambda: next((m for m in mail.outbox if "/my-esims/login/" in m.body), None), what="the magic-link e-mail"
+    )
     assert message.to == [EMAIL]
     link = re.search(re.escape(base) + r"/my-esims/login/[A-Za-z0-9_\-]+/", message.body).group(0)
     reader.goto(link)

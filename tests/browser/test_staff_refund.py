@@ -2,6 +2,7 @@
 number and refunds it through QPay (the sandbox, over HTTP); the shopper's eSIM page then says
 so. The purchase itself is made over HTTP like the shopper test's (card payment in the sandbox
 bank app: QPay refunds card payments through its API, bank-app ones only by hand)."""
+
 import importlib
 import re
 import secrets
@@ -22,19 +23,36 @@ SHOPPER_PHONE = "88997766"
 
 
 def bought_and_paid_by_card(base) -> Order:
-    bought = requests.post(f"{base}/api/customer/transactions/purchase", json={
-        "phoneNumber": SHOPPER_PHONE, "email": "refund-me@example.mn", "amount": _price(base), "packageCode": BUNDLE},
-        timeout=30)
+    bought = requests.post(
+        f"{base}/api/customer/transactions/purchase",
+        json={
+            "phoneNumber": SHOPPER_PHONE,
+            "email": "refund-me@example.mn",
+            "amount": _price(base),
+            "packageCode": BUNDLE,
+        },
+        timeout=30,
+    )
     assert bought.status_code == 201, bought.text
     purchase = bought.json()
     bank = requests.Session()
     page = bank.get(purchase["qr_link"], timeout=30).text
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-    paid = bank.post(purchase["qr_link"], data={"csrfmiddlewaretoken": token, "action": "full", "payment_type": "CARD"},
-                     headers={"Referer": purchase["qr_link"]}, timeout=60)
+    paid = bank.post(
+        purchase["qr_link"],
+        data={"csrfmiddlewaretoken": token, "action": "full", "payment_type": "CARD"},
+        headers={"Referer": purchase["qr_link"]},
+        timeout=60,
+    )
     assert paid.status_code == 200
-    return wait_for(lambda: Order.objects.filter(invoice_id=purchase["internalInvoiceId"], status="DELIVERED")
-                    .select_related("esim", "invoice").first(), what="the order to be delivered")
+    return wait_for(
+        lambda: (
+            Order.objects.filter(invoice_id=purchase["internalInvoiceId"], status="DELIVERED")
+            .select_related("esim", "invoice")
+            .first()
+        ),
+        what="the order to be delivered",
+    )
 
 
 def finance_group() -> Group:

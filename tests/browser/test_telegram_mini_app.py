@@ -3,6 +3,7 @@ button (initData signed with the bot token), follow Telegram's theme, Buy and Pa
 Main button, prefill the phone from the contact shared with the bot, pay in the sandbox bank app,
 land on the eSIM page; the sandbox Bot API has recorded exactly one "eSIM ready" message to that
 user (without the activation code); its button reopens the eSIM and My eSIMs in the Mini App lists it."""
+
 import re
 
 import pytest
@@ -45,12 +46,15 @@ def test_buy_inside_the_telegram_mini_app(telegram_shop, browser, screens):
     screens(page, "01-bot-chat")
     welcome = bot_messages_to(USER_ID)
     assert len(welcome) == 1 and welcome[0].payload["reply_markup"]["inline_keyboard"][0][0]["web_app"]["url"] == (
-        base + "/telegram/app/")
+        base + "/telegram/app/"
+    )
 
     # 2. The button opens the Mini App: initData checked by the server, then the storefront.
     page.click(".bubble .web-app-button")
     page.wait_for_url(f"{base}/")
-    assert page.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--tg-theme-bg-color')") == "#17212b"
+    assert (
+        page.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--tg-theme-bg-color')") == "#17212b"
+    )
     assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(23, 33, 43)"
     screens(page, "02-mini-app-home")
 

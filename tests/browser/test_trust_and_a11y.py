@@ -1,6 +1,7 @@
 """A first-time buyer on a phone, in real Chromium (issue 13): search by region, city and Latin
 spelling; the compatibility confirm at checkout; help pages staff edit in the admin and the site
 shows at once; and axe-core on every shopper page (0 critical, 0 serious)."""
+
 import re
 import secrets
 
@@ -72,9 +73,15 @@ def test_checkout_needs_the_compatibility_confirm(shop, browser, screens):
 
 def test_help_page_edited_in_admin_shows_on_the_site(shop, browser, screens):
     base = shop.url
-    HelpPage.objects.update_or_create(slug="faq", defaults={
-        "title_mn": "Түгээмэл асуулт", "title_en": "Questions and answers",
-        "body_mn": "## eSIM гэж юу вэ?\nЦахим SIM.", "body_en": "## What is an eSIM?\nA digital SIM."})
+    HelpPage.objects.update_or_create(
+        slug="faq",
+        defaults={
+            "title_mn": "Түгээмэл асуулт",
+            "title_en": "Questions and answers",
+            "body_mn": "## eSIM гэж юу вэ?\nЦахим SIM.",
+            "body_en": "## What is an eSIM?\nA digital SIM.",
+        },
+    )
     password = secrets.token_urlsafe(16)
     User.objects.create_superuser("editor", password=password)
     watch = Watch(base)
@@ -106,9 +113,15 @@ def test_help_page_edited_in_admin_shows_on_the_site(shop, browser, screens):
 
 def test_axe_finds_no_serious_violations_on_shopper_pages(shop, browser, screens):
     base = shop.url
-    HelpPage.objects.update_or_create(slug="refund", defaults={
-        "title_mn": "Буцаалтын нөхцөл", "title_en": "Refund policy",
-        "body_mn": "## Бүтэн буцаана\n- Суулгаагүй eSIM.", "body_en": "## Full refund\n- An eSIM never installed."})
+    HelpPage.objects.update_or_create(
+        slug="refund",
+        defaults={
+            "title_mn": "Буцаалтын нөхцөл",
+            "title_en": "Refund policy",
+            "body_mn": "## Бүтэн буцаана\n- Суулгаагүй eSIM.",
+            "body_en": "## Full refund\n- An eSIM never installed.",
+        },
+    )
     context = browser.new_context(**PHONE, bypass_csp=True)  # axe is injected as a script (tests only)
     page = context.new_page()
     found = {}

@@ -1,4 +1,5 @@
 """eSIM Go `GET /catalogue` payloads shaped like the live API (docs/providers/esimgo.md, Catalogue), for `responses`."""
+
 import math
 
 from responses import matchers
@@ -8,9 +9,15 @@ from tests.conftest import ESIMGO_TEST_BASE_URL
 CATALOGUE_URL = f"{ESIMGO_TEST_BASE_URL}/catalogue"
 IMAGE = "https://esimgo-cms-images-prod.s3.eu-west-1.amazonaws.com/North_America_bbe3181858.jpg"
 COUNTRIES = {
-    "MN": ("Mongolia", "Asia"), "JP": ("Japan", "Asia"), "KR": ("South Korea", "Asia"), "CN": ("China", "Asia"),
-    "DE": ("Germany", "Europe"), "FR": ("France", "Europe"), "GB": ("United Kingdom", "Europe"),
-    "US": ("United States", "North America"), "CA": ("Canada", "North America"),
+    "MN": ("Mongolia", "Asia"),
+    "JP": ("Japan", "Asia"),
+    "KR": ("South Korea", "Asia"),
+    "CN": ("China", "Asia"),
+    "DE": ("Germany", "Europe"),
+    "FR": ("France", "Europe"),
+    "GB": ("United Kingdom", "Europe"),
+    "US": ("United States", "North America"),
+    "CA": ("Canada", "North America"),
 }
 
 
@@ -52,7 +59,7 @@ def mock_catalogue(rsps, bundles, per_page, *, replace=None):
     rsps.reset()
     page_count = max(math.ceil(len(bundles) / per_page), 1)
     for page in range(1, page_count + 1):
-        chunk = bundles[(page - 1) * per_page: page * per_page]
+        chunk = bundles[(page - 1) * per_page : page * per_page]
         answer = (replace or {}).get(page) or {
             "json": {"bundles": chunk, "pageCount": page_count, "rows": len(bundles), "pageSize": per_page}
         }

@@ -6,6 +6,7 @@
 rows (base / roaming), creating missing Country rows on the way. They do NOT recompute
 Country.bundle_count / min_price_mnt; call `refresh_country_stats()` when a test needs them.
 """
+
 from decimal import Decimal
 
 import factory

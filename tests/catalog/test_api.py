@@ -1,4 +1,5 @@
 """GET /api/packages/?country=XX: the country page's set as JSON, strict parameters, JSON errors."""
+
 import pytest
 
 from catalog.serializers import PackageSerializer
@@ -15,12 +16,31 @@ def catalogue():
     asia = RegionFactory(name="Asia", slug="asia")
     for iso in ("MN", "JP", "KR"):
         CountryFactory(iso=iso, region=asia)
-    BundleFactory(name="esim_1GB_7D_MN_V2", countries=["MN"], data_amount_mb=1000, duration_days=7,
-                  computed_price_mnt=4500, speed=["4G"])
-    BundleFactory(name="esim_ULE_7D_MN_V2", countries=["MN"], data_amount_mb=-1, unlimited=True, duration_days=7,
-                  computed_price_mnt=30000)
-    BundleFactory(name="esim_10GB_30D_RAS_V2", countries=["JP", "KR"], roaming=["MN"], data_amount_mb=10000,
-                  duration_days=30, computed_price_mnt=40000, price_override_mnt=35000)
+    BundleFactory(
+        name="esim_1GB_7D_MN_V2",
+        countries=["MN"],
+        data_amount_mb=1000,
+        duration_days=7,
+        computed_price_mnt=4500,
+        speed=["4G"],
+    )
+    BundleFactory(
+        name="esim_ULE_7D_MN_V2",
+        countries=["MN"],
+        data_amount_mb=-1,
+        unlimited=True,
+        duration_days=7,
+        computed_price_mnt=30000,
+    )
+    BundleFactory(
+        name="esim_10GB_30D_RAS_V2",
+        countries=["JP", "KR"],
+        roaming=["MN"],
+        data_amount_mb=10000,
+        duration_days=30,
+        computed_price_mnt=40000,
+        price_override_mnt=35000,
+    )
     BundleFactory(name="esim_2GB_7D_MN_V2", countries=["MN"], is_available=False)
     refresh_country_stats()
 
@@ -73,8 +93,9 @@ def test_same_set_as_the_country_page(client, catalogue):
     assert api_codes == page_codes
 
 
-@pytest.mark.parametrize("params", [{}, {"country": ""}, {"country": "M"}, {"country": "MNG"}, {"country": "1!"},
-                                    {"country": "М Н"}])
+@pytest.mark.parametrize(
+    "params", [{}, {"country": ""}, {"country": "M"}, {"country": "MNG"}, {"country": "1!"}, {"country": "М Н"}]
+)
 def test_missing_or_malformed_country_is_400_with_field_errors(client, catalogue, params):
     response = client.get(URL, params)
     assert response.status_code == 400

@@ -1,4 +1,5 @@
 """The eSIM Go client against `responses` mocks shaped like docs/providers/esimgo.md."""
+
 import json
 import logging
 from decimal import Decimal
@@ -156,7 +157,9 @@ def test_retry_on_5xx_then_success(client, mocked_responses, sleeps):
     assert len(sleeps) == 1 and sleeps[0] >= client.backoff_base
 
 
-@pytest.mark.parametrize("exc", [requests.ReadTimeout("slow"), requests.ConnectTimeout("x"), requests.ConnectionError("x")])
+@pytest.mark.parametrize(
+    "exc", [requests.ReadTimeout("slow"), requests.ConnectTimeout("x"), requests.ConnectionError("x")]
+)
 def test_retry_on_timeouts_and_connection_errors(client, mocked_responses, sleeps, exc):
     mocked_responses.get(f"{BASE}/esims/8944", body=exc)
     mocked_responses.get(f"{BASE}/esims/8944", json={"iccid": "8944"})
@@ -207,7 +210,9 @@ TRANSACTION = {
             "pricePerUnit": 1.36,
             "AllowReassign": False,
             "iccids": ["8944538532008160000"],
-            "esims": [{"iccid": "8944538532008160000", "matchingId": "4I93G-KIS04", "smdpAddress": "rsp-3104.idemia.io"}],
+            "esims": [
+                {"iccid": "8944538532008160000", "matchingId": "4I93G-KIS04", "smdpAddress": "rsp-3104.idemia.io"}
+            ],
         }
     ],
     "total": 1.36,
@@ -248,7 +253,10 @@ def test_create_order_top_up_validate_body(client, mocked_responses):
         ({"status": 503, "json": {"message": "busy"}, "headers": {"Retry-After": "1"}}, ESIMGoUnavailable),
         ({"body": requests.ReadTimeout("slow")}, ESIMGoUnavailable),
         ({"body": requests.ConnectionError("reset")}, ESIMGoUnavailable),
-        ({"status": 429, "json": {"message": "Rate limit exceeded"}, "headers": {"Retry-After": "1"}}, ESIMGoRateLimited),
+        (
+            {"status": 429, "json": {"message": "Rate limit exceeded"}, "headers": {"Retry-After": "1"}},
+            ESIMGoRateLimited,
+        ),
     ],
 )
 def test_purchase_is_never_retried(client, mocked_responses, sleeps, mock_kwargs, error_class):
@@ -294,7 +302,9 @@ def test_list_orders_params_and_envelopes(client, mocked_responses):
     from datetime import datetime, timezone
 
     mocked_responses.get(f"{BASE}/orders", json={"orders": [TRANSACTION], "pageCount": 1, "rows": 1})
-    result = client.list_orders(created_from=datetime(2024, 3, 1, tzinfo=timezone.utc), created_to="2024-03-31T23:59:59.999Z")
+    result = client.list_orders(
+        created_from=datetime(2024, 3, 1, tzinfo=timezone.utc), created_to="2024-03-31T23:59:59.999Z"
+    )
     assert result == {"orders": [TRANSACTION], "rows": 1, "pageCount": 1}
     url = mocked_responses.calls[0].request.url
     assert "createdAt=gte%3A2024-03-01T00%3A00%3A00.000Z" in url
@@ -413,7 +423,9 @@ def test_normalise_bundle_flat_shape_and_decimal_price():
     }
 
 
-@pytest.mark.parametrize("price, expected", [(1.36, "1.36"), (0.1, "0.1"), ("9.99", "9.99"), (5, "5"), (12.005, "12.005")])
+@pytest.mark.parametrize(
+    "price, expected", [(1.36, "1.36"), (0.1, "0.1"), ("9.99", "9.99"), (5, "5"), (12.005, "12.005")]
+)
 def test_prices_are_exact_decimals(price, expected):
     assert normalise_bundle(bundle(price=price))["price"] == Decimal(expected)
 
@@ -431,7 +443,10 @@ def test_get_bundle_nested_country_shape(client, mocked_responses):
     nested = bundle(
         "esim_UL_1D_EU_V2",
         countries=[
-            {"country": {"name": "France", "region": "Europe", "iso": "FR"}, "networks": [{"name": "Orange", "brandName": "Orange", "speeds": ["4G"]}]}
+            {
+                "country": {"name": "France", "region": "Europe", "iso": "FR"},
+                "networks": [{"name": "Orange", "brandName": "Orange", "speeds": ["4G"]}],
+            }
         ],
         roamingEnabled=[
             {"country": {"name": "Germany", "region": "Europe", "iso": "DE"}, "networks": []},
@@ -466,14 +481,21 @@ def test_data_amount_and_unlimited(overrides, unlimited, data_mb):
 
 @pytest.mark.parametrize(
     "speed, expected",
-    [(["4G", "5G"], ["4G", "5G"]), ("4G/5G", ["4G", "5G"]), ({"4G": True, "5G": False}, ["4G"]), (None, []), ({"speeds": ["3G"]}, ["3G"])],
+    [
+        (["4G", "5G"], ["4G", "5G"]),
+        ("4G/5G", ["4G", "5G"]),
+        ({"4G": True, "5G": False}, ["4G"]),
+        (None, []),
+        ({"speeds": ["3G"]}, ["3G"]),
+    ],
 )
 def test_speed_shapes(speed, expected):
     assert normalise_bundle(bundle(speed=speed))["speed"] == expected
 
 
 @pytest.mark.parametrize(
-    "overrides", [{"dataAmount": None}, {"duration": None}, {"price": None}, {"price": "NaN"}, {"price": True}, {"dataAmount": 0.5}]
+    "overrides",
+    [{"dataAmount": None}, {"duration": None}, {"price": None}, {"price": "NaN"}, {"price": True}, {"dataAmount": 0.5}],
 )
 def test_bundle_garbage_raises(overrides):
     with pytest.raises(ESIMGoMalformedResponse):
@@ -507,7 +529,12 @@ def test_organisation_without_balance_is_malformed(client, mocked_responses, pay
 
 # --- assignments and eSIMs -----------------------------------------------------------------
 
-ASSIGNMENT = {"iccid": "8944538532008160000", "matchingId": "4I93G-KIS04", "smdpAddress": "rsp-3104.idemia.io", "profileStatus": "Released"}
+ASSIGNMENT = {
+    "iccid": "8944538532008160000",
+    "matchingId": "4I93G-KIS04",
+    "smdpAddress": "rsp-3104.idemia.io",
+    "profileStatus": "Released",
+}
 
 
 @pytest.mark.parametrize("payload", [ASSIGNMENT, [ASSIGNMENT]])
@@ -523,7 +550,13 @@ def test_assignments_csv_when_accept_ignored(client, mocked_responses):
     csv_body = "ICCID,Matching ID,RSP URL,Bundle,Reference\n8944538532008160000,4I93G-KIS04,rsp-3104.idemia.io,esim_1GB_7D_MN_V2,ref-1\n"
     mocked_responses.get(f"{BASE}/esims/assignments", body=csv_body, content_type="text/csv")
     assert client.get_assignments("ref-1") == [
-        {"iccid": "8944538532008160000", "matchingId": "4I93G-KIS04", "smdpAddress": "rsp-3104.idemia.io", "bundle": "esim_1GB_7D_MN_V2", "reference": "ref-1"}
+        {
+            "iccid": "8944538532008160000",
+            "matchingId": "4I93G-KIS04",
+            "smdpAddress": "rsp-3104.idemia.io",
+            "bundle": "esim_1GB_7D_MN_V2",
+            "reference": "ref-1",
+        }
     ]
 
 
@@ -538,8 +571,27 @@ def test_esim_bundles_assignment_shapes(client, mocked_responses):
         f"{BASE}/esims/8944/bundles",
         json={
             "bundles": [
-                {"name": "a", "assignments": {"id": "1", "initialQuantity": 1000000000, "remainingQuantity": 250000000.0, "bundleState": "Active", "unlimited": False}},
-                {"name": "b", "assignments": [{"id": "2", "initialQuantity": 5000000000, "remainingQuantity": 5000000000, "bundleState": "queued"}]},
+                {
+                    "name": "a",
+                    "assignments": {
+                        "id": "1",
+                        "initialQuantity": 1000000000,
+                        "remainingQuantity": 250000000.0,
+                        "bundleState": "Active",
+                        "unlimited": False,
+                    },
+                },
+                {
+                    "name": "b",
+                    "assignments": [
+                        {
+                            "id": "2",
+                            "initialQuantity": 5000000000,
+                            "remainingQuantity": 5000000000,
+                            "bundleState": "queued",
+                        }
+                    ],
+                },
                 {"name": "c", "assignments": None},
             ]
         },

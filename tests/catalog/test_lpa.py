@@ -26,7 +26,10 @@ def test_build_lpa_rejects_empty_parts(address, matching_id):
 def test_apple_link_carries_encoded_lpa():
     lpa = "LPA:1$rsp-3104.idemia.io$4I93G-KIS04-H5U"
     url = apple_install_url(lpa)
-    assert url == "https://esimsetup.apple.com/esim_qrcode_provisioning?carddata=LPA%3A1%24rsp-3104.idemia.io%244I93G-KIS04-H5U"
+    assert (
+        url
+        == "https://esimsetup.apple.com/esim_qrcode_provisioning?carddata=LPA%3A1%24rsp-3104.idemia.io%244I93G-KIS04-H5U"
+    )
     assert parse_qs(urlsplit(url).query)["carddata"] == [lpa]
 
 

@@ -1,6 +1,7 @@
 """Storefront page cache: hits without queries, invalidation by the catalogue version (sync and
 admin override), languages kept apart, junk query strings folded into one entry, nothing per
 visitor in a cached page, and the language links that replaced the CSRF-protected switcher."""
+
 from decimal import Decimal
 
 import pytest
@@ -39,8 +40,13 @@ def catalogue():
     for iso in ("MN", "JP", "KR"):
         CountryFactory(iso=iso, region=asia)
     BundleFactory(name=BUNDLE, countries=["MN"], computed_price_mnt=4500)
-    BundleFactory(name="esim_5GB_15D_RAS_V2", countries=["JP", "KR"], roaming=["MN"], data_amount_mb=5000,
-                  computed_price_mnt=20000)
+    BundleFactory(
+        name="esim_5GB_15D_RAS_V2",
+        countries=["JP", "KR"],
+        roaming=["MN"],
+        data_amount_mb=5000,
+        computed_price_mnt=20000,
+    )
     refresh_country_stats()
 
 
@@ -56,6 +62,7 @@ def shows_price(response, amount) -> bool:
 
 
 # --- Hits --------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("url", STOREFRONT_URLS)
 def test_second_request_is_served_from_the_cache_without_queries(client, catalogue, django_assert_num_queries, url):
@@ -84,6 +91,7 @@ def test_the_search_page_and_redirects_are_not_cached(client, catalogue):
 
 # --- Invalidation ------------------------------------------------------------------------
 
+
 @pytest.fixture
 def sync_settings(settings, monkeypatch):
     settings.ESIMGO_RATE_LIMIT_PER_SECOND = 0
@@ -101,8 +109,10 @@ def _sync(mocked_responses, capture, bundles):
 
 
 def _upstream(price):
-    return [raw_bundle(BUNDLE, countries=["MN"], price=price),
-            raw_bundle("esim_5GB_15D_RAS_V2", countries=["JP", "KR"], roaming=["MN"], data_mb=5000, price=12)]
+    return [
+        raw_bundle(BUNDLE, countries=["MN"], price=price),
+        raw_bundle("esim_5GB_15D_RAS_V2", countries=["JP", "KR"], roaming=["MN"], data_mb=5000, price=12),
+    ]
 
 
 @pytest.mark.parametrize("url", ["/", "/countries/MN/", f"/bundles/{BUNDLE}/", "/api/packages/?country=MN"])
@@ -142,7 +152,9 @@ def test_a_sync_that_writes_nothing_keeps_the_cache(
     assert client.get("/countries/MN/")[CACHE] == "hit"
 
 
-def test_the_version_moves_only_after_the_sync_commits(sync_settings, mocked_responses, django_capture_on_commit_callbacks):
+def test_the_version_moves_only_after_the_sync_commits(
+    sync_settings, mocked_responses, django_capture_on_commit_callbacks
+):
     mock_catalogue(mocked_responses, _upstream(4.35), 100)
     version = page_cache.catalogue_version()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -153,28 +165,34 @@ def test_the_version_moves_only_after_the_sync_commits(sync_settings, mocked_res
     assert page_cache.catalogue_version() > version
 
 
-def test_a_staff_price_override_invalidates_cached_pages(client, admin_client, catalogue, django_capture_on_commit_callbacks):
+def test_a_staff_price_override_invalidates_cached_pages(
+    client, admin_client, catalogue, django_capture_on_commit_callbacks
+):
     urls = ["/", "/countries/MN/", f"/bundles/{BUNDLE}/", "/api/packages/?country=MN"]
     for url in urls:
         assert shows_price(client.get(url), 4500)
     bundle = selectors.get_bundle(BUNDLE)
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post(reverse("admin:catalog_bundle_change", args=[bundle.pk]),
-                                     {"price_override_mnt": "3900"})
+        response = admin_client.post(
+            reverse("admin:catalog_bundle_change", args=[bundle.pk]), {"price_override_mnt": "3900"}
+        )
     assert response.status_code == 302
     for url in urls:
         response = client.get(url)
         assert shows_price(response, 3900) and not shows_price(response, 4500), url
 
 
-def test_a_staff_region_edit_invalidates_cached_pages(client, admin_client, catalogue, django_capture_on_commit_callbacks):
+def test_a_staff_region_edit_invalidates_cached_pages(
+    client, admin_client, catalogue, django_capture_on_commit_callbacks
+):
     from catalog.models import Region
 
     assert "/regions/asia/" in client.get("/").content.decode()
     region = Region.objects.get(slug="asia")
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post(reverse("admin:catalog_region_change", args=[region.pk]),
-                                     {"name": "Asia", "slug": "asia-pacific"})
+        response = admin_client.post(
+            reverse("admin:catalog_region_change", args=[region.pk]), {"name": "Asia", "slug": "asia-pacific"}
+        )
     assert response.status_code == 302
     html = client.get("/").content.decode()
     assert "/regions/asia-pacific/" in html and "/regions/asia/" not in html
@@ -208,6 +226,7 @@ def test_a_lost_version_starts_a_new_epoch_instead_of_reusing_old_numbers(catalo
 
 # --- Languages ---------------------------------------------------------------------------
 
+
 def test_mongolian_and_english_pages_never_mix(client, catalogue):
     url = "/countries/MN/"
     mongolian = client.get(url)
@@ -240,12 +259,16 @@ def test_api_languages_never_mix_and_vary_on_accept_language(client, catalogue):
 
 # --- Junk query strings ------------------------------------------------------------------
 
-@pytest.mark.parametrize("variant", [
-    "sort=per_gb&unlimited=no",  # keys in another order
-    "unlimited=no&sort=per_gb&utm_source=newsletter&fbclid=AbC123",  # unknown parameters
-    "unlimited=no&sort=price&sort=per_gb",  # repeated: the last one counts, as for the form
-    "unlimited=no&sort=per_gb&data=&days=",  # empty filters
-])
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "sort=per_gb&unlimited=no",  # keys in another order
+        "unlimited=no&sort=per_gb&utm_source=newsletter&fbclid=AbC123",  # unknown parameters
+        "unlimited=no&sort=price&sort=per_gb",  # repeated: the last one counts, as for the form
+        "unlimited=no&sort=per_gb&data=&days=",  # empty filters
+    ],
+)
 def test_equivalent_query_strings_share_one_cache_entry(client, catalogue, variant):
     assert client.get("/countries/MN/?unlimited=no&sort=per_gb")[CACHE] == "miss"
     response = client.get(f"/countries/MN/?{variant}")
@@ -276,6 +299,7 @@ def test_oversized_paths_are_never_stored(client, catalogue):
 
 # --- Nothing per visitor -----------------------------------------------------------------
 
+
 def test_cached_pages_hold_no_csrf_token_cookie_or_visitor_query(client, catalogue):
     client.get("/countries/MN/?sort=per_gb&utm_source=alice-newsletter")
     response = client.get("/countries/MN/?sort=per_gb&utm_source=bob")
@@ -289,6 +313,7 @@ def test_cached_pages_hold_no_csrf_token_cookie_or_visitor_query(client, catalog
 
 def test_a_response_that_used_a_csrf_token_is_never_stored(rf, db):
     """Safety net: if a cached view ever renders a CSRF token, caching stops rather than sharing it."""
+
     @page_cache.storefront_page()
     def view_with_a_form(request):
         return HttpResponse(f"<input name=csrfmiddlewaretoken value={get_token(request)}>")
@@ -316,6 +341,7 @@ def test_an_anonymous_shopper_with_a_session_gets_cached_pages(client, catalogue
 
 # --- Language links ----------------------------------------------------------------------
 
+
 def test_language_link_sets_the_cookie_and_returns_to_the_page(client, catalogue):
     response = client.get("/lang/en/", {"next": "/countries/MN/?sort=per_gb"})
     assert response.status_code == 302 and response["Location"] == "/countries/MN/?sort=per_gb"
@@ -325,10 +351,17 @@ def test_language_link_sets_the_cookie_and_returns_to_the_page(client, catalogue
     assert client.get("/countries/MN/?sort=per_gb")["Content-Language"] == "en"
 
 
-@pytest.mark.parametrize("next_url", [
-    "https://evil.example/", "//evil.example/phish", "/\\evil.example", "http://testserver.evil.example/",
-    "javascript:alert(1)", "",
-])
+@pytest.mark.parametrize(
+    "next_url",
+    [
+        "https://evil.example/",
+        "//evil.example/phish",
+        "/\\evil.example",
+        "http://testserver.evil.example/",
+        "javascript:alert(1)",
+        "",
+    ],
+)
 def test_language_link_refuses_an_off_site_next(client, db, next_url):
     response = client.get("/lang/en/", {"next": next_url})
     assert response.status_code == 302

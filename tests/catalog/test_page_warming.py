@@ -1,5 +1,6 @@
 """After a catalogue change the popular pages are rendered under the next version first, and
 visitors only switch to it once they are warm: nobody renders a popular page cold."""
+
 import threading
 
 import pytest

@@ -1,4 +1,5 @@
 """Retail MNT prices: Decimal arithmetic, rounded up to the step, staff override wins."""
+
 from decimal import Decimal
 
 import pytest

@@ -1,5 +1,6 @@
 """The eSIM Go limiter holds across processes: three OS processes, each with its own limiter
 (as gunicorn and Celery workers have), share one budget through Redis."""
+
 import json
 import math
 import os
@@ -41,10 +42,19 @@ print(json.dumps(windows), flush=True)
 
 @pytest.mark.skipif(not settings.REDIS_URL, reason="the shared counter lives in Redis")
 def test_three_processes_never_exceed_the_limit_in_any_second():
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "esimshop.settings", "REDIS_URL": settings.REDIS_URL,
-           "CACHE_KEY_PREFIX": f"test-limiter-{uuid.uuid4().hex}", "PYTHONPATH": str(ROOT)}
-    children = [subprocess.Popen([sys.executable, "-c", CHILD], cwd=ROOT, env=env, text=True,
-                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE) for _ in range(PROCESSES)]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "esimshop.settings",
+        "REDIS_URL": settings.REDIS_URL,
+        "CACHE_KEY_PREFIX": f"test-limiter-{uuid.uuid4().hex}",
+        "PYTHONPATH": str(ROOT),
+    }
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD], cwd=ROOT, env=env, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        for _ in range(PROCESSES)
+    ]
     try:
         for child in children:
             assert child.stdout.readline().strip() == "ready"

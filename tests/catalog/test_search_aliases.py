@@ -1,5 +1,6 @@
 """Search finds destinations by city, Latin spelling of the Mongolian name and region (issue 13),
 and /regions/global/ lists the plans that span the world."""
+
 import pytest
 from django.urls import reverse
 
@@ -10,10 +11,19 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def world():
-    asia, europe, america = (RegionFactory(name=n, slug=s) for n, s in
-                             [("Asia", "asia"), ("Europe", "europe"), ("North America", "north-america")])
-    for iso, region in [("JP", asia), ("TH", asia), ("MN", asia), ("KR", asia), ("FR", europe), ("DE", europe),
-                        ("US", america)]:
+    asia, europe, america = (
+        RegionFactory(name=n, slug=s)
+        for n, s in [("Asia", "asia"), ("Europe", "europe"), ("North America", "north-america")]
+    )
+    for iso, region in [
+        ("JP", asia),
+        ("TH", asia),
+        ("MN", asia),
+        ("KR", asia),
+        ("FR", europe),
+        ("DE", europe),
+        ("US", america),
+    ]:
         CountryFactory(iso=iso, region=region)
     BundleFactory(name="esim_1GB_7D_JP_V2", countries=["JP"])
     BundleFactory(name="esim_1GB_7D_TH_V2", countries=["TH"])
@@ -24,16 +34,29 @@ def world():
     refresh_country_stats()
 
 
-@pytest.mark.parametrize("query, iso", [("Tokyo", "JP"), ("токио", "JP"), ("Tailand", "TH"), ("Bangkok", "TH"),
-                                        ("yapon", "JP"), ("Mongol uls", "MN"), ("Solongos", "KR"), ("Сөүл", "KR")])
+@pytest.mark.parametrize(
+    "query, iso",
+    [
+        ("Tokyo", "JP"),
+        ("токио", "JP"),
+        ("Tailand", "TH"),
+        ("Bangkok", "TH"),
+        ("yapon", "JP"),
+        ("Mongol uls", "MN"),
+        ("Solongos", "KR"),
+        ("Сөүл", "KR"),
+    ],
+)
 def test_cities_and_latin_spellings_find_the_country(client, world, query, iso):
     response = client.get("/search/", {"q": query})
     assert response.status_code == 302, query
     assert response["Location"] == reverse("catalog:country", args=[iso])
 
 
-@pytest.mark.parametrize("query, slug", [("Европ", "europe"), ("europe", "europe"), ("Ази", "asia"),
-                                         ("global", "global"), ("Дэлхий", "global")])
+@pytest.mark.parametrize(
+    "query, slug",
+    [("Европ", "europe"), ("europe", "europe"), ("Ази", "asia"), ("global", "global"), ("Дэлхий", "global")],
+)
 def test_region_names_find_the_region(client, world, query, slug):
     response = client.get("/search/", {"q": query})
     assert response.status_code == 302, query

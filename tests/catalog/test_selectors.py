@@ -1,4 +1,5 @@
 """Catalogue reads and the derived values shoppers see (formatting, per-GB price, ordering, search)."""
+
 import pytest
 from django.template import Context, Template
 from django.utils import translation
@@ -8,24 +9,48 @@ from catalog import presentation, selectors
 from .factories import BundleFactory, CountryFactory, RegionFactory, refresh_country_stats
 
 
-@pytest.mark.parametrize("value, shown", [(12500, "12,500₮"), (4500, "4,500₮"), (0, "0₮"), (1234567, "1,234,567₮"),
-                                          ("900", "900₮"), (None, ""), ("abc", "")])
+@pytest.mark.parametrize(
+    "value, shown",
+    [
+        (12500, "12,500₮"),
+        (4500, "4,500₮"),
+        (0, "0₮"),
+        (1234567, "1,234,567₮"),
+        ("900", "900₮"),
+        (None, ""),
+        ("abc", ""),
+    ],
+)
 def test_mnt_filter(value, shown):
     assert Template("{% load catalog_tags %}{{ v|mnt }}").render(Context({"v": value})) == shown
 
 
-@pytest.mark.parametrize("price, mb, unlimited, per_gb", [
-    (4500, 1000, False, 4500), (18500, 5000, False, 3700), (10000, 3000, False, 3333), (10001, 2000, False, 5001),
-    (5000, 500, False, 10000), (52000, -1, True, None), (1000, 0, False, None),
-])
+@pytest.mark.parametrize(
+    "price, mb, unlimited, per_gb",
+    [
+        (4500, 1000, False, 4500),
+        (18500, 5000, False, 3700),
+        (10000, 3000, False, 3333),
+        (10001, 2000, False, 5001),
+        (5000, 500, False, 10000),
+        (52000, -1, True, None),
+        (1000, 0, False, None),
+    ],
+)
 def test_price_per_gb_is_integer_mnt(price, mb, unlimited, per_gb):
     assert presentation.price_per_gb_mnt(price, mb, unlimited) == per_gb
 
 
-@pytest.mark.parametrize("mb, unlimited, en, mn", [
-    (1000, False, "1 GB", "1 ГБ"), (1500, False, "1.5 GB", "1.5 ГБ"), (500, False, "500 MB", "500 МБ"),
-    (20000, False, "20 GB", "20 ГБ"), (-1, True, "Unlimited", "Хязгааргүй"),
-])
+@pytest.mark.parametrize(
+    "mb, unlimited, en, mn",
+    [
+        (1000, False, "1 GB", "1 ГБ"),
+        (1500, False, "1.5 GB", "1.5 ГБ"),
+        (500, False, "500 MB", "500 МБ"),
+        (20000, False, "20 GB", "20 ГБ"),
+        (-1, True, "Unlimited", "Хязгааргүй"),
+    ],
+)
 def test_data_amount_in_both_languages(mb, unlimited, en, mn):
     with translation.override("en"):
         assert presentation.format_data_amount(mb, unlimited) == en
@@ -33,10 +58,15 @@ def test_data_amount_in_both_languages(mb, unlimited, en, mn):
         assert presentation.format_data_amount(mb, unlimited) == mn
 
 
-@pytest.mark.parametrize("name, fragment", [
-    ("esim_UL_1D_TR_V2", "512 kbps"), ("esim_ULE_7D_MN_V2", "1.25 Mbps"), ("esim_ULP_1D_TR_V2", "2 Mbps"),
-    ("esim_unlimited_X", "speed may be reduced"),
-])
+@pytest.mark.parametrize(
+    "name, fragment",
+    [
+        ("esim_UL_1D_TR_V2", "512 kbps"),
+        ("esim_ULE_7D_MN_V2", "1.25 Mbps"),
+        ("esim_ULP_1D_TR_V2", "2 Mbps"),
+        ("esim_unlimited_X", "speed may be reduced"),
+    ],
+)
 def test_unlimited_policy_by_tier(name, fragment):
     with translation.override("en"):
         assert fragment in presentation.unlimited_policy(name, True)
@@ -53,7 +83,13 @@ def test_collation_orders_mongolian_letters_like_the_alphabet():
 def test_collation_ignores_accents_and_case_in_english():
     names = ["Zambia", "Åland Islands", "albania", "Côte d'Ivoire", "Curaçao", "Cuba"]
     assert sorted(names, key=lambda n: presentation.collation_key(n, "en")) == [
-        "Åland Islands", "albania", "Côte d'Ivoire", "Cuba", "Curaçao", "Zambia"]
+        "Åland Islands",
+        "albania",
+        "Côte d'Ivoire",
+        "Cuba",
+        "Curaçao",
+        "Zambia",
+    ]
     assert presentation.index_letter("Åland Islands", "en") == "A"
 
 

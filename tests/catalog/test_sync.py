@@ -1,4 +1,5 @@
 """Catalogue sync end to end: mocked eSIM Go pages → real client → sync service → database."""
+
 import re
 from decimal import Decimal
 
@@ -79,7 +80,13 @@ def test_first_sync_reads_every_page_and_creates_everything(db, mocked_responses
 
     assert set(Region.objects.values_list("name", "slug")) == {("Asia", "asia"), ("Europe", "europe")}
     assert dict(Country.objects.values_list("iso", "region__name")) == {
-        "MN": "Asia", "JP": "Asia", "KR": "Asia", "CN": "Asia", "DE": "Europe", "FR": "Europe", "GB": "Europe",
+        "MN": "Asia",
+        "JP": "Asia",
+        "KR": "Asia",
+        "CN": "Asia",
+        "DE": "Europe",
+        "FR": "Europe",
+        "GB": "Europe",
     }
 
 
@@ -247,24 +254,41 @@ def upstream_after_changes():
 
 
 FAULTS = {
-    "eSIM Go down (503 after retries)": (2, {"status": 503, "json": {"message": "Processing - come back later"}},
-                                         "unavailable on page 2 (HTTP 503) after retries"),
+    "eSIM Go down (503 after retries)": (
+        2,
+        {"status": 503, "json": {"message": "Processing - come back later"}},
+        "unavailable on page 2 (HTTP 503) after retries",
+    ),
     "eSIM Go 500": (3, {"status": 500, "json": {"message": "internal error"}}, "unavailable on page 3"),
-    "timeout": (2, {"body": requests.exceptions.ReadTimeout("read timed out")},
-                "unavailable on page 2 (timeout or connection error)"),
-    "connection refused": (1, {"body": requests.exceptions.ConnectionError("refused")},
-                           "unavailable on page 1"),
+    "timeout": (
+        2,
+        {"body": requests.exceptions.ReadTimeout("read timed out")},
+        "unavailable on page 2 (timeout or connection error)",
+    ),
+    "connection refused": (1, {"body": requests.exceptions.ConnectionError("refused")}, "unavailable on page 1"),
     "401": (1, {"status": 401, "json": {"message": "Unauthorized"}}, "refused the API key on page 1 (HTTP 401)"),
     "403 access denied": (2, {"status": 403, "json": {"message": "access denied"}}, "refused the API key on page 2"),
-    "429 with long Retry-After": (2, {"status": 429, "json": {"message": "Rate limit exceeded"},
-                                      "headers": {"Retry-After": "60"}}, "rate-limiting the sync on page 2 (HTTP 429)"),
+    "429 with long Retry-After": (
+        2,
+        {"status": 429, "json": {"message": "Rate limit exceeded"}, "headers": {"Retry-After": "60"}},
+        "rate-limiting the sync on page 2 (HTTP 429)",
+    ),
     "429 after retries": (2, {"status": 429, "json": {"message": "Rate limit exceeded"}}, "HTTP 429"),
-    "malformed page 2 of 3 (HTML)": (2, {"status": 200, "body": "<html>502 Bad Gateway</html>",
-                                         "content_type": "text/html"}, "malformed catalogue page on page 2"),
-    "malformed page 2 of 3 (bundles not a list)": (2, {"json": {"bundles": None, "pageCount": 3, "rows": 5}},
-                                                   "malformed catalogue page on page 2"),
-    "malformed bundle on page 2 of 3": (2, {"json": {"bundles": [{"name": "esim_bad", "price": "n/a"}],
-                                                     "pageCount": 3, "rows": 5}}, "malformed"),
+    "malformed page 2 of 3 (HTML)": (
+        2,
+        {"status": 200, "body": "<html>502 Bad Gateway</html>", "content_type": "text/html"},
+        "malformed catalogue page on page 2",
+    ),
+    "malformed page 2 of 3 (bundles not a list)": (
+        2,
+        {"json": {"bundles": None, "pageCount": 3, "rows": 5}},
+        "malformed catalogue page on page 2",
+    ),
+    "malformed bundle on page 2 of 3": (
+        2,
+        {"json": {"bundles": [{"name": "esim_bad", "price": "n/a"}], "pageCount": 3, "rows": 5}},
+        "malformed",
+    ),
 }
 
 

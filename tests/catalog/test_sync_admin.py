@@ -1,4 +1,5 @@
 """Staff admin for the synced catalogue: read-only provider data, editable retail override, bounded queries."""
+
 import pytest
 from django.urls import reverse
 
@@ -9,15 +10,28 @@ from .factories import BundleFactory, CountryFactory, RegionFactory, refresh_cou
 
 @pytest.fixture
 def bundles(db):
-    made = [BundleFactory(name=f"esim_{i}GB_7D_MN_V2", computed_price_mnt=10000 + i * 1000, countries=["MN"])
-            for i in range(1, 4)]
-    made.append(BundleFactory(name="esim_UL_7D_JP_V2", unlimited=True, data_amount_mb=-1, description="Japan unlimited",
-                              countries=["JP"], roaming=["MN"], is_available=False))
+    made = [
+        BundleFactory(name=f"esim_{i}GB_7D_MN_V2", computed_price_mnt=10000 + i * 1000, countries=["MN"])
+        for i in range(1, 4)
+    ]
+    made.append(
+        BundleFactory(
+            name="esim_UL_7D_JP_V2",
+            unlimited=True,
+            data_amount_mb=-1,
+            description="Japan unlimited",
+            countries=["JP"],
+            roaming=["MN"],
+            is_available=False,
+        )
+    )
     refresh_country_stats()
     return made
 
 
-def test_bundle_changelist_lists_retail_prices_with_bounded_queries(admin_client, bundles, django_assert_max_num_queries):
+def test_bundle_changelist_lists_retail_prices_with_bounded_queries(
+    admin_client, bundles, django_assert_max_num_queries
+):
     url = reverse("admin:catalog_bundle_changelist")
     with django_assert_max_num_queries(12) as few:
         response = admin_client.get(url)
@@ -53,7 +67,12 @@ def test_staff_override_saves_only_the_override_and_refreshes_country_prices(
 
     assert response.status_code == 302
     bundle.refresh_from_db()
-    assert (bundle.price_override_mnt, bundle.price_mnt, bundle.name, str(bundle.price)) == (9500, 9500, "esim_1GB_7D_MN_V2", "4.5000")
+    assert (bundle.price_override_mnt, bundle.price_mnt, bundle.name, str(bundle.price)) == (
+        9500,
+        9500,
+        "esim_1GB_7D_MN_V2",
+        "4.5000",
+    )
     assert Country.objects.get(iso="MN").min_price_mnt == 9500
 
 

@@ -1,4 +1,5 @@
 """`manage.py sync_catalog` and the periodic Celery task around the sync service."""
+
 import io
 import re
 
@@ -101,10 +102,17 @@ def test_task_skips_while_another_sync_holds_the_lock(db, mocked_responses):
 
 
 def test_task_logs_provider_faults_without_raising(db, mocked_responses, caplog):
-    mock_catalogue(mocked_responses, bundles(), 2, replace={2: {"status": 429, "json": {"message": "Rate limit exceeded"},
-                                                               "headers": {"Retry-After": "120"}}})
+    mock_catalogue(
+        mocked_responses,
+        bundles(),
+        2,
+        replace={2: {"status": 429, "json": {"message": "Rate limit exceeded"}, "headers": {"Retry-After": "120"}}},
+    )
     assert sync_catalog_task.apply().get() is None
-    assert "catalogue sync failed: eSIM Go kept rate-limiting the sync on page 2 (HTTP 429); retry after 120.0s" in caplog.text
+    assert (
+        "catalogue sync failed: eSIM Go kept rate-limiting the sync on page 2 (HTTP 429); retry after 120.0s"
+        in caplog.text
+    )
     assert not Bundle.objects.exists()
 
 

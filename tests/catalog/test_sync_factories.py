@@ -1,4 +1,5 @@
 """The shared factories build coverage rows the way the sync does."""
+
 from catalog.models import BundleCountry
 
 from .factories import BundleFactory, CountryFactory

@@ -1,4 +1,5 @@
 """Storefront pages: what a shopper sees, filters that never fail, and constant query counts."""
+
 import pytest
 from django.urls import reverse
 
@@ -21,17 +22,36 @@ def asia():
 def catalogue(asia):
     """Mongolia: two local plans, one unlimited, one regional (roaming only), one retired."""
     bundles = {
-        "small": BundleFactory(name="esim_1GB_7D_MN_V2", countries=["MN"], data_amount_mb=1000,
-                               duration_days=7, computed_price_mnt=4500),
-        "big": BundleFactory(name="esim_20GB_30D_MN_V2", countries=["MN"], data_amount_mb=20000,
-                             duration_days=30, computed_price_mnt=39000),
-        "unlimited": BundleFactory(name="esim_ULP_7D_MN_V2", countries=["MN"], data_amount_mb=-1, unlimited=True,
-                                   duration_days=7, computed_price_mnt=52000),
-        "regional": BundleFactory(name="esim_5GB_15D_RAS_V2", countries=["JP", "KR"], roaming=["MN", "CN"],
-                                  data_amount_mb=5000, duration_days=15, computed_price_mnt=20000,
-                                  price_override_mnt=18500),
-        "retired": BundleFactory(name="esim_3GB_7D_MN_V2", countries=["MN"], data_amount_mb=3000,
-                                 computed_price_mnt=9900, is_available=False),
+        "small": BundleFactory(
+            name="esim_1GB_7D_MN_V2", countries=["MN"], data_amount_mb=1000, duration_days=7, computed_price_mnt=4500
+        ),
+        "big": BundleFactory(
+            name="esim_20GB_30D_MN_V2",
+            countries=["MN"],
+            data_amount_mb=20000,
+            duration_days=30,
+            computed_price_mnt=39000,
+        ),
+        "unlimited": BundleFactory(
+            name="esim_ULP_7D_MN_V2",
+            countries=["MN"],
+            data_amount_mb=-1,
+            unlimited=True,
+            duration_days=7,
+            computed_price_mnt=52000,
+        ),
+        "regional": BundleFactory(
+            name="esim_5GB_15D_RAS_V2",
+            countries=["JP", "KR"],
+            roaming=["MN", "CN"],
+            data_amount_mb=5000,
+            duration_days=15,
+            computed_price_mnt=20000,
+            price_override_mnt=18500,
+        ),
+        "retired": BundleFactory(
+            name="esim_3GB_7D_MN_V2", countries=["MN"], data_amount_mb=3000, computed_price_mnt=9900, is_available=False
+        ),
     }
     refresh_country_stats()
     return bundles
@@ -105,7 +125,9 @@ def test_country_page_filters_and_sorting(client, catalogue, query, expected):
     assert not response.context["form"].errors
 
 
-@pytest.mark.parametrize("query", ["data=lots", "days=-1", "unlimited=maybe", "sort=name;drop", "data=%00", "sort=per_gb&sort=x"])
+@pytest.mark.parametrize(
+    "query", ["data=lots", "days=-1", "unlimited=maybe", "sort=name;drop", "data=%00", "sort=per_gb&sort=x"]
+)
 def test_invalid_filters_are_reported_and_ignored(client, catalogue, query):
     response = client.get(f"/countries/MN/?{query}")
     assert response.status_code == 200
@@ -128,8 +150,13 @@ def test_country_without_plans_renders_an_empty_state(client, catalogue):
 
 def _many_bundles(count):
     for n in range(count):
-        BundleFactory(name=f"esim_{n + 1}GB_{n + 1}D_MN_V2", countries=["MN"], data_amount_mb=1000 * (n + 1),
-                      duration_days=n + 1, computed_price_mnt=1000 * (n + 5))
+        BundleFactory(
+            name=f"esim_{n + 1}GB_{n + 1}D_MN_V2",
+            countries=["MN"],
+            data_amount_mb=1000 * (n + 1),
+            duration_days=n + 1,
+            computed_price_mnt=1000 * (n + 5),
+        )
     for n in range(count // 5):
         BundleFactory(name=f"esim_{n + 1}GB_7D_RAS_V2", countries=["JP"], roaming=["MN", "KR"])
     refresh_country_stats()
@@ -147,8 +174,13 @@ def test_country_page_query_count_is_constant(client, asia, django_assert_max_nu
 def test_listing_pages_query_counts_are_constant(client, asia, django_assert_max_num_queries, count):
     _many_bundles(count)
     bundle = Bundle.objects.filter(name__endswith="RAS_V2").first()
-    for url, budget in [("/", 2), ("/countries/", 2), ("/regions/asia/", 3), (f"/bundles/{bundle.name}/", 2),
-                        ("/search/?q=zzz", 1)]:
+    for url, budget in [
+        ("/", 2),
+        ("/countries/", 2),
+        ("/regions/asia/", 3),
+        (f"/bundles/{bundle.name}/", 2),
+        ("/search/?q=zzz", 1),
+    ]:
         with django_assert_max_num_queries(budget):
             assert client.get(url).status_code == 200, url
 
@@ -190,8 +222,18 @@ def test_unknown_region_is_404(client, catalogue):
     assert client.get("/regions/atlantis/").status_code == 404
 
 
-@pytest.mark.parametrize("query, iso", [("Монгол", "MN"), ("mongolia", "MN"), ("jp", "JP"), ("JPN", "JP"),
-                                        ("Япон", "JP"), ("  japan ", "JP"), ("Хятад", "CN")])
+@pytest.mark.parametrize(
+    "query, iso",
+    [
+        ("Монгол", "MN"),
+        ("mongolia", "MN"),
+        ("jp", "JP"),
+        ("JPN", "JP"),
+        ("Япон", "JP"),
+        ("  japan ", "JP"),
+        ("Хятад", "CN"),
+    ],
+)
 def test_search_with_one_match_redirects_to_the_country(client, catalogue, query, iso):
     response = client.get("/search/", {"q": query})
     assert response.status_code == 302
@@ -224,7 +266,11 @@ def test_bundle_detail_has_what_a_buyer_needs(client, catalogue):
     assert "5 ГБ" in html and "15 хоног" in html
     assert "4G / 5G" in html
     assert [c.iso for c in response.context["coverage"]] and {c.iso for c in response.context["coverage"]} == {
-        "JP", "KR", "MN", "CN"}
+        "JP",
+        "KR",
+        "MN",
+        "CN",
+    }
     assert "🇯🇵" in html
     assert response.context["title"] == "Ази (4 улс) 5 ГБ · 15 хоног"
 
@@ -240,7 +286,9 @@ def test_bundle_detail_explains_unlimited_policy(client, catalogue):
 def test_bundle_buy_button_links_to_checkout(client, catalogue, monkeypatch):
     import catalog.views
 
-    monkeypatch.setattr(catalog.views, "reverse", lambda name, args: f"/checkout/{args[0]}/" if name == "payments:checkout" else None)
+    monkeypatch.setattr(
+        catalog.views, "reverse", lambda name, args: f"/checkout/{args[0]}/" if name == "payments:checkout" else None
+    )
     response = client.get("/bundles/esim_1GB_7D_MN_V2/")
     assert response.status_code == 200
     assert 'class="button buy" href="/checkout/esim_1GB_7D_MN_V2/"' in response.content.decode()

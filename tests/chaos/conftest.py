@@ -2,6 +2,7 @@
 has them (ESIMSHOP_REQUIRE_SERVICES=1 makes the session fail without them, so there the test
 always runs). A laptop without them cannot run it at all; there it is deselected with a note
 saying so, instead of failing every plain `bin/test`."""
+
 import os
 
 from django.conf import settings
@@ -20,8 +21,9 @@ def pytest_collection_modifyitems(config, items):
     if chaos:
         items[:] = [item for item in items if not item.get_closest_marker("chaos")]
         config.hook.pytest_deselected(items=chaos)
-        CHAOS_NOTE.append(f"{len(chaos)} chaos test(s) not run: they need DATABASE_URL=postgres://... and REDIS_URL "
-                          "(CI runs them)")
+        CHAOS_NOTE.append(
+            f"{len(chaos)} chaos test(s) not run: they need DATABASE_URL=postgres://... and REDIS_URL (CI runs them)"
+        )
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -5,6 +5,7 @@ It runs in its own PostgreSQL database (<test database>_chaos, created fresh) an
 session's own Redis db (emptied by the session around each test anyway). About 2.5 minutes on
 two cores. The figures are printed at the end of the pytest run and asserted here one by one.
 """
+
 import json
 import os
 import subprocess
@@ -30,18 +31,34 @@ def chaos_database_url() -> str:
 
 
 def test_chaos_run(tmp_path):
-    assert "postgresql" in settings.DATABASES["default"]["ENGINE"] and settings.REDIS_URL, \
+    assert "postgresql" in settings.DATABASES["default"]["ENGINE"] and settings.REDIS_URL, (
         "the chaos run needs PostgreSQL and Redis"
+    )
     result_file, log_file = tmp_path / "chaos.json", tmp_path / "chaos.log"
     with open(log_file, "w") as log:
         process = subprocess.run(
-            [sys.executable, "bench/chaos.py", "--purchases", str(PURCHASES), "--json-out", str(result_file),
-             "--database-url", chaos_database_url(), "--flush-redis",
-             "--redis-url", os.environ.get("CHAOS_REDIS_URL") or settings.REDIS_URL, "--settle-timeout", "300"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, timeout=900,
+            [
+                sys.executable,
+                "bench/chaos.py",
+                "--purchases",
+                str(PURCHASES),
+                "--json-out",
+                str(result_file),
+                "--database-url",
+                chaos_database_url(),
+                "--flush-redis",
+                "--redis-url",
+                os.environ.get("CHAOS_REDIS_URL") or settings.REDIS_URL,
+                "--settle-timeout",
+                "300",
+            ],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=900,
         )
     output = log_file.read_text(errors="replace")
-    report = output[output.rfind("chaos run:"):] if "chaos run:" in output else output[-4000:]
+    report = output[output.rfind("chaos run:") :] if "chaos run:" in output else output[-4000:]
     CHAOS_NOTE.extend(report.splitlines())
     assert result_file.exists(), output[-4000:]
     f = json.loads(result_file.read_text())

@@ -1,5 +1,6 @@
 """Hypothesis strategies for hostile input: wrong JSON types, control characters (NUL included),
 huge numbers, non-ASCII, and now and then a value that is exactly right."""
+
 import json
 import string
 from urllib.parse import quote
@@ -14,8 +15,11 @@ latin1_text = st.text(alphabet=st.characters(min_codepoint=1, max_codepoint=255)
 ascii_junk = st.text(alphabet=string.printable, max_size=40)
 
 json_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(10**30), max_value=10**30),
-    st.floats(allow_nan=False, allow_infinity=False), any_text,
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=False, allow_infinity=False),
+    any_text,
 )
 json_values = st.recursive(
     json_scalars,
@@ -26,10 +30,17 @@ json_values = st.recursive(
 json_number_literals = st.sampled_from(["NaN", "Infinity", "-Infinity", "1e999", "-0", "0.0", "1E400", "1" * 400])
 
 http_methods = st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
-content_types = st.sampled_from([
-    "application/json", "application/x-www-form-urlencoded", "multipart/form-data; boundary=xyz",
-    "text/plain", "application/xml", "", "application/json; charset=latin-1",
-])
+content_types = st.sampled_from(
+    [
+        "application/json",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=xyz",
+        "text/plain",
+        "application/xml",
+        "",
+        "application/json; charset=latin-1",
+    ]
+)
 raw_bodies = st.one_of(
     st.binary(max_size=200),
     json_values.map(lambda v: json.dumps(v).encode()),
@@ -43,7 +54,9 @@ query_params = st.dictionaries(
 )
 
 accept_languages = st.one_of(
-    st.none(), st.sampled_from(["mn", "en", "en-US,en;q=0.9", "*", "zz", "en;q=abc", "mn-MN;q=2", ",,,;"]), ascii_junk,
+    st.none(),
+    st.sampled_from(["mn", "en", "en-US,en;q=0.9", "*", "zz", "en;q=abc", "mn-MN;q=2", ",,,;"]),
+    ascii_junk,
 )
 
 

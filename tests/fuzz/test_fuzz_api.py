@@ -4,6 +4,7 @@ Properties for every input: never a 500 (the test client re-raises any unhandled
 a refused input writes nothing (row counts of every model unchanged); a 400 says what is wrong,
 and when the input was a JSON object, names the offending fields.
 """
+
 import json
 import uuid
 from decimal import Decimal
@@ -34,15 +35,29 @@ PURCHASE_FIELDS = {"phoneNumber", "email", "amount", "packageCode", "description
 def shop(db, mocked_responses, settings):
     settings.PAYMENTS_PURCHASE_RATE_LIMIT_PER_MINUTE = 10**6
     bundle = BundleFactory(name=NAME, countries=["MN"], price=Decimal("1.53"), computed_price_mnt=PRICE)
-    BundleFactory(name="esim_2GB_15D_MN_V2", countries=["MN"], price=Decimal("2.20"), computed_price_mnt=9500,
-                  data_amount_mb=2000, duration_days=15)
+    BundleFactory(
+        name="esim_2GB_15D_MN_V2",
+        countries=["MN"],
+        price=Decimal("2.20"),
+        computed_price_mnt=9500,
+        data_amount_mb=2000,
+        duration_days=15,
+    )
     refresh_country_stats()
     add_token(mocked_responses)
     add_invoice_create(mocked_responses)
-    mocked_responses.add(responses.POST, "https://api.esim-go.com/v2.4/orders", json={
-        "order": [{"type": "bundle", "item": NAME, "quantity": 1, "subTotal": 1.53, "pricePerUnit": 1.53}],
-        "total": 1.53, "valid": True, "currency": "USD", "createdDate": "2026-11-23T10:00:00Z", "assigned": False,
-    })
+    mocked_responses.add(
+        responses.POST,
+        "https://api.esim-go.com/v2.4/orders",
+        json={
+            "order": [{"type": "bundle", "item": NAME, "quantity": 1, "subTotal": 1.53, "pricePerUnit": 1.53}],
+            "total": 1.53,
+            "valid": True,
+            "currency": "USD",
+            "createdDate": "2026-11-23T10:00:00Z",
+            "assigned": False,
+        },
+    )
     return bundle
 
 
@@ -57,7 +72,9 @@ valid_field = {
 }
 purchase_objects = st.builds(
     lambda fields, extra: {**extra, **fields},
-    st.fixed_dictionaries({}, optional={name: st.one_of(strategy, fz.json_values) for name, strategy in valid_field.items()}),
+    st.fixed_dictionaries(
+        {}, optional={name: st.one_of(strategy, fz.json_values) for name, strategy in valid_field.items()}
+    ),
     st.dictionaries(fz.short_text, fz.json_values, max_size=2),
 )
 
@@ -79,11 +96,15 @@ def test_purchase_api_json(shop, client, body):
         errors = payload.get("errors")
         assert isinstance(errors, dict) and errors, payload
         assert set(errors) <= PURCHASE_FIELDS, payload
-        assert all(isinstance(m, list) and m and all(isinstance(t, str) and t for t in m) for m in errors.values()), payload
+        assert all(isinstance(m, list) and m and all(isinstance(t, str) and t for t in m) for m in errors.values()), (
+            payload
+        )
 
 
-@given(body=st.one_of(fz.raw_bodies, fz.json_number_literals.map(lambda n: f'{{"amount": {n}}}'.encode())),
-       content_type=fz.content_types)
+@given(
+    body=st.one_of(fz.raw_bodies, fz.json_number_literals.map(lambda n: f'{{"amount": {n}}}'.encode())),
+    content_type=fz.content_types,
+)
 def test_purchase_api_raw_bodies(shop, client, body, content_type):
     tried("purchase API (raw bodies, content types)")
     cache.clear()
@@ -106,22 +127,33 @@ def test_purchase_api_other_methods(shop, client, method, body):
 
 # --- status endpoint ---------------------------------------------------------------------------------
 
-@given(kind=st.sampled_from(["existing", "unknown uuid", "junk"]), junk=fz.any_text, method=fz.http_methods,
-       query=fz.query_params, language=fz.accept_languages, cookie=st.one_of(st.none(), fz.latin1_text))
+
+@given(
+    kind=st.sampled_from(["existing", "unknown uuid", "junk"]),
+    junk=fz.any_text,
+    method=fz.http_methods,
+    query=fz.query_params,
+    language=fz.accept_languages,
+    cookie=st.one_of(st.none(), fz.latin1_text),
+)
 def test_status_endpoint(shop, client, kind, junk, method, query, language, cookie):
     tried("status endpoint")
     cache.clear()
     invoice = InvoiceFactory(bundle=shop) if kind == "existing" else None
-    segment = {"existing": str(invoice.pk) if invoice else "", "unknown uuid": str(uuid.uuid4()),
-               "junk": fz.path_segment(junk)}[kind]
+    segment = {
+        "existing": str(invoice.pk) if invoice else "",
+        "unknown uuid": str(uuid.uuid4()),
+        "junk": fz.path_segment(junk),
+    }[kind]
     headers = {"HTTP_ACCEPT_LANGUAGE": language} if language is not None else {}
     if cookie is not None:
         client.cookies["django_language"] = cookie
     before = row_counts()
     if invoice is not None:  # the creator's capability; fuzzed parameters come after it
         query = {**query, "token": invoice.access_token}
-    response = client.generic(method, f"/api/customer/transactions/{segment}/status", data=b"",
-                              QUERY_STRING=_query_string(query), **headers)
+    response = client.generic(
+        method, f"/api/customer/transactions/{segment}/status", data=b"", QUERY_STRING=_query_string(query), **headers
+    )
     assert response.status_code in (200, 404, 405), (response.status_code, response.content[:300])
     assert changed_rows(before, row_counts()) == {}
     if method == "GET" and kind == "existing":

@@ -6,6 +6,7 @@ Authentic input is not invalid: a QPay callback with the right token is always a
 stored in the inbox exactly once per request, whatever else it carries; a correctly signed eSIM Go
 body is stored once per distinct body and its processing never raises.
 """
+
 import base64
 import hashlib
 import hmac
@@ -44,18 +45,30 @@ tokens = st.sampled_from(["valid", "missing", "random", "valid+x", "other invoic
 invoice_refs = st.sampled_from(["existing", "unknown uuid", "junk"])
 
 
-@given(method=fz.http_methods, ref=invoice_refs, token_kind=tokens, junk=fz.any_text,
-       payment_id=st.one_of(st.none(), fz.any_text, st.integers(10**14, 10**15).map(str)),
-       extra=fz.query_params, body=fz.raw_bodies, content_type=fz.content_types,
-       user_agent=st.one_of(st.none(), fz.latin1_text))
-def test_qpay_callback(invoice, client, method, ref, token_kind, junk, payment_id, extra, body, content_type,
-                       user_agent):
+@given(
+    method=fz.http_methods,
+    ref=invoice_refs,
+    token_kind=tokens,
+    junk=fz.any_text,
+    payment_id=st.one_of(st.none(), fz.any_text, st.integers(10**14, 10**15).map(str)),
+    extra=fz.query_params,
+    body=fz.raw_bodies,
+    content_type=fz.content_types,
+    user_agent=st.one_of(st.none(), fz.latin1_text),
+)
+def test_qpay_callback(
+    invoice, client, method, ref, token_kind, junk, payment_id, extra, body, content_type, user_agent
+):
     tried("QPay callback view")
     cache.clear()
     invoice_id = {"existing": str(invoice.pk), "unknown uuid": str(uuid.uuid4()), "junk": fz.path_segment(junk)}[ref]
     token = {
-        "valid": services.callback_token(invoice_id), "random": junk, "valid+x": services.callback_token(invoice_id) + "x",
-        "other invoice's": services.callback_token(uuid.uuid4()), "empty": "", "missing": None,
+        "valid": services.callback_token(invoice_id),
+        "random": junk,
+        "valid+x": services.callback_token(invoice_id) + "x",
+        "other invoice's": services.callback_token(uuid.uuid4()),
+        "empty": "",
+        "missing": None,
     }[token_kind]
     query = {k: v for k, v in extra.items() if k not in ("token", "qpay_payment_id")}
     if token is not None:
@@ -64,8 +77,14 @@ def test_qpay_callback(invoice, client, method, ref, token_kind, junk, payment_i
         query["qpay_payment_id"] = payment_id
     headers = {"HTTP_USER_AGENT": user_agent} if user_agent is not None else {}
     before = row_counts()
-    response = client.generic(method, f"/payments/qpay/callback/{invoice_id}/", data=body, content_type=content_type,
-                              QUERY_STRING=urlencode(query, doseq=True), **headers)
+    response = client.generic(
+        method,
+        f"/payments/qpay/callback/{invoice_id}/",
+        data=body,
+        content_type=content_type,
+        QUERY_STRING=urlencode(query, doseq=True),
+        **headers,
+    )
     delta = changed_rows(before, row_counts())
     authentic = ref == "existing" and token_kind == "valid"
     if ref == "junk":  # not a UUID: no route
@@ -85,27 +104,46 @@ def test_qpay_callback(invoice, client, method, ref, token_kind, junk, payment_i
 
 # --- eSIM Go callback -----------------------------------------------------------------------------------
 
+
 def _sign(body: bytes, encoding: str) -> str:
     digest = hmac.new(django_settings.ESIMGO_API_KEY.encode(), body, hashlib.sha256).digest()
-    return {"hex": digest.hex(), "HEX": digest.hex().upper(), "base64": base64.b64encode(digest).decode(),
-            "sha256=hex": "sha256=" + digest.hex()}[encoding]
+    return {
+        "hex": digest.hex(),
+        "HEX": digest.hex().upper(),
+        "base64": base64.b64encode(digest).decode(),
+        "sha256=hex": "sha256=" + digest.hex(),
+    }[encoding]
 
 
-usage_bodies = st.fixed_dictionaries({
-    "alertType": st.one_of(st.sampled_from(["Utilisation", "FirstUse", "utilization", "Other"]), fz.json_values),
-    "iccid": st.one_of(st.sampled_from(["8944000000000000001", 8944000000000000001]), fz.json_values),
-    "bundle": st.one_of(fz.json_values, st.fixed_dictionaries({}, optional={
-        "name": st.one_of(st.just("esim_1GB_7D_MN_V2"), fz.json_values),
-        "initialQuantity": st.one_of(st.integers(-5, 10**12), fz.json_values),
-        "remainingQuantity": st.one_of(st.integers(-5, 10**12), fz.json_values),
-        "unlimited": fz.json_values, "id": fz.json_values, "startTime": fz.json_values, "endTime": fz.json_values,
-    })),
-}).map(lambda d: json.dumps(d).encode())
+usage_bodies = st.fixed_dictionaries(
+    {
+        "alertType": st.one_of(st.sampled_from(["Utilisation", "FirstUse", "utilization", "Other"]), fz.json_values),
+        "iccid": st.one_of(st.sampled_from(["8944000000000000001", 8944000000000000001]), fz.json_values),
+        "bundle": st.one_of(
+            fz.json_values,
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "name": st.one_of(st.just("esim_1GB_7D_MN_V2"), fz.json_values),
+                    "initialQuantity": st.one_of(st.integers(-5, 10**12), fz.json_values),
+                    "remainingQuantity": st.one_of(st.integers(-5, 10**12), fz.json_values),
+                    "unlimited": fz.json_values,
+                    "id": fz.json_values,
+                    "startTime": fz.json_values,
+                    "endTime": fz.json_values,
+                },
+            ),
+        ),
+    }
+).map(lambda d: json.dumps(d).encode())
 
 
-@given(body=st.one_of(usage_bodies, fz.raw_bodies),
-       signature=st.sampled_from(["hex", "HEX", "base64", "sha256=hex", "missing", "random", "other body", "empty"]),
-       junk=fz.ascii_junk, method=st.sampled_from(["POST", "POST", "POST", "GET", "PUT"]))
+@given(
+    body=st.one_of(usage_bodies, fz.raw_bodies),
+    signature=st.sampled_from(["hex", "HEX", "base64", "sha256=hex", "missing", "random", "other body", "empty"]),
+    junk=fz.ascii_junk,
+    method=st.sampled_from(["POST", "POST", "POST", "GET", "PUT"]),
+)
 def test_esimgo_callback(db, client, mocked_responses, body, signature, junk, method):
     tried("eSIM Go callback endpoint")
     cache.clear()

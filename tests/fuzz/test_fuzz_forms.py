@@ -5,6 +5,7 @@ Never a 500; a refused submission writes nothing and re-renders the form (400) w
 attached to a named field (or the form as a whole) and shown on the page; only an accepted
 submission writes (an invoice, or one magic-link request row).
 """
+
 import html
 from decimal import Decimal
 
@@ -33,23 +34,34 @@ def bundle(db, mocked_responses, settings):
     settings.PAYMENTS_PURCHASE_RATE_LIMIT_PER_MINUTE = 10**6
     add_token(mocked_responses)
     add_invoice_create(mocked_responses)
-    mocked_responses.add(responses.POST, "https://api.esim-go.com/v2.4/orders", json={
-        "order": [{"type": "bundle", "item": NAME, "quantity": 1, "subTotal": 1.53, "pricePerUnit": 1.53}],
-        "total": 1.53, "valid": True, "currency": "USD", "createdDate": "2026-11-23T10:00:00Z", "assigned": False,
-    })
+    mocked_responses.add(
+        responses.POST,
+        "https://api.esim-go.com/v2.4/orders",
+        json={
+            "order": [{"type": "bundle", "item": NAME, "quantity": 1, "subTotal": 1.53, "pricePerUnit": 1.53}],
+            "total": 1.53,
+            "valid": True,
+            "currency": "USD",
+            "createdDate": "2026-11-23T10:00:00Z",
+            "assigned": False,
+        },
+    )
     return BundleFactory(name=NAME, countries=["MN"], price=Decimal("1.53"), computed_price_mnt=PRICE)
 
 
 form_values = st.one_of(fz.any_text, st.lists(fz.short_text, min_size=2, max_size=3))
 checkout_data = st.builds(
     lambda good, junk: {**junk, **good},
-    st.fixed_dictionaries({}, optional={
-        "phone_number": st.one_of(st.sampled_from(["99112233", "+976 9911-2233", "9911 223"]), form_values),
-        "email": st.one_of(fz.valid_email(), form_values),
-        "company_register": st.one_of(st.sampled_from(["", "1234567", "AB12345"]), form_values),
-        "amount": st.one_of(st.sampled_from([str(PRICE), "1", "0", "-5", "12500.0", "9" * 30]), form_values),
-        "device_confirmed": st.one_of(st.just("on"), form_values),
-    }),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "phone_number": st.one_of(st.sampled_from(["99112233", "+976 9911-2233", "9911 223"]), form_values),
+            "email": st.one_of(fz.valid_email(), form_values),
+            "company_register": st.one_of(st.sampled_from(["", "1234567", "AB12345"]), form_values),
+            "amount": st.one_of(st.sampled_from([str(PRICE), "1", "0", "-5", "12500.0", "9" * 30]), form_values),
+            "device_confirmed": st.one_of(st.just("on"), form_values),
+        },
+    ),
     st.dictionaries(fz.short_text, form_values, max_size=2),
 )
 
@@ -82,8 +94,10 @@ def test_checkout_form(bundle, client, data, path):
             assert _shown(message, content), message
 
 
-@given(email=st.one_of(fz.valid_email(), fz.any_text, st.lists(fz.short_text, min_size=2, max_size=3), st.none()),
-       extra=st.dictionaries(fz.short_text, form_values, max_size=2))
+@given(
+    email=st.one_of(fz.valid_email(), fz.any_text, st.lists(fz.short_text, min_size=2, max_size=3), st.none()),
+    extra=st.dictionaries(fz.short_text, form_values, max_size=2),
+)
 def test_magic_link_request_form(db, client, email, extra):
     tried("magic-link request form")
     cache.clear()

@@ -1,5 +1,6 @@
 """Issue 9: nesting depth and body size on every JSON endpoint: 400 / 413 with a JSON error,
 never a 500, never a write (the purchase API, both provider callbacks)."""
+
 import json
 import uuid
 
@@ -21,11 +22,16 @@ def nested(depth: int, opener: str) -> str:
     return '{"a":' * depth + "1" + closer * depth
 
 
-@given(endpoint=st.sampled_from(ENDPOINTS), depth=st.integers(min_value=1, max_value=20_000),
-       opener=st.sampled_from(["[", "{"]), padding=st.integers(min_value=0, max_value=80_000),
-       content_type=st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain"]))
-def test_deep_or_large_json_is_refused_with_a_json_error(client, settings, endpoint, depth, opener, padding,
-                                                         content_type):
+@given(
+    endpoint=st.sampled_from(ENDPOINTS),
+    depth=st.integers(min_value=1, max_value=20_000),
+    opener=st.sampled_from(["[", "{"]),
+    padding=st.integers(min_value=0, max_value=80_000),
+    content_type=st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain"]),
+)
+def test_deep_or_large_json_is_refused_with_a_json_error(
+    client, settings, endpoint, depth, opener, padding, content_type
+):
     tried("JSON depth/size limits")
     settings.PAYMENTS_PURCHASE_RATE_LIMIT_PER_MINUTE = 10**6
     settings.PAYMENTS_CALLBACK_BAD_TOKEN_RATE_LIMIT_PER_MINUTE = 10**6

@@ -4,6 +4,7 @@ Several were PostgreSQL-only 500s (its text type cannot hold NUL). These tests a
 the fix guarantees on any database (nothing with a NUL is stored or queried), so they fail
 without the fix on SQLite too.
 """
+
 import hashlib
 import hmac
 
@@ -116,8 +117,12 @@ def test_empty_topup_post_names_the_bundle_field(client, mocked_responses, setti
     bundle = BundleFactory(name="esim_1GB_7D_JP_V2", countries=["JP"], computed_price_mnt=19500)
     BundleFactory(name="esim_3GB_15D_JP_V2", countries=["JP"], computed_price_mnt=39500)
     esim = ESimFactory(iccid="8944500000000000777")
-    fake.esims[esim.iccid] = {"matchingId": esim.matching_id, "smdpAddress": esim.smdp_address, "customerRef": "",
-                              "bundles": [bundle.name]}
+    fake.esims[esim.iccid] = {
+        "matchingId": esim.matching_id,
+        "smdpAddress": esim.smdp_address,
+        "customerRef": "",
+        "bundles": [bundle.name],
+    }
     order = DeliveredOrderFactory(invoice=InvoiceFactory(bundle=bundle, customer=esim.customer), esim=esim)
     response = client.post(f"/esims/{order.access_token}/topup/", data={}, HTTP_COOKIE="django_language=en")
     assert response.status_code == 400
@@ -125,8 +130,9 @@ def test_empty_topup_post_names_the_bundle_field(client, mocked_responses, setti
     assert "This field is required." in response.content.decode()
 
 
-def test_a_double_payment_is_one_staff_alert(unpaid_invoice, mocked_responses, monkeypatch, mailoutbox, settings,
-                                             django_capture_on_commit_callbacks):
+def test_a_double_payment_is_one_staff_alert(
+    unpaid_invoice, mocked_responses, monkeypatch, mailoutbox, settings, django_capture_on_commit_callbacks
+):
     """Defect (chaos run): an invoice paid twice, whose first check already saw both payments, was
     flagged "overpaid" and then again "paid more than once" by the later re-check of the second
     payment's callback: two staff alerts (and two flag transitions) for one double payment."""
@@ -139,8 +145,11 @@ def test_a_double_payment_is_one_staff_alert(unpaid_invoice, mocked_responses, m
     settings.STAFF_ALERT_EMAILS = ["staff@example.mn"]
     monkeypatch.setattr("orders.services.handle_invoice_paid", lambda invoice, actor: None)
     amount = f"{unpaid_invoice.amount_mnt}.00"
-    mocked_responses.replace(rsps_lib.POST, f"{BASE}/payment/check", json=check_body(
-        paid_row(amount, payment_id="100000000000001"), paid_row(amount, payment_id="100000000000002")))
+    mocked_responses.replace(
+        rsps_lib.POST,
+        f"{BASE}/payment/check",
+        json=check_body(paid_row(amount, payment_id="100000000000001"), paid_row(amount, payment_id="100000000000002")),
+    )
     with django_capture_on_commit_callbacks(execute=True):
         first = services.verify_invoice_payment(unpaid_invoice.pk, cause="callback", actor="callback")
         again = services.verify_invoice_payment(unpaid_invoice.pk, cause="recheck", actor="task", recheck_paid=True)
@@ -169,8 +178,10 @@ def test_sweep_enqueues_each_stuck_order_once_per_window(settings):
     Order.objects.update(created_at=timezone.now() - timedelta(minutes=5))
     email = EmailLog.objects.create(order=orders[0], kind=EmailLog.Kind.PAYMENT_RECEIVED, to="a@example.mn")
     EmailLog.objects.filter(pk=email.pk).update(created_at=timezone.now() - timedelta(minutes=5))
-    with mock.patch("orders.tasks.provision_order_task.delay") as provision, \
-            mock.patch("orders.tasks.send_email_task.delay") as send:
+    with (
+        mock.patch("orders.tasks.provision_order_task.delay") as provision,
+        mock.patch("orders.tasks.send_email_task.delay") as send,
+    ):
         first, _ = services.sweep_undelivered_orders()
         second, _ = services.sweep_undelivered_orders()
         assert sorted(first) == sorted(o.pk for o in orders) and second == []

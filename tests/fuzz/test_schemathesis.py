@@ -3,6 +3,7 @@ documented operation (the purchase API and the packages API) generated from the 
 and invalid, sent through the WSGI app. Checks: never a server error, schema-invalid data is
 refused with a 4xx, responses are JSON, a refused request writes nothing, and a 400 names fields
 of the operation."""
+
 from decimal import Decimal
 
 import pytest
@@ -32,10 +33,18 @@ def shop(db, mocked_responses, settings):
     refresh_country_stats()
     add_token(mocked_responses)
     add_invoice_create(mocked_responses)
-    mocked_responses.add(responses.POST, "https://api.esim-go.com/v2.4/orders", json={
-        "order": [{"type": "bundle", "item": NAME, "quantity": 1, "subTotal": 1.53, "pricePerUnit": 1.53}],
-        "total": 1.53, "valid": True, "currency": "USD", "createdDate": "2026-11-23T10:00:00Z", "assigned": False,
-    })
+    mocked_responses.add(
+        responses.POST,
+        "https://api.esim-go.com/v2.4/orders",
+        json={
+            "order": [{"type": "bundle", "item": NAME, "quantity": 1, "subTotal": 1.53, "pricePerUnit": 1.53}],
+            "total": 1.53,
+            "valid": True,
+            "currency": "USD",
+            "createdDate": "2026-11-23T10:00:00Z",
+            "assigned": False,
+        },
+    )
     # Schemathesis calls the real WSGI handler, whose request_finished closes the database connection
     # (and with it the test's transaction); Django's test client unhooks it the same way.
     signals.request_started.disconnect(close_old_connections)

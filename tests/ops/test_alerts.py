@@ -1,5 +1,6 @@
 """The watchdog's alerts: each condition raised once, deduplicated, reminded after the window,
 resolved once; a storm is one alert; webhook and e-mail outages; race-safe state."""
+
 import json
 from datetime import timedelta
 
@@ -66,8 +67,11 @@ def test_a_new_storm_after_resolution_raises_again():
     assert run(watchdog.orders_needing_attention, now + timedelta(minutes=1)).kind == alerts.RESOLVED
     Order.objects.filter(pk=order.pk).update(status=Order.Status.NEEDS_ATTENTION)
     assert run(watchdog.orders_needing_attention, now + timedelta(minutes=2)).kind == alerts.RAISED
-    assert [m.subject.split(":")[0] for m in mail.outbox] == ["[esimshop] ALERT", "[esimshop] RESOLVED",
-                                                             "[esimshop] ALERT"]
+    assert [m.subject.split(":")[0] for m in mail.outbox] == [
+        "[esimshop] ALERT",
+        "[esimshop] RESOLVED",
+        "[esimshop] ALERT",
+    ]
 
 
 def test_paid_order_without_an_esim_after_n_minutes(settings):
@@ -87,8 +91,9 @@ def test_esimgo_balance_below_threshold(mocked_responses):
     assert note.kind == alerts.RAISED
     assert mail.outbox[0].subject == "[esimshop] ALERT: eSIM Go balance 12.5 USD is below 100"
     assert run(watchdog.esimgo_balance_low) is None
-    mocked_responses.replace(responses.GET, organisation(mocked_responses).url,
-                             json={"organisations": [{"balance": 500, "currency": "USD"}]})
+    mocked_responses.replace(
+        responses.GET, organisation(mocked_responses).url, json={"organisations": [{"balance": 500, "currency": "USD"}]}
+    )
     assert run(watchdog.esimgo_balance_low).kind == alerts.RESOLVED
 
 
@@ -100,8 +105,11 @@ def test_esimgo_unreachable_keeps_the_balance_state(mocked_responses):
 
 def test_reconciliation_mismatch():
     mismatch = ReconciliationMismatch.objects.create(
-        fingerprint="x1", kind=ReconciliationMismatch.Kind.choices[0][0], day=timezone.now().date(),
-        detail="QPay payment 123 has no invoice")
+        fingerprint="x1",
+        kind=ReconciliationMismatch.Kind.choices[0][0],
+        day=timezone.now().date(),
+        detail="QPay payment 123 has no invoice",
+    )
     note = run(watchdog.reconciliation_mismatch)
     assert note.kind == alerts.RAISED and "QPay payment 123 has no invoice" in note.text()
     assert "/admin/staff/reconciliationmismatch/?open=1" in note.text()
@@ -143,8 +151,13 @@ def test_qpay_auth_failing(mocked_responses):
 
 def test_emails_failing():
     order = OrderFactory()
-    log = EmailLog.objects.create(order=order, kind=EmailLog.Kind.ESIM_READY, to="a@example.mn",
-                                  status=EmailLog.Status.FAILED, last_error="SMTPServerDisconnected: gone")
+    log = EmailLog.objects.create(
+        order=order,
+        kind=EmailLog.Kind.ESIM_READY,
+        to="a@example.mn",
+        status=EmailLog.Status.FAILED,
+        last_error="SMTPServerDisconnected: gone",
+    )
     note = run(watchdog.emails_failing)
     assert note.kind == alerts.RAISED and "SMTPServerDisconnected" in note.text()
     EmailLog.objects.filter(pk=log.pk).update(status=EmailLog.Status.SENT)

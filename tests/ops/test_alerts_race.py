@@ -1,4 +1,5 @@
 """Two watchdogs at once (a timer overlap, a manual run): the row lock lets one notify."""
+
 import threading
 
 import pytest

@@ -1,4 +1,5 @@
 """The morning report's figures on a known data set (Ulaanbaatar day 2026-11-30)."""
+
 import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -39,20 +40,31 @@ def known_day(settings):
     dated(DeliveredOrderFactory(invoice__bundle=small, esimgo_order={"total": "4.5"}), at(DAY, 10), at(DAY, 10))
     dated(DeliveredOrderFactory(invoice__bundle=big, esimgo_order={}), at(DAY, 12), at(DAY, 12))
     refunded = dated(OrderFactory(invoice__bundle=small, status=Order.Status.NEEDS_ATTENTION), at(DAY, 23))
-    payment = Payment.objects.create(invoice=refunded.invoice, qpay_payment_id="pay-1", status="PAID",
-                                     amount=Decimal("19500"))
-    refund = Refund.objects.create(invoice=refunded.invoice, payment=payment, amount_mnt=19500,
-                                   method=Refund.Method.QPAY_API, status=Refund.Status.SUCCEEDED,
-                                   idempotency_key=uuid.uuid4(), requested_by_username="finance")
+    payment = Payment.objects.create(
+        invoice=refunded.invoice, qpay_payment_id="pay-1", status="PAID", amount=Decimal("19500")
+    )
+    refund = Refund.objects.create(
+        invoice=refunded.invoice,
+        payment=payment,
+        amount_mnt=19500,
+        method=Refund.Method.QPAY_API,
+        status=Refund.Status.SUCCEEDED,
+        idempotency_key=uuid.uuid4(),
+        requested_by_username="finance",
+    )
     Refund.objects.filter(pk=refund.pk).update(created_at=at(DAY, 23))
     # The day before (not in the day's sales; in the 7-day runway).
-    dated(DeliveredOrderFactory(invoice__bundle=small, esimgo_order={"total": "4.5"}),
-          at(DAY - timedelta(days=1), 9), at(DAY - timedelta(days=1), 9))
+    dated(
+        DeliveredOrderFactory(invoice__bundle=small, esimgo_order={"total": "4.5"}),
+        at(DAY - timedelta(days=1), 9),
+        at(DAY - timedelta(days=1), 9),
+    )
     # A day outside both.
     dated(DeliveredOrderFactory(invoice__bundle=big), at(DAY - timedelta(days=8), 9), at(DAY - timedelta(days=8), 9))
     InvoiceFactory(bundle=small, status=Invoice.Status.PENDING, paid_at=None)
-    ReconciliationRun.objects.create(period_start=DAY, period_end=DAY, status=ReconciliationRun.Status.COMPLETE,
-                                     actor="beat", mismatch_count=2)
+    ReconciliationRun.objects.create(
+        period_start=DAY, period_end=DAY, status=ReconciliationRun.Status.COMPLETE, actor="beat", mismatch_count=2
+    )
 
 
 def test_figures(known_day):

@@ -1,5 +1,6 @@
 """Heartbeats: beat's publish records sent_at (in beat's process), the worker's run records ran_at;
 the beat schedule has one heartbeat per queue, routed to that queue, and the daily report."""
+
 from datetime import timedelta
 
 import pytest

@@ -1,5 +1,6 @@
 """/metrics: only with the bearer token or from an allowed address; the shop's counters and the
 gauges computed at scrape time."""
+
 import uuid
 from datetime import timedelta
 
@@ -54,9 +55,14 @@ def test_counters_and_scrape_time_gauges(client, settings):
         queue.delete(queue_name)
     assert response.status_code == 200
     text = response.content.decode()
-    for name in ("esimshop_purchases_started_total", "esimshop_invoices_paid_total",
-                 'esimshop_payment_checks_total{result="PAID"}', 'esimshop_provisioning_attempts_total{outcome="delivered"}',
-                 "esimshop_paid_to_delivered_seconds_bucket", "esimshop_emails_failed 0.0"):
+    for name in (
+        "esimshop_purchases_started_total",
+        "esimshop_invoices_paid_total",
+        'esimshop_payment_checks_total{result="PAID"}',
+        'esimshop_provisioning_attempts_total{outcome="delivered"}',
+        "esimshop_paid_to_delivered_seconds_bucket",
+        "esimshop_emails_failed 0.0",
+    ):
         assert name in text, name
     assert "esimshop_orders_needing_attention 1.0" in text
     assert f'esimshop_celery_queue_length{{queue="{queue_name}"}} 2.0' in text

@@ -1,5 +1,6 @@
 """/readyz: each check up and down on the real PostgreSQL and Redis (down = a wrong port; nothing
 shared is stopped), the providers mocked; JSON shape, 200/503, caching, no secrets, no hang."""
+
 import threading
 from datetime import timedelta
 
@@ -37,8 +38,18 @@ def test_all_up_is_ready_with_every_check_named(celery_mode, providers_up, clien
     assert response.status_code == 200, body
     assert body["ready"] is True
     names = [c["name"] for c in body["checks"]]
-    assert sorted(names) == sorted(["database", "redis", "celery_worker:celery", "celery_worker:provisioning",
-                                    "celery_beat", "qpay_token", "esimgo", "esimgo_balance"])
+    assert sorted(names) == sorted(
+        [
+            "database",
+            "redis",
+            "celery_worker:celery",
+            "celery_worker:provisioning",
+            "celery_beat",
+            "qpay_token",
+            "esimgo",
+            "esimgo_balance",
+        ]
+    )
     for check in body["checks"]:
         assert check["state"] == "ok" and isinstance(check["latency_ms"], float), check
     assert response["Cache-Control"].startswith("max-age=0")
@@ -84,8 +95,9 @@ def test_stale_worker_heartbeat_per_queue(celery_mode, providers_up):
 
 def test_never_seen_worker_and_stale_beat(celery_mode, providers_up, settings):
     settings.HEARTBEAT_SECONDS = 20
-    Heartbeat.objects.create(queue="celery", sent_at=timezone.now() - timedelta(seconds=120),
-                             ran_at=timezone.now() - timedelta(seconds=120))
+    Heartbeat.objects.create(
+        queue="celery", sent_at=timezone.now() - timedelta(seconds=120), ran_at=timezone.now() - timedelta(seconds=120)
+    )
     checks = results(readiness.report(fresh=True))
     assert checks["celery_beat"].state == "down" and "last sent 120s ago" in checks["celery_beat"].detail
     assert checks["celery_worker:provisioning"].state == "down"
@@ -152,8 +164,12 @@ def test_no_secret_in_the_answer(celery_mode, mocked_responses, client, settings
     organisation(mocked_responses, status=503)
     qpay_token(mocked_responses, status=401)
     text = client.get("/readyz").content.decode()
-    for secret in (settings.QPAY_CLIENT_SECRET, settings.ESIMGO_API_KEY, settings.SECRET_KEY,
-                   settings.DATABASES["default"].get("PASSWORD") or "no-password-set-xyz"):
+    for secret in (
+        settings.QPAY_CLIENT_SECRET,
+        settings.ESIMGO_API_KEY,
+        settings.SECRET_KEY,
+        settings.DATABASES["default"].get("PASSWORD") or "no-password-set-xyz",
+    ):
         assert secret not in text
 
 

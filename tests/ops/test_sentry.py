@@ -1,4 +1,5 @@
 """Error reports leave the server scrubbed: captured in-process by a transport (no network)."""
+
 import json
 import logging
 
@@ -30,8 +31,9 @@ class CapturingTransport(Transport):
 @pytest.fixture
 def captured():
     transport = CapturingTransport()
-    assert sentry.init(dsn="https://public@sentry.example.invalid/1", release="abc123", environment="test",
-                       transport=transport)
+    assert sentry.init(
+        dsn="https://public@sentry.example.invalid/1", release="abc123", environment="test", transport=transport
+    )
     yield transport
     sentry_sdk.get_client().close()
     sentry_sdk.init(dsn=None)
@@ -45,8 +47,10 @@ def test_an_exception_with_secrets_everywhere_is_scrubbed(captured, settings):
     settings.QPAY_CLIENT_SECRET = "qpay-client-secret-value"
     customer = {"phone_number": PHONE, "email": EMAIL, "matching_id": MATCHING_ID}  # noqa: F841 - a frame local
     try:
-        raise ValueError(f"provisioning failed for {PHONE} <{EMAIL}> {LPA} "
-                         f"/payments/qpay/callback/x/?token={TOKEN} secret qpay-client-secret-value")
+        raise ValueError(
+            f"provisioning failed for {PHONE} <{EMAIL}> {LPA} "
+            f"/payments/qpay/callback/x/?token={TOKEN} secret qpay-client-secret-value"
+        )
     except ValueError:
         sentry_sdk.capture_exception()
     logging.getLogger("orders.provisioning").error("order for %s (%s) failed: %s", PHONE, EMAIL, LPA)
@@ -61,11 +65,17 @@ def test_an_exception_with_secrets_everywhere_is_scrubbed(captured, settings):
 
 
 def test_request_bodies_cookies_and_query_strings_are_dropped():
-    event = {"request": {"url": "https://shop.example.mn/payments/qpay/callback/x/?token=" + TOKEN,
-                         "query_string": "token=" + TOKEN, "data": {"phoneNumber": PHONE},
-                         "cookies": {"sessionid": "s" * 32}, "headers": {"Authorization": "Bearer " + "a" * 40,
-                                                                         "User-Agent": "curl"}},
-             "user": {"id": 7, "email": EMAIL}, "extra": {"customer_email": EMAIL, "note": f"call {PHONE}"}}
+    event = {
+        "request": {
+            "url": "https://shop.example.mn/payments/qpay/callback/x/?token=" + TOKEN,
+            "query_string": "token=" + TOKEN,
+            "data": {"phoneNumber": PHONE},
+            "cookies": {"sessionid": "s" * 32},
+            "headers": {"Authorization": "Bearer " + "a" * 40, "User-Agent": "curl"},
+        },
+        "user": {"id": 7, "email": EMAIL},
+        "extra": {"customer_email": EMAIL, "note": f"call {PHONE}"},
+    }
     scrubbed = sentry.scrub_event(event)
     text = json.dumps(scrubbed)
     for secret in (TOKEN, PHONE, EMAIL, "s" * 32, "a" * 40):

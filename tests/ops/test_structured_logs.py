@@ -1,5 +1,6 @@
 """Structured logs: JSON lines with ids, the request id echoed, and one purchase's story — the web
 request and the Celery tasks it leads to, in a real worker process — sharing request and invoice ids."""
+
 import io
 import json
 import logging
@@ -54,7 +55,7 @@ def test_request_id_taken_from_the_proxy_or_generated(client):
     generated = client.get("/healthz")["X-Request-ID"]
     assert re.fullmatch(r"[0-9a-f]{32}", generated)
     # Not an id: replaced rather than logged and echoed.
-    assert client.get("/healthz", HTTP_X_REQUEST_ID="x\" y")["X-Request-ID"] != "x\" y"
+    assert client.get("/healthz", HTTP_X_REQUEST_ID='x" y')["X-Request-ID"] != 'x" y'
 
 
 @pytest.mark.slow
@@ -62,9 +63,12 @@ def test_request_id_taken_from_the_proxy_or_generated(client):
 @pytest.mark.skipif(not REAL_WORKER, reason="needs PostgreSQL and Redis for a real worker (CI has both)")
 def test_a_purchase_and_its_celery_tasks_share_request_and_invoice_ids(shop, tasks, json_lines):
     base = shop.url
-    response = requests.post(f"{base}/api/customer/transactions/purchase", json={
-        "phoneNumber": "99112233", "email": "traveller@example.mn", "amount": 12500, "packageCode": NAME},
-        headers={"X-Request-ID": REQUEST_ID}, timeout=30)
+    response = requests.post(
+        f"{base}/api/customer/transactions/purchase",
+        json={"phoneNumber": "99112233", "email": "traveller@example.mn", "amount": 12500, "packageCode": NAME},
+        headers={"X-Request-ID": REQUEST_ID},
+        timeout=30,
+    )
     assert response.status_code == 201, response.text
     assert response.headers["X-Request-ID"] == REQUEST_ID
     invoice_id = response.json()["internalInvoiceId"]
@@ -72,10 +76,18 @@ def test_a_purchase_and_its_celery_tasks_share_request_and_invoice_ids(shop, tas
     bank = requests.Session()
     bank_url = response.json()["qr_link"]
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', bank.get(bank_url, timeout=30).text).group(1)
-    assert bank.post(bank_url, data={"csrfmiddlewaretoken": token, "action": "full", "payment_type": "P2P"},
-                     headers={"Referer": bank_url}, timeout=60).status_code == 200
-    order = wait_for(lambda: Order.objects.filter(invoice_id=invoice_id, status="DELIVERED").first(),
-                     timeout=60, what="delivery")
+    assert (
+        bank.post(
+            bank_url,
+            data={"csrfmiddlewaretoken": token, "action": "full", "payment_type": "P2P"},
+            headers={"Referer": bank_url},
+            timeout=60,
+        ).status_code
+        == 200
+    )
+    order = wait_for(
+        lambda: Order.objects.filter(invoice_id=invoice_id, status="DELIVERED").first(), timeout=60, what="delivery"
+    )
 
     def worker_lines():
         return [json.loads(line) for line in tasks.text().splitlines() if line.startswith('{"')]
@@ -85,8 +97,9 @@ def test_a_purchase_and_its_celery_tasks_share_request_and_invoice_ids(shop, tas
 
     wait_for(lambda: any("delivered" in line["event"] for line in story()), timeout=30, what="the delivery log line")
     web = [line for line in json_lines() if line.get("request_id") == REQUEST_ID]
-    assert any(line["event"] == "request" and line.get("invoice_id") == invoice_id and line["status"] == 201
-               for line in web), web
+    assert any(
+        line["event"] == "request" and line.get("invoice_id") == invoice_id and line["status"] == 201 for line in web
+    ), web
     # The task the purchase enqueued runs in the worker with the purchase's request and invoice ids.
     scheduled = [line for line in story() if line.get("task_name") == "payments.schedule_payment_checks"]
     assert scheduled and all(line["request_id"] == REQUEST_ID and line["task_id"] for line in scheduled)

@@ -1,4 +1,5 @@
 """eSIM Go wire-format payloads for `responses` mocks (shapes from docs/providers/esimgo.md)."""
+
 import json
 import re
 import uuid
@@ -11,16 +12,36 @@ ESIMS_URL = f"{BASE}/esims"
 ORDERS_LIST_RE = re.compile(re.escape(f"{BASE}/orders") + r"\?.*")
 
 
-def transaction_response(bundle_name, *, iccid="8944000000000000001", matching_id="K2-ABC-123", smdp="rsp.example-smdp.io",
-                         reference=None, with_esims=True, created="2026-11-23T10:00:00.123456789Z"):
-    line = {"type": "bundle", "item": bundle_name, "quantity": 1, "subTotal": 4.5, "pricePerUnit": 4.5,
-            "AllowReassign": False, "iccids": [iccid]}
+def transaction_response(
+    bundle_name,
+    *,
+    iccid="8944000000000000001",
+    matching_id="K2-ABC-123",
+    smdp="rsp.example-smdp.io",
+    reference=None,
+    with_esims=True,
+    created="2026-11-23T10:00:00.123456789Z",
+):
+    line = {
+        "type": "bundle",
+        "item": bundle_name,
+        "quantity": 1,
+        "subTotal": 4.5,
+        "pricePerUnit": 4.5,
+        "AllowReassign": False,
+        "iccids": [iccid],
+    }
     if with_esims:
         line["esims"] = [{"iccid": iccid, "matchingId": matching_id, "smdpAddress": smdp}]
     return {
-        "order": [line], "total": 4.5, "currency": "USD", "status": "completed",
-        "statusMessage": "Order completed: 1 eSIMs assigned", "orderReference": reference or str(uuid.uuid4()),
-        "createdDate": created, "assigned": True,
+        "order": [line],
+        "total": 4.5,
+        "currency": "USD",
+        "status": "completed",
+        "statusMessage": "Order completed: 1 eSIMs assigned",
+        "orderReference": reference or str(uuid.uuid4()),
+        "createdDate": created,
+        "assigned": True,
     }
 
 
@@ -40,7 +61,25 @@ def purchase_bodies(rsps):
 
 
 def esim_bundles(name, *, initial=1_000_000_000, remaining=400_000_000, state="active", end="2026-12-01T00:00:00Z"):
-    return {"bundles": [{"name": name, "description": "eSIM, 1GB, 7 Days", "assignments": [{
-        "id": "assign-1", "callTypeGroup": "data", "initialQuantity": initial, "remainingQuantity": remaining,
-        "assignmentDateTime": "2026-11-20T00:00:00Z", "assignmentReference": "ref-0", "bundleState": state,
-        "unlimited": False, "startTime": "2026-11-21T00:00:00Z", "endTime": end}]}]}
+    return {
+        "bundles": [
+            {
+                "name": name,
+                "description": "eSIM, 1GB, 7 Days",
+                "assignments": [
+                    {
+                        "id": "assign-1",
+                        "callTypeGroup": "data",
+                        "initialQuantity": initial,
+                        "remainingQuantity": remaining,
+                        "assignmentDateTime": "2026-11-20T00:00:00Z",
+                        "assignmentReference": "ref-0",
+                        "bundleState": state,
+                        "unlimited": False,
+                        "startTime": "2026-11-21T00:00:00Z",
+                        "endTime": end,
+                    }
+                ],
+            }
+        ]
+    }

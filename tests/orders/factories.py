@@ -1,5 +1,6 @@
 """Old import path for the orders tests' factories: the one set lives in tests/factories.py.
 Here InvoiceFactory is the PAID invoice orders starts from (tests.factories.PaidInvoiceFactory)."""
+
 from tests.factories import (  # noqa: F401 - re-exported for existing imports
     BundleFactory,
     CustomerFactory,

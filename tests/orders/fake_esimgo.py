@@ -6,6 +6,7 @@ Failure modes are switched per test: `fake.purchase_failures` is a list consumed
 purchase: "timeout_after" (eSIM Go creates the order, the answer is lost), "timeout" (nothing
 created), an int HTTP status (nothing created), or a callable run after the order is created.
 """
+
 import itertools
 import json
 import re
@@ -48,10 +49,16 @@ class FakeESIMGo:
         rsps.add_callback("POST", f"{BASE}/orders", callback=self._post_order)
         rsps.add_callback("GET", re.compile(re.escape(f"{BASE}/orders") + r"(\?.*)?$"), callback=self._list_orders)
         rsps.add_callback("GET", re.compile(re.escape(f"{BASE}/orders/") + r"[^/?]+$"), callback=self._get_order)
-        rsps.add_callback("GET", re.compile(re.escape(f"{BASE}/esims/assignments") + r"(\?.*)?$"), callback=self._assignments)
+        rsps.add_callback(
+            "GET", re.compile(re.escape(f"{BASE}/esims/assignments") + r"(\?.*)?$"), callback=self._assignments
+        )
         rsps.add_callback("PUT", f"{BASE}/esims", callback=self._put_esim)
-        rsps.add_callback("GET", re.compile(re.escape(f"{BASE}/esims/") + r"\d+/bundles(\?.*)?$"), callback=self._bundles)
-        rsps.add_callback("GET", re.compile(re.escape(f"{BASE}/esims/") + r"\d+/compatible/[^/?]+$"), callback=self._compatible)
+        rsps.add_callback(
+            "GET", re.compile(re.escape(f"{BASE}/esims/") + r"\d+/bundles(\?.*)?$"), callback=self._bundles
+        )
+        rsps.add_callback(
+            "GET", re.compile(re.escape(f"{BASE}/esims/") + r"\d+/compatible/[^/?]+$"), callback=self._compatible
+        )
 
     # --- helpers for tests ---------------------------------------------------------------
 
@@ -75,11 +82,26 @@ class FakeESIMGo:
         if body.get("type") == "validate":
             self.validate_bodies.append(body)
             if self.validate_status != 200:
-                return (self.validate_status, {}, json.dumps({"message": "Bundle not found" if self.validate_status < 500 else "down"}))
+                return (
+                    self.validate_status,
+                    {},
+                    json.dumps({"message": "Bundle not found" if self.validate_status < 500 else "down"}),
+                )
             line = body["order"][0]
-            return (200, {}, json.dumps({"order": [{**line, "subTotal": 4.5, "pricePerUnit": 4.5}], "total": 4.5,
-                                          "valid": line["item"] not in self.unknown_bundles, "currency": "USD",
-                                          "createdDate": _now_text(), "assigned": False}))
+            return (
+                200,
+                {},
+                json.dumps(
+                    {
+                        "order": [{**line, "subTotal": 4.5, "pricePerUnit": 4.5}],
+                        "total": 4.5,
+                        "valid": line["item"] not in self.unknown_bundles,
+                        "currency": "USD",
+                        "createdDate": _now_text(),
+                        "assigned": False,
+                    }
+                ),
+            )
         if self.before_purchase:
             self.before_purchase()
         with self.lock:
@@ -88,8 +110,13 @@ class FakeESIMGo:
             if failure == "timeout":
                 raise requests.exceptions.ReadTimeout("read timed out")
             if isinstance(failure, int):
-                messages = {400: "Bundle not found", 403: "Insufficient balance", 429: "Rate limit exceeded",
-                            500: "internal error", 503: "Processing"}
+                messages = {
+                    400: "Bundle not found",
+                    403: "Insufficient balance",
+                    429: "Rate limit exceeded",
+                    500: "internal error",
+                    503: "Processing",
+                }
                 headers = {"Retry-After": "7"} if failure in (429, 503) else {}
                 return (failure, headers, json.dumps({"message": messages.get(failure, "error")}))
             line = body["order"][0]
@@ -103,17 +130,36 @@ class FakeESIMGo:
                     return (400, {}, json.dumps({"message": "Bundle is not compatible with eSIM"}))
             else:
                 iccid = str(next(self._iccids))
-                self.esims[iccid] = {"matchingId": f"M-{uuid.uuid4().hex[:10].upper()}", "smdpAddress": "rsp.fake-smdp.io",
-                                     "customerRef": "", "bundles": []}
+                self.esims[iccid] = {
+                    "matchingId": f"M-{uuid.uuid4().hex[:10].upper()}",
+                    "smdpAddress": "rsp.fake-smdp.io",
+                    "customerRef": "",
+                    "bundles": [],
+                }
             self.esims[iccid]["bundles"].append(line["item"])
             esim = self.esims[iccid]
             order = {
-                "order": [{"type": "bundle", "item": line["item"], "quantity": 1, "subTotal": 4.5, "pricePerUnit": 4.5,
-                           "AllowReassign": line.get("allowReassign", False), "iccids": [iccid],
-                           "esims": [{"iccid": iccid, "matchingId": esim["matchingId"], "smdpAddress": esim["smdpAddress"]}]}],
-                "total": 4.5, "currency": "USD", "status": "completed",
-                "statusMessage": "Order completed: 1 eSIMs assigned", "orderReference": str(uuid.uuid4()),
-                "createdDate": _now_text(), "assigned": True,
+                "order": [
+                    {
+                        "type": "bundle",
+                        "item": line["item"],
+                        "quantity": 1,
+                        "subTotal": 4.5,
+                        "pricePerUnit": 4.5,
+                        "AllowReassign": line.get("allowReassign", False),
+                        "iccids": [iccid],
+                        "esims": [
+                            {"iccid": iccid, "matchingId": esim["matchingId"], "smdpAddress": esim["smdpAddress"]}
+                        ],
+                    }
+                ],
+                "total": 4.5,
+                "currency": "USD",
+                "status": "completed",
+                "statusMessage": "Order completed: 1 eSIMs assigned",
+                "orderReference": str(uuid.uuid4()),
+                "createdDate": _now_text(),
+                "assigned": True,
             }
             self.orders.append(order)
         if failure == "timeout_after":
@@ -155,9 +201,18 @@ class FakeESIMGo:
             if order["orderReference"] == reference:
                 iccid = order["order"][0]["iccids"][0]
                 esim = self.esims[iccid]
-                return (200, {"Content-Type": "application/json"}, json.dumps(
-                    {"iccid": iccid, "matchingId": esim["matchingId"], "smdpAddress": esim["smdpAddress"],
-                     "profileStatus": "Released"}))
+                return (
+                    200,
+                    {"Content-Type": "application/json"},
+                    json.dumps(
+                        {
+                            "iccid": iccid,
+                            "matchingId": esim["matchingId"],
+                            "smdpAddress": esim["smdpAddress"],
+                            "profileStatus": "Released",
+                        }
+                    ),
+                )
         return (400, {}, json.dumps({"message": "reference not found"}))
 
     def _put_esim(self, request):
@@ -171,12 +226,25 @@ class FakeESIMGo:
         if self.bundles_status != 200:
             return (self.bundles_status, {}, json.dumps({"message": "unavailable"}))
         iccid = urlsplit(request.url).path.split("/")[-2]
-        bundles = [{"name": name, "description": name, "assignments": [{
-            "id": f"{iccid}-{index}", "initialQuantity": 1_000_000_000, "remainingQuantity": 250_000_000,
-            "bundleState": "active" if index == 0 else "queued", "unlimited": False,
-            "startTime": "2026-11-21T00:00:00Z", "endTime": "2026-11-28T00:00:00Z",
-            "assignmentDateTime": "2026-11-20T00:00:00Z"}]}
-            for index, name in enumerate(self.esims.get(iccid, {}).get("bundles", []))]
+        bundles = [
+            {
+                "name": name,
+                "description": name,
+                "assignments": [
+                    {
+                        "id": f"{iccid}-{index}",
+                        "initialQuantity": 1_000_000_000,
+                        "remainingQuantity": 250_000_000,
+                        "bundleState": "active" if index == 0 else "queued",
+                        "unlimited": False,
+                        "startTime": "2026-11-21T00:00:00Z",
+                        "endTime": "2026-11-28T00:00:00Z",
+                        "assignmentDateTime": "2026-11-20T00:00:00Z",
+                    }
+                ],
+            }
+            for index, name in enumerate(self.esims.get(iccid, {}).get("bundles", []))
+        ]
         return (200, {}, json.dumps({"bundles": bundles}))
 
     def _compatible(self, request):

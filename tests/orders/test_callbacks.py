@@ -1,4 +1,5 @@
 """eSIM Go V3 usage callbacks: signature (base64 and hex), inbox dedupe, 80 %/100 % e-mails once."""
+
 import base64
 import hashlib
 import hmac
@@ -26,12 +27,24 @@ def sign(body: bytes, encoding="base64", key=KEY) -> str:
     return base64.b64encode(digest).decode() if encoding == "base64" else digest.hex()
 
 
-def utilisation(iccid, *, initial=1_000_000_000, remaining=200_000_000, assignment="a-1", name="esim_1GB_7D_JP_V2",
-                raw_iccid=False):
-    payload = {"iccid": "ICCID", "alertType": "Utilisation", "bundle": {
-        "id": assignment, "reference": f"{assignment}-ref", "name": name, "description": "eSIM, 1GB, 7 Days",
-        "initialQuantity": initial, "remainingQuantity": remaining, "startTime": "2026-11-21T00:00:00Z",
-        "endTime": "2026-11-28T00:00:00Z", "unlimited": False}}
+def utilisation(
+    iccid, *, initial=1_000_000_000, remaining=200_000_000, assignment="a-1", name="esim_1GB_7D_JP_V2", raw_iccid=False
+):
+    payload = {
+        "iccid": "ICCID",
+        "alertType": "Utilisation",
+        "bundle": {
+            "id": assignment,
+            "reference": f"{assignment}-ref",
+            "name": name,
+            "description": "eSIM, 1GB, 7 Days",
+            "initialQuantity": initial,
+            "remainingQuantity": remaining,
+            "startTime": "2026-11-21T00:00:00Z",
+            "endTime": "2026-11-28T00:00:00Z",
+            "unlimited": False,
+        },
+    }
     text = json.dumps(payload)
     # ICCID as a bare JSON number (as one docs page renders it) or as a string.
     return text.replace('"ICCID"', iccid if raw_iccid else f'"{iccid}"').encode()
@@ -49,14 +62,17 @@ def order(bundle):
 
 @pytest.fixture
 def bundles_api(mocked_responses):
-    mocked_responses.get(re.compile(re.escape(ESIMGO_TEST_BASE_URL) + r"/esims/\d+/bundles.*"),
-                         json=esim_bundles("esim_1GB_7D_JP_V2", remaining=200_000_000))
+    mocked_responses.get(
+        re.compile(re.escape(ESIMGO_TEST_BASE_URL) + r"/esims/\d+/bundles.*"),
+        json=esim_bundles("esim_1GB_7D_JP_V2", remaining=200_000_000),
+    )
     return mocked_responses
 
 
 @pytest.mark.parametrize("encoding", ["base64", "hex"])
-def test_signed_callback_is_stored_processed_and_alerts_at_80(client, order, bundles_api, encoding,
-                                                                 django_capture_on_commit_callbacks):
+def test_signed_callback_is_stored_processed_and_alerts_at_80(
+    client, order, bundles_api, encoding, django_capture_on_commit_callbacks
+):
     body = utilisation(order.esim.iccid, remaining=200_000_000)
     with django_capture_on_commit_callbacks(execute=True):
         response = post(client, body, sign(body, encoding))
@@ -74,7 +90,9 @@ def test_signed_callback_is_stored_processed_and_alerts_at_80(client, order, bun
 
 
 @pytest.mark.parametrize("signature", [None, "", "not-a-signature", sign(b"other body"), sign(b"x", "hex")])
-def test_bad_or_missing_signature_is_401_and_stores_nothing(client, order, signature, django_capture_on_commit_callbacks):
+def test_bad_or_missing_signature_is_401_and_stores_nothing(
+    client, order, signature, django_capture_on_commit_callbacks
+):
     body = utilisation(order.esim.iccid)
     with django_capture_on_commit_callbacks(execute=True):
         response = post(client, body, signature)
@@ -88,7 +106,9 @@ def test_signature_with_the_wrong_key_is_refused(client, order):
     assert post(client, body, sign(body, key="someone-else")).status_code == 401
 
 
-def test_duplicate_delivery_is_stored_once_and_emails_once(client, order, bundles_api, django_capture_on_commit_callbacks):
+def test_duplicate_delivery_is_stored_once_and_emails_once(
+    client, order, bundles_api, django_capture_on_commit_callbacks
+):
     body = utilisation(order.esim.iccid, remaining=100_000_000)
     with django_capture_on_commit_callbacks(execute=True):
         first = post(client, body, sign(body))
@@ -132,9 +152,13 @@ def test_numeric_iccid_is_kept_exactly_as_a_string(client, bundle, bundles_api, 
 
 def test_event_family_and_other_alerts_are_stored_without_action(client, order, django_capture_on_commit_callbacks):
     bodies = [
-        json.dumps({"date": "2026-11-23T10:00:00Z", "event": "esim.deletion_scheduled", "iccid": order.esim.iccid}).encode(),
+        json.dumps(
+            {"date": "2026-11-23T10:00:00Z", "event": "esim.deletion_scheduled", "iccid": order.esim.iccid}
+        ).encode(),
         json.dumps({"alertType": "LowBalance", "balanceInfo": {"balance": 90, "threshold": 100}}).encode(),
-        json.dumps({"alertType": "CountryChange", "iccid": order.esim.iccid, "country": {"code": "JP", "name": "Japan"}}).encode(),
+        json.dumps(
+            {"alertType": "CountryChange", "iccid": order.esim.iccid, "country": {"code": "JP", "name": "Japan"}}
+        ).encode(),
     ]
     for body in bodies:
         with django_capture_on_commit_callbacks(execute=True):
@@ -145,9 +169,13 @@ def test_event_family_and_other_alerts_are_stored_without_action(client, order, 
     assert mail.outbox == []
 
 
-def test_usage_cache_updated_from_callback_when_esimgo_is_down(client, order, mocked_responses, django_capture_on_commit_callbacks, settings):
+def test_usage_cache_updated_from_callback_when_esimgo_is_down(
+    client, order, mocked_responses, django_capture_on_commit_callbacks, settings
+):
     settings.ESIMGO_MAX_RETRIES = 0  # no client back-off sleeps in this test
-    mocked_responses.get(re.compile(re.escape(ESIMGO_TEST_BASE_URL) + r"/esims/\d+/bundles.*"), json={"message": "x"}, status=503)
+    mocked_responses.get(
+        re.compile(re.escape(ESIMGO_TEST_BASE_URL) + r"/esims/\d+/bundles.*"), json={"message": "x"}, status=503
+    )
     body = utilisation(order.esim.iccid, remaining=300_000_000)
     with django_capture_on_commit_callbacks(execute=True):
         assert post(client, body, sign(body)).status_code == 200

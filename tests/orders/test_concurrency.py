@@ -4,6 +4,7 @@ Each thread has its own connection, so row locks and constraints behave as betwe
 Celery workers. The fake eSIM Go holds the first purchase open until the other side has
 finished, which makes the overlap certain instead of lucky.
 """
+
 import threading
 from datetime import timedelta
 
@@ -137,7 +138,9 @@ def test_callback_and_sweep_racing_buy_once(fake, settings):
         try:
             with transaction.atomic():
                 transaction.on_commit(order_committed.set)  # runs before the provisioning task
-                return services.handle_invoice_paid(Invoice.objects.select_for_update().get(pk=invoice.pk), actor="callback")
+                return services.handle_invoice_paid(
+                    Invoice.objects.select_for_update().get(pk=invoice.pk), actor="callback"
+                )
         finally:
             order_committed.set()
             one_finished.set()

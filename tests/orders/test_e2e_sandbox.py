@@ -6,6 +6,7 @@ shares the test database and the Redis broker with the live server; without them
 no services) the same flow runs with in-process tasks. Waits are conditions with deadlines,
 never fixed sleeps.
 """
+
 import os
 import re
 import subprocess
@@ -64,8 +65,12 @@ class Mailbox:
 
 @pytest.fixture
 def shop(live_shop):
-    BundleFactory(name=NAME, countries=["MN"], price=Decimal(str(get_catalogue().by_name[NAME]["price"])),
-                  computed_price_mnt=12500)
+    BundleFactory(
+        name=NAME,
+        countries=["MN"],
+        price=Decimal(str(get_catalogue().by_name[NAME]["price"])),
+        computed_price_mnt=12500,
+    )
     return live_shop
 
 
@@ -97,14 +102,37 @@ def tasks(shop, settings):
         "PYTHONUNBUFFERED": "1",
     }
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "esimshop", "worker", "--loglevel", "INFO", "--pool", "prefork",
-         "--concurrency", "2", "--purge", "--without-gossip", "--without-mingle", "--without-heartbeat",
-         "--hostname", f"e2e-{os.getpid()}@%h"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "esimshop",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--pool",
+            "prefork",
+            "--concurrency",
+            "2",
+            "--purge",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--hostname",
+            f"e2e-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
-        wait_for(lambda: worker.poll() is not None or "ready." in Path(log.name).read_text(errors="replace"),
-                 timeout=60, what="the Celery worker to start")
+        wait_for(
+            lambda: worker.poll() is not None or "ready." in Path(log.name).read_text(errors="replace"),
+            timeout=60,
+            what="the Celery worker to start",
+        )
         assert worker.poll() is None, Path(log.name).read_text(errors="replace")[-3000:]
         yield Mailbox(log.name)
     finally:
@@ -122,8 +150,11 @@ def tasks(shop, settings):
 def test_buy_pay_install_page_emails_my_esims_and_usage(shop, tasks):
     base = shop.url
     # 1. Buy through the public API (validated with the sandbox eSIM Go, invoiced at the sandbox QPay).
-    response = requests.post(f"{base}/api/customer/transactions/purchase", json={
-        "phoneNumber": "99112233", "email": "traveller@example.mn", "amount": 12500, "packageCode": NAME}, timeout=30)
+    response = requests.post(
+        f"{base}/api/customer/transactions/purchase",
+        json={"phoneNumber": "99112233", "email": "traveller@example.mn", "amount": 12500, "packageCode": NAME},
+        timeout=30,
+    )
     assert response.status_code == 201, response.text
     purchase = response.json()
 
@@ -131,27 +162,47 @@ def test_buy_pay_install_page_emails_my_esims_and_usage(shop, tasks):
     bank = requests.Session()
     bank_url = purchase["qr_link"]
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', bank.get(bank_url, timeout=30).text).group(1)
-    paid = bank.post(bank_url, data={"csrfmiddlewaretoken": token, "action": "full", "payment_type": "P2P"},
-                     headers={"Referer": bank_url}, timeout=60)
+    paid = bank.post(
+        bank_url,
+        data={"csrfmiddlewaretoken": token, "action": "full", "payment_type": "P2P"},
+        headers={"Referer": bank_url},
+        timeout=60,
+    )
     assert paid.status_code == 200
 
     # 3. The worker provisions the eSIM at the sandbox eSIM Go: wait for DELIVERED in the database.
-    order = wait_for(lambda: Order.objects.filter(invoice_id=purchase["internalInvoiceId"], status="DELIVERED")
-                     .select_related("esim").first(), timeout=60, what="the order to be delivered")
+    order = wait_for(
+        lambda: (
+            Order.objects.filter(invoice_id=purchase["internalInvoiceId"], status="DELIVERED")
+            .select_related("esim")
+            .first()
+        ),
+        timeout=60,
+        what="the order to be delivered",
+    )
     sandbox_esim = SandboxEsim.objects.get(iccid=order.esim.iccid)
     assert order.esim.matching_id == sandbox_esim.matching_id
     # eSIM Go's customerRef points back at our order (set by a follow-up task).
-    wait_for(lambda: SandboxEsim.objects.filter(iccid=order.esim.iccid, customer_ref=str(order.public_id)).exists(),
-             timeout=30, what="customerRef on the sandbox eSIM")
+    wait_for(
+        lambda: SandboxEsim.objects.filter(iccid=order.esim.iccid, customer_ref=str(order.public_id)).exists(),
+        timeout=30,
+        what="customerRef on the sandbox eSIM",
+    )
 
     # 4. The payment status reaches PROCESSED and links to the eSIM page.
-    status = wait_for(lambda: (s := requests.get(purchase["statusUrl"], timeout=30).json())["status"] == "PROCESSED" and s,
-                      timeout=30, what="status PROCESSED")
+    status = wait_for(
+        lambda: (s := requests.get(purchase["statusUrl"], timeout=30).json())["status"] == "PROCESSED" and s,
+        timeout=30,
+        what="status PROCESSED",
+    )
     assert status["esimUrl"].endswith(order.get_absolute_url())
 
     # 5. The eSIM page: QR, codes, one-tap links; private.
-    page = requests.get(base + order.get_absolute_url(), timeout=30,
-                        headers={"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X)"})
+    page = requests.get(
+        base + order.get_absolute_url(),
+        timeout=30,
+        headers={"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X)"},
+    )
     assert page.status_code == 200
     assert page.headers["Cache-Control"] == "private, no-store" and "noindex" in page.headers["X-Robots-Tag"]
     assert f"LPA:1${sandbox_esim.smdp_address.split('://')[-1].rstrip('/')}${sandbox_esim.matching_id}" in page.text
@@ -166,22 +217,34 @@ def test_buy_pay_install_page_emails_my_esims_and_usage(shop, tasks):
     browser = requests.Session()
     form = browser.get(f"{base}/my-esims/", timeout=30).text
     csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
-    asked = browser.post(f"{base}/my-esims/", data={"csrfmiddlewaretoken": csrf, "email": "traveller@example.mn"},
-                         headers={"Referer": f"{base}/my-esims/"}, timeout=30)
+    asked = browser.post(
+        f"{base}/my-esims/",
+        data={"csrfmiddlewaretoken": csrf, "email": "traveller@example.mn"},
+        headers={"Referer": f"{base}/my-esims/"},
+        timeout=30,
+    )
     assert asked.status_code == 200
-    link = wait_for(lambda: re.search(re.escape(base) + r"(/my-esims/login/[A-Za-z0-9_\-]+/)", tasks.text()),
-                    timeout=30, what="the magic-link e-mail").group(1)
+    link = wait_for(
+        lambda: re.search(re.escape(base) + r"(/my-esims/login/[A-Za-z0-9_\-]+/)", tasks.text()),
+        timeout=30,
+        what="the magic-link e-mail",
+    ).group(1)
     confirm = browser.get(base + link, timeout=30)
     csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', confirm.text).group(1)
-    signed_in = browser.post(base + link, data={"csrfmiddlewaretoken": csrf}, headers={"Referer": base + link}, timeout=30)
+    signed_in = browser.post(
+        base + link, data={"csrfmiddlewaretoken": csrf}, headers={"Referer": base + link}, timeout=30
+    )
     assert signed_in.status_code == 200 and order.esim.iccid in signed_in.text
     assert re.search(r"\d+(\.\d+)? (MB|GB|МБ|ГБ)", signed_in.text)  # data left from /esims/<iccid>/bundles
 
     # 8. eSIM Go reports 80 % used: signed V3 callback → stored → task → one 80 % e-mail.
     status_code, _payload = send_usage_callback(order.esim.iccid, 80, url=f"{base}/esimgo/callback/")
     assert status_code == 200
-    wait_for(lambda: EmailLog.objects.filter(order=order, kind="usage_80", status="SENT").exists(),
-             timeout=30, what="the 80 % e-mail")
+    wait_for(
+        lambda: EmailLog.objects.filter(order=order, kind="usage_80", status="SENT").exists(),
+        timeout=30,
+        what="the 80 % e-mail",
+    )
     assert ESIMGoCallback.objects.get().processed_at is not None
     assert EmailLog.objects.filter(order=order).count() == 3
     if REAL_WORKER:  # the work really happened in the worker process

@@ -1,4 +1,5 @@
 """Shopper e-mails: sent on commit, plain text + HTML, QR inline, never twice for the same event."""
+
 import threading
 
 import pytest
@@ -22,7 +23,10 @@ def test_esim_ready_email_has_text_html_and_inline_qr(bundle, django_capture_on_
     assert "ready" in message.subject
     lpa = "LPA:1$rsp.example-smdp.io$K2-ABC-123"
     assert lpa in message.body and "K2-ABC-123" in message.body
-    assert "https://esimsetup.apple.com/esim_qrcode_provisioning?carddata=LPA%3A1%24rsp.example-smdp.io%24K2-ABC-123" in message.body
+    assert (
+        "https://esimsetup.apple.com/esim_qrcode_provisioning?carddata=LPA%3A1%24rsp.example-smdp.io%24K2-ABC-123"
+        in message.body
+    )
     assert f"https://shop.example.mn/esims/{order.access_token}/" in message.body
     html, mimetype = message.alternatives[0]
     assert mimetype == "text/html"

@@ -1,4 +1,5 @@
 """The eSIM page: capability URL, private headers, QR/LPA/install links, live preparing state."""
+
 import uuid
 from urllib.parse import quote
 
@@ -17,7 +18,9 @@ DESKTOP = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126.0 Safar
 
 @pytest.fixture
 def delivered(bundle):
-    esim = ESimFactory(iccid="8944501234567890123", matching_id="K2-4I93G-KIS04", smdp_address="https://rsp-3104.idemia.io/")
+    esim = ESimFactory(
+        iccid="8944501234567890123", matching_id="K2-4I93G-KIS04", smdp_address="https://rsp-3104.idemia.io/"
+    )
     return DeliveredOrderFactory(invoice=InvoiceFactory(bundle=bundle, customer=esim.customer), esim=esim)
 
 
@@ -62,10 +65,13 @@ def test_qr_decodes_to_exactly_the_lpa_string(client, delivered):
     assert result.text == lpa
 
 
-@pytest.mark.parametrize("agent,shown,hidden", [
-    (IPHONE, "esimsetup.apple.com", "esimsetup.android.com"),
-    (ANDROID, "esimsetup.android.com", "esimsetup.apple.com"),
-])
+@pytest.mark.parametrize(
+    "agent,shown,hidden",
+    [
+        (IPHONE, "esimsetup.apple.com", "esimsetup.android.com"),
+        (ANDROID, "esimsetup.android.com", "esimsetup.apple.com"),
+    ],
+)
 def test_install_link_matches_the_device(client, delivered, agent, shown, hidden):
     html = client.get(delivered.get_absolute_url(), headers={"User-Agent": agent}).content.decode()
     assert shown in html
@@ -106,10 +112,13 @@ def test_status_json_reports_ready(client, delivered):
     assert data == {"status": "DELIVERED", "ready": True, "url": delivered.get_absolute_url()}
 
 
-@pytest.mark.parametrize("status,text", [
-    (Order.Status.NEEDS_ATTENTION, "taking a little longer"),
-    (Order.Status.REFUNDED, "refunded"),
-])
+@pytest.mark.parametrize(
+    "status,text",
+    [
+        (Order.Status.NEEDS_ATTENTION, "taking a little longer"),
+        (Order.Status.REFUNDED, "refunded"),
+    ],
+)
 def test_delayed_and_refunded_pages(client, bundle, status, text):
     order = OrderFactory(invoice=InvoiceFactory(bundle=bundle), status=status)
     html = client.get(order.get_absolute_url(), headers={"Accept-Language": "en"}).content.decode()

@@ -1,5 +1,6 @@
 """eSIM Go requests per delivered eSIM: one on the delivery path (the order answer carries the
 eSIM), one deferred tag that waits for idle budget - two in all."""
+
 from unittest import mock
 
 import pytest
@@ -39,9 +40,12 @@ def test_assignments_are_read_only_when_the_order_answer_lacks_the_esim(fake, bu
 
     order = OrderFactory(invoice=InvoiceFactory(bundle=bundle))
     answer = {"orderReference": "ref-1", "status": "completed", "order": [{"type": "bundle", "item": bundle.name}]}
-    client = mock.Mock(create_order=mock.Mock(return_value=answer),
-                       get_assignments=mock.Mock(return_value=[{"iccid": "8944000000000000001", "matchingId": "M-1",
-                                                                 "smdpAddress": "rsp.example"}]))
+    client = mock.Mock(
+        create_order=mock.Mock(return_value=answer),
+        get_assignments=mock.Mock(
+            return_value=[{"iccid": "8944000000000000001", "matchingId": "M-1", "smdpAddress": "rsp.example"}]
+        ),
+    )
     assert provisioning.provision_order(order.pk, client=client).outcome == provisioning.DELIVERED
     assert client.get_assignments.call_count == 1
 

@@ -1,4 +1,5 @@
 """Orders as payments sees it: the status API reaches PROCESSED/FAILED and links the eSIM page."""
+
 import pytest
 
 from orders.models import Order
@@ -20,8 +21,9 @@ def test_status_is_processed_with_esim_url_once_delivered(client, bundle):
     assert data["esimUrl"].endswith(f"/esims/{order.access_token}/")
 
 
-def test_status_is_paid_while_provisioning_and_failed_when_it_needs_attention(client, bundle,
-                                                                            django_capture_on_commit_callbacks):
+def test_status_is_paid_while_provisioning_and_failed_when_it_needs_attention(
+    client, bundle, django_capture_on_commit_callbacks
+):
     order = OrderFactory(invoice=InvoiceFactory(bundle=bundle), status=Order.Status.PROVISIONING)
     assert status(client, order.invoice)["status"] == "PAID"
     # Through the transition helper, as every status change goes: it invalidates the cached status.
@@ -33,7 +35,12 @@ def test_status_is_paid_while_provisioning_and_failed_when_it_needs_attention(cl
 
 def test_admin_pages_render(admin_client, bundle):
     order = DeliveredOrderFactory(invoice=InvoiceFactory(bundle=bundle))
-    for url in ("/admin/orders/order/", f"/admin/orders/order/{order.pk}/change/", "/admin/orders/emaillog/",
-                "/admin/orders/esim/", "/admin/orders/esimgocallback/", "/admin/orders/magiclinktoken/"):
+    for url in (
+        "/admin/orders/order/",
+        f"/admin/orders/order/{order.pk}/change/",
+        "/admin/orders/emaillog/",
+        "/admin/orders/esim/",
+        "/admin/orders/esimgocallback/",
+        "/admin/orders/magiclinktoken/",
+    ):
         assert admin_client.get(url).status_code == 200, url
-

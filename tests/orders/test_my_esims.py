@@ -1,4 +1,5 @@
 """My eSIMs: magic links (single use, expiry, rate limit, no enumeration), the list, data left."""
+
 import re
 from datetime import timedelta
 from unittest import mock
@@ -41,12 +42,16 @@ def shopper(bundle):
 
 @pytest.fixture
 def usage_ok(mocked_responses):
-    mocked_responses.get(re.compile(re.escape(ESIMGO_TEST_BASE_URL) + r"/esims/\d+/bundles.*"),
-                         json=esim_bundles("esim_1GB_7D_JP_V2", remaining=400_000_000))
+    mocked_responses.get(
+        re.compile(re.escape(ESIMGO_TEST_BASE_URL) + r"/esims/\d+/bundles.*"),
+        json=esim_bundles("esim_1GB_7D_JP_V2", remaining=400_000_000),
+    )
     return mocked_responses
 
 
-def test_magic_link_signs_in_and_lists_esims_with_data_left(client, shopper, usage_ok, django_capture_on_commit_callbacks):
+def test_magic_link_signs_in_and_lists_esims_with_data_left(
+    client, shopper, usage_ok, django_capture_on_commit_callbacks
+):
     customer, order = shopper
     response = ask_for_link(client, "  bat@example.MN ", capture=django_capture_on_commit_callbacks)
     assert response.status_code == 200
@@ -150,8 +155,11 @@ def test_refunded_orders_show_as_refunded(client, bundle):
 def test_data_left_degrades_when_esimgo_is_down(client, shopper, mocked_responses, settings):
     settings.ESIMGO_MAX_RETRIES = 0  # no client back-off sleeps in this test
     customer, order = shopper
-    mocked_responses.get(re.compile(re.escape(ESIMGO_TEST_BASE_URL) + r"/esims/\d+/bundles.*"),
-                         json={"message": "unavailable"}, status=503)
+    mocked_responses.get(
+        re.compile(re.escape(ESIMGO_TEST_BASE_URL) + r"/esims/\d+/bundles.*"),
+        json={"message": "unavailable"},
+        status=503,
+    )
     session = client.session
     session["my_esims_email"] = "bat@example.mn"
     session.save()
@@ -171,15 +179,21 @@ def test_data_left_shows_last_known_figure_when_down(client, shopper, mocked_res
     from orders import usage
 
     customer, order = shopper
-    mocked_responses.get(re.compile(re.escape(ESIMGO_TEST_BASE_URL) + r"/esims/\d+/bundles.*"),
-                         json=esim_bundles("esim_1GB_7D_JP_V2", remaining=700_000_000))
+    mocked_responses.get(
+        re.compile(re.escape(ESIMGO_TEST_BASE_URL) + r"/esims/\d+/bundles.*"),
+        json=esim_bundles("esim_1GB_7D_JP_V2", remaining=700_000_000),
+    )
     assert usage.get_usage(order.esim.iccid).current.remaining_bytes == 700_000_000
     settings.ORDERS_USAGE_CACHE_SECONDS = 0
     from django.core.cache import cache
 
     cache.delete(f"orders:usage:{order.esim.iccid}")
-    mocked_responses.replace("GET", re.compile(re.escape(ESIMGO_TEST_BASE_URL) + r"/esims/\d+/bundles.*"),
-                             json={"message": "down"}, status=500)
+    mocked_responses.replace(
+        "GET",
+        re.compile(re.escape(ESIMGO_TEST_BASE_URL) + r"/esims/\d+/bundles.*"),
+        json={"message": "down"},
+        status=500,
+    )
     session = client.session
     session["my_esims_email"] = "bat@example.mn"
     session.save()
@@ -208,8 +222,10 @@ def test_sign_out_forgets_email_and_purchases(client, shopper):
 
 def test_consume_is_single_use_at_the_database(shopper):
     row = MagicLinkToken.objects.create(
-        token_hash=magic_links._hash("tok"), email="bat@example.mn",
-        expires_at=timezone.now() + timedelta(minutes=5), sent_at=timezone.now(),
+        token_hash=magic_links._hash("tok"),
+        email="bat@example.mn",
+        expires_at=timezone.now() + timedelta(minutes=5),
+        sent_at=timezone.now(),
     )
     assert magic_links.consume_magic_link("tok") == "bat@example.mn"
     assert magic_links.consume_magic_link("tok") is None

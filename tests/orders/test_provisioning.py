@@ -1,4 +1,5 @@
 """Exactly-once provisioning: duplicates, crashes, unknown outcomes, permanent vs transient failures."""
+
 from datetime import timedelta
 from unittest import mock
 
@@ -64,7 +65,8 @@ def test_purchase_is_a_transaction_with_assign_and_one_bundle(fake, bundle):
     provisioning.provision_order(order.pk)
     [body] = purchase_bodies(fake.rsps)
     assert body == {
-        "type": "transaction", "assign": True,
+        "type": "transaction",
+        "assign": True,
         "order": [{"type": "bundle", "quantity": 1, "item": "esim_1GB_7D_JP_V2", "allowReassign": False}],
     }
 
@@ -108,7 +110,12 @@ def test_topup_orders_onto_the_same_iccid_without_reassign(fake):
 
 def test_incompatible_topup_needs_attention_and_buys_nothing(fake):
     esim = ESimFactory()
-    fake.esims[esim.iccid] = {"matchingId": esim.matching_id, "smdpAddress": esim.smdp_address, "customerRef": "", "bundles": []}
+    fake.esims[esim.iccid] = {
+        "matchingId": esim.matching_id,
+        "smdpAddress": esim.smdp_address,
+        "customerRef": "",
+        "bundles": [],
+    }
     order = OrderFactory(invoice=InvoiceFactory(topup_iccid=esim.iccid))
     fake.incompatible.add(order.bundle.name)
     result = provisioning.provision_order(order.pk)
@@ -187,7 +194,10 @@ def test_timeout_without_order_is_never_bought_again_but_flagged_with_evidence(f
     assert attempt.outcome == ProvisioningAttempt.Outcome.UNKNOWN and len(attempt.lookups) == 2
     order.refresh_from_db()
     assert order.status == Order.Status.NEEDS_ATTENTION
-    assert "NOT bought again" in order.attention_reason and "Looked for it in eSIM Go's order list 2 times" in order.attention_reason
+    assert (
+        "NOT bought again" in order.attention_reason
+        and "Looked for it in eSIM Go's order list 2 times" in order.attention_reason
+    )
     assert "Buy again" in order.attention_reason and "second paid eSIM Go order" in order.attention_reason
 
 
@@ -222,7 +232,9 @@ def test_reconciliation_never_adopts_an_order_already_claimed(fake):
     assert order.esim_id is None and len(fake.sold) == 1
 
 
-def test_staff_buy_again_closes_the_unknown_attempt_and_buys(fake, django_user_model, django_capture_on_commit_callbacks):
+def test_staff_buy_again_closes_the_unknown_attempt_and_buys(
+    fake, django_user_model, django_capture_on_commit_callbacks
+):
     from django.contrib.auth.models import Permission
 
     from staff import actions
@@ -297,7 +309,10 @@ def test_permanent_failure_needs_attention_and_alerts(fake, status, message, dja
 
 def test_valid_false_answer_is_permanent(mocked_responses):
     order = OrderFactory()
-    mocked_responses.post("https://api.esim-go.com/v2.4/orders", json={"valid": False, "status": "failed", "statusMessage": "bundle unavailable"})
+    mocked_responses.post(
+        "https://api.esim-go.com/v2.4/orders",
+        json={"valid": False, "status": "failed", "statusMessage": "bundle unavailable"},
+    )
     assert provisioning.provision_order(order.pk).outcome == provisioning.NEEDS_ATTENTION
     order.refresh_from_db()
     assert "bundle unavailable" in order.attention_reason
@@ -340,7 +355,9 @@ def test_task_gives_up_after_bounded_retries(fake, settings):
 # --- state machine -----------------------------------------------------------------------------
 
 
-def test_staff_can_retry_or_refund_only_orders_needing_attention(fake, django_user_model, django_capture_on_commit_callbacks):
+def test_staff_can_retry_or_refund_only_orders_needing_attention(
+    fake, django_user_model, django_capture_on_commit_callbacks
+):
     from orders.models import InvalidTransition
 
     staff = django_user_model.objects.create_user("ops", password="x", is_staff=True)
@@ -370,7 +387,9 @@ def test_get_absolute_url_uses_the_access_token(bundle):
     assert order.public_id.version == 4
 
 
-def test_answer_arriving_after_the_order_was_flagged_is_kept_for_staff(fake, django_user_model, django_capture_on_commit_callbacks):
+def test_answer_arriving_after_the_order_was_flagged_is_kept_for_staff(
+    fake, django_user_model, django_capture_on_commit_callbacks
+):
     """The sweep escalates while a slow purchase is still in flight; its eSIM must not be lost or re-bought."""
     staff = django_user_model.objects.create_user("ops2", password="x", is_staff=True)
     order = OrderFactory()

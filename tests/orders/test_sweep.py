@@ -1,4 +1,5 @@
 """The periodic sweep: re-enqueues stuck paid orders, escalates old ones, re-sends lost e-mails."""
+
 from datetime import timedelta
 
 import pytest
@@ -48,8 +49,13 @@ def test_sweep_escalates_orders_undelivered_for_too_long(bundle, django_capture_
 def test_sweep_resends_pending_and_reopens_stuck_emails(bundle):
     order = OrderFactory(invoice=InvoiceFactory(bundle=bundle))
     lost = EmailLog.objects.create(order=order, kind=EmailLog.Kind.PAYMENT_RECEIVED, to=order.customer.email)
-    stuck = EmailLog.objects.create(order=order, kind=EmailLog.Kind.PROVISIONING_DELAYED, to=order.customer.email,
-                                    status=EmailLog.Status.SENDING, claimed_at=timezone.now() - timedelta(minutes=30))
+    stuck = EmailLog.objects.create(
+        order=order,
+        kind=EmailLog.Kind.PROVISIONING_DELAYED,
+        to=order.customer.email,
+        status=EmailLog.Status.SENDING,
+        claimed_at=timezone.now() - timedelta(minutes=30),
+    )
     EmailLog.objects.filter(pk__in=[lost.pk, stuck.pk]).update(created_at=timezone.now() - timedelta(minutes=30))
     services.sweep_undelivered_orders()
     assert set(EmailLog.objects.values_list("status", flat=True)) == {EmailLog.Status.SENT}
@@ -66,9 +72,10 @@ def test_every_periodic_task_is_registered_in_one_place(settings):
 
     settings.ORDERS_SWEEP_INTERVAL_SECONDS = 45
     schedule = beat_schedule()
-    assert schedule["orders: sweep undelivered orders"] == {"task": "orders.tasks.sweep_undelivered_orders_task",
-                                                             "schedule": 45.0}
+    assert schedule["orders: sweep undelivered orders"] == {
+        "task": "orders.tasks.sweep_undelivered_orders_task",
+        "schedule": 45.0,
+    }
     app.loader.import_default_modules()
     assert {entry["task"] for entry in schedule.values()} <= set(app.tasks)
     assert "orders.match_unattributed_esimgo_orders" in {entry["task"] for entry in schedule.values()}
-

@@ -1,4 +1,5 @@
 """Top-up: only bundles eSIM Go says fit the eSIM; purchase through payments with topup_iccid."""
+
 import re
 
 import pytest
@@ -23,7 +24,12 @@ def fake(mocked_responses, settings):
 @pytest.fixture
 def setup(fake, bundle):
     esim = ESimFactory(iccid="8944500000000000777")
-    fake.esims[esim.iccid] = {"matchingId": esim.matching_id, "smdpAddress": esim.smdp_address, "customerRef": "", "bundles": [bundle.name]}
+    fake.esims[esim.iccid] = {
+        "matchingId": esim.matching_id,
+        "smdpAddress": esim.smdp_address,
+        "customerRef": "",
+        "bundles": [bundle.name],
+    }
     order = DeliveredOrderFactory(invoice=InvoiceFactory(bundle=bundle, customer=esim.customer), esim=esim)
     others = {
         "jp3": BundleFactory(name="esim_3GB_15D_JP_V2", countries=["JP"], computed_price_mnt=39500),
@@ -118,8 +124,12 @@ def test_topup_of_undelivered_order_redirects_to_its_page(client, bundle):
 
 def test_esimgo_down_while_checking_shows_try_later(client, setup, mocked_responses, settings):
     order, _ = setup
-    mocked_responses.add(responses.GET, re.compile(re.escape(ESIMGO_TEST_BASE_URL) + r"/esims/\d+/compatible/.*"),
-                         status=503, json={"message": "down"})
+    mocked_responses.add(
+        responses.GET,
+        re.compile(re.escape(ESIMGO_TEST_BASE_URL) + r"/esims/\d+/compatible/.*"),
+        status=503,
+        json={"message": "down"},
+    )
     # The fake's handler was registered first; remove it so the outage answers.
     for registered in list(mocked_responses.registered()):
         if "compatible" in str(getattr(registered, "url", "")) and isinstance(registered, responses.CallbackResponse):

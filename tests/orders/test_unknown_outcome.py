@@ -1,6 +1,7 @@
 """Unknown eSIM Go purchase outcomes (issue 10): the hourly match of unattributed eSIM Go orders,
 the sweep leaving an order alone while its purchase is being looked for, the shopper's page, and
 the Celery wiring (queues, names, time limits)."""
+
 from datetime import timedelta
 from unittest import mock
 
@@ -32,13 +33,16 @@ def flagged_unknown_order(fake, bundle):
     with pytest.raises(provisioning.TransientProvisioningError):
         provisioning.provision_order(order.pk)
     late = fake.orders.pop()
-    with later(reconcile_unknown.conf.reconcile_after_seconds() + reconcile_unknown.conf.unknown_outcome_window_seconds() + 1):
+    with later(
+        reconcile_unknown.conf.reconcile_after_seconds() + reconcile_unknown.conf.unknown_outcome_window_seconds() + 1
+    ):
         assert provisioning.provision_order(order.pk).outcome == provisioning.NEEDS_ATTENTION
     return order, late
 
 
-def test_the_hourly_check_adopts_an_order_that_appeared_after_the_window(fake, bundle,
-                                                                        django_capture_on_commit_callbacks):
+def test_the_hourly_check_adopts_an_order_that_appeared_after_the_window(
+    fake, bundle, django_capture_on_commit_callbacks
+):
     order, late = flagged_unknown_order(fake, bundle)
     fake.orders.append(late)  # eSIM Go finally shows it
     with django_capture_on_commit_callbacks(execute=True):
@@ -90,7 +94,11 @@ def test_celery_wiring_queues_names_and_time_limits():
     from esimshop.celery import app
 
     app.loader.import_default_modules()
-    ours = {name: task for name, task in app.tasks.items() if name.split(".")[0] in ("orders", "payments", "catalog", "staff")}
+    ours = {
+        name: task
+        for name, task in app.tasks.items()
+        if name.split(".")[0] in ("orders", "payments", "catalog", "staff")
+    }
     assert app.amqp.router.route({}, "orders.tasks.provision_order_task")["queue"].name == "provisioning"
     assert app.amqp.router.route({}, "payments.check_invoice_payment")["queue"].name == "celery"
     assert {q.name for q in app.conf.task_queues} == {"celery", "provisioning"}

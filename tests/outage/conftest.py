@@ -1,6 +1,7 @@
 """The outage suite needs PostgreSQL's server binaries and redis-server to start its own servers,
 and runs in CI (ESIMSHOP_REQUIRE_SERVICES=1: missing binaries fail the run there). Elsewhere
 without them it is deselected with a note."""
+
 import os
 import shutil
 
@@ -20,7 +21,9 @@ def pytest_collection_modifyitems(config, items):
     if outage:
         items[:] = [item for item in items if not item.get_closest_marker("outage")]
         config.hook.pytest_deselected(items=outage)
-        OUTAGE_NOTE.append(f"{len(outage)} outage test(s) not run: they need {PG_BIN}/initdb and redis-server (CI runs them)")
+        OUTAGE_NOTE.append(
+            f"{len(outage)} outage test(s) not run: they need {PG_BIN}/initdb and redis-server (CI runs them)"
+        )
 
 
 def pytest_terminal_summary(terminalreporter):

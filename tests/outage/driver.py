@@ -1,6 +1,7 @@
 """The outage suite's shoppers and QPay: purchases through the API, payments in the sandbox
 bank app, QPay's callbacks sent to the stored callback URL (re-sent on 503 and connection errors,
 as a sender that wants a 200 does), and what every answer was."""
+
 import itertools
 import re
 import threading
@@ -32,8 +33,12 @@ class Driver:
     def purchase(self, phase: str, bundle: str, retry_until: float = 0):
         """POST the purchase; 503 (infrastructure or provider down) is retried until `retry_until`."""
         index = next(self.seq)
-        body = {"phoneNumber": f"8{index:07d}", "email": f"outage{index}@example.mn", "amount": self.prices[bundle],
-                "packageCode": bundle}
+        body = {
+            "phoneNumber": f"8{index:07d}",
+            "email": f"outage{index}@example.mn",
+            "amount": self.prices[bundle],
+            "packageCode": bundle,
+        }
         while True:
             try:
                 response = requests.post(f"{self.shop_url}/api/customer/transactions/purchase", json=body, timeout=30)
@@ -43,8 +48,12 @@ class Driver:
             self._status("purchase", status)
             if status == 201:
                 data = response.json()
-                self.invoices[data["internalInvoiceId"]] = {"paid": False, "phase": phase, "bank": data["qr_link"],
-                                                            "qpay": data["invoice_id"]}
+                self.invoices[data["internalInvoiceId"]] = {
+                    "paid": False,
+                    "phase": phase,
+                    "bank": data["qr_link"],
+                    "qpay": data["invoice_id"],
+                }
                 return data["internalInvoiceId"]
             if time.monotonic() >= retry_until:
                 return None
@@ -56,16 +65,23 @@ class Driver:
         session = requests.Session()
         page = session.get(record["bank"], timeout=30)
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
-        reply = session.post(record["bank"], headers={"Referer": record["bank"]}, timeout=30,
-                             data={"csrfmiddlewaretoken": token.group(1), "action": "full", "payment_type": "P2P"})
+        reply = session.post(
+            record["bank"],
+            headers={"Referer": record["bank"]},
+            timeout=30,
+            data={"csrfmiddlewaretoken": token.group(1), "action": "full", "payment_type": "P2P"},
+        )
         match = re.search(r"[?&]paid=([^&]+)", reply.url)
         assert reply.status_code == 200 and match, (reply.status_code, reply.url)
         record.update(paid=True, paid_at=time.monotonic(), payment_id=match.group(1))
         return match.group(1)
 
     def callback_url(self, invoice_id: str) -> str:
-        rows = self.query(self.providers_db, "SELECT callback_url FROM sandbox_qpay_sandboxinvoice WHERE invoice_id = %s",
-                          self.invoices[invoice_id]["qpay"])
+        rows = self.query(
+            self.providers_db,
+            "SELECT callback_url FROM sandbox_qpay_sandboxinvoice WHERE invoice_id = %s",
+            self.invoices[invoice_id]["qpay"],
+        )
         return rows[0][0]
 
     def callback(self, invoice_id: str, deadline: float) -> int | str:

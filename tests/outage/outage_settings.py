@@ -13,6 +13,7 @@ a run takes minutes, not hours. Everything else comes from the environment as in
     NEEDS_ATTENTION after payment  ORDERS_ATTENTION_AFTER_SECONDS            30 min -> 150 s
     provider read timeouts         QPAY_/ESIMGO_READ_TIMEOUT (env)           20/30  -> 3 s
 """
+
 from esimshop.settings import *  # noqa: F401,F403
 
 # Plain HTTP on loopback, no TLS proxy in front: secure-only cookies would never come back.

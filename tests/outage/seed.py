@@ -1,5 +1,6 @@
 """Seed one outage-run database (run as a subprocess with that process's environment):
 `shop` puts the sandbox bundles on sale; `providers` gives the sandbox eSIM Go organisation credit."""
+
 import json
 import sys
 from decimal import Decimal
@@ -26,9 +27,14 @@ def seed_shop() -> dict:
         raw = catalogue[name]
         price = Decimal(str(raw["price"]))
         bundle = Bundle.objects.create(
-            name=name, description=raw.get("description") or name, data_amount_mb=int(raw["dataAmount"]),
-            duration_days=int(raw["duration"]), price=price, currency="USD",
-            computed_price_mnt=retail_price_mnt(price), source_hash="outage",
+            name=name,
+            description=raw.get("description") or name,
+            data_amount_mb=int(raw["dataAmount"]),
+            duration_days=int(raw["duration"]),
+            price=price,
+            currency="USD",
+            computed_price_mnt=retail_price_mnt(price),
+            source_hash="outage",
         )
         BundleCountry.objects.create(bundle=bundle, country=country, kind=BundleCountry.Kind.BASE)
         prices[name] = bundle.price_mnt

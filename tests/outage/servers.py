@@ -4,6 +4,7 @@ can be killed and restarted; the shared servers (127.0.0.1:5432, :6379) are neve
 PostgreSQL refuses to run as root, so when the suite runs as root the server runs as the
 `postgres` system user (runuser); as any other user it runs as that user.
 """
+
 import os
 import pwd
 import shutil
@@ -55,23 +56,44 @@ class PostgresServer:
     def _run(self, *args, check=True):
         result = subprocess.run([*self.as_user, *args], capture_output=True, text=True, timeout=120)
         if check and result.returncode:
-            raise RuntimeError(f"{' '.join(args[:2])} failed ({result.returncode}): {result.stdout[-1500:]} {result.stderr[-1500:]}")
+            raise RuntimeError(
+                f"{' '.join(args[:2])} failed ({result.returncode}): {result.stdout[-1500:]} {result.stderr[-1500:]}"
+            )
         return result
 
     def init(self) -> None:
-        self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8")
+        self._run(
+            str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"
+        )
 
     def start(self) -> None:
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100")
-        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start")
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
+        )
+        self._run(
+            str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start"
+        )
 
     def restart(self) -> float:
         """A fast restart (what an upgrade or a crash-restart does to clients). Returns seconds down."""
         started = time.monotonic()
-        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-m", "fast", "-w", "-t", "60", "restart",
-                  "-o", f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c fsync=off "
-                        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100")
+        self._run(
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-m",
+            "fast",
+            "-w",
+            "-t",
+            "60",
+            "restart",
+            "-o",
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=100",
+        )
         return time.monotonic() - started
 
     def stop(self) -> None:
@@ -93,9 +115,23 @@ class RedisServer:
     def start(self) -> None:
         # No persistence: a restart loses every queued and scheduled Celery message, the worst case.
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.dir)],
-            stdout=open(self.dir / "redis.log", "a"), stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+            ],
+            stdout=open(self.dir / "redis.log", "a"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         wait_port(self.port, 20)
 
     def kill(self) -> None:

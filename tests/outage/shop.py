@@ -3,6 +3,7 @@
 restarted when they exit (what a Procfile platform or systemd Restart=always does); plus a second
 gunicorn serving the sandbox providers from their own database.
 """
+
 import os
 import signal
 import subprocess
@@ -35,8 +36,14 @@ class Supervised:
         self.starts += 1
         with open(self.log, "a") as out:
             out.write(f"\n=== start #{self.starts} at {time.strftime('%H:%M:%S')} ===\n")
-        self.process = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=open(self.log, "a"),
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            self.argv,
+            cwd=ROOT,
+            env=self.env,
+            stdout=open(self.log, "a"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def kill(self) -> None:
         """SIGKILL the whole process group: parent and pool children die mid-task."""
@@ -66,20 +73,73 @@ class Supervised:
 class Shop:
     def __init__(self, env: dict, providers_env: dict, logs: Path, shop_port: int, providers_port: int):
         self.logs = logs
-        gunicorn = [PYTHON, "-m", "gunicorn", "esimshop.wsgi", "--worker-class", "gthread", "--timeout", "60",
-                    "--graceful-timeout", "5", "--log-level", "warning", "--access-logformat", "%(s)s %(m)s %(U)s"]
+        gunicorn = [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "esimshop.wsgi",
+            "--worker-class",
+            "gthread",
+            "--timeout",
+            "60",
+            "--graceful-timeout",
+            "5",
+            "--log-level",
+            "warning",
+            "--access-logformat",
+            "%(s)s %(m)s %(U)s",
+        ]
         # No control socket: its default path is one per user, and two gunicorns would collide on it.
-        self.web = Supervised("web", [*gunicorn, "--no-control-socket", "--bind", f"127.0.0.1:{shop_port}", "--workers", "1", "--threads", "8",
-                                      "--access-logfile", str(logs / "web-access.log")], env, logs / "web.log")
-        self.providers = Supervised("providers", [*gunicorn, "--no-control-socket", "--bind", f"127.0.0.1:{providers_port}", "--workers", "1",
-                                                  "--threads", "12", "--access-logfile", str(logs / "providers-access.log")],
-                                    providers_env, logs / "providers.log")
+        self.web = Supervised(
+            "web",
+            [
+                *gunicorn,
+                "--no-control-socket",
+                "--bind",
+                f"127.0.0.1:{shop_port}",
+                "--workers",
+                "1",
+                "--threads",
+                "8",
+                "--access-logfile",
+                str(logs / "web-access.log"),
+            ],
+            env,
+            logs / "web.log",
+        )
+        self.providers = Supervised(
+            "providers",
+            [
+                *gunicorn,
+                "--no-control-socket",
+                "--bind",
+                f"127.0.0.1:{providers_port}",
+                "--workers",
+                "1",
+                "--threads",
+                "12",
+                "--access-logfile",
+                str(logs / "providers-access.log"),
+            ],
+            providers_env,
+            logs / "providers.log",
+        )
         celery = [PYTHON, "-m", "celery", "-A", "esimshop"]
-        self.workers = {name: Supervised(name, [*celery, "worker", "--loglevel", "INFO", "--without-gossip",
-                                                "--without-mingle", *args], env, logs / f"{name}.log")
-                        for name, args in WORKERS.items()}
-        self.beat = Supervised("beat", [*celery, "beat", "--loglevel", "INFO", "-s", str(logs / "celerybeat-schedule")],
-                               env, logs / "beat.log")
+        self.workers = {
+            name: Supervised(
+                name,
+                [*celery, "worker", "--loglevel", "INFO", "--without-gossip", "--without-mingle", *args],
+                env,
+                logs / f"{name}.log",
+            )
+            for name, args in WORKERS.items()
+        }
+        self.beat = Supervised(
+            "beat",
+            [*celery, "beat", "--loglevel", "INFO", "-s", str(logs / "celerybeat-schedule")],
+            env,
+            logs / "beat.log",
+        )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._supervise, daemon=True)
 

@@ -15,6 +15,7 @@ a 500, every paid invoice ends DELIVERED or NEEDS_ATTENTION soon after each reco
 invoice has more than one eSIM Go order (the sandbox's own order table). Time windows are
 shortened in tests/outage/outage_settings.py (listed there). Figures are printed at the end.
 """
+
 import json
 import os
 import secrets
@@ -70,21 +71,37 @@ class OutageRun:
         shop, providers = f"http://127.0.0.1:{shop_port}", f"http://127.0.0.1:{providers_port}"
         base = {k: v for k, v in os.environ.items() if not k.startswith(("ESIMSHOP_", "PYTEST", "DJANGO_"))}
         common = {
-            **base, "DJANGO_SETTINGS_MODULE": "tests.outage.outage_settings", "DEBUG": "False",
-            "SECRET_KEY": secrets.token_urlsafe(40), "ALLOWED_HOSTS": "127.0.0.1,localhost", "SANDBOX": "1",
-            "ESIMGO_API_KEY": "", "SITE_URL": shop, "QPAY_CALLBACK_PUBLIC_BASE_URL": shop,
-            "ESIMGO_CALLBACK_URL": f"{shop}/esimgo/callback/", "QPAY_BASE_URL": f"{providers}/sandbox/qpay",
-            "ESIMGO_BASE_URL": f"{providers}/sandbox/esimgo/v2.4", "QPAY_CONNECT_TIMEOUT": "2",
-            "QPAY_READ_TIMEOUT": "3", "ESIMGO_CONNECT_TIMEOUT": "2", "ESIMGO_READ_TIMEOUT": "3",
-            "EMAIL_URL": "dummymail://", "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1",
+            **base,
+            "DJANGO_SETTINGS_MODULE": "tests.outage.outage_settings",
+            "DEBUG": "False",
+            "SECRET_KEY": secrets.token_urlsafe(40),
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "SANDBOX": "1",
+            "ESIMGO_API_KEY": "",
+            "SITE_URL": shop,
+            "QPAY_CALLBACK_PUBLIC_BASE_URL": shop,
+            "ESIMGO_CALLBACK_URL": f"{shop}/esimgo/callback/",
+            "QPAY_BASE_URL": f"{providers}/sandbox/qpay",
+            "ESIMGO_BASE_URL": f"{providers}/sandbox/esimgo/v2.4",
+            "QPAY_CONNECT_TIMEOUT": "2",
+            "QPAY_READ_TIMEOUT": "3",
+            "ESIMGO_CONNECT_TIMEOUT": "2",
+            "ESIMGO_READ_TIMEOUT": "3",
+            "EMAIL_URL": "dummymail://",
+            "LOG_LEVEL": "WARNING",
+            "PYTHONUNBUFFERED": "1",
         }
         self.shop_db = f"{self.pg.url}/esimshop"
         shop_env = {**common, "DATABASE_URL": self.shop_db, "REDIS_URL": self.redis.url, "CACHE_KEY_PREFIX": "outage"}
         # The providers keep their fault switchboard in this test session's Redis db and prefix, so
         # this process injects faults with sandbox.*.faults as it is.
-        providers_env = {**common, "DATABASE_URL": shared_database_url(self.providers_db_name),
-                         "REDIS_URL": settings.REDIS_URL, "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
-                         "CELERY_TASK_ALWAYS_EAGER": "True"}
+        providers_env = {
+            **common,
+            "DATABASE_URL": shared_database_url(self.providers_db_name),
+            "REDIS_URL": settings.REDIS_URL,
+            "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
+            "CELERY_TASK_ALWAYS_EAGER": "True",
+        }
         return shop_env, providers_env
 
     # -- setup ---------------------------------------------------------------------------------
@@ -99,14 +116,25 @@ class OutageRun:
         recreate(f"{self.pg.url}/postgres", "esimshop")
         recreate(shared_database_url("postgres"), self.providers_db_name)
         self.providers_db = providers_env["DATABASE_URL"]
-        migrations = [subprocess.Popen([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env,
-                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for env in (shop_env, providers_env)]
+        migrations = [
+            subprocess.Popen(
+                [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            for env in (shop_env, providers_env)
+        ]
         for process in migrations:
             output = process.communicate(timeout=300)[0]
             assert process.returncode == 0, output[-3000:]
-        seeded = [subprocess.run([PYTHON, "tests/outage/seed.py", which], cwd=ROOT, env=env, check=True,
-                                 capture_output=True, text=True) for which, env in (("shop", shop_env),
-                                                                                    ("providers", providers_env))]
+        seeded = [
+            subprocess.run(
+                [PYTHON, "tests/outage/seed.py", which], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+            )
+            for which, env in (("shop", shop_env), ("providers", providers_env))
+        ]
         prices = json.loads(seeded[0].stdout.strip().splitlines()[-1])
         self.logs = self.tmp / "logs"
         self.logs.mkdir()
@@ -136,8 +164,12 @@ class OutageRun:
 
     def order_states(self, invoices) -> dict:
         try:
-            rows = self.driver.query(self.shop_db, "SELECT i.id::text, o.status FROM payments_invoice i LEFT JOIN "
-                                     "orders_order o ON o.invoice_id = i.id WHERE i.id::text = ANY(%s)", list(invoices))
+            rows = self.driver.query(
+                self.shop_db,
+                "SELECT i.id::text, o.status FROM payments_invoice i LEFT JOIN "
+                "orders_order o ON o.invoice_id = i.id WHERE i.id::text = ANY(%s)",
+                list(invoices),
+            )
         except psycopg.Error:
             return {}  # PostgreSQL restarting: ask again
         return dict(rows)
@@ -148,14 +180,24 @@ class OutageRun:
 
     def wait_settled(self, phase: str, since: float, timeout: float = 120) -> None:
         invoices = self.phases[phase]
-        wait_until(lambda: self.settled(invoices), timeout, f"{phase}: paid invoices delivered",
-                   detail=lambda: self.order_states(invoices))
+        wait_until(
+            lambda: self.settled(invoices),
+            timeout,
+            f"{phase}: paid invoices delivered",
+            detail=lambda: self.order_states(invoices),
+        )
         self.recovery[phase] = round(time.monotonic() - since, 1)
 
     def attempt_started(self, invoice: str) -> bool:
         try:
-            return bool(self.driver.query(self.shop_db, "SELECT 1 FROM orders_provisioningattempt a JOIN orders_order o "
-                                          "ON o.id = a.order_id WHERE o.invoice_id::text = %s", invoice))
+            return bool(
+                self.driver.query(
+                    self.shop_db,
+                    "SELECT 1 FROM orders_provisioningattempt a JOIN orders_order o "
+                    "ON o.id = a.order_id WHERE o.invoice_id::text = %s",
+                    invoice,
+                )
+            )
         except psycopg.Error:
             return False
 
@@ -234,8 +276,11 @@ class OutageRun:
         self.driver.pay(killed)
         self.phases["worker_killed"].append(killed)
         assert self.driver.callback(killed, deadline=time.monotonic() + 30) == 200
-        wait_until(lambda: fault_taken(esimgo_faults, "POST orders") and self.attempt_started(killed), 30,
-                   "purchase in flight at eSIM Go")
+        wait_until(
+            lambda: fault_taken(esimgo_faults, "POST orders") and self.attempt_started(killed),
+            30,
+            "purchase in flight at eSIM Go",
+        )
         time.sleep(1.0)
         self.shop.workers["provisioning"].kill()
         self.wait_settled("worker_killed", time.monotonic())
@@ -264,40 +309,72 @@ class OutageRun:
         q = self.driver.query
         paid = [i for phase in self.phases.values() for i in phase]
         states = self.order_states(paid)
-        owner = dict(q(self.shop_db, "SELECT esimgo_order_reference, invoice_id::text FROM orders_order "
-                                     "WHERE esimgo_order_reference <> ''"))
-        for reference, invoice in q(self.shop_db, "SELECT a.esimgo_order_reference, o.invoice_id::text FROM "
-                                    "orders_provisioningattempt a JOIN orders_order o ON o.id = a.order_id "
-                                    "WHERE a.esimgo_order_reference <> ''"):
+        owner = dict(
+            q(
+                self.shop_db,
+                "SELECT esimgo_order_reference, invoice_id::text FROM orders_order WHERE esimgo_order_reference <> ''",
+            )
+        )
+        for reference, invoice in q(
+            self.shop_db,
+            "SELECT a.esimgo_order_reference, o.invoice_id::text FROM "
+            "orders_provisioningattempt a JOIN orders_order o ON o.id = a.order_id "
+            "WHERE a.esimgo_order_reference <> ''",
+        ):
             owner.setdefault(reference, invoice)
         sandbox_orders = [str(r[0]) for r in q(self.providers_db, "SELECT reference FROM sandbox_esimgo_sandboxorder")]
         per_invoice = Counter(owner[r] for r in sandbox_orders if r in owner)
-        stored = {r[0] for r in q(self.shop_db, "SELECT user_agent FROM payments_qpaycallback WHERE user_agent LIKE %s",
-                                  f"outage-callback/{self.run_id}/%")}
+        stored = {
+            r[0]
+            for r in q(
+                self.shop_db,
+                "SELECT user_agent FROM payments_qpaycallback WHERE user_agent LIKE %s",
+                f"outage-callback/{self.run_id}/%",
+            )
+        }
         answered = {tag for tag, status in self.driver.sent_callbacks.items() if status in (200, 429)}
-        late = q(self.shop_db, "SELECT a.adopted, jsonb_array_length(a.lookups) FROM orders_provisioningattempt a "
-                               "JOIN orders_order o ON o.id = a.order_id WHERE o.invoice_id::text = %s",
-                 self.phases["late_commit"][0])
-        never_reason = q(self.shop_db, "SELECT attention_reason FROM orders_order WHERE invoice_id::text = %s",
-                         self.never_placed)[0][0]
+        late = q(
+            self.shop_db,
+            "SELECT a.adopted, jsonb_array_length(a.lookups) FROM orders_provisioningattempt a "
+            "JOIN orders_order o ON o.id = a.order_id WHERE o.invoice_id::text = %s",
+            self.phases["late_commit"][0],
+        )
+        never_reason = q(
+            self.shop_db, "SELECT attention_reason FROM orders_order WHERE invoice_id::text = %s", self.never_placed
+        )[0][0]
         access = self.shop.log_text("web-access.log").splitlines()
         logs = {name: self.shop.log_text(f"{name}.log") for name in ("web", "worker", "provisioning", "beat")}
         return {
-            "setup_seconds": round(self.setup_seconds, 1), "run_seconds": self.total_seconds,
-            "redis_down_seconds": self.redis_down_seconds, "postgres_restart_seconds": self.pg_down_seconds,
-            "recovery_seconds": self.recovery, "paid_invoices": len(paid),
+            "setup_seconds": round(self.setup_seconds, 1),
+            "run_seconds": self.total_seconds,
+            "redis_down_seconds": self.redis_down_seconds,
+            "postgres_restart_seconds": self.pg_down_seconds,
+            "recovery_seconds": self.recovery,
+            "paid_invoices": len(paid),
             "order_states": dict(Counter(states.values())),
             "not_settled": [i for i in paid if states.get(i) not in ("DELIVERED", "NEEDS_ATTENTION")],
             "needs_attention": sorted(i for i in paid if states.get(i) == "NEEDS_ATTENTION"),
-            "phase_of": {i: phase for phase, ids in self.phases.items() for i in ids if states.get(i) != "DELIVERED"
-                         or phase in ("late_commit", "never_placed")},
-            "attempts": {phase: q(self.shop_db, "SELECT a.outcome, a.adopted, jsonb_array_length(a.lookups), "
-                                  "left(a.error, 80) FROM orders_provisioningattempt a JOIN orders_order o ON "
-                                  "o.id = a.order_id WHERE o.invoice_id::text = %s", self.phases[phase][0])
-                         for phase in ("late_commit", "never_placed", "worker_killed")},
-            "esimgo_orders": len(sandbox_orders), "esimgo_orders_max_per_invoice": max(per_invoice.values(), default=0),
+            "phase_of": {
+                i: phase
+                for phase, ids in self.phases.items()
+                for i in ids
+                if states.get(i) != "DELIVERED" or phase in ("late_commit", "never_placed")
+            },
+            "attempts": {
+                phase: q(
+                    self.shop_db,
+                    "SELECT a.outcome, a.adopted, jsonb_array_length(a.lookups), "
+                    "left(a.error, 80) FROM orders_provisioningattempt a JOIN orders_order o ON "
+                    "o.id = a.order_id WHERE o.invoice_id::text = %s",
+                    self.phases[phase][0],
+                )
+                for phase in ("late_commit", "never_placed", "worker_killed")
+            },
+            "esimgo_orders": len(sandbox_orders),
+            "esimgo_orders_max_per_invoice": max(per_invoice.values(), default=0),
             "esimgo_orders_unattributed": [r for r in sandbox_orders if r not in owner],
-            "callbacks_sent": len(self.driver.sent_callbacks), "callbacks_answered": len(answered),
+            "callbacks_sent": len(self.driver.sent_callbacks),
+            "callbacks_answered": len(answered),
             "callbacks_lost": sorted(answered - stored),
             "callback_statuses": dict(Counter(str(s) for s in self.driver.sent_callbacks.values())),
             "driver_statuses": {f"{k} {s}": n for (k, s), n in sorted(self.driver.statuses.items())},
@@ -355,8 +432,9 @@ def wait_until(condition, timeout: float, what: str, detail=None) -> None:
 
 
 def test_the_money_path_survives_infrastructure_faults(tmp_path):
-    assert "postgresql" in settings.DATABASES["default"]["ENGINE"] and settings.REDIS_URL, \
+    assert "postgresql" in settings.DATABASES["default"]["ENGINE"] and settings.REDIS_URL, (
         "the outage suite needs the session's PostgreSQL (providers' database) and Redis (fault switchboard)"
+    )
     run = OutageRun(tmp_path)
     try:
         run.setup()

@@ -42,9 +42,21 @@ def paid_handler(monkeypatch):
 
 def esimgo_validate_body(name="esim_1GB_7D_JP_V2", total=4.5, valid=True):
     return {
-        "order": [{"type": "bundle", "item": name, "quantity": 1, "subTotal": total, "pricePerUnit": total,
-                   "AllowReassign": False}],
-        "total": total, "valid": valid, "currency": "USD", "createdDate": "2026-11-23T10:00:00Z", "assigned": False,
+        "order": [
+            {
+                "type": "bundle",
+                "item": name,
+                "quantity": 1,
+                "subTotal": total,
+                "pricePerUnit": total,
+                "AllowReassign": False,
+            }
+        ],
+        "total": total,
+        "valid": valid,
+        "currency": "USD",
+        "createdDate": "2026-11-23T10:00:00Z",
+        "assigned": False,
     }
 
 

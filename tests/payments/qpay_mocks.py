@@ -1,4 +1,5 @@
 """`responses` helpers speaking QPay's real wire format at https://merchant.qpay.mn/v2."""
+
 import json
 import time
 import uuid
@@ -11,9 +12,14 @@ BASE = "https://merchant.qpay.mn/v2"
 def token_body(access="access-1", *, expires_in=None, refresh="refresh-1"):
     expires = expires_in if expires_in is not None else int(time.time()) + 86400  # absolute, like QPay
     return {
-        "token_type": "bearer", "refresh_expires_in": expires, "refresh_token": refresh,
-        "access_token": access, "expires_in": expires, "scope": "get_token",
-        "not-before-policy": "0", "session_state": "prod_new",
+        "token_type": "bearer",
+        "refresh_expires_in": expires,
+        "refresh_token": refresh,
+        "access_token": access,
+        "expires_in": expires,
+        "scope": "get_token",
+        "not-before-policy": "0",
+        "session_state": "prod_new",
     }
 
 
@@ -30,10 +36,18 @@ def invoice_created_body(invoice_id=None):
         "qr_image": "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk",
         "qPay_shortUrl": "https://s.qpay.mn/zNr4bs145B",
         "urls": [
-            {"name": "qPay wallet", "description": "qPay хэтэвч", "logo": "https://s3.qpay.mn/p/e9bbdc69.png",
-             "link": f"qpaywallet://q?qPay_QRcode={qr_text}"},
-            {"name": "Khan bank", "description": "Хаан банк", "logo": "https://qpay.mn/q/logo/khanbank.png",
-             "link": f"khanbank://q?qPay_QRcode={qr_text}"},
+            {
+                "name": "qPay wallet",
+                "description": "qPay хэтэвч",
+                "logo": "https://s3.qpay.mn/p/e9bbdc69.png",
+                "link": f"qpaywallet://q?qPay_QRcode={qr_text}",
+            },
+            {
+                "name": "Khan bank",
+                "description": "Хаан банк",
+                "logo": "https://qpay.mn/q/logo/khanbank.png",
+                "link": f"khanbank://q?qPay_QRcode={qr_text}",
+            },
         ],
     }
 
@@ -75,8 +89,9 @@ def check_body(*rows):
 
 
 def add_check(rsps, *rows, status=200, body=None):
-    return rsps.add(responses.POST, f"{BASE}/payment/check", json=body if body is not None else check_body(*rows),
-                    status=status)
+    return rsps.add(
+        responses.POST, f"{BASE}/payment/check", json=body if body is not None else check_body(*rows), status=status
+    )
 
 
 def check_requests(rsps):
@@ -84,5 +99,8 @@ def check_requests(rsps):
 
 
 def calls_to(rsps, suffix, method=None):
-    return [c for c in rsps.calls if c.request.url.split("?")[0].endswith(suffix)
-            and (method is None or c.request.method == method)]
+    return [
+        c
+        for c in rsps.calls
+        if c.request.url.split("?")[0].endswith(suffix) and (method is None or c.request.method == method)
+    ]

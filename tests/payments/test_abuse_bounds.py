@@ -1,4 +1,5 @@
 """Issue 9: bounded abuse and the one client-address rule, for every limiter; JSON limits."""
+
 import json
 import uuid
 
@@ -19,13 +20,16 @@ pytestmark = pytest.mark.django_db
 PROXY = "10.0.0.2"
 
 
-@pytest.mark.parametrize("count, forwarded, remote, expected", [
-    (0, "198.51.100.7", "203.0.113.1", "203.0.113.1"),            # no proxy: the header is the client's own text
-    (1, "forged, 198.51.100.7", PROXY, "198.51.100.7"),          # one proxy: its appended entry
-    (2, "forged, 198.51.100.7, 10.0.0.9", PROXY, "198.51.100.7"),  # two proxies: second from the right
-    (1, "", PROXY, PROXY),                                        # the proxy was bypassed
-    (2, "198.51.100.7", PROXY, PROXY),                            # fewer entries than proxies
-])
+@pytest.mark.parametrize(
+    "count, forwarded, remote, expected",
+    [
+        (0, "198.51.100.7", "203.0.113.1", "203.0.113.1"),  # no proxy: the header is the client's own text
+        (1, "forged, 198.51.100.7", PROXY, "198.51.100.7"),  # one proxy: its appended entry
+        (2, "forged, 198.51.100.7, 10.0.0.9", PROXY, "198.51.100.7"),  # two proxies: second from the right
+        (1, "", PROXY, PROXY),  # the proxy was bypassed
+        (2, "198.51.100.7", PROXY, PROXY),  # fewer entries than proxies
+    ],
+)
 def test_client_address_rule(settings, count, forwarded, remote, expected):
     settings.TRUSTED_PROXY_COUNT = count
     request = RequestFactory().get("/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded)
@@ -53,8 +57,9 @@ def _requests(invoice):
     }
 
 
-@pytest.mark.parametrize("endpoint", ["purchase", "status", "pay page", "callback (bad token)", "eSIM status",
-                                      "sign-in link"])
+@pytest.mark.parametrize(
+    "endpoint", ["purchase", "status", "pay page", "callback (bad token)", "eSIM status", "sign-in link"]
+)
 def test_each_limit_is_per_client_behind_one_proxy(settings, bundle, endpoint):
     _limits(settings)
     settings.TRUSTED_PROXY_COUNT = 1
@@ -62,22 +67,28 @@ def test_each_limit_is_per_client_behind_one_proxy(settings, bundle, endpoint):
     client = Client()
 
     def hit(address):
-        return getattr(client, method)(path, REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=f"forged, {address}",
-                                       **kwargs).status_code
+        return getattr(client, method)(
+            path, REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=f"forged, {address}", **kwargs
+        ).status_code
 
     assert [hit("198.51.100.7") for _ in range(3)][-1] == 429
     assert hit("198.51.100.8") != 429  # another shopper behind the same proxy has their own budget
 
 
-@pytest.mark.parametrize("endpoint", ["purchase", "status", "pay page", "callback (bad token)", "eSIM status",
-                                      "sign-in link"])
+@pytest.mark.parametrize(
+    "endpoint", ["purchase", "status", "pay page", "callback (bad token)", "eSIM status", "sign-in link"]
+)
 def test_each_limit_ignores_x_forwarded_for_without_a_proxy(settings, bundle, endpoint):
     _limits(settings)
     settings.TRUSTED_PROXY_COUNT = 0
     method, path, kwargs = _requests(InvoiceFactory(bundle=bundle))[endpoint]
     client = Client()
-    codes = [getattr(client, method)(path, REMOTE_ADDR="203.0.113.5", HTTP_X_FORWARDED_FOR=f"10.1.1.{n}",
-                                     **kwargs).status_code for n in range(3)]
+    codes = [
+        getattr(client, method)(
+            path, REMOTE_ADDR="203.0.113.5", HTTP_X_FORWARDED_FOR=f"10.1.1.{n}", **kwargs
+        ).status_code
+        for n in range(3)
+    ]
     assert codes[-1] == 429  # rotating the header bought no fresh budget
 
 
@@ -85,18 +96,25 @@ def test_magic_link_requests_are_limited_per_client_address(settings, db):
     settings.TRUSTED_PROXY_COUNT = 1
     settings.ORDERS_MAGIC_LINK_LIMIT_PER_IP = (2, 3600)
     client = Client()
-    codes = [client.post("/my-esims/", {"email": f"a{n}@example.mn"}, REMOTE_ADDR=PROXY,
-                         HTTP_X_FORWARDED_FOR="198.51.100.7").status_code for n in range(6)]
+    codes = [
+        client.post(
+            "/my-esims/", {"email": f"a{n}@example.mn"}, REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="198.51.100.7"
+        ).status_code
+        for n in range(6)
+    ]
     other = client.post("/my-esims/", {"email": "b@example.mn"}, REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="198.51.100.8")
     assert 429 in codes and other.status_code == 200
 
 
-@pytest.mark.parametrize("cap, overrides", [
-    ("PAYMENTS_MAX_OPEN_INVOICES_PER_PHONE", {"email": "other@example.mn"}),
-    ("PAYMENTS_MAX_OPEN_INVOICES_PER_EMAIL", {"phoneNumber": "88112233"}),
-    ("PAYMENTS_MAX_OPEN_INVOICES_PER_ADDRESS", {"phoneNumber": "88112233", "email": "other@example.mn"}),
-    ("PAYMENTS_MAX_OPEN_INVOICES_TOTAL", {"phoneNumber": "88112233", "email": "other@example.mn"}),
-])
+@pytest.mark.parametrize(
+    "cap, overrides",
+    [
+        ("PAYMENTS_MAX_OPEN_INVOICES_PER_PHONE", {"email": "other@example.mn"}),
+        ("PAYMENTS_MAX_OPEN_INVOICES_PER_EMAIL", {"phoneNumber": "88112233"}),
+        ("PAYMENTS_MAX_OPEN_INVOICES_PER_ADDRESS", {"phoneNumber": "88112233", "email": "other@example.mn"}),
+        ("PAYMENTS_MAX_OPEN_INVOICES_TOTAL", {"phoneNumber": "88112233", "email": "other@example.mn"}),
+    ],
+)
 def test_open_invoice_caps_refuse_with_429_and_a_reason(settings, bundle, qpay_ok, cap, overrides):  # noqa: F811
     for name in ("PHONE", "EMAIL", "ADDRESS", "TOTAL"):
         setattr(settings, f"PAYMENTS_MAX_OPEN_INVOICES_{'PER_' if name != 'TOTAL' else ''}{name}", 100)
@@ -104,8 +122,9 @@ def test_open_invoice_caps_refuse_with_429_and_a_reason(settings, bundle, qpay_o
     client = Client()
     for _ in range(2):
         assert client.post(URL, json.dumps(body()), content_type="application/json").status_code == 201
-    refused = client.post(URL, json.dumps(body(**overrides)), content_type="application/json",
-                          headers={"Accept-Language": "en"})
+    refused = client.post(
+        URL, json.dumps(body(**overrides)), content_type="application/json", headers={"Accept-Language": "en"}
+    )
     assert refused.status_code == 429 and "unpaid invoices" in refused.json()["error"]
     assert Invoice.objects.count() == 2
 
@@ -132,8 +151,9 @@ def test_shopper_calls_cannot_use_the_share_reserved_for_provisioning(settings):
     settings.ESIMGO_PROVISIONING_RESERVED_PERCENT = 34
     now = [1000.0]
     slept = []
-    limiter = SharedRateLimiter(9, clock=lambda: now[0], sleep=lambda s: slept.append(s) or now.__setitem__(0, now[0] + s),
-                                use_cache=False)
+    limiter = SharedRateLimiter(
+        9, clock=lambda: now[0], sleep=lambda s: slept.append(s) or now.__setitem__(0, now[0] + s), use_cache=False
+    )
     assert limiter.shopper_limit == 5
     assert [limiter.acquire(shopper=True) for _ in range(5)] == [0.0] * 5
     assert limiter.acquire(shopper=True) > 0  # the 6th shopper call this second waits for the next one
@@ -162,6 +182,7 @@ def test_status_polling_checks_at_qpay_are_bounded_per_invoice(settings, bundle,
 
 # --- JSON limits ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("path", [URL, "/esimgo/callback/", f"/payments/qpay/callback/{uuid.uuid4()}/"])
 def test_deep_json_is_400_and_huge_json_is_413_never_500(client, settings, path):
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
@@ -176,12 +197,17 @@ def test_deep_json_is_400_and_huge_json_is_413_never_500(client, settings, path)
 
 
 def test_brackets_inside_strings_are_not_nesting(client, bundle, qpay_ok):  # noqa: F811
-    response = client.post(URL, json.dumps(body(description="[[[[[[[[[[{{{{{{{{{{" * 5)), content_type="application/json")
+    response = client.post(
+        URL, json.dumps(body(description="[[[[[[[[[[{{{{{{{{{{" * 5)), content_type="application/json"
+    )
     assert response.status_code == 201
 
 
 def test_callback_with_a_valid_token_still_works_under_the_limits(client, bundle):
     invoice = InvoiceFactory(bundle=bundle)
-    response = client.post(f"/payments/qpay/callback/{invoice.pk}/?token={callback_token(invoice.pk)}",
-                           json.dumps({"a": [1, 2, 3]}), content_type="application/json")
+    response = client.post(
+        f"/payments/qpay/callback/{invoice.pk}/?token={callback_token(invoice.pk)}",
+        json.dumps({"a": [1, 2, 3]}),
+        content_type="application/json",
+    )
     assert response.status_code == 200

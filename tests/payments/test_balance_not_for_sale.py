@@ -1,5 +1,6 @@
 """A bundle the eSIM Go balance cannot pay for is not for sale (no invoice the shopper would pay
 for nothing), with a clear message, until the balance covers it again."""
+
 from decimal import Decimal
 
 import pytest

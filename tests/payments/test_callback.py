@@ -1,4 +1,5 @@
 """QPay callback: token, raw inbox, idempotency, verification by OUR QPay invoice id."""
+
 import pytest
 import responses
 from django.core import mail
@@ -44,8 +45,9 @@ def test_token_of_another_invoice_is_rejected(client, bundle, qpay):
     assert QPayCallback.objects.count() == 0
 
 
-def test_paid_callback_marks_paid_once_and_hands_over_to_orders(client, invoice, qpay, paid_handler,
-                                                              django_capture_on_commit_callbacks):
+def test_paid_callback_marks_paid_once_and_hands_over_to_orders(
+    client, invoice, qpay, paid_handler, django_capture_on_commit_callbacks
+):
     row = paid_row("19500.00", payment_id="493622150113497")
     add_check(qpay, row)
 
@@ -67,8 +69,13 @@ def test_paid_callback_marks_paid_once_and_hands_over_to_orders(client, invoice,
     payment = Payment.objects.get()
     assert (payment.qpay_payment_id, payment.status, payment.amount) == ("493622150113497", "PAID", 19500)
     # Verified by OUR stored QPay invoice id, never by the payment id from the URL.
-    assert check_requests(qpay) == [{"object_type": "INVOICE", "object_id": invoice.qpay_invoice_id,
-                                     "offset": {"page_number": 1, "page_limit": 100}}]
+    assert check_requests(qpay) == [
+        {
+            "object_type": "INVOICE",
+            "object_id": invoice.qpay_invoice_id,
+            "offset": {"page_number": 1, "page_limit": 100},
+        }
+    ]
 
 
 def test_duplicate_callback_replies_at_once_without_asking_qpay(client, invoice, qpay, paid_handler):
@@ -82,14 +89,20 @@ def test_duplicate_callback_replies_at_once_without_asking_qpay(client, invoice,
     assert len(check_requests(qpay)) == 1  # idempotency first: no second QPay call
     assert len(paid_handler.calls) == 1
     assert list(QPayCallback.objects.order_by("received_at").values_list("outcome", flat=True)) == [
-        "PAID", "DUPLICATE", "DUPLICATE"]
+        "PAID",
+        "DUPLICATE",
+        "DUPLICATE",
+    ]
     assert InvoiceTransition.objects.filter(name="mark_paid").count() == 1
 
 
 def test_post_is_accepted_and_its_body_ignored(client, invoice, qpay, paid_handler):
     add_check(qpay)  # QPay: nothing paid
-    response = client.post(callback_url(invoice, qpay_payment_id="1"),
-                           data={"payment_status": "PAID", "payment_amount": 19500}, content_type="application/json")
+    response = client.post(
+        callback_url(invoice, qpay_payment_id="1"),
+        data={"payment_status": "PAID", "payment_amount": 19500},
+        content_type="application/json",
+    )
     assert response.status_code == 200 and response.content == b"SUCCESS"
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.PENDING  # the body said PAID; QPay did not
@@ -112,8 +125,9 @@ def test_refunded_rows_are_not_money_in(client, invoice, qpay, paid_handler):
     assert invoice.status == Invoice.Status.PENDING and QPayCallback.objects.get().outcome == "NOT_PAID"
 
 
-def test_short_payment_is_amount_mismatch_and_flagged(client, invoice, qpay, paid_handler,
-                                                      django_capture_on_commit_callbacks):
+def test_short_payment_is_amount_mismatch_and_flagged(
+    client, invoice, qpay, paid_handler, django_capture_on_commit_callbacks
+):
     add_check(qpay, paid_row("9750.00"))
     with django_capture_on_commit_callbacks(execute=True):
         response = client.get(callback_url(invoice, qpay_payment_id="1"))
@@ -150,8 +164,9 @@ def test_qpay_down_is_verify_failed_then_recovered_by_the_retry_task(client, inv
     assert invoice.status == Invoice.Status.PENDING  # never treated as unpaid-and-final
     assert QPayCallback.objects.get().outcome == "VERIFY_FAILED"
 
-    qpay.replace(responses.POST, f"{BASE}/payment/check", json={"count": 1, "paid_amount": 19500,
-                                                                "rows": [paid_row("19500.00")]})
+    qpay.replace(
+        responses.POST, f"{BASE}/payment/check", json={"count": 1, "paid_amount": 19500, "rows": [paid_row("19500.00")]}
+    )
     assert check_invoice_payment_task.apply(args=[str(invoice.pk)]).get() == "PAID"
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.PAID
@@ -159,8 +174,9 @@ def test_qpay_down_is_verify_failed_then_recovered_by_the_retry_task(client, inv
     assert len(paid_handler.calls) == 1
 
 
-def test_verify_failed_schedules_a_retry_when_a_broker_exists(client, invoice, qpay, monkeypatch,
-                                                              django_capture_on_commit_callbacks):
+def test_verify_failed_schedules_a_retry_when_a_broker_exists(
+    client, invoice, qpay, monkeypatch, django_capture_on_commit_callbacks
+):
     from esimshop.celery import app
 
     app.conf.task_always_eager = False  # a broker exists (the autouse conftest fixture resets it)
@@ -187,8 +203,9 @@ def test_internal_error_still_replies_success_and_is_recorded(client, invoice, q
     assert callback.outcome == "VERIFY_FAILED" and "RuntimeError" in callback.detail
 
 
-def test_payment_after_cancel_is_flagged_for_staff(client, bundle, qpay, paid_handler,
-                                                   django_capture_on_commit_callbacks):
+def test_payment_after_cancel_is_flagged_for_staff(
+    client, bundle, qpay, paid_handler, django_capture_on_commit_callbacks
+):
     invoice = InvoiceFactory(bundle=bundle, status=Invoice.Status.EXPIRED)
     add_check(qpay, paid_row("19500.00"))
     with django_capture_on_commit_callbacks(execute=True):
@@ -215,8 +232,11 @@ def test_paying_twice_is_noticed(client, invoice, qpay, paid_handler, django_cap
     first = paid_row("19500.00", payment_id="first")
     add_check(qpay, first)
     client.get(callback_url(invoice, qpay_payment_id="first"))
-    qpay.replace(responses.POST, f"{BASE}/payment/check",
-                 json={"count": 2, "paid_amount": 39000, "rows": [first, paid_row("19500.00", payment_id="second")]})
+    qpay.replace(
+        responses.POST,
+        f"{BASE}/payment/check",
+        json={"count": 2, "paid_amount": 39000, "rows": [first, paid_row("19500.00", payment_id="second")]},
+    )
     with django_capture_on_commit_callbacks(execute=True):
         response = client.get(callback_url(invoice, qpay_payment_id="second"))
     assert response["X-Callback-Outcome"] == "DUPLICATE"

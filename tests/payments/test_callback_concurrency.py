@@ -5,6 +5,7 @@ Runs with 20 truly concurrent threads on PostgreSQL (CI). SQLite's shared in-mem
 database answers "table is locked" instead of waiting, so there it runs 4 threads, each with
 its own connection, delivering one at a time (the outcome assertions are the same).
 """
+
 import contextlib
 import json
 import threading

@@ -1,5 +1,6 @@
 """Redis or PostgreSQL down (issue 10): the callback inbox is written first, limiters fail open,
 and infrastructure faults answer 503 with Retry-After, never 500."""
+
 from unittest import mock
 
 import pytest
@@ -40,8 +41,9 @@ def client_500():
     return Client(raise_request_exception=False)
 
 
-def test_with_redis_down_the_callback_is_stored_verified_and_answered(invoice, mocked_responses, redis_down,
-                                                                        paid_handler):
+def test_with_redis_down_the_callback_is_stored_verified_and_answered(
+    invoice, mocked_responses, redis_down, paid_handler
+):
     add_token(mocked_responses)
     add_check(mocked_responses, paid_row(f"{invoice.amount_mnt}.00"))
     response = Client(raise_request_exception=False).get(callback_url(invoice, qpay_payment_id="1"))
@@ -74,9 +76,16 @@ def test_a_callback_that_cannot_be_stored_is_a_503_not_a_200(invoice, client_500
 
 def test_purchase_api_with_the_database_down_is_a_json_503(bundle, client_500, monkeypatch):
     monkeypatch.setattr("payments.services.start_purchase", mock.Mock(side_effect=DB_DOWN))
-    response = client_500.post("/api/customer/transactions/purchase", content_type="application/json",
-                               data={"phoneNumber": "99112233", "email": "a@example.mn", "amount": bundle.price_mnt,
-                                     "packageCode": bundle.name})
+    response = client_500.post(
+        "/api/customer/transactions/purchase",
+        content_type="application/json",
+        data={
+            "phoneNumber": "99112233",
+            "email": "a@example.mn",
+            "amount": bundle.price_mnt,
+            "packageCode": bundle.name,
+        },
+    )
     assert response.status_code == 503 and response["Retry-After"] == "10"
     assert "temporarily unavailable" in response.json()["error"]
 

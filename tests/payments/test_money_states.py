@@ -1,6 +1,7 @@
 """Money states the shopper sees (issue 13): short payment → only the remainder is offered and
 the purchase completes (staff flag cleared) once the total arrives; late payment acknowledged;
 double payment reported at its real amount; the QPay text the bank app shows."""
+
 import json
 from datetime import timedelta
 from decimal import Decimal
@@ -22,6 +23,7 @@ def invoice(bundle):
 
 def add_checks_by_invoice(rsps, rows_by_qpay_id):
     """payment/check answered per QPay invoice id (object_id), like QPay."""
+
     def answer(request):
         object_id = json.loads(request.body)["object_id"]
         return 200, {}, json.dumps(check_body(*rows_by_qpay_id.get(object_id, [])))
@@ -42,7 +44,11 @@ def test_short_payment_then_the_remainder_completes_the_purchase(invoice, mocked
     assert invoice.needs_staff_attention and invoice.staff_attention_reason.startswith("short payment")
     public = selectors.public_status(invoice)
     assert (public["status"], public["paymentState"], public["paidAmount"], public["remainingAmount"]) == (
-        "PENDING", "SHORT", 9700, 9800)
+        "PENDING",
+        "SHORT",
+        9700,
+        9800,
+    )
 
     created = add_invoice_create(mocked_responses)
     extra = remainder.request_remainder(invoice.pk)
@@ -62,7 +68,9 @@ def test_short_payment_then_the_remainder_completes_the_purchase(invoice, mocked
 
 
 def test_remainder_extends_a_nearly_expired_request(bundle, mocked_responses):
-    invoice = InvoiceFactory(bundle=bundle, paid_amount=Decimal("9700"), expires_at=timezone.now() + timedelta(minutes=1))
+    invoice = InvoiceFactory(
+        bundle=bundle, paid_amount=Decimal("9700"), expires_at=timezone.now() + timedelta(minutes=1)
+    )
     add_token(mocked_responses)
     add_invoice_create(mocked_responses)
     remainder.request_remainder(invoice.pk)

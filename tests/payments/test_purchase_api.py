@@ -1,4 +1,5 @@
 """POST /api/customer/transactions/purchase: the seed-000 contract."""
+
 import contextlib
 import json
 import re
@@ -20,8 +21,13 @@ URL = "/api/customer/transactions/purchase"
 
 
 def body(**overrides):
-    data = {"phoneNumber": "99112233", "email": "Customer@Example.com", "amount": 19500,
-            "packageCode": "esim_1GB_7D_JP_V2", "description": "Travel eSIM 1GB"}
+    data = {
+        "phoneNumber": "99112233",
+        "email": "Customer@Example.com",
+        "amount": 19500,
+        "packageCode": "esim_1GB_7D_JP_V2",
+        "description": "Travel eSIM 1GB",
+    }
     data.update(overrides)
     return {k: v for k, v in data.items() if v is not None}
 
@@ -82,8 +88,9 @@ def test_a_browser_purchase_is_remembered_for_my_esims(client, bundle, qpay_ok, 
     assert client.session["invoice_ids"] == [invoice_id]
 
 
-def test_a_purchase_sends_one_task_that_schedules_the_checks(client, bundle, qpay_ok, monkeypatch,
-                                                             django_capture_on_commit_callbacks):
+def test_a_purchase_sends_one_task_that_schedules_the_checks(
+    client, bundle, qpay_ok, monkeypatch, django_capture_on_commit_callbacks
+):
     """One broker message on the request path, after commit; the worker enqueues the five ETA tasks."""
     from esimshop.celery import app
     from payments.tasks import (
@@ -109,8 +116,9 @@ def test_a_purchase_sends_one_task_that_schedules_the_checks(client, bundle, qpa
     assert sent[-1][1] == invoice.expires_at
 
 
-def test_an_invoice_retired_while_qpay_was_slow_is_not_handed_out(client, bundle, esimgo_valid, monkeypatch,
-                                                                  django_capture_on_commit_callbacks):
+def test_an_invoice_retired_while_qpay_was_slow_is_not_handed_out(
+    client, bundle, esimgo_valid, monkeypatch, django_capture_on_commit_callbacks
+):
     """The stale-row sweep cancelled our row while QPay was creating the invoice: 409, the row
     stays CANCELLED without QPay's QR, and the QPay invoice nobody will see is cancelled too."""
     from payments.tasks import cancel_qpay_invoice_task
@@ -140,16 +148,23 @@ def test_qpay_invoice_payload(client, bundle, qpay_ok):
     invoice = Invoice.objects.get()
     sent = json.loads(calls_to(qpay_ok, "/invoice", "POST")[0].request.body)
     callback = sent.pop("callback_url")
-    assert callback == (f"https://shop.example.mn/payments/qpay/callback/{invoice.pk}/"
-                        f"?token={services.callback_token(invoice.pk)}")
+    assert callback == (
+        f"https://shop.example.mn/payments/qpay/callback/{invoice.pk}/?token={services.callback_token(invoice.pk)}"
+    )
     assert sent == {
         "invoice_code": "TEST_INVOICE",
         "sender_invoice_no": invoice.sender_invoice_no,
         "invoice_receiver_code": "terminal",
         "invoice_description": "Travel eSIM 1GB",
         "amount": 19500,
-        "lines": [{"sender_product_code": "esim_1GB_7D_JP_V2", "line_description": "Travel eSIM 1GB",
-                   "line_quantity": 1, "line_unit_price": 19500}],
+        "lines": [
+            {
+                "sender_product_code": "esim_1GB_7D_JP_V2",
+                "line_description": "Travel eSIM 1GB",
+                "line_quantity": 1,
+                "line_unit_price": 19500,
+            }
+        ],
     }
     validate = json.loads(calls_to(qpay_ok, "/orders", "POST")[0].request.body)
     assert validate["type"] == "validate" and validate["order"][0]["item"] == "esim_1GB_7D_JP_V2"
@@ -247,13 +262,15 @@ def test_esimgo_refusal_is_a_400_on_package_and_no_qpay_invoice(client, bundle, 
     assert calls_to(mocked_responses, "/invoice") == [] and Invoice.objects.count() == 0
 
 
-
-@pytest.mark.parametrize("message, status, field", [
-    # eSIM Go's 403 for a bundle the organisation cannot buy: the shopper hears "cannot be bought".
-    ("no Bundles left", 400, "packageCode"),
-    # 403 "access denied" is our key: the shopper hears "provider not reachable, try again".
-    ("access denied", 503, None),
-])
+@pytest.mark.parametrize(
+    "message, status, field",
+    [
+        # eSIM Go's 403 for a bundle the organisation cannot buy: the shopper hears "cannot be bought".
+        ("no Bundles left", 400, "packageCode"),
+        # 403 "access denied" is our key: the shopper hears "provider not reachable, try again".
+        ("access denied", 503, None),
+    ],
+)
 def test_esimgo_403_tells_the_shopper_the_right_thing(client, bundle, mocked_responses, message, status, field):
     mocked_responses.add(responses.POST, ESIMGO_ORDERS, status=403, json={"message": message})
     response = post(client, body())
@@ -261,6 +278,7 @@ def test_esimgo_403_tells_the_shopper_the_right_thing(client, bundle, mocked_res
     if field:
         assert list(response.json()["errors"]) == [field]
     assert calls_to(mocked_responses, "/invoice") == [] and Invoice.objects.count() == 0
+
 
 def test_esimgo_price_moved_beyond_tolerance_is_refused(client, bundle, mocked_responses, settings):
     settings.ESIMGO_PRICE_TOLERANCE_PERCENT = 10
@@ -284,12 +302,15 @@ def test_esimgo_down_is_a_503_and_no_qpay_invoice(client, bundle, mocked_respons
     assert calls_to(mocked_responses, "/invoice") == [] and Invoice.objects.count() == 0
 
 
-@pytest.mark.parametrize("failure", [
-    {"status": 503, "json": {"error": "SERVICE_UNAVAILABLE"}},
-    {"body": requests.ReadTimeout()},
-    {"body": requests.ConnectionError("Failed to establish a new connection")},
-    {"status": 400, "json": {"error": "INVOICE_CODE_INVALID", "message": "bad code"}},
-])
+@pytest.mark.parametrize(
+    "failure",
+    [
+        {"status": 503, "json": {"error": "SERVICE_UNAVAILABLE"}},
+        {"body": requests.ReadTimeout()},
+        {"body": requests.ConnectionError("Failed to establish a new connection")},
+        {"status": 400, "json": {"error": "INVOICE_CODE_INVALID", "message": "bad code"}},
+    ],
+)
 def test_qpay_unreachable_is_a_503_and_leaves_nothing_payable(client, bundle, esimgo_valid, failure):
     add_token(esimgo_valid)
     esimgo_valid.add(responses.POST, f"{BASE}/invoice", **failure)
@@ -353,8 +374,9 @@ def test_a_reused_idempotency_key_with_another_body_is_422(client, bundle, qpay_
 
 @pytest.mark.parametrize("key", ["short", "x" * 256, "спасибо-спасибо-спасибо"])
 def test_a_malformed_idempotency_key_is_400_naming_the_header(client, bundle, qpay_ok, key):
-    response = client.post(URL, data=json.dumps(body()), content_type="application/json",
-                           headers={"Idempotency-Key": key})
+    response = client.post(
+        URL, data=json.dumps(body()), content_type="application/json", headers={"Idempotency-Key": key}
+    )
     assert response.status_code == 400 and "Idempotency-Key" in response.json()["errors"]
     assert not Invoice.objects.exists()
 
@@ -370,15 +392,21 @@ def test_a_sessions_invoice_about_to_expire_is_superseded(bundle, qpay_ok, djang
     from django.utils import timezone
 
     owner = services.PurchaseOwner(key="s:" + "a" * 64)
-    first = services.start_purchase(phone_number="99112233", email="a@example.mn", bundle=bundle, amount_mnt=19500,
-                                    owner=owner)
-    assert services.start_purchase(phone_number="99112233", email="a@example.mn", bundle=bundle, amount_mnt=19500,
-                                   owner=owner).pk == first.pk  # a double click
+    first = services.start_purchase(
+        phone_number="99112233", email="a@example.mn", bundle=bundle, amount_mnt=19500, owner=owner
+    )
+    assert (
+        services.start_purchase(
+            phone_number="99112233", email="a@example.mn", bundle=bundle, amount_mnt=19500, owner=owner
+        ).pk
+        == first.pk
+    )  # a double click
     Invoice.objects.update(expires_at=timezone.now() + timedelta(minutes=1))
     qpay_ok.add(responses.DELETE, f"{BASE}/invoice/{first.qpay_invoice_id}", json={})
     with django_capture_on_commit_callbacks(execute=True):
-        second = services.start_purchase(phone_number="99112233", email="a@example.mn", bundle=bundle,
-                                         amount_mnt=19500, owner=owner)
+        second = services.start_purchase(
+            phone_number="99112233", email="a@example.mn", bundle=bundle, amount_mnt=19500, owner=owner
+        )
     assert second.pk != first.pk
     first.refresh_from_db()
     assert first.status == Invoice.Status.CANCELLED and first.transitions.last().cause == "superseded by a new purchase"
@@ -413,8 +441,13 @@ def test_concurrent_submits_with_one_idempotency_key_make_one_invoice(bundle, qp
 
 
 def test_start_purchase_contract_for_topups(bundle, qpay_ok):
-    invoice = services.start_purchase(phone_number="99112233", email="a@example.mn", bundle=bundle, amount_mnt=19500,
-                                      topup_iccid="8944500000000000001")
+    invoice = services.start_purchase(
+        phone_number="99112233",
+        email="a@example.mn",
+        bundle=bundle,
+        amount_mnt=19500,
+        topup_iccid="8944500000000000001",
+    )
     assert invoice.topup_iccid == "8944500000000000001" and invoice.is_payable
     validate = json.loads(calls_to(qpay_ok, "/orders", "POST")[0].request.body)
     assert validate["order"][0]["iccids"] == ["8944500000000000001"]

@@ -1,4 +1,5 @@
 """integrations.qpay.client.QPayClient against QPay's recorded wire format (responses-mocked)."""
+
 import base64
 import json
 import os
@@ -88,8 +89,12 @@ def test_expired_cache_entry_renews_via_refresh_then_basic(mocked_responses):
     assert refresh[0].request.headers["Authorization"] == "Bearer refresh-1"
 
     # When refresh fails, Basic auth is the fallback.
-    mocked_responses.replace(responses.POST, f"{BASE}/auth/refresh", status=401,
-                             json={"error": "AUTHENTICATION_FAILED", "message": "expired"})
+    mocked_responses.replace(
+        responses.POST,
+        f"{BASE}/auth/refresh",
+        status=401,
+        json={"error": "AUTHENTICATION_FAILED", "message": "expired"},
+    )
     mocked_responses.replace(responses.POST, f"{BASE}/auth/token", json=token_body("tok-3"))
     cache.delete(client._token_key)
     assert client.get_access_token() == "tok-3"
@@ -113,8 +118,9 @@ def test_401_reauthenticates_once_and_retries(mocked_responses):
 def test_second_401_is_an_auth_error(mocked_responses):
     add_token(mocked_responses)
     mocked_responses.add(responses.POST, f"{BASE}/auth/refresh", status=401, json={"error": "AUTHENTICATION_FAILED"})
-    mocked_responses.add(responses.GET, f"{BASE}/invoice/i1", status=401,
-                         json={"error": "AUTHENTICATION_FAILED", "message": "bad token"})
+    mocked_responses.add(
+        responses.GET, f"{BASE}/invoice/i1", status=401, json={"error": "AUTHENTICATION_FAILED", "message": "bad token"}
+    )
     with pytest.raises(QPayAuthError) as exc:
         QPayClient().get_invoice("i1")
     assert exc.value.code == "AUTHENTICATION_FAILED" and exc.value.status == 401
@@ -145,8 +151,12 @@ def test_token_is_shared_across_processes(mocked_responses, settings, tmp_path):
     """A second OS process reads the token this one cached (Redis in CI; a file cache otherwise)."""
     if not settings.REDIS_URL:
         # Django's setting_changed handler rebuilds the cache handlers for this override.
-        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-                                       "LOCATION": str(tmp_path / "cache")}}
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                "LOCATION": str(tmp_path / "cache"),
+            }
+        }
     add_token(mocked_responses, "cross-process-token")
     QPayClient().get_access_token()
 
@@ -173,10 +183,18 @@ def test_token_is_shared_across_processes(mocked_responses, settings, tmp_path):
 
 def test_error_body_is_typed_with_quirky_statuses(mocked_responses):
     add_token(mocked_responses)
-    mocked_responses.add(responses.GET, f"{BASE}/invoice/nope", status=422,
-                         json={"error": "INVOICE_NOTFOUND", "message": "Нэхэмжлэл олдсонгүй"})
-    mocked_responses.add(responses.DELETE, f"{BASE}/invoice/gone", status=400,
-                         json={"error": "INVOICE_ALREADY_CANCELED", "message": "already"})
+    mocked_responses.add(
+        responses.GET,
+        f"{BASE}/invoice/nope",
+        status=422,
+        json={"error": "INVOICE_NOTFOUND", "message": "Нэхэмжлэл олдсонгүй"},
+    )
+    mocked_responses.add(
+        responses.DELETE,
+        f"{BASE}/invoice/gone",
+        status=400,
+        json={"error": "INVOICE_ALREADY_CANCELED", "message": "already"},
+    )
     with pytest.raises(QPayNotFound) as exc:
         QPayClient().get_invoice("nope")
     assert exc.value.code == "INVOICE_NOTFOUND" and exc.value.message == "Нэхэмжлэл олдсонгүй"
@@ -216,8 +234,12 @@ def test_timeouts_are_explicit_and_transient(mocked_responses):
 
 
 def _create(client):
-    return client.create_invoice(sender_invoice_no="ESIM1", amount=19500, description="eSIM Japan 1GB",
-                                 callback_url="https://shop.example.mn/cb/?token=t")
+    return client.create_invoice(
+        sender_invoice_no="ESIM1",
+        amount=19500,
+        description="eSIM Japan 1GB",
+        callback_url="https://shop.example.mn/cb/?token=t",
+    )
 
 
 def test_invoice_create_is_not_retried_when_it_may_have_reached_qpay(mocked_responses):
@@ -235,17 +257,30 @@ def test_invoice_create_is_retried_when_nothing_reached_qpay(mocked_responses):
     add_token(mocked_responses)
     mocked_responses.add(responses.POST, f"{BASE}/invoice", body=requests.ConnectTimeout())
     mocked_responses.add(responses.POST, f"{BASE}/invoice", status=429, json={"error": "TOO_MANY_REQUESTS"})
-    mocked_responses.add(responses.POST, f"{BASE}/invoice", json={
-        "invoice_id": "abc", "qr_text": "q", "qr_image": "data:image/png;base64,AAAA", "qPay_shortUrl": "https://s.qpay.mn/x",
-        "urls": [{"name": "Khan bank", "description": "Хаан банк", "logo": "l", "link": "khanbank://q?qPay_QRcode=q"}],
-    })
+    mocked_responses.add(
+        responses.POST,
+        f"{BASE}/invoice",
+        json={
+            "invoice_id": "abc",
+            "qr_text": "q",
+            "qr_image": "data:image/png;base64,AAAA",
+            "qPay_shortUrl": "https://s.qpay.mn/x",
+            "urls": [
+                {"name": "Khan bank", "description": "Хаан банк", "logo": "l", "link": "khanbank://q?qPay_QRcode=q"}
+            ],
+        },
+    )
     created = _create(QPayClient(max_retries=2))
     assert created.invoice_id == "abc" and created.qr_image == "AAAA"  # a data: prefix is tolerated, stored bare
     assert created.short_url == "https://s.qpay.mn/x" and created.urls[0]["link"].startswith("khanbank://")
     body = json.loads(calls_to(mocked_responses, "/invoice", "POST")[-1].request.body)
     assert body == {
-        "invoice_code": "TEST_INVOICE", "sender_invoice_no": "ESIM1", "invoice_receiver_code": "terminal",
-        "invoice_description": "eSIM Japan 1GB", "amount": 19500, "callback_url": "https://shop.example.mn/cb/?token=t",
+        "invoice_code": "TEST_INVOICE",
+        "sender_invoice_no": "ESIM1",
+        "invoice_receiver_code": "terminal",
+        "invoice_description": "eSIM Japan 1GB",
+        "amount": 19500,
+        "callback_url": "https://shop.example.mn/cb/?token=t",
     }
 
 
@@ -256,11 +291,23 @@ def test_invoice_create_refuses_non_integer_amounts():
 
 def test_get_invoice_reads_mixed_amount_types_and_both_cancel_spellings(mocked_responses):
     add_token(mocked_responses)
-    mocked_responses.add(responses.GET, f"{BASE}/invoice/a", json={
-        "invoice_id": "a", "invoice_status": "CANCELED", "total_amount": "10.00", "gross_amount": 10,
-        "minimum_amount": None, "sender_invoice_no": "ESIM1"})
-    mocked_responses.add(responses.GET, f"{BASE}/invoice/b", json={
-        "invoice_id": "b", "invoice_status": "CANCELLED", "total_amount": 19500})
+    mocked_responses.add(
+        responses.GET,
+        f"{BASE}/invoice/a",
+        json={
+            "invoice_id": "a",
+            "invoice_status": "CANCELED",
+            "total_amount": "10.00",
+            "gross_amount": 10,
+            "minimum_amount": None,
+            "sender_invoice_no": "ESIM1",
+        },
+    )
+    mocked_responses.add(
+        responses.GET,
+        f"{BASE}/invoice/b",
+        json={"invoice_id": "b", "invoice_status": "CANCELLED", "total_amount": 19500},
+    )
     a, b = QPayClient().get_invoice("a"), QPayClient().get_invoice("b")
     assert (a.status, a.total_amount) == ("CANCELLED", Decimal("10.00"))
     assert (b.status, b.total_amount) == ("CANCELLED", Decimal("19500"))
@@ -269,9 +316,14 @@ def test_get_invoice_reads_mixed_amount_types_and_both_cancel_spellings(mocked_r
 def test_payment_check_posts_our_invoice_id_pages_and_reads_decimals(mocked_responses):
     add_token(mocked_responses)
     first = [paid_row("100.00", payment_id=str(i)) for i in range(100)]
-    mocked_responses.add(responses.POST, f"{BASE}/payment/check", json={"count": 101, "paid_amount": 10150, "rows": first})
-    mocked_responses.add(responses.POST, f"{BASE}/payment/check",
-                         json={"count": 101, "paid_amount": 10150, "rows": [paid_row(150, payment_id="x")]})
+    mocked_responses.add(
+        responses.POST, f"{BASE}/payment/check", json={"count": 101, "paid_amount": 10150, "rows": first}
+    )
+    mocked_responses.add(
+        responses.POST,
+        f"{BASE}/payment/check",
+        json={"count": 101, "paid_amount": 10150, "rows": [paid_row(150, payment_id="x")]},
+    )
     check = QPayClient().check_payment("our-qpay-invoice")
     bodies = [json.loads(c.request.body) for c in calls_to(mocked_responses, "/payment/check")]
     assert bodies == [
@@ -284,21 +336,52 @@ def test_payment_check_posts_our_invoice_id_pages_and_reads_decimals(mocked_resp
 
 
 def test_only_paid_rows_count_as_money_in():
-    check = qpay.PaymentCheck(count=3, paid_amount=None, rows=[
-        PaymentRow.from_wire(paid_row("500.00", payment_id="1")),
-        PaymentRow.from_wire(paid_row("500.00", payment_id="2", status="REFUNDED")),
-        PaymentRow.from_wire(paid_row("500.00", payment_id="3", status="NEW")),
-    ])
+    check = qpay.PaymentCheck(
+        count=3,
+        paid_amount=None,
+        rows=[
+            PaymentRow.from_wire(paid_row("500.00", payment_id="1")),
+            PaymentRow.from_wire(paid_row("500.00", payment_id="2", status="REFUNDED")),
+            PaymentRow.from_wire(paid_row("500.00", payment_id="3", status="NEW")),
+        ],
+    )
     assert check.total_paid == Decimal("500.00")
 
 
 def test_payment_rows_read_old_and_new_spellings():
-    new = PaymentRow.from_wire({"payment_id": 493622150113497, "payment_status": "PAID", "payment_amount": "100.00",
-                                "trx_fee": "1.5", "payment_wallet": "qPay wallet", "payment_type": "P2P"})
-    old = PaymentRow.from_wire({"payment_id": "abc", "payment_status": "paid", "payment_amount": 100,
-                                "payment_fee": 2, "payemnt_wallet": "legacy", "transaction_type": "CARD"})
-    assert (new.payment_id, new.fee, new.wallet, new.payment_type) == ("493622150113497", Decimal("1.5"), "qPay wallet", "P2P")
-    assert (old.amount, old.fee, old.wallet, old.payment_type, old.status) == (Decimal("100"), Decimal("2"), "legacy", "CARD", "PAID")
+    new = PaymentRow.from_wire(
+        {
+            "payment_id": 493622150113497,
+            "payment_status": "PAID",
+            "payment_amount": "100.00",
+            "trx_fee": "1.5",
+            "payment_wallet": "qPay wallet",
+            "payment_type": "P2P",
+        }
+    )
+    old = PaymentRow.from_wire(
+        {
+            "payment_id": "abc",
+            "payment_status": "paid",
+            "payment_amount": 100,
+            "payment_fee": 2,
+            "payemnt_wallet": "legacy",
+            "transaction_type": "CARD",
+        }
+    )
+    assert (new.payment_id, new.fee, new.wallet, new.payment_type) == (
+        "493622150113497",
+        Decimal("1.5"),
+        "qPay wallet",
+        "P2P",
+    )
+    assert (old.amount, old.fee, old.wallet, old.payment_type, old.status) == (
+        Decimal("100"),
+        Decimal("2"),
+        "legacy",
+        "CARD",
+        "PAID",
+    )
     with pytest.raises(QPayMalformedResponse):
         PaymentRow.from_wire({"payment_status": "PAID"})
     with pytest.raises(QPayMalformedResponse):
@@ -307,15 +390,44 @@ def test_payment_rows_read_old_and_new_spellings():
 
 def test_get_list_cancel_and_refund_payment(mocked_responses):
     add_token(mocked_responses)
-    mocked_responses.add(responses.GET, f"{BASE}/payment/p1", json={
-        "payment_id": "p1", "payment_status": "PAID", "payment_fee": "0.00", "payment_amount": "19500.00",
-        "payment_currency": "MNT", "object_type": "INVOICE", "object_id": "inv", "transaction_type": "CARD"})
-    mocked_responses.add(responses.POST, f"{BASE}/payment/list", json={"count": 1, "rows": [
-        {"payment_id": "p1", "payment_status": "PAID", "payment_amount": "19500.00", "paid_by": "CARD",
-         "object_type": "INVOICE", "object_id": "inv"}]})
+    mocked_responses.add(
+        responses.GET,
+        f"{BASE}/payment/p1",
+        json={
+            "payment_id": "p1",
+            "payment_status": "PAID",
+            "payment_fee": "0.00",
+            "payment_amount": "19500.00",
+            "payment_currency": "MNT",
+            "object_type": "INVOICE",
+            "object_id": "inv",
+            "transaction_type": "CARD",
+        },
+    )
+    mocked_responses.add(
+        responses.POST,
+        f"{BASE}/payment/list",
+        json={
+            "count": 1,
+            "rows": [
+                {
+                    "payment_id": "p1",
+                    "payment_status": "PAID",
+                    "payment_amount": "19500.00",
+                    "paid_by": "CARD",
+                    "object_type": "INVOICE",
+                    "object_id": "inv",
+                }
+            ],
+        },
+    )
     mocked_responses.add(responses.DELETE, f"{BASE}/payment/refund/p1", json={})
-    mocked_responses.add(responses.DELETE, f"{BASE}/payment/cancel/p2", status=400,
-                         json={"error": "PAYMENT_SETTLED", "message": "card only"})
+    mocked_responses.add(
+        responses.DELETE,
+        f"{BASE}/payment/cancel/p2",
+        status=400,
+        json={"error": "PAYMENT_SETTLED", "message": "card only"},
+    )
     client = QPayClient()
     row = client.get_payment("p1")
     assert (row.object_id, row.amount, row.payment_type) == ("inv", Decimal("19500.00"), "CARD")
@@ -345,8 +457,12 @@ def test_malformed_success_body(mocked_responses):
 
 
 def test_secrets_are_not_in_error_messages(mocked_responses):
-    mocked_responses.add(responses.POST, f"{BASE}/auth/token", status=401,
-                         json={"error": "AUTHENTICATION_FAILED", "message": "bad credentials"})
+    mocked_responses.add(
+        responses.POST,
+        f"{BASE}/auth/token",
+        status=401,
+        json={"error": "AUTHENTICATION_FAILED", "message": "bad credentials"},
+    )
     with pytest.raises(QPayAuthError) as exc:
         QPayClient().get_access_token()
     assert django_settings.QPAY_CLIENT_SECRET not in str(exc.value)
@@ -354,10 +470,23 @@ def test_secrets_are_not_in_error_messages(mocked_responses):
 
 def test_only_safe_bank_links_and_http_short_urls_are_kept(mocked_responses):
     add_token(mocked_responses)
-    mocked_responses.add(responses.POST, f"{BASE}/invoice", json={
-        "invoice_id": "i", "qr_text": "q", "qr_image": "AAAA", "qPay_shortUrl": "javascript:alert(1)",
-        "urls": [{"name": "x", "link": "javascript:alert(1)"}, {"name": "y", "link": "data:text/html,hi"},
-                 {"name": "Khan bank", "link": "khanbank://q?qPay_QRcode=q"}, "garbage", {"name": "no link"}]})
+    mocked_responses.add(
+        responses.POST,
+        f"{BASE}/invoice",
+        json={
+            "invoice_id": "i",
+            "qr_text": "q",
+            "qr_image": "AAAA",
+            "qPay_shortUrl": "javascript:alert(1)",
+            "urls": [
+                {"name": "x", "link": "javascript:alert(1)"},
+                {"name": "y", "link": "data:text/html,hi"},
+                {"name": "Khan bank", "link": "khanbank://q?qPay_QRcode=q"},
+                "garbage",
+                {"name": "no link"},
+            ],
+        },
+    )
     created = _create(QPayClient())
     assert [u["name"] for u in created.urls] == ["Khan bank"] and created.short_url == ""
 

@@ -1,4 +1,5 @@
 """The public status endpoint, the checkout form and the payment page."""
+
 import re
 import uuid
 from datetime import timedelta
@@ -30,9 +31,16 @@ def test_status_of_a_pending_invoice(client, invoice, mocked_responses):
     response = client.get(status_url(invoice))
     assert response.status_code == 200 and response["Cache-Control"] == "no-store"
     assert response.json() == {
-        "internalInvoiceId": str(invoice.pk), "status": "PENDING", "paidAmount": 0, "expectedAmount": 19500,
-        "expiresAt": invoice.expires_at.isoformat(), "paidAt": None, "esimUrl": None,
-        "paymentState": "NONE", "remainingAmount": 0, "extraAmount": 0,  # additive (issue 13)
+        "internalInvoiceId": str(invoice.pk),
+        "status": "PENDING",
+        "paidAmount": 0,
+        "expectedAmount": 19500,
+        "expiresAt": invoice.expires_at.isoformat(),
+        "paidAt": None,
+        "esimUrl": None,
+        "paymentState": "NONE",
+        "remainingAmount": 0,
+        "extraAmount": 0,  # additive (issue 13)
     }
     assert len(mocked_responses.calls) == 0  # a fresh invoice: the callback normally comes first
 
@@ -99,6 +107,7 @@ def test_status_is_rate_limited_per_client(client, invoice, settings):
 
 # --- checkout ---------------------------------------------------------------------------------
 
+
 def test_checkout_form_shows_the_bundle_and_price(client, bundle):
     response = client.get(f"/checkout/{bundle.name}/")
     html = response.content.decode()
@@ -132,8 +141,10 @@ def test_checkout_invalid_input_rerenders_the_form(client, bundle, mocked_respon
 
 
 def test_checkout_price_change_is_shown_before_paying(client, bundle, mocked_responses):
-    response = client.post(f"/checkout/{bundle.name}/", {"phone_number": "99112233", "email": "a@example.mn",
-                                                          "amount": 18000, "device_confirmed": "on"})
+    response = client.post(
+        f"/checkout/{bundle.name}/",
+        {"phone_number": "99112233", "email": "a@example.mn", "amount": 18000, "device_confirmed": "on"},
+    )
     assert response.status_code == 200 and "19,500₮" in response.content.decode()
     assert 'value="19500"' in response.content.decode() and Invoice.objects.count() == 0
 
@@ -141,9 +152,16 @@ def test_checkout_price_change_is_shown_before_paying(client, bundle, mocked_res
 def test_checkout_creates_the_invoice_and_goes_to_the_payment_page(client, bundle, esimgo_valid):
     add_token(esimgo_valid)
     add_invoice_create(esimgo_valid)
-    response = client.post(f"/checkout/{bundle.name}/", {
-        "phone_number": "9911 2233", "email": "a@example.mn", "company_register": "1234567", "amount": 19500,
-        "device_confirmed": "on"})
+    response = client.post(
+        f"/checkout/{bundle.name}/",
+        {
+            "phone_number": "9911 2233",
+            "email": "a@example.mn",
+            "company_register": "1234567",
+            "amount": 19500,
+            "device_confirmed": "on",
+        },
+    )
     invoice = Invoice.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/pay/{invoice.access_token}/"
     assert client.session["invoice_ids"] == [str(invoice.pk)]
@@ -153,8 +171,10 @@ def test_checkout_creates_the_invoice_and_goes_to_the_payment_page(client, bundl
 def test_checkout_when_qpay_is_down_rerenders_with_a_message(client, bundle, esimgo_valid):
     add_token(esimgo_valid)
     esimgo_valid.add(responses.POST, f"{BASE}/invoice", status=503, json={})
-    response = client.post(f"/checkout/{bundle.name}/", {"phone_number": "99112233", "email": "a@example.mn",
-                                                          "amount": 19500, "device_confirmed": "on"})
+    response = client.post(
+        f"/checkout/{bundle.name}/",
+        {"phone_number": "99112233", "email": "a@example.mn", "amount": 19500, "device_confirmed": "on"},
+    )
     assert response.status_code == 503 and 'id="error-summary"' in response.content.decode()
 
 
@@ -164,8 +184,9 @@ def test_checkout_needs_the_device_confirmed(client, bundle, mocked_responses):
     html = client.get(f"/checkout/{bundle.name}/").content.decode()
     assert 'name="device_confirmed"' in html and 'href="/help/compatibility/"' in html
     assert 'href="/help/terms/"' in html and 'href="/help/refund/"' in html and "*#06#" in html
-    response = client.post(f"/checkout/{bundle.name}/", {"phone_number": "99112233", "email": "a@example.mn",
-                                                          "amount": 19500})
+    response = client.post(
+        f"/checkout/{bundle.name}/", {"phone_number": "99112233", "email": "a@example.mn", "amount": 19500}
+    )
     assert response.status_code == 400 and Invoice.objects.count() == 0 and len(mocked_responses.calls) == 0
     assert 'id="id_device_confirmed"' in response.content.decode()
     assert response.context["form"].errors["device_confirmed"]
@@ -179,6 +200,7 @@ def test_checkout_requires_csrf(bundle):
 
 
 # --- payment page -------------------------------------------------------------------------------
+
 
 def test_payment_page_shows_qr_bank_links_countdown_and_refresh(client, invoice, settings):
     settings.SANDBOX = True
@@ -203,8 +225,9 @@ def test_payment_page_when_paid_and_when_delivered(client, bundle, monkeypatch):
     invoice = InvoiceFactory(bundle=bundle, status=Invoice.Status.PAID, paid_amount=19500)
     html = client.get(f"/pay/{invoice.access_token}/").content.decode()
     assert "data:image/png" not in html and 'data-status="PAID"' in html
-    monkeypatch.setattr(selectors, "order_for",
-                        lambda inv: SimpleNamespace(status="DELIVERED", get_absolute_url=lambda: "/esims/xyz/"))
+    monkeypatch.setattr(
+        selectors, "order_for", lambda inv: SimpleNamespace(status="DELIVERED", get_absolute_url=lambda: "/esims/xyz/")
+    )
     response = client.get(f"/pay/{invoice.access_token}/")
     assert response.status_code == 302 and response["Location"] == "/esims/xyz/"
 

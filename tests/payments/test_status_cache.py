@@ -1,4 +1,5 @@
 """The status poll is answered from Redis, and every state change is seen by the next poll."""
+
 from datetime import timedelta
 
 import pytest
@@ -35,12 +36,16 @@ def test_an_unknown_invoice_is_still_not_found(client, db):
 # The test's own transaction never commits: django_capture_on_commit_callbacks runs what a real
 # commit would run (the generation bump) when the block exits.
 
-def test_an_invoice_transition_is_seen_by_the_next_poll(client, invoice, paid_handler, django_capture_on_commit_callbacks):
+
+def test_an_invoice_transition_is_seen_by_the_next_poll(
+    client, invoice, paid_handler, django_capture_on_commit_callbacks
+):
     assert client.get(status_url(invoice.pk)).json()["status"] == "PENDING"
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
-        services._transition(locked, "mark_paid", cause="test", actor="test", paid_amount=invoice.amount_mnt,
-                             paid_at=timezone.now())
+        services._transition(
+            locked, "mark_paid", cause="test", actor="test", paid_amount=invoice.amount_mnt, paid_at=timezone.now()
+        )
         # Not committed yet: the cache is not invalidated before the commit (other connections
         # still see PENDING in the database until then).
         assert client.get(status_url(invoice.pk)).json()["status"] == "PENDING"
@@ -51,8 +56,9 @@ def test_an_invoice_transition_is_seen_by_the_next_poll(client, invoice, paid_ha
 def test_expiry_is_seen_by_the_next_poll(client, invoice, django_capture_on_commit_callbacks):
     assert client.get(status_url(invoice.pk)).json()["status"] == "PENDING"
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-        services._transition(Invoice.objects.select_for_update().get(pk=invoice.pk), "expire", cause="test",
-                             actor="test")
+        services._transition(
+            Invoice.objects.select_for_update().get(pk=invoice.pk), "expire", cause="test", actor="test"
+        )
     assert client.get(status_url(invoice.pk)).json()["status"] == "EXPIRED"
 
 
@@ -77,8 +83,9 @@ def test_an_answer_read_before_a_commit_is_never_served_after_it(invoice, django
     assert snapshot is None  # a miss: the next reader goes to the database and sees CANCELLED
 
 
-def test_a_poll_that_asks_qpay_answers_from_the_database(client, invoice, mocked_responses, paid_handler,
-                                                          django_capture_on_commit_callbacks):
+def test_a_poll_that_asks_qpay_answers_from_the_database(
+    client, invoice, mocked_responses, paid_handler, django_capture_on_commit_callbacks
+):
     """In-process mode runs the check at once: the poll that asked must report what it found."""
     from tests.payments.qpay_mocks import add_check, add_token, paid_row
 

@@ -1,4 +1,5 @@
 """Payment-check retries, expiry, and the sweep (Celery tasks calling the services)."""
+
 from datetime import timedelta
 
 import pytest
@@ -31,9 +32,14 @@ def broker(monkeypatch):
     app.conf.task_always_eager = False
     sent = []
     for task in (check_invoice_payment_task, expire_invoice_task):
-        monkeypatch.setattr(task, "apply_async",
-                            lambda args=None, kwargs=None, task=task, **options: sent.append((task, args, kwargs or {}, options)))
-        monkeypatch.setattr(task, "delay", lambda *args, task=task, **kwargs: sent.append((task, list(args), kwargs, {})))
+        monkeypatch.setattr(
+            task,
+            "apply_async",
+            lambda args=None, kwargs=None, task=task, **options: sent.append((task, args, kwargs or {}, options)),
+        )
+        monkeypatch.setattr(
+            task, "delay", lambda *args, task=task, **kwargs: sent.append((task, list(args), kwargs, {}))
+        )
     return sent
 
 
@@ -68,8 +74,9 @@ def test_lost_callback_is_found_by_the_retry_schedule(bundle, qpay, broker, paid
     checks = [(task, args, kwargs) for task, args, kwargs, _ in broker if task is check_invoice_payment_task]
 
     assert check_invoice_payment_task.apply(args=checks[0][1], kwargs=checks[0][2]).get() == "NOT_PAID"
-    qpay.replace(responses.POST, f"{BASE}/payment/check",
-                 json={"count": 1, "paid_amount": 19500, "rows": [paid_row("19500.00")]})
+    qpay.replace(
+        responses.POST, f"{BASE}/payment/check", json={"count": 1, "paid_amount": 19500, "rows": [paid_row("19500.00")]}
+    )
     assert check_invoice_payment_task.apply(args=checks[1][1], kwargs=checks[1][2]).get() == "PAID"
     # Later scheduled checks are no-ops: no further QPay calls.
     assert check_invoice_payment_task.apply(args=checks[2][1], kwargs=checks[2][2]).get() == "DUPLICATE"
@@ -96,8 +103,9 @@ def test_check_task_retries_on_transport_errors_only(bundle, qpay, monkeypatch):
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.PENDING
 
-    qpay.replace(responses.POST, f"{BASE}/payment/check", status=400,
-                 json={"error": "INVALID_OBJECT_TYPE", "message": "bad"})
+    qpay.replace(
+        responses.POST, f"{BASE}/payment/check", status=400, json={"error": "INVALID_OBJECT_TYPE", "message": "bad"}
+    )
     result = check_invoice_payment_task.apply(args=[str(invoice.pk)])
     assert result.successful() and result.get() == "VERIFY_FAILED"  # a 4xx is not retried
 
@@ -134,10 +142,15 @@ def test_expiry_finds_a_last_minute_payment(bundle, qpay, paid_handler):
 def test_expiry_when_qpay_says_the_invoice_was_just_paid(bundle, qpay, paid_handler):
     invoice = _overdue(bundle)
     qpay.add(responses.POST, f"{BASE}/payment/check", json={"count": 0, "rows": []})
-    qpay.add(responses.POST, f"{BASE}/payment/check",
-             json={"count": 1, "paid_amount": 19500, "rows": [paid_row("19500.00")]})
-    qpay.add(responses.DELETE, f"{BASE}/invoice/{invoice.qpay_invoice_id}", status=400,
-             json={"error": "INVOICE_PAID", "message": "paid"})
+    qpay.add(
+        responses.POST, f"{BASE}/payment/check", json={"count": 1, "paid_amount": 19500, "rows": [paid_row("19500.00")]}
+    )
+    qpay.add(
+        responses.DELETE,
+        f"{BASE}/invoice/{invoice.qpay_invoice_id}",
+        status=400,
+        json={"error": "INVOICE_PAID", "message": "paid"},
+    )
     assert expire_invoice_task.apply(args=[str(invoice.pk)]).get() == "PAID"
 
 
@@ -154,8 +167,12 @@ def test_expiry_with_qpay_down_does_not_expire(bundle, qpay):
 def test_expiry_treats_already_cancelled_as_done(bundle, qpay):
     invoice = _overdue(bundle)
     add_check(qpay)
-    qpay.add(responses.DELETE, f"{BASE}/invoice/{invoice.qpay_invoice_id}", status=400,
-             json={"error": "INVOICE_ALREADY_CANCELED", "message": "already"})
+    qpay.add(
+        responses.DELETE,
+        f"{BASE}/invoice/{invoice.qpay_invoice_id}",
+        status=400,
+        json={"error": "INVOICE_ALREADY_CANCELED", "message": "already"},
+    )
     assert expire_invoice_task.apply(args=[str(invoice.pk)]).get() == "EXPIRED"
 
 
@@ -171,8 +188,9 @@ def test_payment_after_cancel_is_flagged_never_ignored(bundle, qpay, paid_handle
     qpay.add(responses.DELETE, f"{BASE}/invoice/{invoice.qpay_invoice_id}", json={})
     expire_invoice_task.apply(args=[str(invoice.pk)])
 
-    qpay.replace(responses.POST, f"{BASE}/payment/check",
-                 json={"count": 1, "paid_amount": 19500, "rows": [paid_row("19500.00")]})
+    qpay.replace(
+        responses.POST, f"{BASE}/payment/check", json={"count": 1, "paid_amount": 19500, "rows": [paid_row("19500.00")]}
+    )
     with django_capture_on_commit_callbacks(execute=True):
         outcome = check_invoice_payment_task.apply(args=[str(invoice.pk)], kwargs={"recheck_paid": True}).get()
     assert outcome == "LATE_PAYMENT"
@@ -187,22 +205,31 @@ def test_sweep_drives_the_database_schedule_and_expires_overdue(bundle, qpay, br
     Redis restart changes nothing), what is planned later is not; closed invoices get late checks."""
     now = timezone.now()
     lost = InvoiceFactory(bundle=bundle)
-    Invoice.objects.filter(pk=lost.pk).update(created_at=now - timedelta(minutes=12), next_check_at=now - timedelta(minutes=2))
+    Invoice.objects.filter(pk=lost.pk).update(
+        created_at=now - timedelta(minutes=12), next_check_at=now - timedelta(minutes=2)
+    )
     planned = InvoiceFactory(bundle=bundle)
     Invoice.objects.filter(pk=planned.pk).update(next_check_at=now + timedelta(minutes=2))
     overdue = _overdue(bundle)
     abandoned = InvoiceFactory(bundle=bundle, qpay_invoice_id=None)
     Invoice.objects.filter(pk=abandoned.pk).update(created_at=now - timedelta(minutes=5))
     paid = InvoiceFactory(bundle=bundle, status=Invoice.Status.PAID, next_check_at=None)
-    expired = InvoiceFactory(bundle=bundle, status=Invoice.Status.EXPIRED, closed_at=now - timedelta(minutes=61),
-                             next_check_at=now - timedelta(minutes=1))
+    expired = InvoiceFactory(
+        bundle=bundle,
+        status=Invoice.Status.EXPIRED,
+        closed_at=now - timedelta(minutes=61),
+        next_check_at=now - timedelta(minutes=1),
+    )
 
     counts = sweep_pending_invoices_task.apply().get()
 
     assert counts == {"expired": 1, "checked": 2, "abandoned": 1}
     sent = {(task.name, args[0]) for task, args, _, _ in broker}
-    assert sent == {("payments.check_invoice_payment", str(lost.pk)), ("payments.check_invoice_payment", str(expired.pk)),
-                    ("payments.expire_invoice", str(overdue.pk))}
+    assert sent == {
+        ("payments.check_invoice_payment", str(lost.pk)),
+        ("payments.check_invoice_payment", str(expired.pk)),
+        ("payments.expire_invoice", str(overdue.pk)),
+    }
     abandoned.refresh_from_db()
     assert abandoned.status == Invoice.Status.CANCELLED
     assert {planned.pk, paid.pk}.isdisjoint({args[0] for _, args, _, _ in broker})
@@ -232,16 +259,25 @@ def test_expiry_and_cancel_plan_late_checks_at_one_and_six_hours(bundle, qpay):
     assert expire_invoice_task.apply(args=[str(invoice.pk)]).get() == "EXPIRED"
     invoice.refresh_from_db()
     assert invoice.next_check_at == invoice.closed_at + timedelta(hours=1)
-    assert schedules.next_check_after(invoice, invoice.closed_at + timedelta(hours=1)) == invoice.closed_at + timedelta(hours=6)
+    assert schedules.next_check_after(invoice, invoice.closed_at + timedelta(hours=1)) == invoice.closed_at + timedelta(
+        hours=6
+    )
     assert schedules.next_check_after(invoice, invoice.closed_at + timedelta(hours=6)) is None
     cancelled = services.cancel_invoice(InvoiceFactory(bundle=bundle).pk, cause="test", actor="test")
     assert cancelled.next_check_at == cancelled.closed_at + timedelta(hours=1)
 
 
 def test_a_new_invoice_carries_its_first_check(bundle, broker, settings):
-    invoice = services._insert_invoice(customer=CustomerFactory(), bundle=bundle,
-                                       amount_mnt=bundle.price_mnt, description="", topup_iccid="", company_register="",
-                                       language="mn", actor="test")
+    invoice = services._insert_invoice(
+        customer=CustomerFactory(),
+        bundle=bundle,
+        amount_mnt=bundle.price_mnt,
+        description="",
+        topup_iccid="",
+        company_register="",
+        language="mn",
+        actor="test",
+    )
     created = invoice.expires_at - timedelta(minutes=settings.QPAY_INVOICE_TTL_MINUTES)
     assert invoice.next_check_at == created + timedelta(seconds=60)
 

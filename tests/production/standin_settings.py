@@ -2,6 +2,7 @@
 only the built-in sandbox eSIM Go and QPay (their real wire formats, /work/shared/reference) at
 non-sandbox paths (/esimgo/v2.4/, /qpay/), with its own SQLite database. The shop under test
 sees an ordinary provider at http://127.0.0.1:PORT and uses its real-provider code path."""
+
 from esimshop.settings import *  # noqa: F401,F403
 
 ROOT_URLCONF = "tests.production.standin_urls"

@@ -13,6 +13,7 @@
   plain http allowed for loopback hosts only (PROVIDERS_ALLOW_LOOPBACK_HTTP).
 - The stand-in QPay marks the invoice paid and posts the callback; the payment page turns by itself.
 """
+
 import http.client
 import http.server
 import os
@@ -60,6 +61,7 @@ def procfile() -> dict:
 
 # --- the proxy (nginx's part) ------------------------------------------------------------------
 
+
 class Proxy(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
 
@@ -73,8 +75,11 @@ def proxy_handler(upstream_port: int):
             body = self.rfile.read(length) if length else None
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
             # The browser stands in for shoppers on the internet: its address is the documentation one.
-            client = SHOPPER_ADDRESS if self.client_address[0] == "127.0.0.1" and "Mozilla" in headers.get(
-                "User-Agent", "") else self.client_address[0]
+            client = (
+                SHOPPER_ADDRESS
+                if self.client_address[0] == "127.0.0.1" and "Mozilla" in headers.get("User-Agent", "")
+                else self.client_address[0]
+            )
             prior = headers.pop("X-Forwarded-For", None)
             headers["X-Forwarded-For"] = f"{prior}, {client}" if prior else client
             headers["X-Forwarded-Proto"] = "https"
@@ -112,20 +117,28 @@ def proxy_handler(upstream_port: int):
 
 # --- processes ---------------------------------------------------------------------------------
 
+
 class Processes:
     def __init__(self, logs: Path):
         self.logs, self.running = logs, []
 
     def start(self, name, command, env):
         log = open(self.logs / f"{name}.log", "w")
-        process = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=ROOT, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            ["bash", "-c", f"exec {command}"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.running.append((name, process))
         return process
 
     def run(self, name, command, env, timeout=600):
-        result = subprocess.run(["bash", "-c", command], cwd=ROOT, env=env, capture_output=True, text=True,
-                                timeout=timeout)
+        result = subprocess.run(
+            ["bash", "-c", command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+        )
         (self.logs / f"{name}.log").write_text(result.stdout + result.stderr)
         assert result.returncode == 0, f"{name} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
         return result
@@ -195,35 +208,56 @@ def test_a_shopper_buys_from_the_shop_run_as_in_production(throwaway_database, t
     standin_port, web_port, proxy_port = free_port(), free_port(), free_port()
     standin_secret = secrets.token_urlsafe(50)
     standin = f"http://127.0.0.1:{standin_port}"
-    standin_env = {**base_env, "DJANGO_SETTINGS_MODULE": "tests.production.standin_settings", "DEBUG": "True",
-                   "SANDBOX": "True", "SECRET_KEY": standin_secret, "SITE_URL": standin, "REDIS_URL": "",
-                   "DATABASE_URL": f"sqlite:///{tmp_path / 'standin.sqlite3'}", "ALLOWED_HOSTS": "127.0.0.1",
-                   "LOG_LEVEL": "WARNING"}
+    standin_env = {
+        **base_env,
+        "DJANGO_SETTINGS_MODULE": "tests.production.standin_settings",
+        "DEBUG": "True",
+        "SANDBOX": "True",
+        "SECRET_KEY": standin_secret,
+        "SITE_URL": standin,
+        "REDIS_URL": "",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'standin.sqlite3'}",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+    }
 
     shop = f"http://localhost:{proxy_port}"  # the browser's address of the shop (through the proxy)
     shop_env = {
-        **base_env, "DJANGO_SETTINGS_MODULE": "esimshop.settings", "DEBUG": "False",
-        "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "localhost,127.0.0.1",
-        "SITE_URL": shop, "CSRF_TRUSTED_ORIGINS": f"http://localhost:{proxy_port}",  # what the browser says it is on
-        "DATABASE_URL": database_url, "REDIS_URL": settings.REDIS_URL,
-        "CACHE_KEY_PREFIX": f"prodtest-{secrets.token_hex(4)}", "TRUSTED_PROXY_COUNT": "1",
+        **base_env,
+        "DJANGO_SETTINGS_MODULE": "esimshop.settings",
+        "DEBUG": "False",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "localhost,127.0.0.1",
+        "SITE_URL": shop,
+        "CSRF_TRUSTED_ORIGINS": f"http://localhost:{proxy_port}",  # what the browser says it is on
+        "DATABASE_URL": database_url,
+        "REDIS_URL": settings.REDIS_URL,
+        "CACHE_KEY_PREFIX": f"prodtest-{secrets.token_hex(4)}",
+        "TRUSTED_PROXY_COUNT": "1",
         "PROVIDERS_ALLOW_LOOPBACK_HTTP": "True",
-        "QPAY_BASE_URL": f"{standin}/qpay", "ESIMGO_BASE_URL": f"{standin}/esimgo/v2.4",
+        "QPAY_BASE_URL": f"{standin}/qpay",
+        "ESIMGO_BASE_URL": f"{standin}/esimgo/v2.4",
         # The stand-ins' merchant credentials, as a real provider would have issued them.
         "ESIMGO_API_KEY": sandbox_secret(standin_secret, "esimgo-api-key"),
-        "QPAY_CLIENT_ID": "SANDBOX_MERCHANT", "QPAY_INVOICE_CODE": "SANDBOX_INVOICE",
+        "QPAY_CLIENT_ID": "SANDBOX_MERCHANT",
+        "QPAY_INVOICE_CODE": "SANDBOX_INVOICE",
         "QPAY_CLIENT_SECRET": sandbox_secret(standin_secret, "qpay-client-secret"),
         "QPAY_CALLBACK_PUBLIC_BASE_URL": f"http://127.0.0.1:{proxy_port}",
         "ESIMGO_CALLBACK_URL": f"http://127.0.0.1:{proxy_port}/esimgo/callback/",
-        "EMAIL_URL": "consolemail://", "LOG_LEVEL": "INFO", "CONN_MAX_AGE": "0",
-        "PORT": str(web_port), "WEB_CONCURRENCY": "2", "CELERY_CONCURRENCY": "2",
+        "EMAIL_URL": "consolemail://",
+        "LOG_LEVEL": "INFO",
+        "CONN_MAX_AGE": "0",
+        "PORT": str(web_port),
+        "WEB_CONCURRENCY": "2",
+        "CELERY_CONCURRENCY": "2",
     }
     proxy = Proxy(("127.0.0.1", proxy_port), proxy_handler(web_port))
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
     try:
         processes.run("standin-migrate", "python manage.py migrate --noinput -v 0", standin_env)
-        processes.start("standin", f"gunicorn esimshop.wsgi --bind 127.0.0.1:{standin_port} --workers 1 --threads 8",
-                        standin_env)
+        processes.start(
+            "standin", f"gunicorn esimshop.wsgi --bind 127.0.0.1:{standin_port} --workers 1 --threads 8", standin_env
+        )
         commands = procfile()
         processes.run("release", commands["release"], shop_env)
         check = processes.run("check-deploy", "python manage.py check --deploy", shop_env)
@@ -241,16 +275,18 @@ def test_a_shopper_buys_from_the_shop_run_as_in_production(throwaway_database, t
         plain = requests.get(f"http://127.0.0.1:{web_port}/", allow_redirects=False)  # around the proxy: no TLS
         assert plain.status_code == 301 and plain.headers["Location"].startswith("https://")
 
-        pay_token, statics = buy_in_chromium(shop, standin, database=(server, dbname), processes=processes,
-                                             monkeypatch=monkeypatch, tmp_path=tmp_path)
+        pay_token, statics = buy_in_chromium(
+            shop, standin, database=(server, dbname), processes=processes, monkeypatch=monkeypatch, tmp_path=tmp_path
+        )
         assert statics, "the pages loaded no static files"
         for url, (status, cache_control) in statics.items():
             assert status == 200, (url, status)
             max_age = re.search(r"max-age=(\d+)", cache_control or "")
             assert max_age and int(max_age.group(1)) >= ONE_YEAR, (url, cache_control)
         with psycopg.connect(**server, dbname=dbname) as conn:
-            address, status = conn.execute("SELECT client_address, status FROM payments_invoice WHERE access_token = %s",
-                                           (pay_token,)).fetchone()
+            address, status = conn.execute(
+                "SELECT client_address, status FROM payments_invoice WHERE access_token = %s", (pay_token,)
+            ).fetchone()
         assert (str(address), status) == (SHOPPER_ADDRESS, "PAID")  # the proxy's entry, not the proxy itself
     finally:
         proxy.shutdown()
@@ -304,8 +340,9 @@ def buy_in_chromium(shop, standin, *, database, processes, monkeypatch, tmp_path
             assert page.eval_on_selector("img.qr", "img => img.complete && img.naturalWidth > 0")
 
             with psycopg.connect(**server, dbname=dbname) as conn:
-                (qpay_invoice_id,) = conn.execute("SELECT qpay_invoice_id FROM payments_invoice WHERE access_token = %s",
-                                                  (pay_token,)).fetchone()
+                (qpay_invoice_id,) = conn.execute(
+                    "SELECT qpay_invoice_id FROM payments_invoice WHERE access_token = %s", (pay_token,)
+                ).fetchone()
             pay_at_standin_bank(standin, qpay_invoice_id)
 
             # Nothing is clicked from here on: pay.js polls the status API and opens the eSIM page.
@@ -325,6 +362,9 @@ def pay_at_standin_bank(standin, qpay_invoice_id):
     bank = requests.Session()
     url = f"{standin}/qpay/pay/{qpay_invoice_id}/"
     assert bank.get(url, timeout=30).status_code == 200
-    paid = bank.post(url, data={"action": "full", "payment_type": "P2P",
-                                "csrfmiddlewaretoken": bank.cookies.get("csrftoken", "")}, timeout=60)
+    paid = bank.post(
+        url,
+        data={"action": "full", "payment_type": "P2P", "csrfmiddlewaretoken": bank.cookies.get("csrftoken", "")},
+        timeout=60,
+    )
     assert paid.status_code == 200 and "paid=" in paid.url, paid.text[:500]

@@ -1,5 +1,6 @@
 """Both provider clients share one error base: one meaning of "transient" and of "may have
 reached the provider", and one rule for what the client repeats (integrations.errors)."""
+
 import pytest
 import requests
 import responses
@@ -30,8 +31,13 @@ ESIMGO_BASE = "https://api.esim-go.com/v2.4"
 
 
 def qpay_client():
-    return QPayClient(base_url=QPAY_BASE.removesuffix("/v2"), client_id="client", client_secret="secret",
-                      invoice_code="TEST_INVOICE", max_retries=2)
+    return QPayClient(
+        base_url=QPAY_BASE.removesuffix("/v2"),
+        client_id="client",
+        client_secret="secret",
+        invoice_code="TEST_INVOICE",
+        max_retries=2,
+    )
 
 
 class NoLimit:
@@ -117,9 +123,12 @@ def test_qpay_invoice_creation_is_repeated_only_when_it_never_left(mocked_respon
     refused = requests.ConnectionError(NewConnectionError(None, "Connection refused"))
     mocked_responses.post(f"{QPAY_BASE}/invoice", body=refused)
     mocked_responses.post(f"{QPAY_BASE}/invoice", json={"invoice_id": "inv-1", "qr_text": "q", "qr_image": ""})
-    assert qpay_client().create_invoice(
-        sender_invoice_no="S1", amount=1000, description="d", callback_url="https://shop/cb"
-    ).invoice_id == "inv-1"
+    assert (
+        qpay_client()
+        .create_invoice(sender_invoice_no="S1", amount=1000, description="d", callback_url="https://shop/cb")
+        .invoice_id
+        == "inv-1"
+    )
     mocked_responses.post(f"{QPAY_BASE}/invoice", body=requests.ConnectionError("Connection reset by peer"))
     with pytest.raises(QPayUnavailable) as excinfo:
         qpay_client().create_invoice(
@@ -138,8 +147,14 @@ def test_esimgo_403_for_the_key_is_an_auth_error(esimgo, mocked_responses, messa
         esimgo.create_order("esim_1GB_7D_MN_V2", validate=True)
 
 
-@pytest.mark.parametrize("message", ["no Bundles left", "ICCID not accessible by the user",
-                                     "Bundle esim_1GB_7D_MN_V2 is not available for your organisation"])
+@pytest.mark.parametrize(
+    "message",
+    [
+        "no Bundles left",
+        "ICCID not accessible by the user",
+        "Bundle esim_1GB_7D_MN_V2 is not available for your organisation",
+    ],
+)
 def test_esimgo_403_about_the_bundle_is_a_refusal_not_an_auth_error(esimgo, mocked_responses, message):
     mocked_responses.post(f"{ESIMGO_BASE}/orders", status=403, json={"message": message})
     with pytest.raises(ESIMGoRefused) as excinfo:
@@ -153,9 +168,20 @@ def test_esimgo_403_about_the_bundle_is_a_refusal_not_an_auth_error(esimgo, mock
 
 
 def _bundle(name):
-    return {"name": name, "description": name, "groups": ["Standard Fixed"], "dataAmount": 1000, "duration": 7,
-            "countries": [{"name": "Mongolia", "region": "Asia", "iso": "MN"}], "roamingEnabled": [],
-            "price": 1.36, "unlimited": False, "speed": ["4G"], "autostart": True, "billingType": "FixedCost"}
+    return {
+        "name": name,
+        "description": name,
+        "groups": ["Standard Fixed"],
+        "dataAmount": 1000,
+        "duration": 7,
+        "countries": [{"name": "Mongolia", "region": "Asia", "iso": "MN"}],
+        "roamingEnabled": [],
+        "price": 1.36,
+        "unlimited": False,
+        "speed": ["4G"],
+        "autostart": True,
+        "billingType": "FixedCost",
+    }
 
 
 def test_catalogue_pager_follows_page_count_past_a_short_page(esimgo, mocked_responses):

@@ -1,4 +1,5 @@
 """The sandbox eSIM Go through Django's test client: wire format, strictness, state, faults."""
+
 import base64
 import hashlib
 import hmac
@@ -38,13 +39,19 @@ def api(client, settings):
             return client.post(BASE + path, data=data, content_type="application/json", headers={"X-API-Key": key})
 
         def put(self, path, body):
-            return client.put(BASE + path, data=json.dumps(body), content_type="application/json", headers={"X-API-Key": key})
+            return client.put(
+                BASE + path, data=json.dumps(body), content_type="application/json", headers={"X-API-Key": key}
+            )
 
         def delete(self, path):
             return client.delete(BASE + path, headers={"X-API-Key": key})
 
         def buy(self, item="esim_1GB_7D_MN_V2", **line):
-            body = {"type": "transaction", "assign": True, "order": [{"type": "bundle", "quantity": 1, "item": item, **line}]}
+            body = {
+                "type": "transaction",
+                "assign": True,
+                "order": [{"type": "bundle", "quantity": 1, "item": item, **line}],
+            }
             response = self.post("/orders", body)
             assert response.status_code == 200, response.content
             return response.json()
@@ -178,7 +185,16 @@ def test_catalogue_filters_and_ordering(api):
 
 
 @pytest.mark.parametrize(
-    "params", [{"perPage": 5000}, {"perPage": 0}, {"page": 0}, {"page": "x"}, {"orderBy": "colour"}, {"direction": "up"}, {"region": "Mars"}]
+    "params",
+    [
+        {"perPage": 5000},
+        {"perPage": 0},
+        {"page": 0},
+        {"page": "x"},
+        {"orderBy": "colour"},
+        {"direction": "up"},
+        {"region": "Mars"},
+    ],
 )
 def test_catalogue_bad_parameters_are_400(api, params):
     response = api.get("/catalogue", data=params)
@@ -205,8 +221,12 @@ def test_validate_order_charges_nothing(api):
     price = get_catalogue().by_name["esim_1GB_7D_MN_V2"]["price"]
     assert data["valid"] is True and Decimal(str(data["total"])) == price
     assert data["order"][0] == {
-        "type": "bundle", "item": "esim_1GB_7D_MN_V2", "quantity": 1, "subTotal": float(price),
-        "pricePerUnit": float(price), "AllowReassign": False,
+        "type": "bundle",
+        "item": "esim_1GB_7D_MN_V2",
+        "quantity": 1,
+        "subTotal": float(price),
+        "pricePerUnit": float(price),
+        "AllowReassign": False,
     }
     assert Organisation.current().balance == before
     assert SandboxOrder.objects.count() == 0
@@ -251,7 +271,11 @@ def test_inventory_purchase_assigns_nothing(api):
         [],
         {"type": "purchase", "assign": True, "order": [{"type": "bundle", "quantity": 1, "item": "esim_1GB_7D_MN_V2"}]},
         {"type": "transaction", "assign": True, "order": []},
-        {"type": "transaction", "assign": "yes", "order": [{"type": "bundle", "quantity": 1, "item": "esim_1GB_7D_MN_V2"}]},
+        {
+            "type": "transaction",
+            "assign": "yes",
+            "order": [{"type": "bundle", "quantity": 1, "item": "esim_1GB_7D_MN_V2"}],
+        },
         order_body(item="esim_nope"),
         order_body(quantity=0),
         order_body(quantity=True),
@@ -384,8 +408,12 @@ def test_usage_is_a_deterministic_function_of_time(settings):
     settings.SANDBOX_ESIMGO_DEPLETION_SECONDS = 1000
     t0 = timezone.now()
     a = SandboxAssignment(
-        initial_quantity=10**9, unlimited=False, duration_days=7, assigned_at=t0,
-        first_used_at=t0 + timedelta(seconds=60), price=Decimal("1"),
+        initial_quantity=10**9,
+        unlimited=False,
+        duration_days=7,
+        assigned_at=t0,
+        first_used_at=t0 + timedelta(seconds=60),
+        price=Decimal("1"),
     )
     at = lambda s: usage.status(a, t0 + timedelta(seconds=s))  # noqa: E731
     assert at(30)["bundleState"] == "queued"
@@ -501,7 +529,9 @@ def test_usage_callback_is_signed_v3_utilisation(api, mocked_responses, settings
     mocked_responses.post("https://shop.example.mn/esimgo/callback/", json={"ok": True})
     call_command("sandbox_esimgo_usage_callback", iccid, "--percent", "80")
     request = mocked_responses.calls[0].request
-    expected = base64.b64encode(hmac.new(settings.SANDBOX_ESIMGO_API_KEY.encode(), request.body, hashlib.sha256).digest()).decode()
+    expected = base64.b64encode(
+        hmac.new(settings.SANDBOX_ESIMGO_API_KEY.encode(), request.body, hashlib.sha256).digest()
+    ).decode()
     assert request.headers["X-Signature-SHA256"] == expected
     payload = json.loads(request.body)
     assert payload["alertType"] == "Utilisation" and payload["iccid"] == iccid

@@ -1,4 +1,5 @@
 """The real ESIMGoClient against the sandbox over real HTTP (pytest-django live_server)."""
+
 from datetime import timedelta
 from decimal import Decimal
 
@@ -81,8 +82,9 @@ def test_order_transaction_assignments_and_esim_calls_over_http(sandbox_client):
     assert top_up["order"][0]["iccids"] == [iccid]
 
     offer = sandbox_client.revoke_bundle(iccid, "esim_3GB_30D_MN_V2", validate=True, refund_to_balance=True)
-    revoked = sandbox_client.revoke_bundle(iccid, "esim_3GB_30D_MN_V2", refund_to_balance=True,
-                                           offer_id=sandbox_client.offer_id_from(offer))
+    revoked = sandbox_client.revoke_bundle(
+        iccid, "esim_3GB_30D_MN_V2", refund_to_balance=True, offer_id=sandbox_client.offer_id_from(offer)
+    )
     assert "Successfully Revoked" in revoked["status"]
     price = get_catalogue().by_name["esim_1GB_7D_MN_V2"]["price"]
     assert sandbox_client.get_organisation()["balance"] == balance_before - price

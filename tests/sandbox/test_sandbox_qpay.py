@@ -1,4 +1,5 @@
 """The sandbox QPay speaks QPay's wire format (docs/providers/qpay.md) and is as strict as the real API."""
+
 import base64
 import json
 import time
@@ -40,9 +41,14 @@ def api(client, token):
 
 
 def invoice_body(**overrides):
-    body = {"invoice_code": "SANDBOX_INVOICE", "sender_invoice_no": "ESIM0001", "invoice_receiver_code": "terminal",
-            "invoice_description": "eSIM Japan 1GB", "amount": 19500,
-            "callback_url": "https://shop.example.mn/payments/qpay/callback/x/?token=t"}
+    body = {
+        "invoice_code": "SANDBOX_INVOICE",
+        "sender_invoice_no": "ESIM0001",
+        "invoice_receiver_code": "terminal",
+        "invoice_description": "eSIM Japan 1GB",
+        "amount": 19500,
+        "callback_url": "https://shop.example.mn/payments/qpay/callback/x/?token=t",
+    }
     body.update(overrides)
     return {k: v for k, v in body.items() if v is not None}
 
@@ -58,7 +64,9 @@ def test_token_shape_is_the_real_one(client, db):
 
 @pytest.mark.parametrize("header", ["", basic(password="wrong"), basic(user="OTHER"), "Basic !!!", "Bearer x"])
 def test_bad_credentials_are_401(client, db, header):
-    response = client.post(f"{API}/auth/token", HTTP_AUTHORIZATION=header) if header else client.post(f"{API}/auth/token")
+    response = (
+        client.post(f"{API}/auth/token", HTTP_AUTHORIZATION=header) if header else client.post(f"{API}/auth/token")
+    )
     assert response.status_code == 401
     assert response.json()["error"] in ("AUTHENTICATION_FAILED", "NO_CREDENDIALS") and "message" in response.json()
 
@@ -71,8 +79,16 @@ def test_refresh_gives_new_tokens(client, db):
     assert wrong_kind.status_code == 401
 
 
-@pytest.mark.parametrize("path,method", [("invoice", "post"), ("invoice/abc", "get"), ("payment/check", "post"),
-                                         ("payment/list", "post"), ("payment/1", "get")])
+@pytest.mark.parametrize(
+    "path,method",
+    [
+        ("invoice", "post"),
+        ("invoice/abc", "get"),
+        ("payment/check", "post"),
+        ("payment/list", "post"),
+        ("payment/1", "get"),
+    ],
+)
 def test_bearer_is_required_elsewhere(client, db, path, method):
     assert getattr(client, method)(f"{API}/{path}").status_code == 401
     response = getattr(client, method)(f"{API}/{path}", HTTP_AUTHORIZATION="Bearer forged.token")
@@ -86,8 +102,11 @@ def test_expired_token_is_401(client, db, settings):
 
 
 def test_invoice_create_answers_like_qpay(api):
-    response = api("POST", "invoice", invoice_body(lines=[
-        {"line_description": "eSIM", "line_quantity": 1, "line_unit_price": 19500}]))
+    response = api(
+        "POST",
+        "invoice",
+        invoice_body(lines=[{"line_description": "eSIM", "line_quantity": 1, "line_unit_price": 19500}]),
+    )
     assert response.status_code == 200
     data = response.json()
     assert set(data) == {"invoice_id", "qr_text", "qr_image", "qPay_shortUrl", "urls"}
@@ -107,24 +126,30 @@ def test_duplicate_sender_invoice_no_is_accepted_like_real_qpay(api):
     assert a != b and SandboxInvoice.objects.filter(sender_invoice_no="ESIM0001").count() == 2
 
 
-@pytest.mark.parametrize("overrides,code", [
-    ({"invoice_code": None}, "OBJECT_DATA_ERROR"),
-    ({"invoice_code": "OTHER"}, "INVOICE_CODE_INVALID"),
-    ({"sender_invoice_no": None}, "OBJECT_DATA_ERROR"),
-    ({"sender_invoice_no": "X" * 46}, "OBJECT_DATA_ERROR"),
-    ({"invoice_receiver_code": None}, "OBJECT_DATA_ERROR"),
-    ({"invoice_description": None}, "OBJECT_DATA_ERROR"),
-    ({"invoice_description": "d" * 256}, "OBJECT_DATA_ERROR"),
-    ({"callback_url": None}, "OBJECT_DATA_ERROR"),
-    ({"callback_url": "ftp://x"}, "OBJECT_DATA_ERROR"),
-    ({"callback_url": "https://x/" + "a" * 250}, "OBJECT_DATA_ERROR"),
-    ({"amount": None}, "INVALID_AMOUNT"),
-    ({"amount": 0}, "INVALID_AMOUNT"),
-    ({"amount": -5}, "INVALID_AMOUNT"),
-    ({"amount": True}, "INVALID_AMOUNT"),
-    ({"amount": 100, "lines": [{"line_description": "a", "line_quantity": 1, "line_unit_price": 90}]}, "INVALID_AMOUNT"),
-    ({"lines": [{"line_quantity": 1, "line_unit_price": 90}]}, "OBJECT_DATA_ERROR"),
-])
+@pytest.mark.parametrize(
+    "overrides,code",
+    [
+        ({"invoice_code": None}, "OBJECT_DATA_ERROR"),
+        ({"invoice_code": "OTHER"}, "INVOICE_CODE_INVALID"),
+        ({"sender_invoice_no": None}, "OBJECT_DATA_ERROR"),
+        ({"sender_invoice_no": "X" * 46}, "OBJECT_DATA_ERROR"),
+        ({"invoice_receiver_code": None}, "OBJECT_DATA_ERROR"),
+        ({"invoice_description": None}, "OBJECT_DATA_ERROR"),
+        ({"invoice_description": "d" * 256}, "OBJECT_DATA_ERROR"),
+        ({"callback_url": None}, "OBJECT_DATA_ERROR"),
+        ({"callback_url": "ftp://x"}, "OBJECT_DATA_ERROR"),
+        ({"callback_url": "https://x/" + "a" * 250}, "OBJECT_DATA_ERROR"),
+        ({"amount": None}, "INVALID_AMOUNT"),
+        ({"amount": 0}, "INVALID_AMOUNT"),
+        ({"amount": -5}, "INVALID_AMOUNT"),
+        ({"amount": True}, "INVALID_AMOUNT"),
+        (
+            {"amount": 100, "lines": [{"line_description": "a", "line_quantity": 1, "line_unit_price": 90}]},
+            "INVALID_AMOUNT",
+        ),
+        ({"lines": [{"line_quantity": 1, "line_unit_price": 90}]}, "OBJECT_DATA_ERROR"),
+    ],
+)
 def test_invoice_create_validates_like_the_real_api(api, overrides, code):
     response = api("POST", "invoice", invoice_body(**overrides))
     assert response.status_code == 400
@@ -133,15 +158,19 @@ def test_invoice_create_validates_like_the_real_api(api, overrides, code):
 
 
 def test_amount_may_come_from_lines(api):
-    response = api("POST", "invoice", invoice_body(amount=None, lines=[
-        {"line_description": "a", "line_quantity": 2, "line_unit_price": 5000}]))
+    response = api(
+        "POST",
+        "invoice",
+        invoice_body(amount=None, lines=[{"line_description": "a", "line_quantity": 2, "line_unit_price": 5000}]),
+    )
     assert response.status_code == 200
     assert SandboxInvoice.objects.get().amount == Decimal("10000")
 
 
 def test_invalid_json_body(api, client, token):
-    response = client.post(f"{API}/invoice", data="{nope", content_type="application/json",
-                           HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = client.post(
+        f"{API}/invoice", data="{nope", content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
     assert response.status_code == 400 and response.json()["error"] == "OBJECT_DATA_ERROR"
 
 
@@ -174,8 +203,9 @@ def _pay(invoice_id, amount=None, payment_type="P2P"):
     from sandbox.qpay import services
 
     invoice = SandboxInvoice.objects.get(pk=invoice_id)
-    return services.pay(invoice_id, amount=Decimal(amount if amount is not None else invoice.amount),
-                        payment_type=payment_type)
+    return services.pay(
+        invoice_id, amount=Decimal(amount if amount is not None else invoice.amount), payment_type=payment_type
+    )
 
 
 @pytest.fixture
@@ -201,11 +231,17 @@ def test_payment_check_rows_and_paid_amount(api, no_callbacks, django_capture_on
     # The callback went out exactly as QPay sends it.
     callback = no_callbacks.calls[-1].request
     assert callback.method == "GET"
-    assert callback.url == f"https://shop.example.mn/payments/qpay/callback/x/?token=t&qpay_payment_id={payment.payment_id}"
+    assert (
+        callback.url
+        == f"https://shop.example.mn/payments/qpay/callback/x/?token=t&qpay_payment_id={payment.payment_id}"
+    )
 
 
 def test_payment_check_validates_its_body(api):
-    assert api("POST", "payment/check", {"object_type": "PAYMENT", "object_id": "x"}).json()["error"] == "INVALID_OBJECT_TYPE"
+    assert (
+        api("POST", "payment/check", {"object_type": "PAYMENT", "object_id": "x"}).json()["error"]
+        == "INVALID_OBJECT_TYPE"
+    )
     assert api("POST", "payment/check", {"object_type": "INVOICE"}).status_code == 400
     bad_offset = {"object_type": "INVOICE", "object_id": "x", "offset": {"page_number": 0, "page_limit": 100}}
     assert api("POST", "payment/check", bad_offset).status_code == 400
@@ -215,8 +251,11 @@ def test_payment_check_pages(api, no_callbacks):
     invoice_id = api("POST", "invoice", invoice_body(amount=300)).json()["invoice_id"]
     for _ in range(3):
         _pay(invoice_id, 100)
-    page = api("POST", "payment/check", {"object_type": "INVOICE", "object_id": invoice_id,
-                                          "offset": {"page_number": 2, "page_limit": 2}}).json()
+    page = api(
+        "POST",
+        "payment/check",
+        {"object_type": "INVOICE", "object_id": invoice_id, "offset": {"page_number": 2, "page_limit": 2}},
+    ).json()
     assert page["count"] == 3 and len(page["rows"]) == 1 and page["paid_amount"] == 300
 
 
@@ -227,21 +266,44 @@ def test_get_and_list_payments(api, no_callbacks, token):
     assert data["object_type"] == "INVOICE" and data["object_id"] == invoice_id
     assert data["payment_fee"] == "0.00" and data["transaction_type"] == "CARD" and data["card_transactions"]
     assert api("GET", "payment/123").json()["error"] == "PAYMENT_NOTFOUND"
-    listed = api("POST", "payment/list", {"object_type": "INVOICE", "object_id": invoice_id,
-                                          "offset": {"page_number": 1, "page_limit": 10}}).json()
+    listed = api(
+        "POST",
+        "payment/list",
+        {"object_type": "INVOICE", "object_id": invoice_id, "offset": {"page_number": 1, "page_limit": 10}},
+    ).json()
     assert listed["count"] == 1 and listed["rows"][0]["paid_by"] == "CARD"
     # What real clients send (qpay-go): MERCHANT + the merchant id from the token, a page_limit
     # above 100, branch/terminal codes and dates (docs/providers/qpay.md, payment list).
     merchant_id = jwt_claim(token, "merchant_id")
     assert merchant_id == "KKTT"
-    merchant = api("POST", "payment/list", {
-        "object_type": "MERCHANT", "object_id": merchant_id, "merchant_branch_code": "", "merchant_terminal_code": "",
-        "start_date": "2026-01-01", "end_date": "2026-12-31", "offset": {"page_number": 1, "page_limit": 500}})
+    merchant = api(
+        "POST",
+        "payment/list",
+        {
+            "object_type": "MERCHANT",
+            "object_id": merchant_id,
+            "merchant_branch_code": "",
+            "merchant_terminal_code": "",
+            "start_date": "2026-01-01",
+            "end_date": "2026-12-31",
+            "offset": {"page_number": 1, "page_limit": 500},
+        },
+    )
     assert merchant.status_code == 200 and merchant.json()["count"] == 1
-    assert api("POST", "payment/list", {"object_type": "MERCHANT", "object_id": "SOMEONE_ELSE",
-                                        "offset": {"page_number": 1, "page_limit": 10}}).status_code == 422
-    assert api("POST", "payment/list", {"object_type": "MERCHANT",
-                                        "offset": {"page_number": 1, "page_limit": 10}}).status_code == 400
+    assert (
+        api(
+            "POST",
+            "payment/list",
+            {"object_type": "MERCHANT", "object_id": "SOMEONE_ELSE", "offset": {"page_number": 1, "page_limit": 10}},
+        ).status_code
+        == 422
+    )
+    assert (
+        api(
+            "POST", "payment/list", {"object_type": "MERCHANT", "offset": {"page_number": 1, "page_limit": 10}}
+        ).status_code
+        == 400
+    )
 
 
 def test_refund_is_card_only(api, no_callbacks):
@@ -267,14 +329,16 @@ def test_fault_injection(api):
     assert SandboxInvoice.objects.count() == 1  # created, answer lost
 
 
-def test_bank_page_pays_in_full_too_little_twice_and_after_cancel(client, api, no_callbacks,
-                                                                 django_capture_on_commit_callbacks):
+def test_bank_page_pays_in_full_too_little_twice_and_after_cancel(
+    client, api, no_callbacks, django_capture_on_commit_callbacks
+):
     invoice_id = api("POST", "invoice", invoice_body()).json()["invoice_id"]
     page = client.get(f"/sandbox/qpay/pay/{invoice_id}/?return=/pay/abc/")
     assert page.status_code == 200 and "19,500₮" in page.content.decode()
     with django_capture_on_commit_callbacks(execute=True):
-        short = client.post(f"/sandbox/qpay/pay/{invoice_id}/", {"action": "short", "payment_type": "P2P",
-                                                                   "return": "/pay/abc/"})
+        short = client.post(
+            f"/sandbox/qpay/pay/{invoice_id}/", {"action": "short", "payment_type": "P2P", "return": "/pay/abc/"}
+        )
     assert short.status_code == 302 and "return=/pay/abc/" in short["Location"]
     assert SandboxPayment.objects.get().amount == Decimal("9750")
     assert SandboxInvoice.objects.get().status == "OPEN"

@@ -2,6 +2,7 @@
 sandbox eSIM Go and invoices at the sandbox QPay; a person pays on the sandbox bank page;
 the sandbox calls the shop's callback exactly as QPay does; the shop verifies against the
 sandbox and the invoice is PAID. No mocks on the wire."""
+
 import re
 import threading
 from decimal import Decimal
@@ -31,15 +32,22 @@ def shop(live_shop, monkeypatch):
         transaction.on_commit(lambda: None)
 
     monkeypatch.setattr("orders.services.handle_invoice_paid", handle_invoice_paid)
-    BundleFactory(name=NAME, countries=["MN"], price=Decimal(str(get_catalogue().by_name[NAME]["price"])),
-                  computed_price_mnt=12500)
+    BundleFactory(
+        name=NAME,
+        countries=["MN"],
+        price=Decimal(str(get_catalogue().by_name[NAME]["price"])),
+        computed_price_mnt=12500,
+    )
     live_shop.paid_calls = calls
     return live_shop
 
 
 def purchase(shop):
-    response = requests.post(f"{shop.url}/api/customer/transactions/purchase", json={
-        "phoneNumber": "99112233", "email": "e2e@example.mn", "amount": 12500, "packageCode": NAME}, timeout=30)
+    response = requests.post(
+        f"{shop.url}/api/customer/transactions/purchase",
+        json={"phoneNumber": "99112233", "email": "e2e@example.mn", "amount": 12500, "packageCode": NAME},
+        timeout=30,
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -49,8 +57,12 @@ def pay_on_bank_page(shop, data, action="full", payment_type="P2P"):
     bank_url = f"{shop.url}/sandbox/qpay/pay/{data['invoice_id']}/"
     page = session.get(bank_url, timeout=30)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    response = session.post(bank_url, data={"csrfmiddlewaretoken": token, "action": action,
-                                            "payment_type": payment_type}, headers={"Referer": bank_url}, timeout=60)
+    response = session.post(
+        bank_url,
+        data={"csrfmiddlewaretoken": token, "action": action, "payment_type": payment_type},
+        headers={"Referer": bank_url},
+        timeout=60,
+    )
     assert response.status_code == 200, response.text[:500]  # after the redirect back to the bank page
     return response
 
@@ -99,8 +111,9 @@ def test_client_reauthenticates_against_the_sandbox_after_a_401(shop):
     client = QPayClient()
     client.get_access_token()
     cache.set(client._token_key, {"access_token": "stale-token", "expires_at": 0}, 60)  # e.g. revoked
-    created = client.create_invoice(sender_invoice_no="ESIMLIVE1", amount=100, description="test",
-                                    callback_url="http://127.0.0.1:9/never")
+    created = client.create_invoice(
+        sender_invoice_no="ESIMLIVE1", amount=100, description="test", callback_url="http://127.0.0.1:9/never"
+    )
     assert created.qr_image and created.urls
     check = client.check_payment(created.invoice_id)
     assert check.count == 0 and check.paid_amount is None

@@ -1,5 +1,6 @@
 """Help and policy pages (issue 13): in both languages from one admin row, plain text only,
 seeded by a data migration, linked from every page's footer; the device list."""
+
 import pytest
 from django.core.management import call_command
 
@@ -49,7 +50,7 @@ def test_every_page_links_the_policies_in_its_footer(client, seeded):
 
 
 def test_admin_text_is_never_html():
-    html = text.render('## Title <b>\nline <script>alert(1)</script>\n\n- item https://t.me/esimshop\n- two')
+    html = text.render("## Title <b>\nline <script>alert(1)</script>\n\n- item https://t.me/esimshop\n- two")
     assert "<script>" not in html and "&lt;script&gt;" in html and "<h2>Title &lt;b&gt;</h2>" in html
     assert '<a href="https://t.me/esimshop"' in html and html.count("<li>") == 2
 
@@ -65,7 +66,9 @@ def test_seo_tags_are_absolute_with_hreflang(client, settings, seeded):
     html = client.get("/help/faq/").content.decode()
     assert '<link rel="canonical" href="https://esimshop.mn/help/faq/">' in html
     assert '<link rel="alternate" hreflang="en" href="https://esimshop.mn/help/faq/?lang=en">' in html
-    assert 'property="og:title" content="Түгээмэл асуулт"' in html and "<title>Түгээмэл асуулт · esimshop</title>" in html
+    assert (
+        'property="og:title" content="Түгээмэл асуулт"' in html and "<title>Түгээмэл асуулт · esimshop</title>" in html
+    )
     english = client.get("/help/faq/?lang=en").content.decode()
     assert '<html lang="en">' in english and 'rel="canonical" href="https://esimshop.mn/help/faq/?lang=en"' in english
     call_command("check")  # the shopinfo admin and models are sound

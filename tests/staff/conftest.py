@@ -29,8 +29,11 @@ def _staff_settings(settings):
 @pytest.fixture
 def organisation(mocked_responses):
     """eSIM Go balance 250 USD (above the default 100 threshold)."""
-    return mocked_responses.add(responses.GET, ORGANISATION_URL,
-                                json={"organisations": [{"name": "esimshop", "balance": 250.5, "currency": "USD"}]})
+    return mocked_responses.add(
+        responses.GET,
+        ORGANISATION_URL,
+        json={"organisations": [{"name": "esimshop", "balance": 250.5, "currency": "USD"}]},
+    )
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 Day: 2026-01-15 in Ulaanbaatar. Each "case" is an invoice/payment/order set in our books plus
 what QPay's payment list and eSIM Go's order list say about it.
 """
+
 import json
 import re
 import uuid
@@ -37,32 +38,63 @@ class World:
 def qpay_row(payment_id, qpay_invoice_id, amount, when, *, status="PAID", paid_by="P2P", naive=False):
     stamp = when.astimezone(UB).strftime("%Y-%m-%d %H:%M:%S") if naive else when.isoformat()
     return {
-        "payment_id": payment_id, "payment_date": stamp, "payment_status": status, "payment_fee": "0.00",
-        "payment_amount": f"{Decimal(amount):.2f}", "payment_currency": "MNT", "payment_wallet": "qPay wallet",
-        "payment_name": "eSIM", "payment_description": "eSIM", "qr_code": "", "paid_by": paid_by,
-        "object_type": "INVOICE", "object_id": qpay_invoice_id,
+        "payment_id": payment_id,
+        "payment_date": stamp,
+        "payment_status": status,
+        "payment_fee": "0.00",
+        "payment_amount": f"{Decimal(amount):.2f}",
+        "payment_currency": "MNT",
+        "payment_wallet": "qPay wallet",
+        "payment_name": "eSIM",
+        "payment_description": "eSIM",
+        "qr_code": "",
+        "paid_by": paid_by,
+        "object_type": "INVOICE",
+        "object_id": qpay_invoice_id,
     }
 
 
 def esimgo_order(reference, when, *, item="esim_1GB_7D_JP_V2", total="4.50", status="completed"):
     return {
-        "order": [{"type": "bundle", "item": item, "quantity": 1, "subTotal": float(total), "pricePerUnit": float(total),
-                   "iccids": ["8944000000000000099"]}],
-        "total": float(total), "currency": "USD", "status": status, "statusMessage": "Order completed: 1 eSIMs assigned",
-        "orderReference": reference, "createdDate": when.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%S.123456789Z"),
+        "order": [
+            {
+                "type": "bundle",
+                "item": item,
+                "quantity": 1,
+                "subTotal": float(total),
+                "pricePerUnit": float(total),
+                "iccids": ["8944000000000000099"],
+            }
+        ],
+        "total": float(total),
+        "currency": "USD",
+        "status": status,
+        "statusMessage": "Order completed: 1 eSIMs assigned",
+        "orderReference": reference,
+        "createdDate": when.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%S.123456789Z"),
         "assigned": True,
     }
 
 
 def _paid_invoice(bundle, when, **kwargs):
     kwargs.setdefault("status", Invoice.Status.PAID)
-    return InvoiceFactory(bundle=bundle, paid_at=when if kwargs["status"] == Invoice.Status.PAID else None,
-                          paid_amount=bundle.price_mnt, **kwargs)
+    return InvoiceFactory(
+        bundle=bundle,
+        paid_at=when if kwargs["status"] == Invoice.Status.PAID else None,
+        paid_amount=bundle.price_mnt,
+        **kwargs,
+    )
 
 
 def _payment(invoice, payment_id, amount, when, *, status="PAID", payment_type="P2P"):
-    payment = Payment.objects.create(invoice=invoice, qpay_payment_id=payment_id, status=status, amount=Decimal(amount),
-                                     payment_type=payment_type, paid_at=when)
+    payment = Payment.objects.create(
+        invoice=invoice,
+        qpay_payment_id=payment_id,
+        status=status,
+        amount=Decimal(amount),
+        payment_type=payment_type,
+        paid_at=when,
+    )
     Payment.objects.filter(pk=payment.pk).update(first_seen_at=when)
     return payment
 
@@ -82,8 +114,13 @@ def build_world(bundle) -> World:
     # 1. All good: paid, recorded, delivered, eSIM Go order matches.
     good = _paid_invoice(bundle, at(9))
     _payment(good, "100000000000001", price, at(9))
-    good_order = _order(DeliveredOrderFactory, good, at(9), esimgo_order_reference=str(uuid.uuid4()),
-                        esimgo_order={"total": "4.50", "currency": "USD"})
+    good_order = _order(
+        DeliveredOrderFactory,
+        good,
+        at(9),
+        esimgo_order_reference=str(uuid.uuid4()),
+        esimgo_order={"total": "4.50", "currency": "USD"},
+    )
     world.qpay_rows.append(qpay_row("100000000000001", good.qpay_invoice_id, price, at(9), naive=True))
     world.esimgo_orders.append(esimgo_order(good_order.esimgo_order_reference, at(9, 1)))
     world.cases["good"] = good
@@ -99,8 +136,13 @@ def build_world(bundle) -> World:
     # 4. Paid, recorded, but the order needs attention: no eSIM.
     stuck = _paid_invoice(bundle, at(12))
     _payment(stuck, "100000000000004", price, at(12))
-    stuck_order = _order(OrderFactory, stuck, at(12), status=Order.Status.NEEDS_ATTENTION,
-                         attention_reason="eSIM Go refused: Insufficient balance")
+    stuck_order = _order(
+        OrderFactory,
+        stuck,
+        at(12),
+        status=Order.Status.NEEDS_ATTENTION,
+        attention_reason="eSIM Go refused: Insufficient balance",
+    )
     world.qpay_rows.append(qpay_row("100000000000004", stuck.qpay_invoice_id, price, at(12)))
     world.cases["no_esim"] = stuck_order
 
@@ -110,8 +152,9 @@ def build_world(bundle) -> World:
     # 6. Amounts differ: QPay received 19,000₮ on a 19,500₮ invoice we recorded as 19,500₮ paid.
     short = _paid_invoice(bundle, at(14))
     _payment(short, "100000000000006", price, at(14))
-    short_order = _order(DeliveredOrderFactory, short, at(14), esimgo_order_reference=str(uuid.uuid4()),
-                         esimgo_order={"total": "4.50"})
+    short_order = _order(
+        DeliveredOrderFactory, short, at(14), esimgo_order_reference=str(uuid.uuid4()), esimgo_order={"total": "4.50"}
+    )
     world.qpay_rows.append(qpay_row("100000000000006", short.qpay_invoice_id, price - 500, at(14)))
     world.esimgo_orders.append(esimgo_order(short_order.esimgo_order_reference, at(14, 1)))
     world.cases["amount"] = short
@@ -119,18 +162,32 @@ def build_world(bundle) -> World:
     # 7. Refunded at QPay (card), still PAID and delivered in our books.
     refunded = _paid_invoice(bundle, at(15))
     _payment(refunded, "a3f1c2d4-0000-4000-8000-000000000007", price, at(15), payment_type="CARD")
-    refunded_order = _order(DeliveredOrderFactory, refunded, at(15), esimgo_order_reference=str(uuid.uuid4()),
-                            esimgo_order={"total": "4.50"})
-    world.qpay_rows.append(qpay_row("a3f1c2d4-0000-4000-8000-000000000007", refunded.qpay_invoice_id, price, at(15),
-                                    status="REFUNDED", paid_by="CARD"))
+    refunded_order = _order(
+        DeliveredOrderFactory,
+        refunded,
+        at(15),
+        esimgo_order_reference=str(uuid.uuid4()),
+        esimgo_order={"total": "4.50"},
+    )
+    world.qpay_rows.append(
+        qpay_row(
+            "a3f1c2d4-0000-4000-8000-000000000007",
+            refunded.qpay_invoice_id,
+            price,
+            at(15),
+            status="REFUNDED",
+            paid_by="CARD",
+        )
+    )
     world.esimgo_orders.append(esimgo_order(refunded_order.esimgo_order_reference, at(15, 1)))
     world.cases["refund"] = refunded
 
     # 8. PAID in our books, but QPay neither lists nor knows the payment.
     phantom = _paid_invoice(bundle, at(16))
     _payment(phantom, "100000000000008", price, at(16))
-    phantom_order = _order(DeliveredOrderFactory, phantom, at(16), esimgo_order_reference=str(uuid.uuid4()),
-                           esimgo_order={"total": "4.50"})
+    phantom_order = _order(
+        DeliveredOrderFactory, phantom, at(16), esimgo_order_reference=str(uuid.uuid4()), esimgo_order={"total": "4.50"}
+    )
     world.esimgo_orders.append(esimgo_order(phantom_order.esimgo_order_reference, at(16, 1)))
     world.cases["phantom"] = phantom
 
@@ -161,10 +218,14 @@ def mock_providers(rsps, world: World, *, qpay_status=200):
             return 200, {}, json.dumps(known[payment_id])
         return 422, {}, json.dumps({"error": "PAYMENT_NOTFOUND", "message": "Гүйлгээ олдсонгүй"})
 
-    rsps.add_callback(responses.GET, re.compile(r"https://merchant\.qpay\.mn/v2/payment/[^/]+$"),
-                      callback=payment_detail)
-    rsps.add(responses.GET, ESIMGO_ORDERS_LIST,
-             json={"orders": world.esimgo_orders, "pageCount": 1, "rows": len(world.esimgo_orders)})
+    rsps.add_callback(
+        responses.GET, re.compile(r"https://merchant\.qpay\.mn/v2/payment/[^/]+$"), callback=payment_detail
+    )
+    rsps.add(
+        responses.GET,
+        ESIMGO_ORDERS_LIST,
+        json={"orders": world.esimgo_orders, "pageCount": 1, "rows": len(world.esimgo_orders)},
+    )
     by_ref = {o["orderReference"]: o for o in world.esimgo_orders}
 
     def order_detail(request):
@@ -173,5 +234,6 @@ def mock_providers(rsps, world: World, *, qpay_status=200):
             return 200, {}, json.dumps(by_ref[reference])
         return 404, {}, json.dumps({"message": "order not found"})
 
-    rsps.add_callback(responses.GET, re.compile(re.escape(f"{ESIMGO_TEST_BASE_URL}/orders/") + r"[^/?]+$"),
-                      callback=order_detail)
+    rsps.add_callback(
+        responses.GET, re.compile(re.escape(f"{ESIMGO_TEST_BASE_URL}/orders/") + r"[^/?]+$"), callback=order_detail
+    )

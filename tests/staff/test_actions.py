@@ -1,4 +1,5 @@
 """Each staff action as a service: guard, double-click safety, audit, permissions per group."""
+
 import pytest
 import responses
 from django.core.exceptions import PermissionDenied
@@ -20,8 +21,9 @@ def pending(db):
     return InvoiceFactory(status=Invoice.Status.PENDING, paid_at=None)
 
 
-def test_recheck_payment_marks_paid_once_and_is_audited(pending, member, mocked_responses, qpay_token,
-                                                         django_capture_on_commit_callbacks):
+def test_recheck_payment_marks_paid_once_and_is_audited(
+    pending, member, mocked_responses, qpay_token, django_capture_on_commit_callbacks
+):
     add_check(mocked_responses, paid_row(f"{pending.amount_mnt}.00"))
     support = member("support")
 
@@ -46,8 +48,9 @@ def test_recheck_when_qpay_is_down_says_so(pending, member, mocked_responses, qp
     assert pending.status == Invoice.Status.PENDING
 
 
-def test_cancel_unpaid_invoice_checks_first_and_is_finance_only(pending, member, mocked_responses, qpay_token,
-                                                                django_capture_on_commit_callbacks):
+def test_cancel_unpaid_invoice_checks_first_and_is_finance_only(
+    pending, member, mocked_responses, qpay_token, django_capture_on_commit_callbacks
+):
     add_check(mocked_responses)  # nothing paid
     delete = mocked_responses.add(responses.DELETE, f"{QPAY}/invoice/{pending.qpay_invoice_id}", json={})
     with pytest.raises(PermissionDenied):
@@ -64,8 +67,9 @@ def test_cancel_unpaid_invoice_checks_first_and_is_finance_only(pending, member,
     assert delete.call_count == 1
 
 
-def test_cancel_refuses_an_invoice_qpay_shows_paid(pending, member, mocked_responses, qpay_token,
-                                                   django_capture_on_commit_callbacks):
+def test_cancel_refuses_an_invoice_qpay_shows_paid(
+    pending, member, mocked_responses, qpay_token, django_capture_on_commit_callbacks
+):
     add_check(mocked_responses, paid_row(f"{pending.amount_mnt}.00"))
     with django_capture_on_commit_callbacks(execute=False):
         result = actions.cancel_unpaid_invoice(member("finance"), pending.pk)
@@ -101,17 +105,25 @@ def test_mark_delivered_by_hand(db, member, django_capture_on_commit_callbacks):
     order = OrderFactory(status=Order.Status.NEEDS_ATTENTION)
     finance = member("finance")
     with pytest.raises(PermissionDenied):
-        actions.mark_delivered(member("support"), order.pk, iccid="8944500000000000001", matching_id="M",
-                               smdp_address="rsp.example.io")
+        actions.mark_delivered(
+            member("support"), order.pk, iccid="8944500000000000001", matching_id="M", smdp_address="rsp.example.io"
+        )
     bad = actions.mark_delivered(finance, order.pk, iccid="12345", matching_id="M", smdp_address="rsp.example.io")
     someone_else = ESimFactory()
     stolen = actions.mark_delivered(finance, order.pk, iccid=someone_else.iccid, matching_id="M", smdp_address="x")
 
     with django_capture_on_commit_callbacks(execute=False):
-        done = actions.mark_delivered(finance, order.pk, iccid="8944 5000 0000 0000 001", matching_id="K2-1-X",
-                                      smdp_address="rsp.example.io", note="bought in the portal")
-        again = actions.mark_delivered(finance, order.pk, iccid="8944500000000000001", matching_id="K2-1-X",
-                                       smdp_address="rsp.example.io")
+        done = actions.mark_delivered(
+            finance,
+            order.pk,
+            iccid="8944 5000 0000 0000 001",
+            matching_id="K2-1-X",
+            smdp_address="rsp.example.io",
+            note="bought in the portal",
+        )
+        again = actions.mark_delivered(
+            finance, order.pk, iccid="8944500000000000001", matching_id="K2-1-X", smdp_address="rsp.example.io"
+        )
 
     order.refresh_from_db()
     assert bad.outcome == Outcome.REFUSED and stolen.outcome == Outcome.REFUSED
@@ -125,8 +137,9 @@ def test_groups_see_only_the_buttons_they_may_press(db, member, client):
     order = OrderFactory(status=Order.Status.NEEDS_ATTENTION)
     from payments.models import Payment
 
-    Payment.objects.create(invoice=order.invoice, qpay_payment_id="p1", status="PAID", amount=order.invoice.amount_mnt,
-                           payment_type="P2P")
+    Payment.objects.create(
+        invoice=order.invoice, qpay_payment_id="p1", status="PAID", amount=order.invoice.amount_mnt, payment_type="P2P"
+    )
     url = reverse("admin:orders_order_change", args=[order.pk])
     client.force_login(member("support"))
     support_page = client.get(url).content.decode()

@@ -1,5 +1,6 @@
 """Issue 9: support sees activation codes masked in the admin; finance and superusers may reveal
 one, and every reveal is recorded in the audit trail."""
+
 import pytest
 
 from staff.models import StaffAction
@@ -9,8 +10,10 @@ pytestmark = pytest.mark.django_db
 
 
 def _esim_pages(client, order):
-    return (client.get(f"/admin/orders/esim/{order.esim.pk}/change/").content.decode()
-            + client.get(f"/admin/orders/order/{order.pk}/change/").content.decode())
+    return (
+        client.get(f"/admin/orders/esim/{order.esim.pk}/change/").content.decode()
+        + client.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
+    )
 
 
 def test_support_sees_the_code_masked_everywhere_and_cannot_reveal(client, member):

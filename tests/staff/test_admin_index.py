@@ -1,4 +1,5 @@
 """Admin index: the needs-attention queue first, then sales charts whose numbers are the database's."""
+
 import re
 from collections import Counter, defaultdict
 from datetime import datetime, time, timedelta
@@ -40,11 +41,16 @@ def sales(db):
     _order_on(today, japan, hour=0)
     _order_on(today, korea, hour=23)
     _order_on(today - timedelta(days=1), japan, hour=23)  # 23:xx Ulaanbaatar = 15:xx UTC, same local day
-    _order_on(today - timedelta(days=1), japan, hour=1)   # 01:xx Ulaanbaatar = previous day in UTC
+    _order_on(today - timedelta(days=1), japan, hour=1)  # 01:xx Ulaanbaatar = previous day in UTC
     _order_on(today - timedelta(days=3), europe, amount=90000)
     _order_on(today - timedelta(days=29), korea)
-    _order_on(today - timedelta(days=29), japan, factory=OrderFactory, status=Order.Status.NEEDS_ATTENTION,
-              attention_reason="eSIM Go 503")
+    _order_on(
+        today - timedelta(days=29),
+        japan,
+        factory=OrderFactory,
+        status=Order.Status.NEEDS_ATTENTION,
+        attention_reason="eSIM Go 503",
+    )
     _order_on(today - timedelta(days=30), europe)  # outside the 30-day window
     return today
 
@@ -74,7 +80,7 @@ def test_chart_numbers_equal_the_database(sales, admin_client, organisation):
     assert {k: v for k, v in order_bars.items() if v} == dict(orders)
     assert {k: v for k, v in revenue_bars.items() if v} == dict(revenue)
     assert order_bars[sales.isoformat()] == 2 and order_bars[(sales - timedelta(days=1)).isoformat()] == 2
-    assert f'{sum(revenue.values()):,}₮' in html
+    assert f"{sum(revenue.values()):,}₮" in html
     countries = _bars(html, "countries-chart")
     assert countries == {"JP": 4, "KR": 2, "multi": 1}
 
@@ -82,20 +88,33 @@ def test_chart_numbers_equal_the_database(sales, admin_client, organisation):
 def test_top_destinations_count_a_multi_country_bundle_once(sales):
     summary = selectors.sales_summary(today=sales)
     assert [(c.code, c.orders, c.revenue_mnt) for c in summary.countries] == [
-        ("JP", 4, 4 * 19500), ("KR", 2, 2 * 42000), ("", 1, 90000)]
+        ("JP", 4, 4 * 19500),
+        ("KR", 2, 2 * 42000),
+        ("", 1, 90000),
+    ]
     assert summary.total_orders == 7
 
 
 def test_needs_attention_comes_first_and_links_to_each_problem(sales, admin_client, organisation):
     stuck = Order.objects.get(status=Order.Status.NEEDS_ATTENTION)
-    flagged = InvoiceFactory(needs_staff_attention=True, staff_attention_reason="payment of 19500 MNT arrived after the invoice was EXPIRED")
+    flagged = InvoiceFactory(
+        needs_staff_attention=True, staff_attention_reason="payment of 19500 MNT arrived after the invoice was EXPIRED"
+    )
     mismatch = ReconciliationMismatch.objects.create(
-        fingerprint="esimgo-unmatched:x", kind=ReconciliationMismatch.Kind.ESIMGO_ORDER_UNMATCHED,
-        day=sales, detail="eSIM Go order x matches no paid order here", esimgo_order_reference="x")
+        fingerprint="esimgo-unmatched:x",
+        kind=ReconciliationMismatch.Kind.ESIMGO_ORDER_UNMATCHED,
+        day=sales,
+        detail="eSIM Go order x matches no paid order here",
+        esimgo_order_reference="x",
+    )
 
     html = admin_client.get(reverse("admin:index")).content.decode()
 
-    queue_at, dashboard_at, apps_at = html.index('id="needs-attention"'), html.index('id="sales-dashboard"'), html.index('id="content-main"')
+    queue_at, dashboard_at, apps_at = (
+        html.index('id="needs-attention"'),
+        html.index('id="sales-dashboard"'),
+        html.index('id="content-main"'),
+    )
     assert queue_at < dashboard_at < apps_at
     queue = html[queue_at:dashboard_at]
     assert reverse("admin:orders_order_change", args=[stuck.pk]) in queue
@@ -107,17 +126,21 @@ def test_needs_attention_comes_first_and_links_to_each_problem(sales, admin_clie
 
 
 def test_all_clear(db, admin_client, organisation):
-    ReconciliationRun.objects.create(period_start=_today(), period_end=_today(), actor="test",
-                                     status=ReconciliationRun.Status.COMPLETE)
+    ReconciliationRun.objects.create(
+        period_start=_today(), period_end=_today(), actor="test", status=ReconciliationRun.Status.COMPLETE
+    )
     html = admin_client.get(reverse("admin:index")).content.decode()
     assert "staff-all-clear" in html
 
 
-def test_admin_index_query_count_does_not_grow_with_data(sales, admin_client, organisation, django_assert_max_num_queries):
+def test_admin_index_query_count_does_not_grow_with_data(
+    sales, admin_client, organisation, django_assert_max_num_queries
+):
     for n in range(15):
         InvoiceFactory(needs_staff_attention=True, staff_attention_reason=f"flag {n}")
-        ReconciliationMismatch.objects.create(fingerprint=f"f{n}", kind=ReconciliationMismatch.Kind.PAID_NO_ESIM,
-                                              day=sales, detail=f"d{n}")
+        ReconciliationMismatch.objects.create(
+            fingerprint=f"f{n}", kind=ReconciliationMismatch.Kind.PAID_NO_ESIM, day=sales, detail=f"d{n}"
+        )
     bundle = BundleFactory(name="esim_1GB_7D_TH_V2", countries=["TH"])
     for n in range(15):
         _order_on(sales - timedelta(days=n), bundle, factory=OrderFactory, status=Order.Status.NEEDS_ATTENTION)
@@ -132,8 +155,9 @@ def test_admin_index_query_count_does_not_grow_with_data(sales, admin_client, or
 
 def test_low_balance_warning_and_cache(db, admin_client, mocked_responses, settings):
     settings.ESIMGO_LOW_BALANCE_THRESHOLD = Decimal("300")
-    call = mocked_responses.add(responses.GET, ORGANISATION_URL,
-                                json={"organisations": [{"balance": "250.50", "currency": "USD"}]})
+    call = mocked_responses.add(
+        responses.GET, ORGANISATION_URL, json={"organisations": [{"balance": "250.50", "currency": "USD"}]}
+    )
 
     first = admin_client.get(reverse("admin:index")).content.decode()
     second = admin_client.get(reverse("admin:index")).content.decode()

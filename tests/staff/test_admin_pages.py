@@ -1,5 +1,6 @@
 """Admin pages for every payments/orders model: staff searches find a purchase, pages render with
 query counts that do not grow with the data, and history is read-only."""
+
 import pytest
 from django.urls import reverse
 
@@ -13,19 +14,48 @@ def _purchase(n, bundle=None):
     """A delivered order with a payment, callbacks, attempts, transitions, a refund and a receipt."""
     order = DeliveredOrderFactory(invoice__bundle=bundle) if bundle else DeliveredOrderFactory()
     invoice = order.invoice
-    payment = Payment.objects.create(invoice=invoice, qpay_payment_id=f"49362215011{n:04d}", status="PAID",
-                                     amount=invoice.amount_mnt, payment_type="P2P")
+    payment = Payment.objects.create(
+        invoice=invoice,
+        qpay_payment_id=f"49362215011{n:04d}",
+        status="PAID",
+        amount=invoice.amount_mnt,
+        payment_type="P2P",
+    )
     for k in range(3):
-        QPayCallback.objects.create(invoice=invoice, method="GET", query_string=f"qpay_payment_id={payment.qpay_payment_id}&k={k}",
-                                    qpay_payment_id=payment.qpay_payment_id, outcome="PAID" if k == 0 else "DUPLICATE")
-        InvoiceTransition.objects.create(invoice=invoice, from_status="PENDING", to_status="PAID", name=f"t{k}", actor="task")
-        OrderTransition.objects.create(order=order, name=f"t{k}", from_status="PAID", to_status="DELIVERED", actor="task")
-    ProvisioningAttempt.objects.create(order=order, outcome="SUCCEEDED", actor="task",
-                                       esimgo_order_reference=order.esimgo_order_reference)
-    Refund.objects.create(invoice=invoice, payment=payment, amount_mnt=1000, method="MANUAL", status="SUCCEEDED",
-                          idempotency_key=__import__("uuid").uuid4(), requested_by_username="finance", note="portal")
-    EbarimtReceipt.objects.create(invoice=invoice, payment=payment, status="ISSUED", receiver_type="CITIZEN",
-                                  receiver=invoice.customer.phone_number, lottery=f"HV {n:08d}")
+        QPayCallback.objects.create(
+            invoice=invoice,
+            method="GET",
+            query_string=f"qpay_payment_id={payment.qpay_payment_id}&k={k}",
+            qpay_payment_id=payment.qpay_payment_id,
+            outcome="PAID" if k == 0 else "DUPLICATE",
+        )
+        InvoiceTransition.objects.create(
+            invoice=invoice, from_status="PENDING", to_status="PAID", name=f"t{k}", actor="task"
+        )
+        OrderTransition.objects.create(
+            order=order, name=f"t{k}", from_status="PAID", to_status="DELIVERED", actor="task"
+        )
+    ProvisioningAttempt.objects.create(
+        order=order, outcome="SUCCEEDED", actor="task", esimgo_order_reference=order.esimgo_order_reference
+    )
+    Refund.objects.create(
+        invoice=invoice,
+        payment=payment,
+        amount_mnt=1000,
+        method="MANUAL",
+        status="SUCCEEDED",
+        idempotency_key=__import__("uuid").uuid4(),
+        requested_by_username="finance",
+        note="portal",
+    )
+    EbarimtReceipt.objects.create(
+        invoice=invoice,
+        payment=payment,
+        status="ISSUED",
+        receiver_type="CITIZEN",
+        receiver=invoice.customer.phone_number,
+        lottery=f"HV {n:08d}",
+    )
     return order
 
 
@@ -49,8 +79,16 @@ def test_order_page_shows_the_whole_purchase(purchases, admin_client, admin_user
     order = purchases[0]
     record_staff_action(admin_user, "invoice.recheck_payment", order.invoice, message="Already paid; QPay agrees.")
     html = admin_client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
-    for marker in ("panel-payments", "panel-callbacks", "panel-invoice-transitions", "panel-refunds", "panel-ebarimt",
-                   "panel-staff-actions", "eSIM Go calls made", "order history"):
+    for marker in (
+        "panel-payments",
+        "panel-callbacks",
+        "panel-invoice-transitions",
+        "panel-refunds",
+        "panel-ebarimt",
+        "panel-staff-actions",
+        "eSIM Go calls made",
+        "order history",
+    ):
         assert marker.lower() in html.lower(), marker
     assert "qpay_payment_id=49362215011" in html  # the raw callback query string
     assert "Already paid; QPay agrees." in html  # the audit row of an action on the invoice
@@ -60,23 +98,47 @@ def test_order_page_shows_the_whole_purchase(purchases, admin_client, admin_user
 
 
 def test_change_pages_do_not_grow_queries_with_history(purchases, admin_client, django_assert_max_num_queries):
-    small = _count(admin_client, reverse("admin:orders_order_change", args=[purchases[0].pk]), django_assert_max_num_queries, 40)
+    small = _count(
+        admin_client, reverse("admin:orders_order_change", args=[purchases[0].pk]), django_assert_max_num_queries, 40
+    )
     for n in range(20):
         QPayCallback.objects.create(invoice=purchases[0].invoice, method="GET", outcome="DUPLICATE")
         OrderTransition.objects.create(order=purchases[0], name=f"x{n}", to_status="DELIVERED", actor="task")
         record_staff_action(None, "test.action", purchases[0])
-    big = _count(admin_client, reverse("admin:orders_order_change", args=[purchases[0].pk]), django_assert_max_num_queries, 40)
+    big = _count(
+        admin_client, reverse("admin:orders_order_change", args=[purchases[0].pk]), django_assert_max_num_queries, 40
+    )
     assert big == small
-    _count(admin_client, reverse("admin:payments_invoice_change", args=[purchases[0].invoice_id]),
-           django_assert_max_num_queries, 35)
+    _count(
+        admin_client,
+        reverse("admin:payments_invoice_change", args=[purchases[0].invoice_id]),
+        django_assert_max_num_queries,
+        35,
+    )
 
 
-@pytest.mark.parametrize("name", [
-    "orders_order", "orders_esim", "orders_provisioningattempt", "orders_ordertransition", "orders_emaillog",
-    "orders_esimgocallback", "orders_magiclinktoken", "payments_customer", "payments_invoice", "payments_payment",
-    "payments_qpaycallback", "payments_invoicetransition", "payments_refund", "payments_ebarimtreceipt",
-    "staff_staffaction", "staff_reconciliationrun", "staff_reconciliationmismatch",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "orders_order",
+        "orders_esim",
+        "orders_provisioningattempt",
+        "orders_ordertransition",
+        "orders_emaillog",
+        "orders_esimgocallback",
+        "orders_magiclinktoken",
+        "payments_customer",
+        "payments_invoice",
+        "payments_payment",
+        "payments_qpaycallback",
+        "payments_invoicetransition",
+        "payments_refund",
+        "payments_ebarimtreceipt",
+        "staff_staffaction",
+        "staff_reconciliationrun",
+        "staff_reconciliationmismatch",
+    ],
+)
 def test_every_changelist_renders_with_bounded_queries(purchases, admin_client, django_assert_max_num_queries, name):
     first = _count(admin_client, reverse(f"admin:{name}_changelist"), django_assert_max_num_queries, 25)
     for n in range(5):
@@ -120,8 +182,19 @@ def test_invoices_found_by_payment_id_and_phone(purchases, admin_client):
 def test_history_cannot_be_edited_or_deleted(purchases, admin_client):
     transition = OrderTransition.objects.first()
     payment = Payment.objects.first()
-    assert admin_client.post(reverse("admin:orders_ordertransition_delete", args=[transition.pk]), {"post": "yes"}).status_code == 403
-    assert admin_client.post(reverse("admin:payments_payment_change", args=[payment.pk]), {"amount": "1"}).status_code == 403
+    assert (
+        admin_client.post(
+            reverse("admin:orders_ordertransition_delete", args=[transition.pk]), {"post": "yes"}
+        ).status_code
+        == 403
+    )
+    assert (
+        admin_client.post(reverse("admin:payments_payment_change", args=[payment.pk]), {"amount": "1"}).status_code
+        == 403
+    )
     assert admin_client.get(reverse("admin:payments_refund_add")).status_code == 403
     invoice = InvoiceFactory()
-    assert admin_client.post(reverse("admin:payments_invoice_delete", args=[invoice.pk]), {"post": "yes"}).status_code == 403
+    assert (
+        admin_client.post(reverse("admin:payments_invoice_delete", args=[invoice.pk]), {"post": "yes"}).status_code
+        == 403
+    )

@@ -1,4 +1,5 @@
 """Audit log (who did what, searchable) and admin login brute-force protection (django-axes)."""
+
 import pytest
 from django.urls import reverse
 
@@ -49,22 +50,51 @@ def test_guesses_from_elsewhere_do_not_lock_the_owner_out(client, staff_user, se
 def test_rotating_x_forwarded_for_gets_no_fresh_guesses_without_a_proxy(client, staff_user, settings):
     settings.TRUSTED_PROXY_COUNT = 0
     for n in range(5):
-        client.post(LOGIN, {"username": "operator", "password": "wrong"}, REMOTE_ADDR="198.51.100.9",
-                    HTTP_X_FORWARDED_FOR=f"10.9.9.{n}")
-    assert client.post(LOGIN, {"username": "operator", "password": "correct horse battery"}, REMOTE_ADDR="198.51.100.9",
-                       HTTP_X_FORWARDED_FOR="10.9.9.200").status_code == 429
+        client.post(
+            LOGIN,
+            {"username": "operator", "password": "wrong"},
+            REMOTE_ADDR="198.51.100.9",
+            HTTP_X_FORWARDED_FOR=f"10.9.9.{n}",
+        )
+    assert (
+        client.post(
+            LOGIN,
+            {"username": "operator", "password": "correct horse battery"},
+            REMOTE_ADDR="198.51.100.9",
+            HTTP_X_FORWARDED_FOR="10.9.9.200",
+        ).status_code
+        == 429
+    )
 
 
 def test_behind_one_proxy_the_lockout_is_per_client_not_per_proxy(client, staff_user, settings):
     settings.TRUSTED_PROXY_COUNT = 1
     proxy = "10.0.0.2"
     for _ in range(5):
-        client.post(LOGIN, {"username": "operator", "password": "wrong"}, REMOTE_ADDR=proxy,
-                    HTTP_X_FORWARDED_FOR="forged, 198.51.100.7")
-    assert client.post(LOGIN, {"username": "operator", "password": "correct horse battery"}, REMOTE_ADDR=proxy,
-                       HTTP_X_FORWARDED_FOR="198.51.100.7").status_code == 429
-    assert client.post(LOGIN, {"username": "operator", "password": "correct horse battery"}, REMOTE_ADDR=proxy,
-                       HTTP_X_FORWARDED_FOR="198.51.100.8").status_code == 302
+        client.post(
+            LOGIN,
+            {"username": "operator", "password": "wrong"},
+            REMOTE_ADDR=proxy,
+            HTTP_X_FORWARDED_FOR="forged, 198.51.100.7",
+        )
+    assert (
+        client.post(
+            LOGIN,
+            {"username": "operator", "password": "correct horse battery"},
+            REMOTE_ADDR=proxy,
+            HTTP_X_FORWARDED_FOR="198.51.100.7",
+        ).status_code
+        == 429
+    )
+    assert (
+        client.post(
+            LOGIN,
+            {"username": "operator", "password": "correct horse battery"},
+            REMOTE_ADDR=proxy,
+            HTTP_X_FORWARDED_FOR="198.51.100.8",
+        ).status_code
+        == 302
+    )
 
 
 def test_other_users_from_other_addresses_can_still_sign_in(client, staff_user, django_user_model):
@@ -89,7 +119,10 @@ def test_staff_actions_are_searchable_and_read_only(admin_client, admin_user, db
     assert [a.action for a in by_detail] == ["order.retry_provisioning"]
     assert [a.action for a in actions_for(order)] == ["order.retry_provisioning"]
     action = StaffAction.objects.get(action="order.retry_provisioning")
-    assert admin_client.post(reverse("admin:staff_staffaction_delete", args=[action.pk]), {"post": "yes"}).status_code == 403
+    assert (
+        admin_client.post(reverse("admin:staff_staffaction_delete", args=[action.pk]), {"post": "yes"}).status_code
+        == 403
+    )
     assert StaffAction.objects.filter(pk=action.pk).exists()
 
 

@@ -1,5 +1,6 @@
 """E-barimt through QPay: issued after a verified payment (when enabled), never in the eSIM's way,
 retried and flagged on failure, shown to the shopper; the sandbox speaks the same shape."""
+
 import base64
 import json
 
@@ -21,11 +22,21 @@ CREATE = f"{QPAY}/ebarimt_v3/create"
 
 def receipt_body(payment_id, **overrides):
     body = {
-        "id": "9f0c5a52-0000-4000-8000-000000000001", "ebarimt_by": "QPAY", "ebarimt_receiver_type": "CITIZEN",
-        "ebarimt_receiver": "88614450", "g_payment_id": payment_id, "paid_by": "P2P", "object_type": "INVOICE",
-        "amount": "19500.00", "vat_amount": "1772.73", "city_tax_amount": "0.00",
-        "ebarimt_qr_data": "1234567890123456789012345678901234567890", "ebarimt_lottery": "HV 83198235",
-        "barimt_status": "REGISTERED", "ebarimt_receipt_id": "000000000000000000000000000000001", "status": True,
+        "id": "9f0c5a52-0000-4000-8000-000000000001",
+        "ebarimt_by": "QPAY",
+        "ebarimt_receiver_type": "CITIZEN",
+        "ebarimt_receiver": "88614450",
+        "g_payment_id": payment_id,
+        "paid_by": "P2P",
+        "object_type": "INVOICE",
+        "amount": "19500.00",
+        "vat_amount": "1772.73",
+        "city_tax_amount": "0.00",
+        "ebarimt_qr_data": "1234567890123456789012345678901234567890",
+        "ebarimt_lottery": "HV 83198235",
+        "barimt_status": "REGISTERED",
+        "ebarimt_receipt_id": "000000000000000000000000000000001",
+        "status": True,
     }
     body.update(overrides)
     return body
@@ -44,8 +55,9 @@ def pending(db):
     return invoice
 
 
-def test_receipt_is_issued_after_the_payment_is_verified(enabled, pending, mocked_responses, qpay_token,
-                                                         django_capture_on_commit_callbacks, monkeypatch):
+def test_receipt_is_issued_after_the_payment_is_verified(
+    enabled, pending, mocked_responses, qpay_token, django_capture_on_commit_callbacks, monkeypatch
+):
     row = paid_row(f"{pending.amount_mnt}.00", payment_id="493622150113497")
     add_check(mocked_responses, row)
     create = mocked_responses.add(responses.POST, CREATE, json=receipt_body("493622150113497"))
@@ -56,10 +68,16 @@ def test_receipt_is_issued_after_the_payment_is_verified(enabled, pending, mocke
 
     assert create.call_count == 1
     assert json.loads(create.calls[0].request.body) == {
-        "payment_id": "493622150113497", "ebarimt_receiver_type": "CITIZEN", "ebarimt_receiver": "88614450"}
+        "payment_id": "493622150113497",
+        "ebarimt_receiver_type": "CITIZEN",
+        "ebarimt_receiver": "88614450",
+    }
     receipt = EbarimtReceipt.objects.get(invoice=pending)
     assert (receipt.status, receipt.lottery, receipt.receipt_id) == (
-        EbarimtReceipt.Status.ISSUED, "HV 83198235", "000000000000000000000000000000001")
+        EbarimtReceipt.Status.ISSUED,
+        "HV 83198235",
+        "000000000000000000000000000000001",
+    )
     assert receipt.payment.qpay_payment_id == "493622150113497"
 
 
@@ -73,7 +91,9 @@ def test_a_company_register_number_makes_it_a_company_receipt(enabled, db, mocke
     assert (body["ebarimt_receiver_type"], body["ebarimt_receiver"]) == ("COMPANY", "5395305")
 
 
-def test_switched_off_by_default(pending, mocked_responses, qpay_token, django_capture_on_commit_callbacks, monkeypatch):
+def test_switched_off_by_default(
+    pending, mocked_responses, qpay_token, django_capture_on_commit_callbacks, monkeypatch
+):
     add_check(mocked_responses, paid_row(f"{pending.amount_mnt}.00"))
     monkeypatch.setattr("orders.tasks.provision_order_task.delay", lambda *a, **k: None)
     with django_capture_on_commit_callbacks(execute=True):
@@ -82,8 +102,9 @@ def test_switched_off_by_default(pending, mocked_responses, qpay_token, django_c
     assert not [c for c in mocked_responses.calls if "ebarimt" in c.request.url]
 
 
-def test_a_failure_is_flagged_retried_and_never_touches_the_esim(enabled, db, mocked_responses, qpay_token, admin_client,
-                                                                 organisation):
+def test_a_failure_is_flagged_retried_and_never_touches_the_esim(
+    enabled, db, mocked_responses, qpay_token, admin_client, organisation
+):
     order = DeliveredOrderFactory()
     Payment.objects.create(invoice=order.invoice, qpay_payment_id="p-2", status="PAID", amount=order.invoice.amount_mnt)
     ebarimt.schedule_receipt(order.invoice)
@@ -111,8 +132,9 @@ def test_not_enrolled_is_not_retried_by_the_sweep(enabled, db, mocked_responses,
     order = DeliveredOrderFactory()
     Payment.objects.create(invoice=order.invoice, qpay_payment_id="p-3", status="PAID", amount=order.invoice.amount_mnt)
     ebarimt.schedule_receipt(order.invoice)
-    create = mocked_responses.add(responses.POST, CREATE, json={"error": "EBARIMT_NOT_REGISTERED", "message": "no"},
-                                  status=400)
+    create = mocked_responses.add(
+        responses.POST, CREATE, json={"error": "EBARIMT_NOT_REGISTERED", "message": "no"}, status=400
+    )
     ebarimt.issue(order.invoice_id)
     assert ebarimt.sweep()["issue"] == 0
     assert create.call_count == 1
@@ -121,9 +143,16 @@ def test_not_enrolled_is_not_retried_by_the_sweep(enabled, db, mocked_responses,
 def test_the_shopper_sees_the_lottery_number_on_the_esim_page_and_in_the_email(db, client):
     order = DeliveredOrderFactory()
     payment = Payment.objects.create(invoice=order.invoice, qpay_payment_id="p-4", status="PAID", amount=19500)
-    EbarimtReceipt.objects.create(invoice=order.invoice, payment=payment, status=EbarimtReceipt.Status.ISSUED,
-                                  receiver_type="CITIZEN", receiver="88614450", lottery="HV 83198235",
-                                  qr_data="1234567890", receipt_id="000000000000000000000000000000001")
+    EbarimtReceipt.objects.create(
+        invoice=order.invoice,
+        payment=payment,
+        status=EbarimtReceipt.Status.ISSUED,
+        receiver_type="CITIZEN",
+        receiver="88614450",
+        lottery="HV 83198235",
+        qr_data="1234567890",
+        receipt_id="000000000000000000000000000000001",
+    )
     page = client.get(order.get_absolute_url()).content.decode()
     assert 'id="ebarimt-lottery">HV 83198235<' in page and "ebarimt-qr" in page
 
@@ -137,16 +166,25 @@ def test_the_shopper_sees_the_lottery_number_on_the_esim_page_and_in_the_email(d
 
 def test_a_cancelled_receipt_is_not_shown(db, client):
     order = DeliveredOrderFactory()
-    EbarimtReceipt.objects.create(invoice=order.invoice, status=EbarimtReceipt.Status.CANCELLED,
-                                  receiver_type="CITIZEN", receiver="88614450", lottery="HV 83198235")
+    EbarimtReceipt.objects.create(
+        invoice=order.invoice,
+        status=EbarimtReceipt.Status.CANCELLED,
+        receiver_type="CITIZEN",
+        receiver="88614450",
+        lottery="HV 83198235",
+    )
     assert "HV 83198235" not in client.get(order.get_absolute_url()).content.decode()
 
 
 # --- the sandbox QPay issues receipts in the same shape -------------------------------------------
 
+
 @pytest.fixture
 def sandbox_api(client, db, settings):
-    auth = "Basic " + base64.b64encode(f"{settings.SANDBOX_QPAY_CLIENT_ID}:{settings.SANDBOX_QPAY_CLIENT_SECRET}".encode()).decode()
+    auth = (
+        "Basic "
+        + base64.b64encode(f"{settings.SANDBOX_QPAY_CLIENT_ID}:{settings.SANDBOX_QPAY_CLIENT_SECRET}".encode()).decode()
+    )
     token = client.post("/sandbox/qpay/v2/auth/token", HTTP_AUTHORIZATION=auth).json()["access_token"]
 
     def call(method, path, body=None):
@@ -164,20 +202,42 @@ def sandbox_payment(db):
 
     from sandbox.qpay.models import SandboxInvoice, SandboxPayment
 
-    invoice = SandboxInvoice.objects.create(invoice_code="TEST_INVOICE", sender_invoice_no="ESIM1", invoice_receiver_code="terminal",
-                                            invoice_description="eSIM", amount=Decimal("19500"), callback_url="https://x", qr_text="q")
+    invoice = SandboxInvoice.objects.create(
+        invoice_code="TEST_INVOICE",
+        sender_invoice_no="ESIM1",
+        invoice_receiver_code="terminal",
+        invoice_description="eSIM",
+        amount=Decimal("19500"),
+        callback_url="https://x",
+        qr_text="q",
+    )
     return SandboxPayment.objects.create(payment_id="493622150113497", invoice=invoice, amount=Decimal("19500"))
 
 
 def test_sandbox_issues_and_cancels_receipts_like_qpay(sandbox_api, sandbox_payment):
-    created = sandbox_api("post", "ebarimt_v3/create", {"payment_id": "493622150113497",
-                                                         "ebarimt_receiver_type": "CITIZEN", "ebarimt_receiver": "88614450"})
-    again = sandbox_api("post", "ebarimt_v3/create", {"payment_id": "493622150113497",
-                                                       "ebarimt_receiver_type": "CITIZEN", "ebarimt_receiver": "88614450"})
+    created = sandbox_api(
+        "post",
+        "ebarimt_v3/create",
+        {"payment_id": "493622150113497", "ebarimt_receiver_type": "CITIZEN", "ebarimt_receiver": "88614450"},
+    )
+    again = sandbox_api(
+        "post",
+        "ebarimt_v3/create",
+        {"payment_id": "493622150113497", "ebarimt_receiver_type": "CITIZEN", "ebarimt_receiver": "88614450"},
+    )
     body = created.json()
     assert created.status_code == 200 and again.json()["ebarimt_lottery"] == body["ebarimt_lottery"]
-    for key in ("id", "ebarimt_lottery", "ebarimt_qr_data", "ebarimt_receipt_id", "barimt_status", "amount", "vat_amount",
-                "g_payment_id", "ebarimt_receiver_phone"):
+    for key in (
+        "id",
+        "ebarimt_lottery",
+        "ebarimt_qr_data",
+        "ebarimt_receipt_id",
+        "barimt_status",
+        "amount",
+        "vat_amount",
+        "g_payment_id",
+        "ebarimt_receiver_phone",
+    ):
         assert key in body, key
     assert body["barimt_status"] == "REGISTERED" and body["vat_amount"] == "1772.73"
     assert body["ebarimt_receiver_phone"] == "88*14*50" and len(body["ebarimt_receipt_id"]) == 33
@@ -185,11 +245,17 @@ def test_sandbox_issues_and_cancels_receipts_like_qpay(sandbox_api, sandbox_paym
     assert cancelled.json()["barimt_status"] == "CANCELED"
 
 
-@pytest.mark.parametrize("body, code", [
-    ({"payment_id": "493622150113497", "ebarimt_receiver_type": "PERSON"}, "OBJECT_DATA_ERROR"),
-    ({"payment_id": "493622150113497", "ebarimt_receiver_type": "COMPANY", "ebarimt_receiver": "12"}, "CUSTOMER_REGISTER_INVALID"),
-    ({"payment_id": "nope", "ebarimt_receiver_type": "CITIZEN"}, "PAYMENT_NOTFOUND"),
-])
+@pytest.mark.parametrize(
+    "body, code",
+    [
+        ({"payment_id": "493622150113497", "ebarimt_receiver_type": "PERSON"}, "OBJECT_DATA_ERROR"),
+        (
+            {"payment_id": "493622150113497", "ebarimt_receiver_type": "COMPANY", "ebarimt_receiver": "12"},
+            "CUSTOMER_REGISTER_INVALID",
+        ),
+        ({"payment_id": "nope", "ebarimt_receiver_type": "CITIZEN"}, "PAYMENT_NOTFOUND"),
+    ],
+)
 def test_sandbox_is_strict(sandbox_api, sandbox_payment, body, code):
     response = sandbox_api("post", "ebarimt_v3/create", body)
     assert response.status_code in (400, 422) and response.json()["error"] == code
@@ -197,5 +263,7 @@ def test_sandbox_is_strict(sandbox_api, sandbox_payment, body, code):
 
 def test_sandbox_can_say_not_enrolled(sandbox_api, sandbox_payment, settings):
     settings.SANDBOX_QPAY_EBARIMT_REGISTERED = False
-    response = sandbox_api("post", "ebarimt_v3/create", {"payment_id": "493622150113497", "ebarimt_receiver_type": "CITIZEN"})
+    response = sandbox_api(
+        "post", "ebarimt_v3/create", {"payment_id": "493622150113497", "ebarimt_receiver_type": "CITIZEN"}
+    )
     assert response.json()["error"] == "EBARIMT_NOT_REGISTERED"

@@ -1,4 +1,5 @@
 """Reconciliation on a prepared day with one of every mismatch kind (QPay and eSIM Go mocked)."""
+
 import base64
 import csv
 import io
@@ -53,7 +54,11 @@ def test_every_kind_of_mismatch_is_flagged_once_with_a_link_to_fix_it(world):
         "esimgo-unmatched:0c4a1f3e-0000-4000-8000-00000000dead": (Kind.ESIMGO_ORDER_UNMATCHED, None, None),
         "amount-payment:100000000000006": (Kind.AMOUNT_DIFFERENCE, c["amount"].pk, c["amount"].order.pk),
         f"amount-invoice:{c['amount'].pk}": (Kind.AMOUNT_DIFFERENCE, c["amount"].pk, c["amount"].order.pk),
-        "refund-at-qpay:a3f1c2d4-0000-4000-8000-000000000007": (Kind.REFUND_NOT_REFLECTED, c["refund"].pk, c["refund"].order.pk),
+        "refund-at-qpay:a3f1c2d4-0000-4000-8000-000000000007": (
+            Kind.REFUND_NOT_REFLECTED,
+            c["refund"].pk,
+            c["refund"].order.pk,
+        ),
         "booked-not-at-qpay:100000000000008": (Kind.BOOKED_NOT_AT_QPAY, c["phantom"].pk, None),
         f"no-esim-at-esimgo:{c['ghost'].pk}": (Kind.PAID_NO_ESIM, c["ghost"].invoice_id, c["ghost"].pk),
     }
@@ -67,7 +72,8 @@ def test_every_kind_of_mismatch_is_flagged_once_with_a_link_to_fix_it(world):
     assert found[f"amount-invoice:{c['amount'].pk}"].expected_amount == Decimal(19500)
     assert found[f"amount-invoice:{c['amount'].pk}"].actual_amount == Decimal(19000)
     assert found["qpay-unbooked:100000000000002"].fix_link()[1] == reverse(
-        "admin:payments_invoice_change", args=[c["unbooked"].pk])
+        "admin:payments_invoice_change", args=[c["unbooked"].pk]
+    )
     assert run.mismatch_count == 9
     assert run.qpay_payment_count == 7  # the row of 2026-01-13 is outside the day
     assert run.esimgo_order_count == 5
@@ -96,8 +102,9 @@ def test_running_twice_keeps_one_row_per_mismatch_and_closes_what_was_fixed(worl
     # Staff fix case 2: the late payment is accepted and recorded.
     late = world.cases["unbooked"]
     Invoice.objects.filter(pk=late.pk).update(status=Invoice.Status.PAID, paid_at=at(10), needs_staff_attention=False)
-    Payment.objects.create(invoice=late, qpay_payment_id="100000000000002", status="PAID", amount=Decimal(19500),
-                           paid_at=at(10))
+    Payment.objects.create(
+        invoice=late, qpay_payment_id="100000000000002", status="PAID", amount=Decimal(19500), paid_at=at(10)
+    )
 
     second = run_reconciliation(DAY, actor="test")
 
@@ -110,7 +117,8 @@ def test_running_twice_keeps_one_row_per_mismatch_and_closes_what_was_fixed(worl
     # Everything else is the same rows as before, not copies.
     assert ReconciliationMismatch.objects.count() == 10
     assert set(first.mismatches.exclude(pk=fixed.pk).values_list("pk", flat=True)) < set(
-        second.mismatches.values_list("pk", flat=True))
+        second.mismatches.values_list("pk", flat=True)
+    )
 
 
 def test_a_provider_outage_gives_a_partial_run_that_closes_nothing(bundle, mocked_responses, qpay_token):
@@ -119,7 +127,9 @@ def test_a_provider_outage_gives_a_partial_run_that_closes_nothing(bundle, mocke
     run_reconciliation(DAY, actor="test")
     open_before = ReconciliationMismatch.objects.filter(resolved_at__isnull=True).count()
 
-    mocked_responses.replace(responses.POST, QPAY_PAYMENT_LIST, json={"error": "INTERNAL", "message": "down"}, status=500)
+    mocked_responses.replace(
+        responses.POST, QPAY_PAYMENT_LIST, json={"error": "INTERNAL", "message": "down"}, status=500
+    )
     run = run_reconciliation(DAY, actor="test")
 
     assert run.status == ReconciliationRun.Status.PARTIAL
@@ -147,7 +157,7 @@ def test_csv_has_day_rows_flagged_mismatches_and_total(world, settings):
 
 
 def test_csv_cells_cannot_become_spreadsheet_formulas():
-    assert _cell("=HYPERLINK(\"x\")") == "'=HYPERLINK(\"x\")"
+    assert _cell('=HYPERLINK("x")') == '\'=HYPERLINK("x")'
     assert _cell("@SUM(A1)") == "'@SUM(A1)"
     assert _cell("-1500") == "-1500"
     assert _cell(None) == ""
@@ -205,7 +215,11 @@ def test_qpay_listing_reads_every_page_whatever_the_order(db, mocked_responses, 
     older = [qpay_row(f"3{n:014d}", "inv", 1000, at(20, day=date(2026, 1, 10))) for n in range(100)]
     inside = [qpay_row(f"2{n:014d}", "inv", 1000, at(20)) for n in range(100)]
     last = [qpay_row("100000000000001", "inv", 1000, at(21))]
-    pages = [older, inside, last] if order == "oldest first" else [last + inside[:99], [inside[99]] + older[:99], older[99:]]
+    pages = (
+        [older, inside, last]
+        if order == "oldest first"
+        else [last + inside[:99], [inside[99]] + older[:99], older[99:]]
+    )
     sent = _serve_pages(mocked_responses, pages, count=201)
 
     listing = fetch_qpay_payments(start, end)
@@ -268,7 +282,9 @@ def test_staff_resolve_is_recorded_and_idempotent(world, admin_user):
 def test_admin_run_page_runs_shows_links_and_downloads_csv(world, admin_client, django_assert_max_num_queries):
     response = admin_client.post(reverse("admin:staff_reconciliationrun_run"), {"first": "2026-01-15", "last": ""})
     run = ReconciliationRun.objects.get()
-    assert response.status_code == 302 and response.url == reverse("admin:staff_reconciliationrun_change", args=[run.pk])
+    assert response.status_code == 302 and response.url == reverse(
+        "admin:staff_reconciliationrun_change", args=[run.pk]
+    )
     assert StaffAction.objects.filter(action="reconciliation.run", object_id=str(run.pk)).exists()
 
     with django_assert_max_num_queries(12):
@@ -307,9 +323,15 @@ def test_refunds_in_our_books_are_totalled_and_checked_against_qpay(bundle, mock
     payment = good.payments.get()
     Payment.objects.filter(pk=payment.pk).update(payment_type="CARD")
     world.qpay_rows[0]["paid_by"] = "CARD"
-    refund = Refund.objects.create(invoice=good, payment=payment, amount_mnt=19500, method="QPAY_API",
-                                   status="SUCCEEDED", idempotency_key=__import__("uuid").uuid4(),
-                                   requested_by_username="finance")
+    refund = Refund.objects.create(
+        invoice=good,
+        payment=payment,
+        amount_mnt=19500,
+        method="QPAY_API",
+        status="SUCCEEDED",
+        idempotency_key=__import__("uuid").uuid4(),
+        requested_by_username="finance",
+    )
     Refund.objects.filter(pk=refund.pk).update(completed_at=at(18))
     mock_providers(mocked_responses, world)
 
@@ -317,8 +339,9 @@ def test_refunds_in_our_books_are_totalled_and_checked_against_qpay(bundle, mock
 
     day = run.days[0]
     assert day["refunds_mnt"] == "19500" and day["net_mnt"] == str(6 * 19500 - 19500)
-    assert run.mismatches.filter(fingerprint="refund-not-at-qpay:100000000000001",
-                                 kind=Kind.REFUND_NOT_REFLECTED).exists()
+    assert run.mismatches.filter(
+        fingerprint="refund-not-at-qpay:100000000000001", kind=Kind.REFUND_NOT_REFLECTED
+    ).exists()
 
 
 def test_a_short_payment_completed_by_its_remainder_invoice_reconciles(bundle, mocked_responses, qpay_token):
@@ -331,15 +354,20 @@ def test_a_short_payment_completed_by_its_remainder_invoice_reconciles(bundle, m
     world = World()
     price = bundle.price_mnt
     invoice = _paid_invoice(bundle, at(10, 5))
-    remainder = RemainderInvoice.objects.create(invoice=invoice, amount_mnt=price - 9700,
-                                                sender_invoice_no=f"{invoice.sender_invoice_no}R{price - 9700}",
-                                                qpay_invoice_id="b0b0b0b0-0000-4000-8000-000000000001")
+    remainder = RemainderInvoice.objects.create(
+        invoice=invoice,
+        amount_mnt=price - 9700,
+        sender_invoice_no=f"{invoice.sender_invoice_no}R{price - 9700}",
+        qpay_invoice_id="b0b0b0b0-0000-4000-8000-000000000001",
+    )
     _payment(invoice, "200000000000001", 9700, at(10))
     _payment(invoice, "200000000000002", price - 9700, at(10, 5))
     reference = "0c4a1f3e-0000-4000-8000-00000000beef"
     _order(DeliveredOrderFactory, invoice, at(10, 6), esimgo_order_reference=reference)
-    world.qpay_rows += [qpay_row("200000000000001", invoice.qpay_invoice_id, 9700, at(10)),
-                        qpay_row("200000000000002", remainder.qpay_invoice_id, price - 9700, at(10, 5))]
+    world.qpay_rows += [
+        qpay_row("200000000000001", invoice.qpay_invoice_id, 9700, at(10)),
+        qpay_row("200000000000002", remainder.qpay_invoice_id, price - 9700, at(10, 5)),
+    ]
     world.esimgo_orders.append(esimgo_order(reference, at(10, 6)))
     mock_providers(mocked_responses, world)
     run = run_reconciliation(DAY, actor="test")

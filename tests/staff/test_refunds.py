@@ -1,5 +1,6 @@
 """Refunds as QPay does them: card through the API (whole payment, once), bank-app by hand, partial,
 never more than was paid; full refunds mark the order refunded and revoke an unused eSIM Go bundle."""
+
 import json
 import re
 import uuid
@@ -26,8 +27,13 @@ def order(db):
 
 
 def _payment(order, *, kind="CARD", payment_id=None, amount=None):
-    return Payment.objects.create(invoice=order.invoice, qpay_payment_id=payment_id or str(uuid.uuid4()), status="PAID",
-                                  amount=amount if amount is not None else order.invoice.amount_mnt, payment_type=kind)
+    return Payment.objects.create(
+        invoice=order.invoice,
+        qpay_payment_id=payment_id or str(uuid.uuid4()),
+        status="PAID",
+        amount=amount if amount is not None else order.invoice.amount_mnt,
+        payment_type=kind,
+    )
 
 
 @pytest.fixture
@@ -47,8 +53,11 @@ OFFER_ID = "3f1c2a9e-offer"
 def esimgo(mocked_responses, order):
     """eSIM Go: the eSIM was never installed; validate and revoke both succeed. Records revoke calls."""
     iccid, name = order.esim.iccid, order.bundle.name
-    mocked_responses.add(responses.GET, f"{ESIMGO_TEST_BASE_URL}/esims/{iccid}",
-                         json={"iccid": iccid, "profileStatus": "Released", "firstInstalledDateTime": None})
+    mocked_responses.add(
+        responses.GET,
+        f"{ESIMGO_TEST_BASE_URL}/esims/{iccid}",
+        json={"iccid": iccid, "profileStatus": "Released", "firstInstalledDateTime": None},
+    )
     revokes = []
 
     def revoke(request):
@@ -61,7 +70,9 @@ def esimgo(mocked_responses, order):
             return 400, {}, json.dumps({"message": "offerId is required to refund to balance"})
         return 200, {}, json.dumps({"status": "Successfully Revoked Bundle, bundle has been refunded to balance"})
 
-    mocked_responses.add_callback(responses.DELETE, f"{ESIMGO_TEST_BASE_URL}/esims/{iccid}/bundles/{name}", callback=revoke)
+    mocked_responses.add_callback(
+        responses.DELETE, f"{ESIMGO_TEST_BASE_URL}/esims/{iccid}/bundles/{name}", callback=revoke
+    )
     return revokes
 
 
@@ -70,13 +81,20 @@ def _refund_calls(rsps):
 
 
 def _refund(user, order, payment, *, amount=None, method="QPAY_API", note="", key=None):
-    return actions.refund(user, invoice_id=order.invoice_id, payment_id=payment.pk,
-                          amount_mnt=amount if amount is not None else int(payment.amount), method=method, note=note,
-                          idempotency_key=key or uuid.uuid4())
+    return actions.refund(
+        user,
+        invoice_id=order.invoice_id,
+        payment_id=payment.pk,
+        amount_mnt=amount if amount is not None else int(payment.amount),
+        method=method,
+        note=note,
+        idempotency_key=key or uuid.uuid4(),
+    )
 
 
 def test_card_refund_goes_through_qpay_once_marks_the_order_refunded_and_revokes_the_unused_bundle(
-        order, card, member, mocked_responses, qpay_token, esimgo, django_capture_on_commit_callbacks, client):
+    order, card, member, mocked_responses, qpay_token, esimgo, django_capture_on_commit_callbacks, client
+):
     mocked_responses.add(responses.DELETE, f"{QPAY}/payment/refund/{card.qpay_payment_id}", json={})
     finance = member("finance")
     key = uuid.uuid4()
@@ -105,29 +123,39 @@ def test_card_refund_goes_through_qpay_once_marks_the_order_refunded_and_revokes
     assert 'data-status="REFUNDED"' in page
 
 
-
 def test_without_an_offer_id_the_bundle_goes_back_to_inventory_never_to_balance_without_one(
-        order, card, member, mocked_responses, qpay_token, django_capture_on_commit_callbacks):
+    order, card, member, mocked_responses, qpay_token, django_capture_on_commit_callbacks
+):
     iccid, name = order.esim.iccid, order.bundle.name
-    mocked_responses.add(responses.GET, f"{ESIMGO_TEST_BASE_URL}/esims/{iccid}",
-                         json={"iccid": iccid, "profileStatus": "Released", "firstInstalledDateTime": None})
+    mocked_responses.add(
+        responses.GET,
+        f"{ESIMGO_TEST_BASE_URL}/esims/{iccid}",
+        json={"iccid": iccid, "profileStatus": "Released", "firstInstalledDateTime": None},
+    )
     revokes = []
 
     def revoke(request):  # this account offers no refund to balance: validate carries no offerId
         revokes.append(dict(request.params))
         return 200, {}, json.dumps({"status": "Bundle can be revoked and refunded to inventory"})
 
-    mocked_responses.add_callback(responses.DELETE, f"{ESIMGO_TEST_BASE_URL}/esims/{iccid}/bundles/{name}",
-                                  callback=revoke)
+    mocked_responses.add_callback(
+        responses.DELETE, f"{ESIMGO_TEST_BASE_URL}/esims/{iccid}/bundles/{name}", callback=revoke
+    )
     mocked_responses.add(responses.DELETE, f"{QPAY}/payment/refund/{card.qpay_payment_id}", json={})
     with django_capture_on_commit_callbacks(execute=True):
         assert _refund(member("finance"), order, card).outcome == Outcome.DONE
     assert [(r["type"], r.get("refundToBalance")) for r in revokes] == [
-        ("validate", "true"), ("validate", None), ("transaction", None)]
+        ("validate", "true"),
+        ("validate", None),
+        ("transaction", None),
+    ]
     assert not any("offerId" in r for r in revokes)
     assert Refund.objects.get().esimgo_outcome == Refund.ESIMGoOutcome.REVOKED
 
-def test_a_card_refund_qpay_refuses_is_recorded_failed_and_can_be_tried_again(order, card, member, mocked_responses, qpay_token):
+
+def test_a_card_refund_qpay_refuses_is_recorded_failed_and_can_be_tried_again(
+    order, card, member, mocked_responses, qpay_token
+):
     url = f"{QPAY}/payment/refund/{card.qpay_payment_id}"
     mocked_responses.add(responses.DELETE, url, json={"error": "PAYMENT_SETTLED", "message": "settled"}, status=400)
     finance = member("finance")
@@ -143,10 +171,15 @@ def test_a_card_refund_qpay_refuses_is_recorded_failed_and_can_be_tried_again(or
     assert list(Refund.objects.order_by("id").values_list("status", flat=True)) == ["FAILED", "SUCCEEDED"]
 
 
-def test_no_answer_from_qpay_blocks_a_second_refund_until_checked(order, card, member, mocked_responses, qpay_token,
-                                                                   django_capture_on_commit_callbacks):
-    mocked_responses.add(responses.DELETE, f"{QPAY}/payment/refund/{card.qpay_payment_id}",
-                         json={"error": "INTERNAL", "message": "down"}, status=503)
+def test_no_answer_from_qpay_blocks_a_second_refund_until_checked(
+    order, card, member, mocked_responses, qpay_token, django_capture_on_commit_callbacks
+):
+    mocked_responses.add(
+        responses.DELETE,
+        f"{QPAY}/payment/refund/{card.qpay_payment_id}",
+        json={"error": "INTERNAL", "message": "down"},
+        status=503,
+    )
     finance = member("finance")
 
     unknown = _refund(finance, order, card)
@@ -158,10 +191,19 @@ def test_no_answer_from_qpay_blocks_a_second_refund_until_checked(order, card, m
     refund = Refund.objects.get()
     assert refund.status == Refund.Status.UNKNOWN
     # Staff check: QPay shows the payment REFUNDED, so it did go through.
-    mocked_responses.add(responses.GET, f"{QPAY}/payment/{card.qpay_payment_id}", json={
-        "payment_id": card.qpay_payment_id, "payment_status": "REFUNDED", "payment_amount": "19500.00",
-        "payment_currency": "MNT", "object_type": "INVOICE", "object_id": order.invoice.qpay_invoice_id,
-        "transaction_type": "CARD"})
+    mocked_responses.add(
+        responses.GET,
+        f"{QPAY}/payment/{card.qpay_payment_id}",
+        json={
+            "payment_id": card.qpay_payment_id,
+            "payment_status": "REFUNDED",
+            "payment_amount": "19500.00",
+            "payment_currency": "MNT",
+            "object_type": "INVOICE",
+            "object_id": order.invoice.qpay_invoice_id,
+            "transaction_type": "CARD",
+        },
+    )
     with django_capture_on_commit_callbacks(execute=False):
         checked = actions.check_refund(finance, refund.pk)
     refund.refresh_from_db()
@@ -169,8 +211,9 @@ def test_no_answer_from_qpay_blocks_a_second_refund_until_checked(order, card, m
     assert actions.check_refund(finance, refund.pk).outcome == Outcome.NOTHING_TO_DO
 
 
-def test_bank_app_payment_cannot_go_through_the_api_and_is_recorded_by_hand(order, p2p, member, mocked_responses,
-                                                                           esimgo, django_capture_on_commit_callbacks):
+def test_bank_app_payment_cannot_go_through_the_api_and_is_recorded_by_hand(
+    order, p2p, member, mocked_responses, esimgo, django_capture_on_commit_callbacks
+):
     finance = member("finance")
 
     api = _refund(finance, order, p2p, method="QPAY_API")
@@ -188,7 +231,9 @@ def test_bank_app_payment_cannot_go_through_the_api_and_is_recorded_by_hand(orde
     assert order.status == Order.Status.REFUNDED
 
 
-def test_partial_refunds_up_to_the_paid_amount_and_no_further(order, p2p, member, esimgo, django_capture_on_commit_callbacks):
+def test_partial_refunds_up_to_the_paid_amount_and_no_further(
+    order, p2p, member, esimgo, django_capture_on_commit_callbacks
+):
     finance = member("finance")
     paid = int(p2p.amount)
 
@@ -216,8 +261,11 @@ def test_card_api_refund_is_whole_payment_only(order, card, member):
 
 def test_an_installed_esim_keeps_its_bundle(order, p2p, member, mocked_responses, django_capture_on_commit_callbacks):
     iccid = order.esim.iccid
-    mocked_responses.add(responses.GET, f"{ESIMGO_TEST_BASE_URL}/esims/{iccid}",
-                         json={"iccid": iccid, "profileStatus": "Installed", "firstInstalledDateTime": 1763900000000})
+    mocked_responses.add(
+        responses.GET,
+        f"{ESIMGO_TEST_BASE_URL}/esims/{iccid}",
+        json={"iccid": iccid, "profileStatus": "Installed", "firstInstalledDateTime": 1763900000000},
+    )
     with django_capture_on_commit_callbacks(execute=True):
         result = _refund(member("finance"), order, p2p, method="MANUAL", note="portal")
     refund = Refund.objects.get()
@@ -226,24 +274,38 @@ def test_an_installed_esim_keeps_its_bundle(order, p2p, member, mocked_responses
     assert not [c for c in mocked_responses.calls if c.request.method == "DELETE"]
 
 
-def test_esimgo_refusing_the_revoke_is_recorded(order, p2p, member, mocked_responses, django_capture_on_commit_callbacks):
+def test_esimgo_refusing_the_revoke_is_recorded(
+    order, p2p, member, mocked_responses, django_capture_on_commit_callbacks
+):
     iccid, name = order.esim.iccid, order.bundle.name
     mocked_responses.add(responses.GET, f"{ESIMGO_TEST_BASE_URL}/esims/{iccid}", json={"profileStatus": "Released"})
-    mocked_responses.add(responses.DELETE, f"{ESIMGO_TEST_BASE_URL}/esims/{iccid}/bundles/{name}",
-                         json={"message": "No unused bundle can be revoked"}, status=400)
+    mocked_responses.add(
+        responses.DELETE,
+        f"{ESIMGO_TEST_BASE_URL}/esims/{iccid}/bundles/{name}",
+        json={"message": "No unused bundle can be revoked"},
+        status=400,
+    )
     with django_capture_on_commit_callbacks(execute=True):
         _refund(member("finance"), order, p2p, method="MANUAL", note="portal")
     refund = Refund.objects.get()
     assert refund.esimgo_outcome == Refund.ESIMGoOutcome.NOT_ALLOWED and "No unused bundle" in refund.esimgo_detail
 
 
-def test_full_refund_cancels_the_ebarimt_receipt(order, card, member, mocked_responses, qpay_token, esimgo,
-                                                 django_capture_on_commit_callbacks):
-    EbarimtReceipt.objects.create(invoice=order.invoice, payment=card, status=EbarimtReceipt.Status.ISSUED,
-                                  receiver_type="CITIZEN", receiver="88614450", lottery="HV 83198235")
+def test_full_refund_cancels_the_ebarimt_receipt(
+    order, card, member, mocked_responses, qpay_token, esimgo, django_capture_on_commit_callbacks
+):
+    EbarimtReceipt.objects.create(
+        invoice=order.invoice,
+        payment=card,
+        status=EbarimtReceipt.Status.ISSUED,
+        receiver_type="CITIZEN",
+        receiver="88614450",
+        lottery="HV 83198235",
+    )
     mocked_responses.add(responses.DELETE, f"{QPAY}/payment/refund/{card.qpay_payment_id}", json={})
-    cancel = mocked_responses.add(responses.DELETE, f"{QPAY}/ebarimt_v3/{card.qpay_payment_id}",
-                                  json={"barimt_status": "CANCELED"})
+    cancel = mocked_responses.add(
+        responses.DELETE, f"{QPAY}/ebarimt_v3/{card.qpay_payment_id}", json={"barimt_status": "CANCELED"}
+    )
     with django_capture_on_commit_callbacks(execute=True):
         result = _refund(member("finance"), order, card)
     receipt = EbarimtReceipt.objects.get()
@@ -266,8 +328,9 @@ def test_no_refund_while_the_esim_is_being_provisioned(db, member):
     assert result.outcome == Outcome.REFUSED and "provisioned" in result.message
 
 
-def test_refund_page_says_plainly_that_bank_app_payments_are_refunded_by_hand(order, p2p, member, client, esimgo,
-                                                                              django_capture_on_commit_callbacks):
+def test_refund_page_says_plainly_that_bank_app_payments_are_refunded_by_hand(
+    order, p2p, member, client, esimgo, django_capture_on_commit_callbacks
+):
     client.force_login(member("finance"))
     url = reverse("admin:payments_invoice_refund", args=[order.invoice_id])
 
@@ -275,12 +338,30 @@ def test_refund_page_says_plainly_that_bank_app_payments_are_refunded_by_hand(or
     key = re.search(r'name="idempotency_key" value="([^"]+)"', page).group(1)
     assert "cannot be refunded through QPay&#x27;s API" in page
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(url, {"payment": p2p.pk, "method": "MANUAL", "amount_mnt": int(p2p.amount),
-                                     "note": "portal ref 1", "idempotency_key": key})
-        again = client.post(url, {"payment": p2p.pk, "method": "MANUAL", "amount_mnt": int(p2p.amount),
-                                  "note": "portal ref 1", "idempotency_key": key})
+        response = client.post(
+            url,
+            {
+                "payment": p2p.pk,
+                "method": "MANUAL",
+                "amount_mnt": int(p2p.amount),
+                "note": "portal ref 1",
+                "idempotency_key": key,
+            },
+        )
+        again = client.post(
+            url,
+            {
+                "payment": p2p.pk,
+                "method": "MANUAL",
+                "amount_mnt": int(p2p.amount),
+                "note": "portal ref 1",
+                "idempotency_key": key,
+            },
+        )
 
     assert response.status_code == 302 and again.status_code == 302
     assert Refund.objects.count() == 1
-    api_choice = client.post(url, {"payment": p2p.pk, "method": "QPAY_API", "amount_mnt": 1, "idempotency_key": uuid.uuid4()})
+    api_choice = client.post(
+        url, {"payment": p2p.pk, "method": "QPAY_API", "amount_mnt": 1, "idempotency_key": uuid.uuid4()}
+    )
     assert "cannot refund a bank-app" in api_choice.content.decode()

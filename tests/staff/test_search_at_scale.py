@@ -1,5 +1,6 @@
 """Staff search by the shape of the term, each field on its own index (staff/search.py), and the
 admin lists that must not read a whole big table per page view."""
+
 import pytest
 from django.db import connection
 from django.urls import reverse
@@ -12,15 +13,18 @@ from tests.orders.factories import DeliveredOrderFactory, OrderFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("term, shape, value", [
-    ("99112233", "phone", "99112233"),
-    ("+976 9911-2233", "phone", "99112233"),
-    ("9911", "partial_phone", "9911"),
-    ("8944000000000000123", "long_number", "8944000000000000123"),
-    ("someone@Example.mn", "email", "someone@Example.mn"),
-    ("5b1f6c3e-0000-4000-8000-000000000000", "uuid", "5b1f6c3e-0000-4000-8000-000000000000"),
-    ("esim3f2a", "upper_text", "ESIM3F2A"),
-])
+@pytest.mark.parametrize(
+    "term, shape, value",
+    [
+        ("99112233", "phone", "99112233"),
+        ("+976 9911-2233", "phone", "99112233"),
+        ("9911", "partial_phone", "9911"),
+        ("8944000000000000123", "long_number", "8944000000000000123"),
+        ("someone@Example.mn", "email", "someone@Example.mn"),
+        ("5b1f6c3e-0000-4000-8000-000000000000", "uuid", "5b1f6c3e-0000-4000-8000-000000000000"),
+        ("esim3f2a", "upper_text", "ESIM3F2A"),
+    ],
+)
 def test_term_shapes(term, shape, value):
     assert term_shape(term)[shape] == value
 
@@ -34,8 +38,9 @@ def found(admin_client, name, term):
 
 
 def test_partial_phone_and_part_of_an_email_find_the_order(admin_client):
-    order = DeliveredOrderFactory(invoice__customer__phone_number="99118877",
-                                  invoice__customer__email="Bat.Erdene@Example.mn")
+    order = DeliveredOrderFactory(
+        invoice__customer__phone_number="99118877", invoice__customer__email="Bat.Erdene@Example.mn"
+    )
     DeliveredOrderFactory(invoice__customer__phone_number="88001122", invoice__customer__email="other@example.mn")
     assert found(admin_client, "orders_order", "1188") == [order.pk]
     assert found(admin_client, "orders_order", "bat.erdene@example.mn") == [order.pk]

@@ -1,6 +1,7 @@
 """The bot delivers: eSIM ready, 80 %/100 % usage and refund messages, each once (Celery may
 run twice), in the shopper's language, never with an activation code; 429 honours
 retry_after; a shopper who blocked the bot is marked and not retried."""
+
 import json
 
 import pytest
@@ -34,8 +35,9 @@ def secrets_of(order):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_esim_ready_is_sent_once_with_a_button_to_the_esim_page(order, mocked_responses, send_url,
-                                                                django_capture_on_commit_callbacks):
+def test_esim_ready_is_sent_once_with_a_button_to_the_esim_page(
+    order, mocked_responses, send_url, django_capture_on_commit_callbacks
+):
     mocked_responses.post(send_url, json={"ok": True, "result": {"message_id": 9}})
     order_services.queue_email(order, EmailLog.Kind.ESIM_READY)
     order_services.queue_email(order, EmailLog.Kind.ESIM_READY)  # provisioning ran twice
@@ -72,7 +74,9 @@ def test_refund_notice(order, mocked_responses, send_url):
     order_services.mark_refunded(order.pk, cause="refund #1")
     order_services.mark_refunded(order.pk, cause="refund #1")  # already refunded: no second notice
     texts = [b["text"] for b in sent_bodies(mocked_responses)]
-    assert texts == [f"Your payment of {order.invoice.amount_mnt:,}₮ for {texts[0].split(' for ', 1)[1][:-len(' was refunded.')]} was refunded."]
+    assert texts == [
+        f"Your payment of {order.invoice.amount_mnt:,}₮ for {texts[0].split(' for ', 1)[1][: -len(' was refunded.')]} was refunded."
+    ]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -93,8 +97,10 @@ def test_no_activation_code_in_any_bot_message(order, shopper, mocked_responses,
     order_services.queue_email(order, EmailLog.Kind.USAGE_100, event_key="a")
     order_services.mark_refunded(order.pk)
     bot.queue_message(shopper, BotMessage.Kind.WELCOME, event_key="update:1")
-    raw_bodies = [call.request.body.decode() if isinstance(call.request.body, bytes) else call.request.body
-                  for call in mocked_responses.calls]
+    raw_bodies = [
+        call.request.body.decode() if isinstance(call.request.body, bytes) else call.request.body
+        for call in mocked_responses.calls
+    ]
     assert len(raw_bodies) == 5
     for body in raw_bodies:
         for secret in secrets_of(order):
@@ -110,11 +116,19 @@ def test_an_order_bought_on_the_web_gets_no_bot_message(mocked_responses):
 
 @pytest.mark.django_db(transaction=True)
 def test_429_goes_back_to_pending_and_the_retry_waits_retry_after(order, mocked_responses, send_url, monkeypatch):
-    mocked_responses.post(send_url, status=429, json={
-        "ok": False, "error_code": 429, "description": "Too Many Requests: retry after 17",
-        "parameters": {"retry_after": 17}})
-    message, _ = bot.queue_message(order.invoice.telegram_purchase.telegram_user, BotMessage.Kind.ESIM_READY,
-                                   event_key="x", order=order)
+    mocked_responses.post(
+        send_url,
+        status=429,
+        json={
+            "ok": False,
+            "error_code": 429,
+            "description": "Too Many Requests: retry after 17",
+            "parameters": {"retry_after": 17},
+        },
+    )
+    message, _ = bot.queue_message(
+        order.invoice.telegram_purchase.telegram_user, BotMessage.Kind.ESIM_READY, event_key="x", order=order
+    )
     # Eager mode leaves it pending (no instant retry storm) ...
     message.refresh_from_db()
     assert (message.status, message.attempts) == ("PENDING", 1)
@@ -140,8 +154,9 @@ def test_429_goes_back_to_pending_and_the_retry_waits_retry_after(order, mocked_
 def test_retries_exhausted_marks_failed(order, mocked_responses, send_url, settings, monkeypatch):
     mocked_responses.post(send_url, status=502, body="Bad Gateway")
     settings.TELEGRAM_SEND_MAX_RETRIES = 0
-    message, _ = bot.queue_message(order.invoice.telegram_purchase.telegram_user, BotMessage.Kind.ESIM_READY,
-                                   event_key="x", order=order)
+    message, _ = bot.queue_message(
+        order.invoice.telegram_purchase.telegram_user, BotMessage.Kind.ESIM_READY, event_key="x", order=order
+    )
     message.refresh_from_db()
     assert message.status == "FAILED" and "retries exhausted" in message.last_error
     assert tasks.send_bot_message_task.run(message.pk) == bot.ALREADY
@@ -149,8 +164,11 @@ def test_retries_exhausted_marks_failed(order, mocked_responses, send_url, setti
 
 @pytest.mark.django_db(transaction=True)
 def test_blocked_by_the_user_is_marked_and_never_retried(order, shopper, mocked_responses, send_url):
-    mocked_responses.post(send_url, status=403, json={
-        "ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"})
+    mocked_responses.post(
+        send_url,
+        status=403,
+        json={"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"},
+    )
     order_services.queue_email(order, EmailLog.Kind.ESIM_READY)
     message = BotMessage.objects.get()
     assert message.status == "BLOCKED"
@@ -173,13 +191,18 @@ def test_a_failing_bot_never_breaks_the_delivery(order, monkeypatch):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sweep_resends_a_message_left_pending_and_reopens_a_dead_workers_claim(order, shopper, mocked_responses, send_url):
+def test_sweep_resends_a_message_left_pending_and_reopens_a_dead_workers_claim(
+    order, shopper, mocked_responses, send_url
+):
     from datetime import timedelta
 
     from django.utils import timezone
 
-    mocked_responses.post(send_url, status=429, json={"ok": False, "error_code": 429, "description": "slow down",
-                                                      "parameters": {"retry_after": 5}})
+    mocked_responses.post(
+        send_url,
+        status=429,
+        json={"ok": False, "error_code": 429, "description": "slow down", "parameters": {"retry_after": 5}},
+    )
     message, _ = bot.queue_message(shopper, BotMessage.Kind.ESIM_READY, event_key="x", order=order)
     message.refresh_from_db()
     assert message.status == "PENDING"  # in-process mode left it for the sweep

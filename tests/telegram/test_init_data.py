@@ -1,5 +1,6 @@
 """initData validation against Telegram's documented algorithm, with vectors built here from a
 test bot token by an independent implementation of the documentation (not by the code under test)."""
+
 import hashlib
 import hmac
 import json
@@ -11,7 +12,13 @@ from telegram import init_data
 from tests.telegram.conftest import BOT_TOKEN
 
 NOW = 1_767_000_000
-USER = {"id": 279058397, "first_name": "Vladislav", "last_name": "Kibenko", "username": "vdkfrost", "language_code": "ru"}
+USER = {
+    "id": 279058397,
+    "first_name": "Vladislav",
+    "last_name": "Kibenko",
+    "username": "vdkfrost",
+    "language_code": "ru",
+}
 
 
 def documented_vector(fields: dict, token: str = BOT_TOKEN) -> str:
@@ -23,8 +30,12 @@ def documented_vector(fields: dict, token: str = BOT_TOKEN) -> str:
 
 
 def fields(**overrides):
-    return {"query_id": "AAHdF6IQAAAAAN0XohDhrOrc", "user": json.dumps(USER, separators=(",", ":")),
-            "auth_date": str(NOW - 60), **overrides}
+    return {
+        "query_id": "AAHdF6IQAAAAAN0XohDhrOrc",
+        "user": json.dumps(USER, separators=(",", ":")),
+        "auth_date": str(NOW - 60),
+        **overrides,
+    }
 
 
 def test_known_good_vector_is_accepted_and_parsed():
@@ -40,11 +51,14 @@ def test_our_signer_matches_the_documented_vector():
     assert dict(p.split("=", 1) for p in ours.split("&"))["hash"] == raw.rsplit("hash=", 1)[1]
 
 
-@pytest.mark.parametrize("field,value", [
-    ("user", json.dumps({**USER, "id": 1}, separators=(",", ":"))),  # someone else's account
-    ("auth_date", str(NOW)),  # refreshed by the client
-    ("query_id", "AAHdF6IQAAAAAN0XohDhrOrd"),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("user", json.dumps({**USER, "id": 1}, separators=(",", ":"))),  # someone else's account
+        ("auth_date", str(NOW)),  # refreshed by the client
+        ("query_id", "AAHdF6IQAAAAAN0XohDhrOrd"),
+    ],
+)
 def test_tampered_field_is_refused(field, value):
     raw = documented_vector(fields())
     original = fields()[field]
@@ -60,15 +74,18 @@ def test_added_field_is_refused():
         init_data.validate(raw, BOT_TOKEN, max_age_seconds=3600, now=NOW)
 
 
-@pytest.mark.parametrize("raw", [
-    lambda: documented_vector(fields()).rsplit("hash=", 1)[0] + "hash=" + "0" * 64,  # wrong hash
-    lambda: documented_vector(fields(), token="7000000001:another-bot"),  # signed by another bot
-    lambda: documented_vector(fields()).rsplit("&hash=", 1)[0],  # no hash
-    lambda: "",
-    lambda: "not a query string",
-    lambda: documented_vector(fields()) + "&hash=" + "0" * 64,  # hash twice
-    lambda: "x" * 5000,
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        lambda: documented_vector(fields()).rsplit("hash=", 1)[0] + "hash=" + "0" * 64,  # wrong hash
+        lambda: documented_vector(fields(), token="7000000001:another-bot"),  # signed by another bot
+        lambda: documented_vector(fields()).rsplit("&hash=", 1)[0],  # no hash
+        lambda: "",
+        lambda: "not a query string",
+        lambda: documented_vector(fields()) + "&hash=" + "0" * 64,  # hash twice
+        lambda: "x" * 5000,
+    ],
+)
 def test_wrong_or_missing_hash_is_refused(raw):
     with pytest.raises(init_data.InvalidInitData):
         init_data.validate(raw(), BOT_TOKEN, max_age_seconds=3600, now=NOW)

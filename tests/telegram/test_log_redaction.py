@@ -1,5 +1,6 @@
 """The bot token is part of every Bot API URL (and the key of every initData signature): a log
 line that carries it, or the webhook secret, is masked like the other provider secrets."""
+
 from esimshop.log_redaction import redact
 from tests.telegram.conftest import BOT_TOKEN, WEBHOOK_SECRET
 

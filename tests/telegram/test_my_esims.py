@@ -1,5 +1,6 @@
 """Purchases made inside the Mini App belong to the Telegram account; My eSIMs there lists them
 on any device; a web purchase with the same phone + e-mail is never merged into it."""
+
 from datetime import timedelta
 from decimal import Decimal
 
@@ -32,8 +33,10 @@ def bundle(db):
 
 def checkout(client, bundle, invoice, monkeypatch):
     monkeypatch.setattr(payment_services, "start_purchase", lambda **kwargs: invoice)
-    return client.post(f"/checkout/{bundle.name}/", {"phone_number": "99112233", "email": "nomin@example.mn", "device_confirmed": "on",
-                                                     "amount": bundle.price_mnt})
+    return client.post(
+        f"/checkout/{bundle.name}/",
+        {"phone_number": "99112233", "email": "nomin@example.mn", "device_confirmed": "on", "amount": bundle.price_mnt},
+    )
 
 
 @pytest.mark.django_db
@@ -72,8 +75,9 @@ def test_my_esims_inside_telegram_lists_that_accounts_purchases_on_any_device(bu
     client = telegram_client()  # bound first, so the user row exists
     user = TelegramUser.objects.get(telegram_id=USER["id"])
     TelegramPurchase.objects.create(invoice=telegram_order.invoice, telegram_user=user)
-    TelegramPurchase.objects.create(invoice=someone_else.invoice,
-                                    telegram_user=TelegramUser.objects.create(telegram_id=1, first_name="x"))
+    TelegramPurchase.objects.create(
+        invoice=someone_else.invoice, telegram_user=TelegramUser.objects.create(telegram_id=1, first_name="x")
+    )
     html = client.get("/telegram/my-esims/").content.decode()
     assert telegram_order.esim.iccid in html
     assert web_order.esim.iccid not in html  # not merged by phone + e-mail
@@ -96,8 +100,9 @@ def test_contact_json_gives_the_verified_phone_for_checkout(client):
     assert client.get("/telegram/contact.json").status_code == 403
     telegram = telegram_client()
     assert telegram.get("/telegram/contact.json").json() == {"phone": ""}
-    TelegramUser.objects.filter(telegram_id=USER["id"]).update(phone_number="97699112233",
-                                                                phone_verified_at=timezone.now())
+    TelegramUser.objects.filter(telegram_id=USER["id"]).update(
+        phone_number="97699112233", phone_verified_at=timezone.now()
+    )
     assert telegram.get("/telegram/contact.json").json() == {"phone": "99112233"}
 
 

@@ -1,5 +1,6 @@
 """The sandbox Bot API: Telegram's wire format, wrong token 401, every call recorded, blocked chats 403;
 the pretend client's /start reaches the shop's webhook with the secret header."""
+
 import json
 
 import pytest
@@ -44,8 +45,9 @@ def test_set_webhook_is_recorded(sandbox_api, live_server):
 
 
 def test_the_pretend_client_posts_start_to_the_webhook_and_the_bot_answers(sandbox_api, client):
-    response = client.post("/sandbox/telegram/", {"action": "start", "user_id": "777", "first_name": "Bat",
-                                                  "language_code": "en"})
+    response = client.post(
+        "/sandbox/telegram/", {"action": "start", "user_id": "777", "first_name": "Bat", "language_code": "en"}
+    )
     assert response.status_code == 302
     answers = SandboxBotCall.objects.filter(method="sendMessage", chat_id=777)
     assert answers.count() == 1

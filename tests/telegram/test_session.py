@@ -1,5 +1,6 @@
 """The Mini App entry: initData validated server side and bound to the session; forged, stale
 or replayed initData is a 403 with a clear message and writes nothing."""
+
 import time
 
 import pytest
@@ -67,13 +68,16 @@ def test_same_session_may_present_its_init_data_again_but_another_session_may_no
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("raw,message", [
-    (lambda: signed(token="7000000001:not-our-bot"), "not signed by our bot"),
-    (lambda: signed().replace("Bat", "Bot"), "not signed by our bot"),
-    (lambda: signed(auth_date=int(time.time()) - 3601), "too old"),
-    (lambda: "", "missing"),
-    (lambda: "user=%7B%22id%22%3A1%7D&auth_date=1&hash=abc", "not signed by our bot"),
-])
+@pytest.mark.parametrize(
+    "raw,message",
+    [
+        (lambda: signed(token="7000000001:not-our-bot"), "not signed by our bot"),
+        (lambda: signed().replace("Bat", "Bot"), "not signed by our bot"),
+        (lambda: signed(auth_date=int(time.time()) - 3601), "too old"),
+        (lambda: "", "missing"),
+        (lambda: "user=%7B%22id%22%3A1%7D&auth_date=1&hash=abc", "not signed by our bot"),
+    ],
+)
 def test_forged_or_stale_init_data_is_403_with_a_reason_and_writes_nothing(client, raw, message):
     response = enter(client, raw())
     assert response.status_code == 403

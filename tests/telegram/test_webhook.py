@@ -1,5 +1,6 @@
 """The bot's webhook: Telegram's secret-token header, raw update stored first, duplicates
 ignored, 200 at once; /start answers with a web_app button; a shared contact is verified."""
+
 import json
 
 import pytest
@@ -11,8 +12,16 @@ USER = {"id": 5550002, "is_bot": False, "first_name": "Saraa", "language_code": 
 
 
 def update(update_id, **message):
-    return {"update_id": update_id, "message": {"message_id": 1, "date": 1767000000, "from": USER,
-                                                "chat": {"id": USER["id"], "type": "private"}, **message}}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": 1,
+            "date": 1767000000,
+            "from": USER,
+            "chat": {"id": USER["id"], "type": "private"},
+            **message,
+        },
+    }
 
 
 def post(client, body, secret=WEBHOOK_SECRET):
@@ -62,17 +71,34 @@ def test_start_is_stored_raw_then_answered_once_with_a_web_app_button(client, mo
 @pytest.mark.django_db(transaction=True)
 def test_start_in_mongolian_by_default(client, mocked_responses, send_url):
     mocked_responses.post(send_url, json={"ok": True, "result": {"message_id": 1}})
-    post(client, {"update_id": 7, "message": {"message_id": 1, "date": 1, "text": "/start",
-                                               "from": {"id": 99, "first_name": "Dorj"}, "chat": {"id": 99, "type": "private"}}})
+    post(
+        client,
+        {
+            "update_id": 7,
+            "message": {
+                "message_id": 1,
+                "date": 1,
+                "text": "/start",
+                "from": {"id": 99, "first_name": "Dorj"},
+                "chat": {"id": 99, "type": "private"},
+            },
+        },
+    )
     sent = json.loads(mocked_responses.calls[0].request.body)
     assert sent["reply_markup"]["inline_keyboard"][0][0]["text"] == "Дэлгүүрийг нээх"
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("body,reason", [
-    (b"not json", "not JSON"), (b"[]", "not an Update object"), (b'{"message": {}}', "no update_id"),
-    (b'{"update_id": "1"}', "no update_id"), (b'{"update_id": true}', "no update_id"),
-])
+@pytest.mark.parametrize(
+    "body,reason",
+    [
+        (b"not json", "not JSON"),
+        (b"[]", "not an Update object"),
+        (b'{"message": {}}', "no update_id"),
+        (b'{"update_id": "1"}', "no update_id"),
+        (b'{"update_id": true}', "no update_id"),
+    ],
+)
 def test_garbage_is_200_with_a_reason_and_not_stored(client, body, reason):
     response = post(client, body)
     assert response.status_code == 200 and response.json() == {"ok": False, "reason": reason}

@@ -4,6 +4,7 @@ Shows progress (a line rewritten in place on a terminal, one line per page other
 with "created X, updated Y, unchanged Z, retired W in N.NNs". A provider fault exits non-zero
 with the reason on stderr; the catalogue is left as it was.
 """
+
 from django.core.management.base import BaseCommand, CommandError
 
 from catalog.services import CatalogueSyncError, sync_catalog

@@ -1,5 +1,6 @@
 """Every minute from the esimshop-watchdog.timer (deploy/systemd/): evaluate the alert
 conditions and notify staff (deduplicated). Runs without Celery on purpose."""
+
 from django.core.management.base import BaseCommand
 
 from ops import alerts, watchdog

@@ -1,4 +1,5 @@
 """manage.py reconcile --date YYYY-MM-DD [--to YYYY-MM-DD] [--csv PATH|-]"""
+
 from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
@@ -15,8 +16,10 @@ def _day(value: str) -> date:
 
 
 class Command(BaseCommand):
-    help = ("Reconcile QPay payments, eSIM Go orders and our books for Ulaanbaatar days "
-            "--date..--to (default: yesterday), store the result and optionally write a CSV.")
+    help = (
+        "Reconcile QPay payments, eSIM Go orders and our books for Ulaanbaatar days "
+        "--date..--to (default: yesterday), store the result and optionally write a CSV."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--date", dest="first", help="first day, YYYY-MM-DD (default: yesterday)")
@@ -38,8 +41,10 @@ class Command(BaseCommand):
             with open(csv_path, "w", encoding="utf-8", newline="") as handle:
                 handle.write(content)
         out = self.stderr if csv_path == "-" else self.stdout
-        out.write(f"reconciliation #{run.pk} {run}: {run.qpay_payment_count} QPay payments, "
-                  f"{run.esimgo_order_count} eSIM Go orders, {run.mismatch_count} mismatches")
+        out.write(
+            f"reconciliation #{run.pk} {run}: {run.qpay_payment_count} QPay payments, "
+            f"{run.esimgo_order_count} eSIM Go orders, {run.mismatch_count} mismatches"
+        )
         if run.errors:
             out.write(self.style.WARNING(run.errors))
         for row in run.days:

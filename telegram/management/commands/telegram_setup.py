@@ -5,6 +5,7 @@
 
 Run once per deploy that changes SITE_URL or TELEGRAM_WEBHOOK_SECRET (docs/telegram.md).
 """
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
@@ -25,7 +26,9 @@ class Command(BaseCommand):
         if not settings.TELEGRAM_BOT_TOKEN:
             raise CommandError("TELEGRAM_BOT_TOKEN is not set: the Telegram bot is off.")
         if not settings.TELEGRAM_WEBHOOK_SECRET:
-            raise CommandError("TELEGRAM_WEBHOOK_SECRET is not set: Telegram's updates could not be told from forgeries.")
+            raise CommandError(
+                "TELEGRAM_WEBHOOK_SECRET is not set: Telegram's updates could not be told from forgeries."
+            )
         webhook = f"{settings.SITE_URL}{reverse('telegram:webhook')}"
         with translation.override(settings.LANGUAGE_CODE):
             label = _("Open the shop")

@@ -1,7 +1,8 @@
 """Send a signed eSIM Go V3 Utilisation callback from the sandbox to the shop.
 
-    python manage.py sandbox_esimgo_usage_callback 8944538532xxxxxxxxx --percent 80
+python manage.py sandbox_esimgo_usage_callback 8944538532xxxxxxxxx --percent 80
 """
+
 from django.core.management.base import BaseCommand, CommandError
 
 from sandbox.esimgo.models import SandboxEsim
