@@ -301,8 +301,14 @@ def start_purchase(
             if owner.is_idempotency_key:
                 if not constant_time_compare(existing.request_fingerprint, owner.fingerprint):
                     raise IdempotencyKeyReused(_("This Idempotency-Key was already used for a different purchase."))
-                if existing.qpay_invoice_id or existing.status != Status.PENDING:
+                if existing.qpay_invoice_id:
                     return existing
+                if existing.status != Status.PENDING:
+                    # The first request with this key failed before QPay made an invoice (its
+                    # answer was a 503): a replay answers the same, never a 201 with no QR.
+                    raise ProviderUnavailable(
+                        _("The payment service is not reachable right now. Please try again in a minute.")
+                    )
                 _wait_or_retire(existing, actor=actor, retire=False)
                 continue
             if _reusable(existing, amount_mnt):

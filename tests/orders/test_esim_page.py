@@ -144,7 +144,7 @@ def test_install_sheet_is_a_png_whose_qr_is_the_lpa(client, delivered):
     from PIL import Image
 
     page = client.get(delivered.get_absolute_url()).content.decode()
-    url = f"/esims/{delivered.public_id}/install-sheet.png"
+    url = f"/esims/{delivered.access_token}/install-sheet.png"
     assert f'href="{url}"' in page and 'href="/help/install/"' in page
     response = client.get(url)
     assert response.status_code == 200 and response["Content-Type"] == "image/png"

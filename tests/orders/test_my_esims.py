@@ -249,5 +249,5 @@ def test_my_esims_lists_unpaid_open_invoices_to_resume(client, db):
     session["invoice_ids"] = [str(open_one.pk), str(expired.pk), str(late.pk)]
     session.save()
     html = client.get("/my-esims/").content.decode()
-    assert f'href="/pay/{open_one.pk}/"' in html
-    assert f"/pay/{expired.pk}/" not in html and f"/pay/{late.pk}/" not in html
+    assert f'href="/pay/{open_one.access_token}/"' in html
+    assert f"/pay/{expired.access_token}/" not in html and f"/pay/{late.access_token}/" not in html

@@ -7,6 +7,7 @@ import re
 import threading
 import time
 from collections import Counter
+from urllib.parse import urlsplit
 
 import psycopg
 import requests
@@ -53,6 +54,9 @@ class Driver:
                     "phase": phase,
                     "bank": data["qr_link"],
                     "qpay": data["invoice_id"],
+                    # The capability URLs the shopper is given (the id alone opens nothing).
+                    "status_path": urlsplit(data["statusUrl"])._replace(scheme="", netloc="").geturl(),
+                    "pay_path": urlsplit(data["paymentUrl"]).path,
                 }
                 return data["internalInvoiceId"]
             if time.monotonic() >= retry_until:
@@ -103,7 +107,8 @@ class Driver:
 
     def poll_pages(self, invoice_id: str) -> None:
         """The shopper's payment page and status API (must never be a 500)."""
-        for path in (f"/api/customer/transactions/{invoice_id}/status", f"/pay/{invoice_id}/", "/"):
+        record = self.invoices[invoice_id]
+        for path in (record["status_path"], record["pay_path"], "/"):
             try:
                 status = requests.get(f"{self.shop_url}{path}", timeout=30, allow_redirects=False).status_code
             except requests.RequestException as exc:

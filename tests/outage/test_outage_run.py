@@ -31,6 +31,8 @@ import pytest
 import requests
 from django.conf import settings
 
+from esimshop.production_checks import sandbox_secret
+
 from tests.outage.conftest import OUTAGE_NOTE
 from tests.outage.driver import Driver
 from tests.outage.servers import PostgresServer, RedisServer, free_port
@@ -76,13 +78,9 @@ class OutageRun:
             "DEBUG": "False",
             "SECRET_KEY": secrets.token_urlsafe(40),
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "SANDBOX": "1",
-            "ESIMGO_API_KEY": "",
             "SITE_URL": shop,
             "QPAY_CALLBACK_PUBLIC_BASE_URL": shop,
             "ESIMGO_CALLBACK_URL": f"{shop}/esimgo/callback/",
-            "QPAY_BASE_URL": f"{providers}/sandbox/qpay",
-            "ESIMGO_BASE_URL": f"{providers}/sandbox/esimgo/v2.4",
             "QPAY_CONNECT_TIMEOUT": "2",
             "QPAY_READ_TIMEOUT": "3",
             "ESIMGO_CONNECT_TIMEOUT": "2",
@@ -92,11 +90,32 @@ class OutageRun:
             "PYTHONUNBUFFERED": "1",
         }
         self.shop_db = f"{self.pg.url}/esimshop"
-        shop_env = {**common, "DATABASE_URL": self.shop_db, "REDIS_URL": self.redis.url, "CACHE_KEY_PREFIX": "outage"}
+        providers_secret = secrets.token_urlsafe(50)
+        # The shop runs as production does: SANDBOX off, the providers at ordinary (loopback) URLs
+        # with the merchant credentials the stand-ins issue (tests/outage/providers_settings.py).
+        shop_env = {
+            **common,
+            "DATABASE_URL": self.shop_db,
+            "REDIS_URL": self.redis.url,
+            "CACHE_KEY_PREFIX": "outage",
+            "SANDBOX": "False",
+            "PROVIDERS_ALLOW_LOOPBACK_HTTP": "True",
+            "QPAY_BASE_URL": f"{providers}/qpay",
+            "ESIMGO_BASE_URL": f"{providers}/esimgo/v2.4",
+            "ESIMGO_API_KEY": sandbox_secret(providers_secret, "esimgo-api-key"),
+            "QPAY_CLIENT_ID": "SANDBOX_MERCHANT",
+            "QPAY_INVOICE_CODE": "SANDBOX_INVOICE",
+            "QPAY_CLIENT_SECRET": sandbox_secret(providers_secret, "qpay-client-secret"),
+        }
         # The providers keep their fault switchboard in this test session's Redis db and prefix, so
         # this process injects faults with sandbox.*.faults as it is.
         providers_env = {
             **common,
+            "DJANGO_SETTINGS_MODULE": "tests.outage.providers_settings",
+            "DEBUG": "True",
+            "SANDBOX": "True",
+            "SECRET_KEY": providers_secret,
+            "SITE_URL": providers,
             "DATABASE_URL": shared_database_url(self.providers_db_name),
             "REDIS_URL": settings.REDIS_URL,
             "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],

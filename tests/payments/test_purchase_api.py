@@ -364,6 +364,17 @@ def test_the_same_idempotency_key_gets_the_same_invoice(client, bundle, qpay_ok)
     assert Invoice.objects.count() == 1 and len(calls_to(qpay_ok, "/invoice", "POST")) == 1
 
 
+def test_a_replay_of_a_key_whose_purchase_failed_is_the_same_503_not_a_201_without_a_qr(client, bundle, esimgo_valid):
+    """A client that lost the 503 and sends the same Idempotency-Key again gets the same answer."""
+    add_token(esimgo_valid)
+    esimgo_valid.add(responses.POST, f"{BASE}/invoice", status=400, json={"error": "INVOICE_CODE_INVALID"})
+    key = str(uuid.uuid4())
+    assert post_with_key(client, body(), key).status_code == 503
+    replay = post_with_key(Client(), body(), key)
+    assert replay.status_code == 503 and replay.json()["error"]
+    assert Invoice.objects.count() == 1 and Invoice.objects.get().status == Invoice.Status.CANCELLED
+
+
 def test_a_reused_idempotency_key_with_another_body_is_422(client, bundle, qpay_ok):
     key = str(uuid.uuid4())
     assert post_with_key(client, body(), key).status_code == 201

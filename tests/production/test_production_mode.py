@@ -332,6 +332,7 @@ def buy_in_chromium(shop, standin, *, database, processes, monkeypatch, tmp_path
             page.wait_for_url(f"{shop}/checkout/{BUNDLE}/")
             page.fill("input[name=phone_number]", "99112233")
             page.fill("input[name=email]", "traveller@example.mn")
+            page.check("input[name=device_confirmed]")  # "my phone takes an eSIM" (issue 13)
             page.click("form[method=post] button[type=submit]")
             page.wait_for_url(re.compile(rf"{re.escape(shop)}/pay/{TOKEN}/$"), timeout=60000)
             pay_token = page.url.rstrip("/").rsplit("/", 1)[-1]

@@ -44,7 +44,7 @@ def test_a_checkout_inside_telegram_links_the_new_invoice_to_the_telegram_user(b
     client = telegram_client()
     invoice = InvoiceFactory(bundle=bundle, status="PENDING")  # created now, after the session was bound
     response = checkout(client, bundle, invoice, monkeypatch)
-    assert response.status_code == 302 and response["Location"] == f"/pay/{invoice.pk}/"
+    assert response.status_code == 302 and response["Location"] == f"/pay/{invoice.access_token}/"
     link = TelegramPurchase.objects.get()
     assert (link.invoice_id, link.telegram_user.telegram_id) == (invoice.pk, USER["id"])
 
