@@ -131,7 +131,7 @@ def test_open_invoice_caps_refuse_with_429_and_a_reason(settings, bundle, qpay_o
 
 def test_the_checkout_page_shows_the_cap_as_a_message(settings, bundle, qpay_ok):  # noqa: F811
     settings.PAYMENTS_MAX_OPEN_INVOICES_PER_PHONE = 1
-    form = {"phone_number": "99112233", "email": "a@example.mn", "amount": "19500"}
+    form = {"phone_number": "99112233", "email": "a@example.mn", "amount": "19500", "device_confirmed": "on"}
     assert Client().post(f"/checkout/{bundle.name}/", form).status_code == 302
     other_browser = Client()
     other_browser.cookies["django_language"] = "en"

@@ -239,7 +239,7 @@ def test_payment_page_when_expired_offers_to_start_again(client, bundle):
     assert "payments/pay.js" not in html
     assert "Keep this page open" not in html and "хааж болохгүй" not in html
     # "Start again" keeps the phone number and e-mail (issue 13).
-    response = client.post(f"/pay/{invoice.pk}/", {"action": "restart"})
+    response = client.post(f"/pay/{invoice.access_token}/", {"action": "restart"})
     assert response.status_code == 302 and response["Location"] == f"/checkout/{bundle.name}/"
     checkout = client.get(response["Location"]).content.decode()
     assert f'value="{invoice.customer.phone_number}"' in checkout and f'value="{invoice.customer.email}"' in checkout

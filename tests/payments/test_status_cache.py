@@ -13,8 +13,11 @@ from tests.orders.factories import OrderFactory
 from tests.payments.factories import InvoiceFactory
 
 
-def status_url(invoice_id):
-    return f"/api/customer/transactions/{invoice_id}/status"
+def status_url(invoice):
+    """The status URL the shopper is given: the id and the invoice's access token (issue 9)."""
+    if isinstance(invoice, str):  # an unknown id
+        return f"/api/customer/transactions/{invoice}/status?token=x"
+    return f"/api/customer/transactions/{invoice.pk}/status?token={invoice.access_token}"
 
 
 @pytest.fixture
@@ -23,9 +26,9 @@ def invoice(bundle):
 
 
 def test_a_repeated_poll_does_not_touch_the_database(client, invoice, django_assert_num_queries):
-    first = client.get(status_url(invoice.pk)).json()
+    first = client.get(status_url(invoice)).json()
     with django_assert_num_queries(0):
-        again = client.get(status_url(invoice.pk))
+        again = client.get(status_url(invoice))
     assert again.status_code == 200 and again.json() == first and first["status"] == "PENDING"
 
 
@@ -40,7 +43,7 @@ def test_an_unknown_invoice_is_still_not_found(client, db):
 def test_an_invoice_transition_is_seen_by_the_next_poll(
     client, invoice, paid_handler, django_capture_on_commit_callbacks
 ):
-    assert client.get(status_url(invoice.pk)).json()["status"] == "PENDING"
+    assert client.get(status_url(invoice)).json()["status"] == "PENDING"
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
         services._transition(
@@ -48,27 +51,27 @@ def test_an_invoice_transition_is_seen_by_the_next_poll(
         )
         # Not committed yet: the cache is not invalidated before the commit (other connections
         # still see PENDING in the database until then).
-        assert client.get(status_url(invoice.pk)).json()["status"] == "PENDING"
-    data = client.get(status_url(invoice.pk)).json()
+        assert client.get(status_url(invoice)).json()["status"] == "PENDING"
+    data = client.get(status_url(invoice)).json()
     assert data["status"] == "PAID" and data["paidAmount"] == invoice.amount_mnt
 
 
 def test_expiry_is_seen_by_the_next_poll(client, invoice, django_capture_on_commit_callbacks):
-    assert client.get(status_url(invoice.pk)).json()["status"] == "PENDING"
+    assert client.get(status_url(invoice)).json()["status"] == "PENDING"
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         services._transition(
             Invoice.objects.select_for_update().get(pk=invoice.pk), "expire", cause="test", actor="test"
         )
-    assert client.get(status_url(invoice.pk)).json()["status"] == "EXPIRED"
+    assert client.get(status_url(invoice)).json()["status"] == "EXPIRED"
 
 
 def test_an_order_transition_is_seen_by_the_next_poll(client, bundle, django_capture_on_commit_callbacks):
     order = OrderFactory(invoice__bundle=bundle, status=Order.Status.PROVISIONING)
-    assert client.get(status_url(order.invoice_id)).json()["status"] == "PAID"
+    assert client.get(status_url(order.invoice)).json()["status"] == "PAID"
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         locked = Order.objects.select_for_update().get(pk=order.pk)
         locked.apply_transition("flag_for_attention", actor="test", cause="test")
-    assert client.get(status_url(order.invoice_id)).json()["status"] == "FAILED"
+    assert client.get(status_url(order.invoice)).json()["status"] == "FAILED"
 
 
 def test_an_answer_read_before_a_commit_is_never_served_after_it(invoice, django_capture_on_commit_callbacks):
@@ -94,7 +97,7 @@ def test_a_poll_that_asks_qpay_answers_from_the_database(
         status_cache.invalidate(invoice.pk)  # the update above bypassed the transition helper
     add_token(mocked_responses)
     add_check(mocked_responses, paid_row("19500.00"))
-    assert client.get(status_url(invoice.pk)).json()["status"] == "PAID"
+    assert client.get(status_url(invoice)).json()["status"] == "PAID"
 
 
 def test_a_cache_outage_falls_back_to_the_database(client, invoice, monkeypatch):
@@ -102,4 +105,4 @@ def test_a_cache_outage_falls_back_to_the_database(client, invoice, monkeypatch)
         raise ConnectionError("redis down")
 
     monkeypatch.setattr(status_cache.cache, "get_many", broken)
-    assert client.get(status_url(invoice.pk)).json()["status"] == "PENDING"
+    assert client.get(status_url(invoice)).json()["status"] == "PENDING"

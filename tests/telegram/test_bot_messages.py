@@ -50,7 +50,7 @@ def test_esim_ready_is_sent_once_with_a_button_to_the_esim_page(
     assert body["text"].startswith("Your eSIM is ready")
     url = body["reply_markup"]["inline_keyboard"][0][0]["web_app"]["url"]
     assert url.startswith("https://shop.example.mn/telegram/app/?next=")
-    assert str(order.public_id) in url
+    assert order.access_token in url
     message.refresh_from_db()
     assert (message.status, message.attempts) == ("SENT", 1)
 
