@@ -18,12 +18,14 @@ from playwright.sync_api import expect
 from payments.models import Invoice
 from tests.browser.conftest import PHONE, Watch
 
+# The payment page URL carries the invoice's access token (secrets.token_urlsafe(32)), not its id.
+PAY_TOKEN = r"[A-Za-z0-9_-]{40,}"
+
 pytestmark = [pytest.mark.slow]
 
 BUNDLE = "esim_1GB_7D_MN_V2"
 EMAIL = "traveller@example.mn"
 PHONE_NUMBER = "99112233"
-UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
 def digits(text: str) -> str:
@@ -39,8 +41,8 @@ def start_payment(page, base) -> Invoice:
     if confirm.count():
         confirm.check()
     page.click("form[method=post] button[type=submit]")
-    page.wait_for_url(re.compile(rf"{re.escape(base)}/pay/{UUID}/$"))
-    return Invoice.objects.get(pk=re.search(UUID, page.url).group(0))
+    page.wait_for_url(re.compile(rf"{re.escape(base)}/pay/{PAY_TOKEN}/$"))
+    return Invoice.objects.get(access_token=page.url.rstrip("/").rsplit("/", 1)[-1])
 
 
 def pay_in_bank_app(context, base, page, action):
@@ -80,7 +82,7 @@ def test_short_payment_offers_only_the_remainder(shop, browser, screens):
     assert remainder.qpay_invoice_id in page.get_attribute(".sandbox-pay a", "href")  # only the rest is offered
 
     pay_in_bank_app(context, base, page, "full")
-    page.wait_for_url(re.compile(rf"{re.escape(base)}/esims/{UUID}/$"), timeout=20000)
+    page.wait_for_url(re.compile(rf"{re.escape(base)}/esims/{PAY_TOKEN}/$"), timeout=20000)
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.PAID and int(invoice.paid_amount) == price
     assert not invoice.needs_staff_attention  # the flag clears once the total is complete
@@ -137,7 +139,7 @@ def test_double_payment_reports_the_real_amount(shop, browser, screens):
     invoice = start_payment(page, base)
     bank_href = page.get_attribute(".sandbox-pay a", "href")
     pay_in_bank_app(context, base, page, "full")
-    page.wait_for_url(re.compile(rf"{re.escape(base)}/esims/{UUID}/$"), timeout=20000)
+    page.wait_for_url(re.compile(rf"{re.escape(base)}/esims/{PAY_TOKEN}/$"), timeout=20000)
 
     bank = context.new_page()
     bank.goto(base + bank_href)
@@ -145,7 +147,9 @@ def test_double_payment_reports_the_real_amount(shop, browser, screens):
     bank.wait_for_load_state("load")
     bank.close()
 
-    status = page.request.get(f"{base}/api/customer/transactions/{invoice.pk}/status").json()
+    status = page.request.get(
+        f"{base}/api/customer/transactions/{invoice.pk}/status?token={invoice.access_token}"
+    ).json()
     assert status["paidAmount"] == 2 * invoice.amount_mnt and status["extraAmount"] == invoice.amount_mnt
     page.reload()
     over = page.locator("#money-over")

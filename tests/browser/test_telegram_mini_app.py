@@ -9,15 +9,18 @@ import re
 import pytest
 
 from orders.models import Order
+from payments.models import Invoice
 from sandbox.telegram.models import SandboxBotCall
 from telegram.models import TelegramPurchase
 from tests.browser.conftest import PHONE, Watch, wait_for
+
+# The payment page URL carries the invoice's access token (secrets.token_urlsafe(32)), not its id.
+PAY_TOKEN = r"[A-Za-z0-9_-]{40,}"
 
 pytestmark = [pytest.mark.slow]
 
 BUNDLE = "esim_1GB_7D_MN_V2"
 USER_ID = 700000123
-UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
 @pytest.fixture
@@ -76,8 +79,8 @@ def test_buy_inside_the_telegram_mini_app(telegram_shop, browser, screens):
     screens(page, "04-checkout")
     page.locator(".tg-sandbox-main-button").wait_for(state="visible")
     page.locator(".tg-sandbox-main-button").click()  # Pay
-    page.wait_for_url(re.compile(rf"{re.escape(base)}/pay/{UUID}/$"))
-    invoice_id = re.search(UUID, page.url).group(0)
+    page.wait_for_url(re.compile(rf"{re.escape(base)}/pay/{PAY_TOKEN}/$"))
+    invoice_id = Invoice.objects.get(access_token=page.url.rstrip("/").rsplit("/", 1)[-1]).pk
     assert TelegramPurchase.objects.filter(invoice_id=invoice_id, telegram_user__telegram_id=USER_ID).exists()
     screens(page, "05-payment", full_page=True)
 
@@ -86,7 +89,7 @@ def test_buy_inside_the_telegram_mini_app(telegram_shop, browser, screens):
     bank.goto(base + page.get_attribute(".sandbox-pay a", "href"))
     bank.click("button[name=action][value=full]")
     page.bring_to_front()
-    page.wait_for_url(re.compile(rf"{re.escape(base)}/esims/{UUID}/$"), timeout=30000)
+    page.wait_for_url(re.compile(rf"{re.escape(base)}/esims/{PAY_TOKEN}/$"), timeout=30000)
     bank.close()
     order = Order.objects.select_related("esim").get(invoice_id=invoice_id)
     assert order.status == Order.Status.DELIVERED

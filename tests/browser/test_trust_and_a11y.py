@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from shopinfo.models import HelpPage
 from tests.browser.axe import BLOCKING, audit, summary, write_report
 from tests.browser.conftest import PHONE, Watch
-from tests.browser.test_money_states import BUNDLE, UUID, pay_in_bank_app, start_payment
+from tests.browser.test_money_states import BUNDLE, PAY_TOKEN, pay_in_bank_app, start_payment
 
 pytestmark = [pytest.mark.slow]
 
@@ -64,7 +64,7 @@ def test_checkout_needs_the_compatibility_confirm(shop, browser, screens):
     screens(page, "01-confirm-missing", full_page=True)
     page.check("#id_device_confirmed")
     page.click("form[method=post] button[type=submit]")
-    page.wait_for_url(re.compile(rf"{re.escape(base)}/pay/{UUID}/$"))
+    page.wait_for_url(re.compile(rf"{re.escape(base)}/pay/{PAY_TOKEN}/$"))
     screens(page, "02-payment")
     # The refused form came back as a 400 (as it must): Chromium logs that response as an error.
     watch.errors = [e for e in watch.errors if "status of 400" not in e]
@@ -145,7 +145,7 @@ def test_axe_finds_no_serious_violations_on_shopper_pages(shop, browser, screens
     start_payment(page, base)
     check("payment")
     pay_in_bank_app(context, base, page, "full")
-    page.wait_for_url(re.compile(rf"{re.escape(base)}/esims/{UUID}/$"), timeout=20000)
+    page.wait_for_url(re.compile(rf"{re.escape(base)}/esims/{PAY_TOKEN}/$"), timeout=20000)
     check("esim")
     check("my-esims", base + "/my-esims/")
     check("home-en", base + "/?lang=en")
