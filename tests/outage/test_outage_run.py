@@ -32,7 +32,6 @@ import requests
 from django.conf import settings
 
 from esimshop.production_checks import sandbox_secret
-
 from tests.outage.conftest import OUTAGE_NOTE
 from tests.outage.driver import Driver
 from tests.outage.servers import PostgresServer, RedisServer, free_port
