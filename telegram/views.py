@@ -100,6 +100,7 @@ def my_esims(request):
     for card in cards:
         card.usage = usage.get_usage(card.esim.iccid)
         card.plan = order_selectors.bundle_label(card.first_order.bundle)
+        card.countries = order_selectors.bundle_countries(card.first_order.bundle)
         card.latest = card.orders[0]
     context = {
         "telegram_user": user,
