@@ -246,6 +246,8 @@ class ChaosRun:
         return {
             **{k: v for k, v in os.environ.items() if not k.startswith(("ESIMSHOP_", "PYTEST"))},
             "DJANGO_SETTINGS_MODULE": "bench.chaos_settings",
+            # This run's own collectstatic output (never the checkout's staticfiles/).
+            "STATIC_ROOT": tempfile.mkdtemp(prefix="chaos-static-"),
             "DATABASE_URL": args.database_url,
             "REDIS_URL": args.redis_url,
             "CACHE_KEY_PREFIX": f"chaos-{self.run_id}",
@@ -304,6 +306,10 @@ class ChaosRun:
         # Celery queue; the canary tells that apart from a real lost task.
         self.redis.set("chaos:canary", self.run_id)
         subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=self.env, check=True)
+        # DEBUG=False serves the hashed files of a collectstatic, as the release step makes them.
+        subprocess.run(
+            [PYTHON, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, env=self.env, check=True
+        )
         os.environ.update(self.env)
         sys.path.insert(0, str(ROOT))
         import django

@@ -230,7 +230,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where the release step's collectstatic writes (and whitenoise serves from) with DEBUG=False.
+STATIC_ROOT = env.path("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 # Production serves what the release step's collectstatic wrote: content-hashed names (so a
 # deploy never serves a stale pay.js) with gzip/brotli copies; whitenoise gives hashed files
 # "max-age=315360000, immutable". Development serves the source folders as they are.

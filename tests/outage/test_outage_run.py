@@ -97,6 +97,7 @@ class OutageRun:
             "DATABASE_URL": self.shop_db,
             "REDIS_URL": self.redis.url,
             "CACHE_KEY_PREFIX": "outage",
+            "STATIC_ROOT": str(self.tmp / "static"),
             "SANDBOX": "False",
             "PROVIDERS_ALLOW_LOOPBACK_HTTP": "True",
             "QPAY_BASE_URL": f"{providers}/qpay",
@@ -147,6 +148,16 @@ class OutageRun:
         for process in migrations:
             output = process.communicate(timeout=300)[0]
             assert process.returncode == 0, output[-3000:]
+        # The release step's collectstatic: with DEBUG=False the shop serves the hashed files it writes.
+        collected = subprocess.run(
+            [PYTHON, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+            cwd=ROOT,
+            env=shop_env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert collected.returncode == 0, collected.stdout[-3000:] + collected.stderr[-3000:]
         seeded = [
             subprocess.run(
                 [PYTHON, "tests/outage/seed.py", which], cwd=ROOT, env=env, check=True, capture_output=True, text=True

@@ -247,6 +247,7 @@ def test_a_shopper_buys_from_the_shop_run_as_in_production(throwaway_database, t
         "EMAIL_URL": "consolemail://",
         "LOG_LEVEL": "INFO",
         "CONN_MAX_AGE": "0",
+        "STATIC_ROOT": str(tmp_path / "static"),  # the release step's collectstatic, outside the checkout
         "PORT": str(web_port),
         "WEB_CONCURRENCY": "2",
         "CELERY_CONCURRENCY": "2",
