@@ -14,15 +14,24 @@ def binaries_available() -> bool:
     return (PG_BIN / "initdb").exists() and shutil.which("redis-server") is not None
 
 
+def services_available() -> bool:
+    """The suite also keeps the providers' database and its fault switchboard on the session's
+    PostgreSQL and Redis (a plain `bin/test` on SQLite has neither)."""
+    from django.conf import settings
+
+    return "postgresql" in settings.DATABASES["default"]["ENGINE"] and bool(settings.REDIS_URL)
+
+
 def pytest_collection_modifyitems(config, items):
-    if os.environ.get("ESIMSHOP_REQUIRE_SERVICES") == "1" or binaries_available():
+    if os.environ.get("ESIMSHOP_REQUIRE_SERVICES") == "1" or (binaries_available() and services_available()):
         return
     outage = [item for item in items if item.get_closest_marker("outage")]
     if outage:
         items[:] = [item for item in items if not item.get_closest_marker("outage")]
         config.hook.pytest_deselected(items=outage)
         OUTAGE_NOTE.append(
-            f"{len(outage)} outage test(s) not run: they need {PG_BIN}/initdb and redis-server (CI runs them)"
+            f"{len(outage)} outage test(s) not run: they need {PG_BIN}/initdb, redis-server, and PostgreSQL"
+            " and Redis as DATABASE_URL/REDIS_URL (CI runs them)"
         )
 
 
