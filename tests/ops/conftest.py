@@ -1,3 +1,4 @@
+import os
 from decimal import Decimal
 
 import pytest
@@ -35,7 +36,11 @@ def _ops_settings(settings):
 @pytest.fixture
 def celery_mode(settings):
     """Production's mode: Redis broker, real workers (so heartbeats matter)."""
-    assert settings.REDIS_URL, "these tests need REDIS_URL (CI and bin/test on services set it)"
+    if not settings.REDIS_URL:
+        # CI (ESIMSHOP_REQUIRE_SERVICES=1) always has Redis and fails at start-up without it; a
+        # plain bin/test on a laptop without Redis leaves these out, saying why.
+        assert os.environ.get("ESIMSHOP_REQUIRE_SERVICES") != "1", "these tests need REDIS_URL"
+        pytest.skip("these tests need REDIS_URL (CI sets it)")
     settings.CELERY_TASK_ALWAYS_EAGER = False
     return settings
 
