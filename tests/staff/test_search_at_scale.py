@@ -71,6 +71,7 @@ def test_needs_attention_unites_flagged_stuck_and_payment_issues(admin_client):
     assert {o.pk for o in listed} == {flagged.pk, payment_issue.pk}
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="reads PostgreSQL's table statistics (CI has PostgreSQL)")
 def test_big_unfiltered_lists_are_counted_from_the_statistics():
     DeliveredOrderFactory()
     with connection.cursor() as cursor:  # as ANALYZE would leave it for a big table (rolled back with the test)
