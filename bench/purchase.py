@@ -177,7 +177,7 @@ def purchases_vs_bare(site: str, count: int, warmup: int):
 
 def callback_urls(site: str, invoices) -> list[str]:
     from bench.stub_providers import payment_id_for
-    from payments.services import callback_token
+    from payments.inbox import callback_token
 
     return [
         f"{site}/payments/qpay/callback/{data['internalInvoiceId']}/?token={callback_token(data['internalInvoiceId'])}"

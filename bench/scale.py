@@ -59,7 +59,7 @@ def operations(facts: dict):
     from django.test import Client
 
     from orders.services import sweep_undelivered_orders
-    from payments.services import sweep_pending_invoices
+    from payments.expiry import sweep_pending_invoices
     from staff import reconciliation
 
     user = get_user_model().objects.filter(username="bench").first() or get_user_model().objects.create_superuser(

@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from orders import usage
+from orders import services, tasks, usage
 from orders.models import EmailLog, ESIMGoCallback, Order
 
 logger = logging.getLogger(__name__)
@@ -54,8 +54,6 @@ def extract_iccid(body: bytes, data) -> str:
 
 def receive_callback(body: bytes) -> tuple[ESIMGoCallback, bool]:
     """Store an authentic callback once (by body hash). Returns (row, created); processing is queued on commit."""
-    from orders.tasks import process_esimgo_callback_task
-
     digest = hashlib.sha256(body).hexdigest()
     # PostgreSQL text cannot hold NUL: one raw NUL byte in a signed body would 500 and lose the callback.
     text = body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
@@ -70,7 +68,7 @@ def receive_callback(body: bytes) -> tuple[ESIMGoCallback, bool]:
     try:
         with transaction.atomic():
             row = ESIMGoCallback.objects.create(body_sha256=digest, body=text, alert_type=alert, iccid=iccid[:32])
-            transaction.on_commit(lambda: process_esimgo_callback_task.delay(row.pk), robust=True)
+            transaction.on_commit(lambda: tasks.process_esimgo_callback_task.delay(row.pk), robust=True)
     except IntegrityError:
         return ESIMGoCallback.objects.get(body_sha256=digest), False
     return row, True
@@ -132,8 +130,6 @@ def _parse(row):
 
 
 def _queue_usage_alert(iccid, bundle) -> str:
-    from orders.services import queue_email
-
     order = _order_for(iccid, bundle.get("name"))
     if order is None:
         return "usage refreshed; no order for this eSIM"
@@ -143,10 +139,10 @@ def _queue_usage_alert(iccid, bundle) -> str:
     used_percent = (initial - max(remaining, 0)) * 100 / initial
     assignment = str(bundle.get("id") or bundle.get("reference") or f"{bundle.get('name')}:{bundle.get('startTime')}")
     if used_percent >= 100:
-        queue_email(order, EmailLog.Kind.USAGE_100, event_key=assignment)
+        services.queue_email(order, EmailLog.Kind.USAGE_100, event_key=assignment)
         return "usage 100% alert"
     if used_percent >= 80:
-        queue_email(order, EmailLog.Kind.USAGE_80, event_key=assignment)
+        services.queue_email(order, EmailLog.Kind.USAGE_80, event_key=assignment)
         return "usage 80% alert"
     return "usage refreshed"
 

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from orders import conf, qr, selectors
 from orders.models import EmailLog
+from payments.ebarimt import shopper_receipt
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +59,6 @@ def order_context(order) -> dict:
     }
     if order.esim_id:
         context.update(selectors.install_details(order.esim))
-    from payments.ebarimt import shopper_receipt
-
     context["ebarimt"] = shopper_receipt(order.invoice)
     return context
 

@@ -23,7 +23,8 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from orders import conf
+from orders import conf, tasks
+from orders.emails import EmailSendError
 from orders.models import MagicLinkToken, Order
 
 logger = logging.getLogger(__name__)
@@ -56,8 +57,6 @@ def _hit(key: str, limit: int, window: int) -> bool:
 
 def request_magic_link(email: str, *, ip: str | None, language: str = "") -> None:
     """Record a sign-in request and queue the e-mail. Raises RateLimited (same for every address)."""
-    from orders.tasks import send_magic_link_task
-
     email = normalise_email(email)
     per_ip, ip_window = conf.magic_link_limit_per_ip()
     per_email, email_window = conf.magic_link_limit_per_email()
@@ -72,14 +71,12 @@ def request_magic_link(email: str, *, ip: str | None, language: str = "") -> Non
             request_ip=ip,
         )
         transaction.on_commit(
-            lambda: send_magic_link_task.delay(row.pk, language or settings.LANGUAGE_CODE), robust=True
+            lambda: tasks.send_magic_link_task.delay(row.pk, language or settings.LANGUAGE_CODE), robust=True
         )
 
 
 def send_magic_link(token_id, language=None) -> bool:
     """Create the link and e-mail it (once per request row). Returns True if an e-mail was sent."""
-    from orders.emails import EmailSendError
-
     now = timezone.now()
     # Claim the row (one sender, on any database), then decide.
     if not MagicLinkToken.objects.filter(

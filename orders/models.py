@@ -16,6 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from catalog.lpa import build_lpa
+from catalog.lpa import smdp_host as bare_smdp_host
 from payments import status_cache
 from payments.models import new_access_token
 
@@ -48,16 +50,12 @@ class ESim(models.Model):
 
     @property
     def lpa(self) -> str:
-        from catalog.lpa import build_lpa
-
         return build_lpa(self.smdp_address, self.matching_id)
 
     @property
     def smdp_host(self) -> str:
         """SM-DP+ address as a shopper types it (eSIM Go sometimes sends a scheme)."""
-        from catalog.lpa import smdp_host
-
-        return smdp_host(self.smdp_address)
+        return bare_smdp_host(self.smdp_address)
 
 
 class Order(models.Model):

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from esimshop import metrics
 from integrations.esimgo.client import ESIMGoClient, ESIMGoError, ESIMGoRateLimited
-from orders import conf, reconcile_unknown
+from orders import conf, reconcile_unknown, tasks
 from orders.models import EmailLog, ESim, Order, ProvisioningAttempt
 from orders.services import flag_for_attention, queue_email
 
@@ -248,8 +248,6 @@ def _fetch_and_deliver(order, attempt, actor, client, *, order_response) -> Prov
 
 
 def _deliver(order_id, attempt, details, actor, response) -> ProvisionResult:
-    from orders.tasks import tag_esim_customer_ref_task
-
     try:
         with transaction.atomic():
             order = Order.objects.select_for_update(of=("self",)).select_related("customer").get(pk=order_id)
@@ -296,7 +294,7 @@ def _deliver(order_id, attempt, details, actor, response) -> ProvisionResult:
             order.apply_transition("deliver", actor=actor, cause=f"eSIM Go order {reference}, ICCID {details.iccid}")
             _set_attempt(current, Outcome.SUCCEEDED)
             queue_email(order, EmailLog.Kind.ESIM_READY)
-            transaction.on_commit(lambda: tag_esim_customer_ref_task.delay(order.pk), robust=True)
+            transaction.on_commit(lambda: tasks.tag_esim_customer_ref_task.delay(order.pk), robust=True)
     except IntegrityError as exc:
         # The reference or ICCID is already another order's: reconciliation adopted the wrong one.
         # Put the attempt back to UNKNOWN so the next run reconciles again (skipping claimed orders).

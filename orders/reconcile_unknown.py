@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from integrations.esimgo.client import ESIMGoClient
-from orders import conf
+from orders import conf, tasks
 from orders.models import ESim, Order, ProvisioningAttempt
 
 logger = logging.getLogger(__name__)
@@ -219,8 +219,6 @@ def open_attempts():
 def match_unattributed_orders(*, client=None, now=None) -> dict:
     """eSIM Go orders of the last few hours that no order of ours claims: adopt each for the open
     attempt it fits best (then provision it: the eSIM is delivered), alert staff about the rest."""
-    from orders.tasks import provision_order_task  # at call time: tasks imports this module
-
     now = now or timezone.now()
     created_from = now - timedelta(seconds=conf.unattributed_lookback_seconds())
     found = unclaimed(list_orders(client or ESIMGoClient(), created_from, now))
@@ -243,7 +241,7 @@ def match_unattributed_orders(*, client=None, now=None) -> dict:
             adopted.append(reference)
             order_id = fitting[0].order_id
             transaction.on_commit(
-                lambda order_id=order_id: provision_order_task.delay(order_id, "unattributed-check"), robust=True
+                lambda order_id=order_id: tasks.provision_order_task.delay(order_id, "unattributed-check"), robust=True
             )
             continue
         alerted.append(reference)

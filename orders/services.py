@@ -3,34 +3,44 @@
 Provisioning itself lives in orders.provisioning; e-mail content in orders.emails.
 """
 
-import logging
-from datetime import timedelta
+from __future__ import annotations
 
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from esimshop.logs import bind as bind_log_context
-from orders import conf, signals
-from orders.models import EmailLog, Order, OrderTransition, ProvisioningAttempt
+from integrations.esimgo.client import ESIMGoClient
+from orders import conf, emails, signals, tasks
+from orders.models import EmailLog, ESim, Order, OrderTransition, ProvisioningAttempt
+
+if TYPE_CHECKING:
+    from celery import Task
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+    from payments.models import Invoice
 
 logger = logging.getLogger(__name__)
 
 
-def _on_commit_delay(task, *args):
+def _on_commit_delay(task: Task, *args: Any) -> None:
     # robust: a broker hiccup must not break the request that committed the payment;
     # the sweep re-enqueues anything whose task was never published.
     transaction.on_commit(lambda: task.delay(*args), robust=True)
 
 
-def handle_invoice_paid(invoice, actor):
+def handle_invoice_paid(invoice: Invoice, actor: str) -> Order:
     """Create the invoice's order (once) and schedule provisioning and the "payment received" e-mail.
 
     Payments calls this inside the transaction that locked the invoice and marked it PAID, so a
     concurrent second call waits on that lock; the OneToOne on Order.invoice makes any other path
     collide in the database. Returns the order (new or existing).
     """
-    from orders.tasks import provision_order_task
-
     with transaction.atomic():
         order, created = Order.objects.get_or_create(
             invoice=invoice,
@@ -55,19 +65,19 @@ def handle_invoice_paid(invoice, actor):
             actor=str(actor)[:150],
         )
         queue_email(order, EmailLog.Kind.PAYMENT_RECEIVED)
-    _on_commit_delay(provision_order_task, order.pk, "task")
+    _on_commit_delay(tasks.provision_order_task, order.pk, "task")
     logger.info("order %s created for invoice %s (actor=%s)", order.public_id, invoice.pk, actor)
     return order
 
 
-def queue_email(order, kind, *, event_key="", to=None):
+def queue_email(
+    order: Order, kind: EmailLog.Kind, *, event_key: str = "", to: str | None = None
+) -> tuple[EmailLog, bool]:
     """Claim the (order, kind, event_key) e-mail and send it after commit. Returns (log, created).
 
     The unique constraint makes a second claim return the existing row, so the same event never
     produces a second e-mail, however many workers get here.
     """
-    from orders.tasks import send_email_task
-
     if to is None:
         to = order.customer.email if kind != EmailLog.Kind.STAFF_ALERT else ", ".join(_staff_addresses())
     with transaction.atomic():
@@ -78,7 +88,7 @@ def queue_email(order, kind, *, event_key="", to=None):
             defaults={"to": to or "", "status": EmailLog.Status.PENDING if to else EmailLog.Status.SKIPPED},
         )
     if created and log.status == EmailLog.Status.PENDING:
-        _on_commit_delay(send_email_task, log.pk)
+        _on_commit_delay(tasks.send_email_task, log.pk)
     if kind in SHOPPER_EVENTS:
         signals.announce(order, SHOPPER_EVENTS[kind], event_key)
     return log, created
@@ -92,13 +102,11 @@ SHOPPER_EVENTS = {
 }
 
 
-def _staff_addresses():
-    from django.conf import settings
-
+def _staff_addresses() -> list[str]:
     return [address for address in getattr(settings, "STAFF_ALERT_EMAILS", []) if address]
 
 
-def flag_for_attention(order, *, reason, actor):
+def flag_for_attention(order: Order, *, reason: str, actor: str) -> None:
     """PAID/PROVISIONING → NEEDS_ATTENTION (caller holds the order lock), tell the shopper and staff."""
     order.attention_reason = reason[:2000]
     order.apply_transition("flag_for_attention", actor=actor, cause=reason)
@@ -108,7 +116,7 @@ def flag_for_attention(order, *, reason, actor):
     logger.warning("order %s needs attention: %s", order.public_id, reason)
 
 
-def give_up_provisioning(order_id, *, reason, actor):
+def give_up_provisioning(order_id: int, *, reason: str, actor: str) -> bool:
     """Retries exhausted or too old: move a still-undelivered order to NEEDS_ATTENTION."""
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
@@ -121,10 +129,8 @@ def give_up_provisioning(order_id, *, reason, actor):
 # --- staff actions (admin) -------------------------------------------------------------------
 
 
-def staff_retry_provisioning(order_id, *, user):
+def staff_retry_provisioning(order_id: int, *, user: AbstractBaseUser) -> Order:
     """NEEDS_ATTENTION → PROVISIONING and run provisioning again (it reconciles unknown attempts first)."""
-    from orders.tasks import provision_order_task
-
     actor = f"staff:{user.get_username()}"
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
@@ -133,16 +139,14 @@ def staff_retry_provisioning(order_id, *, user):
         )
         order.attention_reason = ""
         order.save(update_fields=["attention_reason", "updated_at"])
-    _on_commit_delay(provision_order_task, order.pk, actor)
+    _on_commit_delay(tasks.provision_order_task, order.pk, actor)
     return order
 
 
-def staff_buy_again(order_id, *, user):
+def staff_buy_again(order_id: int, *, user: AbstractBaseUser) -> tuple[Order, int]:
     """Staff decision after an unknown purchase outcome: close the open attempt as "no order" and
     buy a new eSIM. Risk: if eSIM Go committed the first purchase late, there are two paid eSIM Go
     orders for this invoice (the hourly check then reports the surplus one)."""
-    from orders.tasks import provision_order_task
-
     actor = f"staff:{user.get_username()}"
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
@@ -162,11 +166,11 @@ def staff_buy_again(order_id, *, user):
         )
         order.attention_reason = ""
         order.save(update_fields=["attention_reason", "updated_at"])
-    _on_commit_delay(provision_order_task, order.pk, actor)
+    _on_commit_delay(tasks.provision_order_task, order.pk, actor)
     return order, closed
 
 
-def staff_mark_refunded(order_id, *, user, note=""):
+def staff_mark_refunded(order_id: int, *, user: AbstractBaseUser, note: str = "") -> Order:
     """NEEDS_ATTENTION → REFUNDED. The money goes back through QPay/bank outside this service."""
     actor = f"staff:{user.get_username()}"
     with transaction.atomic():
@@ -176,7 +180,7 @@ def staff_mark_refunded(order_id, *, user, note=""):
     return order
 
 
-def mark_refunded(order_id, *, user=None, cause=""):
+def mark_refunded(order_id: int, *, user: AbstractBaseUser | None = None, cause: str = "") -> Order:
     """A full refund went through (staff.refunds): DELIVERED or NEEDS_ATTENTION → REFUNDED.
 
     Called inside the refund's transaction. Already REFUNDED → nothing to do (returns the order).
@@ -194,10 +198,17 @@ def mark_refunded(order_id, *, user=None, cause=""):
     return order
 
 
-def staff_deliver(order_id, *, user, iccid, matching_id, smdp_address, esimgo_order_reference=None, note=""):
+def staff_deliver(
+    order_id: int,
+    *,
+    user: AbstractBaseUser,
+    iccid: str,
+    matching_id: str,
+    smdp_address: str,
+    esimgo_order_reference: str | None = None,
+    note: str = "",
+) -> Order:
     """NEEDS_ATTENTION → DELIVERED with an eSIM staff obtained by hand (e.g. from the eSIM Go portal)."""
-    from orders.models import ESim
-
     actor = f"staff:{user.get_username()}"
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
@@ -220,17 +231,13 @@ def staff_deliver(order_id, *, user, iccid, matching_id, smdp_address, esimgo_or
 # --- sweep -------------------------------------------------------------------------------------
 
 
-def sweep_undelivered_orders(now=None):
+def sweep_undelivered_orders(now: datetime | None = None) -> tuple[list[int], list[int]]:
     """Re-enqueue paid orders still undelivered after a few minutes; escalate the very old ones.
 
     Closes the gaps `on_commit` leaves (worker lost, broker down at commit time, retries dropped).
     Provisioning is idempotent, so enqueueing an order that is already being worked on is harmless.
     Returns (re-enqueued ids, escalated ids).
     """
-    from django.core.cache import cache
-
-    from orders.tasks import provision_order_task, send_email_task
-
     # At most one sweep enqueue per order (and e-mail) per window: when the workers are behind,
     # every order looks stuck, and re-enqueueing all of them on each run only lengthens the queue
     # they are stuck in (the chaos run grew it past 10,000 tasks). A lost task is sent again next window.
@@ -260,28 +267,23 @@ def sweep_undelivered_orders(now=None):
                 escalated.append(order_id)
             continue
         if cache.add(f"orders:sweep:provision:{order_id}", 1, window):
-            provision_order_task.delay(order_id, "sweep")
+            tasks.provision_order_task.delay(order_id, "sweep")
             requeued.append(order_id)
     # E-mails whose send task was never published (or lost) are re-sent; the claim keeps them once.
-    from orders.emails import reopen_stuck_emails
-
-    reopen_stuck_emails(now - timedelta(minutes=10))
+    emails.reopen_stuck_emails(now - timedelta(minutes=10))
     for log_id in EmailLog.objects.filter(
         status=EmailLog.Status.PENDING, created_at__lt=now - timedelta(minutes=2)
     ).values_list("id", flat=True)[:200]:
         if cache.add(f"orders:sweep:email:{log_id}", 1, window):
-            send_email_task.delay(log_id)
+            tasks.send_email_task.delay(log_id)
     return requeued, escalated
 
 
-def tag_esim_customer_ref(order_id, *, client=None):
+def tag_esim_customer_ref(order_id: int, *, client: ESIMGoClient | None = None) -> bool:
     """Set eSIM Go's customerRef of a newly delivered eSIM to our order's public id (once)."""
-    from integrations.esimgo.client import ESIMGoClient
-    from orders.models import ESim
-
     order = Order.objects.select_related("esim").get(pk=order_id)
     if order.esim is None or order.kind != Order.Kind.NEW or order.esim.customer_ref_set_at:
         return False
     (client or ESIMGoClient()).set_customer_ref(order.esim.iccid, str(order.public_id))
-    ESim.objects.filter(pk=order.esim_id, customer_ref_set_at__isnull=True).update(customer_ref_set_at=timezone.now())
+    ESim.objects.filter(pk=order.esim.pk, customer_ref_set_at__isnull=True).update(customer_ref_set_at=timezone.now())
     return True

@@ -1,6 +1,9 @@
 """Thin Celery wrappers around orders services. Every task may run twice: services make that harmless.
 
-Services are imported inside each task: they import the tasks back (to enqueue after commit).
+Each task body imports the services it runs (orders.services, .provisioning, .emails, ...), at
+call time: the services import this module at their top (to enqueue tasks after commit), so
+importing them here too would close an import cycle. That is the one kind of function-level
+import the orders app keeps.
 Periodic tasks are registered in one place: esimshop/beat.py. Provisioning is routed to its own
 queue (esimshop/celery.py).
 """
@@ -14,7 +17,9 @@ from celery.exceptions import SoftTimeLimitExceeded
 from esimshop import metrics
 from esimshop.infrastructure import INFRASTRUCTURE_ERRORS
 from esimshop.logs import bind as bind_log_context
+from integrations.esimgo.client import ESIMGoError
 from orders import conf
+from orders.models import Order
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +53,6 @@ def _backoff(retries: int) -> float:
 )
 def provision_order_task(self, order_id, actor="task"):
     from orders import provisioning, services
-    from orders.models import Order
 
     ids = Order.objects.filter(pk=order_id).values_list("public_id", "invoice_id").first()
     if ids:
@@ -121,7 +125,6 @@ def tag_esim_customer_ref_task(self, order_id):
     """PUT /esims customerRef = our order id, so eSIM Go's records point back at us (best effort).
 
     Only in idle budget (orders/esimgo_budget.py): during a rush it steps aside for paid orders."""
-    from integrations.esimgo.client import ESIMGoError
     from orders import esimgo_budget, services
 
     if not self.request.is_eager and esimgo_budget.budget_is_busy():
@@ -199,7 +202,6 @@ def sweep_undelivered_orders_task():
 )
 def match_unattributed_esimgo_orders_task():
     """Hourly: eSIM Go orders nobody claimed, adopted for an open purchase or reported to staff."""
-    from integrations.esimgo.client import ESIMGoError
     from orders import reconcile_unknown
 
     try:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from integrations.esimgo.client import ESIMGoClient, ESIMGoError
 from orders import conf
+from orders.reconcile_unknown import parse_time
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +77,6 @@ class BundleUsage:
 
     @property
     def end(self):
-        from orders.reconcile_unknown import parse_time  # at call time, as before: keeps usage's imports light
-
         return parse_time(self.end_time)
 
 

@@ -20,8 +20,10 @@ from orders import install_sheet as install_sheets
 from orders.forms import MyEsimsEmailForm, TopupForm
 from orders.models import Order
 from payments.api import payment_path, session_owner
+from payments.ebarimt import shopper_receipt
+from payments.purchase import PurchaseError, start_purchase
+from payments.ratelimit import allow
 from payments.remainder import REFUND_WORKING_DAYS, money_state
-from payments.services import PurchaseError, start_purchase
 from payments.signals import purchase_started
 
 logger = logging.getLogger(__name__)
@@ -105,8 +107,6 @@ def _topup_label(bundle) -> str:
 
 def _ebarimt_context(order) -> dict:
     """The issued e-barimt receipt (payments.ebarimt), if any: lottery number and QR."""
-    from payments.ebarimt import shopper_receipt
-
     receipt = shopper_receipt(order.invoice)
     if receipt is None:
         # Explicit None: a missing variable makes Django log (at DEBUG) the whole template
@@ -117,8 +117,6 @@ def _ebarimt_context(order) -> dict:
 
 def _rate_limited(scope: str, request, limit: int) -> JsonResponse | None:
     """A 429 once this address used up its budget for `scope` this minute (payments' limiter)."""
-    from payments.ratelimit import allow
-
     allowed, retry_after = allow(scope, client_address(request), limit=limit)
     if allowed:
         return None

@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from catalog.models import Bundle
 from esimshop.client_address import client_address, client_ip_or_none
-from payments import selectors, services, status_cache
+from payments import expiry, purchase, selectors, status_cache
 from payments.models import Invoice
 from payments.ratelimit import allow
 
@@ -107,12 +107,12 @@ def remember_invoice(request, invoice) -> None:
         request.session["invoice_ids"] = ids[-50:]
 
 
-def session_owner(request) -> services.PurchaseOwner:
+def session_owner(request) -> purchase.PurchaseOwner:
     """This browser session as the owner of the invoices it opens (a double click gets the same
     invoice back; another browser with the same phone, e-mail and plan gets its own)."""
     if not request.session.session_key:
         request.session.save()
-    return services.PurchaseOwner(key="s:" + hashlib.sha256(request.session.session_key.encode()).hexdigest())
+    return purchase.PurchaseOwner(key="s:" + hashlib.sha256(request.session.session_key.encode()).hexdigest())
 
 
 def payment_path(invoice) -> str:
@@ -199,7 +199,7 @@ class PurchaseApi(APIView):
                 }
             )
         try:
-            invoice = services.start_purchase(
+            invoice = purchase.start_purchase(
                 phone_number=data["phoneNumber"],
                 email=data["email"],
                 bundle=serializer.context["bundle"],
@@ -209,7 +209,7 @@ class PurchaseApi(APIView):
                 owner=idempotency_owner(key, data) if key else None,
                 client_address=client_ip_or_none(request),
             )
-        except services.PurchaseError as exc:
+        except purchase.PurchaseError as exc:
             if exc.field:
                 return _fields_error({exc.field: [str(exc.message)]}, exc.http_status)
             return Response({"error": str(exc.message)}, status=exc.http_status)
@@ -220,11 +220,11 @@ class PurchaseApi(APIView):
         return Response(purchase_payload(request, invoice), status=status.HTTP_201_CREATED)
 
 
-def idempotency_owner(key: str, data: dict) -> services.PurchaseOwner:
+def idempotency_owner(key: str, data: dict) -> purchase.PurchaseOwner:
     """The key (hashed: it is the caller's capability) and the request it is bound to."""
     request_data = {name: str(value) for name, value in sorted(data.items())}
     fingerprint = hashlib.sha256(json.dumps(request_data, sort_keys=True).encode()).hexdigest()
-    return services.PurchaseOwner(key="i:" + hashlib.sha256(key.encode()).hexdigest(), fingerprint=fingerprint)
+    return purchase.PurchaseOwner(key="i:" + hashlib.sha256(key.encode()).hexdigest(), fingerprint=fingerprint)
 
 
 def request_check(invoice) -> bool:
@@ -240,7 +240,7 @@ def request_check(invoice) -> bool:
 
     if invoice.expires_at <= timezone.now():
         if cache.add(f"payments:lazy-expire:{invoice.pk}", 1, 60):
-            services.enqueue_expiry(invoice.pk)
+            expiry.enqueue_expiry(invoice.pk)
             return True
         return False
     # The callback normally arrives first; ask QPay only for a shopper who has been waiting.
@@ -250,7 +250,7 @@ def request_check(invoice) -> bool:
     if invoice.check_count >= int(getattr(settings, "PAYMENTS_MAX_POLL_CHECKS_PER_INVOICE", 30)):
         return False
     if cache.add(f"payments:status-check:{invoice.pk}", 1, 60):
-        services.enqueue_check(invoice.pk, cause="status poll")
+        expiry.enqueue_check(invoice.pk, cause="status poll")
         return True
     return False
 

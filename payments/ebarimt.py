@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from integrations.qpay.client import QPayClient, QPayError
+from payments import tasks
 from payments.models import EbarimtReceipt, Invoice, Payment
 
 logger = logging.getLogger(__name__)
@@ -56,9 +57,7 @@ def schedule_receipt(invoice: Invoice) -> EbarimtReceipt | None:
         invoice=invoice, defaults={"receiver_type": receiver_type, "receiver": receiver[:32]}
     )
     if created:
-        from payments.tasks import issue_ebarimt_task
-
-        transaction.on_commit(lambda: issue_ebarimt_task.delay(str(invoice.pk)), robust=True)
+        transaction.on_commit(lambda: tasks.issue_ebarimt_task.delay(str(invoice.pk)), robust=True)
     return receipt
 
 
@@ -182,8 +181,6 @@ def cancel_for_refund(invoice_id) -> None:
 
 def sweep() -> dict:
     """Retry receipts that failed or whose worker died, and cancels that failed."""
-    from payments.tasks import issue_ebarimt_task
-
     now = timezone.now()
     counts = {"issue": 0, "cancel": 0}
     retry = EbarimtReceipt.objects.filter(attempts__lt=MAX_SWEEP_ATTEMPTS, cancel_requested=False).filter(
@@ -192,7 +189,7 @@ def sweep() -> dict:
         | Q(status=Status.PENDING, created_at__lt=now - CLAIM_STALE_AFTER)
     )
     for invoice_id in retry.values_list("invoice_id", flat=True)[:200]:
-        issue_ebarimt_task.delay(str(invoice_id))
+        tasks.issue_ebarimt_task.delay(str(invoice_id))
         counts["issue"] += 1
     for invoice_id in EbarimtReceipt.objects.filter(status=Status.CANCEL_FAILED).values_list("invoice_id", flat=True)[
         :200

@@ -1,4 +1,5 @@
-"""QPay's callback intake: the raw inbox row first (kept whatever happens), then verification.
+"""QPay's callback: its per-invoice URL and token, the raw inbox row first (kept whatever
+happens), then verification.
 
 The callback view (payments/views.py) stores, asks its rate limit, then processes; see its
 docstring for why in that order (issue 10: no callback lost when Redis or QPay is down).
@@ -9,19 +10,41 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
+from django.urls import reverse
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from esimshop import metrics
 from esimshop.logs import bind as bind_log_context
 from integrations.qpay.client import QPayClient
 from payments import schedules
-from payments.models import Payment, QPayCallback
-from payments.services import DUPLICATE, VERIFY_FAILED, _now, enqueue_check, verify_invoice_payment
+from payments.expiry import enqueue_check
+from payments.models import Invoice, Payment, QPayCallback
+from payments.services import _now
+from payments.verification import DUPLICATE, VERIFY_FAILED, InvoiceId, verify_invoice_payment
 
 logger = logging.getLogger(__name__)
 
+CALLBACK_TOKEN_SALT = "payments.qpay.callback"  # a stored secret's salt: never renamed with the module
+
+
+def callback_token(invoice_id: InvoiceId) -> str:
+    """Unguessable per-invoice token: HMAC of the invoice id under a SECRET_KEY-derived key."""
+    return salted_hmac(CALLBACK_TOKEN_SALT, str(invoice_id), algorithm="sha256").hexdigest()
+
+
+def is_valid_callback_token(invoice_id: InvoiceId, token: str | None) -> bool:
+    if not token:
+        return False
+    return constant_time_compare(callback_token(invoice_id), token)
+
+
+def callback_url(invoice: Invoice) -> str:
+    path = reverse("payments:qpay-callback", args=[invoice.pk])
+    return f"{settings.QPAY_CALLBACK_PUBLIC_BASE_URL}{path}?token={callback_token(invoice.pk)}"
+
 
 def receive_qpay_callback(
-    invoice_id,
+    invoice_id: InvoiceId,
     *,
     method: str,
     query_string: str,
@@ -45,7 +68,7 @@ def receive_qpay_callback(
 
 
 def store_qpay_callback(
-    invoice_id,
+    invoice_id: InvoiceId,
     *,
     method: str,
     query_string: str,

@@ -2,7 +2,7 @@
 
 A shopper who paid 6,400₮ of 12,800₮ must not be shown the first QR again (it asks for the
 full 12,800₮, so "paying in full" would take 19,200₮). They get a second QPay invoice for the
-remainder; verification (payments.services.verify_invoice_payment) checks every QPay invoice of
+remainder; verification (payments.verification.verify_invoice_payment) checks every QPay invoice of
 the purchase and sums their PAID rows, so the purchase is paid once the total is complete.
 Or they ask for their money back: the purchase is cancelled and staff return what arrived.
 """
@@ -19,8 +19,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from integrations.qpay.client import QPayClient, QPayError
-from payments import services
+from payments import expiry, inbox, purchase, verification
 from payments.models import Invoice, RemainderInvoice
+from payments.verification import InvoiceId
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ REMAINDER_MIN_TIME_TO_PAY = timedelta(minutes=10)
 REFUND_WORKING_DAYS = 3
 
 
-class RemainderNotPossible(services.PurchaseError):
+class RemainderNotPossible(purchase.PurchaseError):
     http_status = 409
 
 
@@ -52,11 +53,11 @@ class MoneyState:
 
     @property
     def is_short(self) -> bool:
-        return 0 < self.paid and self.missing > services.AMOUNT_TOLERANCE_MNT
+        return 0 < self.paid and self.missing > verification.AMOUNT_TOLERANCE_MNT
 
     @property
     def is_over(self) -> bool:
-        return self.extra > services.AMOUNT_TOLERANCE_MNT
+        return self.extra > verification.AMOUNT_TOLERANCE_MNT
 
 
 def money_state(invoice: Invoice) -> MoneyState:
@@ -78,11 +79,11 @@ def open_remainder(invoice: Invoice) -> RemainderInvoice | None:
     return invoice.remainders.filter(amount_mnt=due, qpay_invoice_id__isnull=False, qpay_cancelled_at=None).first()
 
 
-def request_remainder(invoice_id, *, actor: str = "shopper") -> RemainderInvoice:
+def request_remainder(invoice_id: InvoiceId, *, actor: str = "shopper") -> RemainderInvoice:
     """Create (or return) the QPay invoice for what a short payment left unpaid."""
     invoice = Invoice.objects.get(pk=invoice_id)
     due = amount_due(invoice)
-    if invoice.status != Invoice.Status.PENDING or not invoice.paid_amount or due <= services.AMOUNT_TOLERANCE_MNT:
+    if invoice.status != Invoice.Status.PENDING or not invoice.paid_amount or due <= verification.AMOUNT_TOLERANCE_MNT:
         raise RemainderNotPossible(_("Nothing is left to pay on this purchase."))
     if invoice.expires_at <= timezone.now():
         raise RemainderNotPossible(_("This payment request has expired."))
@@ -104,12 +105,12 @@ def request_remainder(invoice_id, *, actor: str = "shopper") -> RemainderInvoice
         created = QPayClient().create_invoice(
             sender_invoice_no=remainder.sender_invoice_no,
             amount=due,
-            description=services.qpay_description(invoice),
-            callback_url=services.callback_url(invoice),
+            description=purchase.qpay_description(invoice),
+            callback_url=inbox.callback_url(invoice),
             lines=[
                 {
                     "sender_product_code": invoice.bundle.name[:45],
-                    "line_description": services.qpay_description(invoice),
+                    "line_description": purchase.qpay_description(invoice),
                     "line_quantity": 1,
                     "line_unit_price": due,
                 }
@@ -118,7 +119,7 @@ def request_remainder(invoice_id, *, actor: str = "shopper") -> RemainderInvoice
     except QPayError as exc:
         logger.error("QPay remainder invoice for %s failed: %s", invoice.pk, exc)
         remainder.delete()  # nothing was created at QPay: the next click tries again
-        raise services.ProviderUnavailable(
+        raise purchase.ProviderUnavailable(
             _("The payment service is not reachable right now. Please try again in a minute.")
         ) from exc
     updated = RemainderInvoice.objects.filter(pk=remainder.pk, qpay_invoice_id=None).update(
@@ -129,7 +130,7 @@ def request_remainder(invoice_id, *, actor: str = "shopper") -> RemainderInvoice
         bank_urls=created.urls,
     )
     if not updated:  # a concurrent click stored its QPay invoice first: retire ours
-        services.cancel_qpay_invoice_on_commit(created.invoice_id)
+        expiry.cancel_qpay_invoice_on_commit(created.invoice_id)
     remainder.refresh_from_db()
     logger.info("invoice %s: remainder invoice %s for %s MNT (%s)", invoice.pk, remainder.qpay_invoice_id, due, actor)
     return remainder
@@ -141,18 +142,20 @@ def _extend_expiry(invoice: Invoice) -> None:
         return
     Invoice.objects.filter(pk=invoice.pk, status=Invoice.Status.PENDING).update(expires_at=latest)
     invoice.expires_at = latest
-    services.schedule_expiry_at(invoice.pk, latest)
+    expiry.schedule_expiry_at(invoice.pk, latest)
 
 
-def ask_for_refund(invoice_id, *, actor: str = "shopper") -> Invoice:
+def ask_for_refund(invoice_id: InvoiceId, *, actor: str = "shopper") -> Invoice:
     """The shopper gives up on a short-paid purchase: cancel it; staff return what arrived."""
-    invoice = services.cancel_invoice(invoice_id, cause="shopper asked for the short payment back", actor=actor)
-    for remainder in invoice.remainders.exclude(qpay_invoice_id=None).filter(qpay_cancelled_at=None):
-        services.cancel_qpay_invoice_on_commit(remainder.qpay_invoice_id)
+    invoice = expiry.cancel_invoice(invoice_id, cause="shopper asked for the short payment back", actor=actor)
+    open_at_qpay = invoice.remainders.exclude(qpay_invoice_id=None).filter(qpay_cancelled_at=None)
+    for qpay_invoice_id in open_at_qpay.values_list("qpay_invoice_id", flat=True):
+        if qpay_invoice_id:
+            expiry.cancel_qpay_invoice_on_commit(qpay_invoice_id)
     with transaction.atomic():
         locked = Invoice.objects.select_for_update().get(pk=invoice.pk)
         if locked.paid_amount:
-            services.flag_for_staff(
+            verification.flag_for_staff(
                 locked,
                 f"refund requested by the shopper: short payment {locked.paid_amount} MNT of {locked.amount_mnt} MNT",
                 actor=actor,

@@ -1,12 +1,15 @@
-"""Payment-check schedules kept in the database, and the sweep that drives them.
+"""Payment-check schedules kept in the database: the plan, and the bookkeeping of each check.
 
 Every PENDING invoice carries its next payment check (`Invoice.next_check_at`) and its expiry
 (`Invoice.expires_at`); recently EXPIRED or CANCELLED invoices get a few late checks (default
 +1 h and +6 h after closing) so money that arrives after the shop gave up is seen the same day,
-not by the nightly reconciliation. The periodic sweep (esimshop/beat.py, every
-PAYMENTS_SWEEP_INTERVAL_SECONDS) enqueues whatever is due. Celery ETA tasks (scheduled at
-purchase time) may run a check sooner; they are never the only copy, so a broker restart or a
-lost message delays detection by at most one sweep period.
+not by the nightly reconciliation. The periodic sweep (payments.expiry.sweep_pending_invoices,
+every PAYMENTS_SWEEP_INTERVAL_SECONDS, registered in esimshop/beat.py) enqueues whatever is due.
+Celery ETA tasks (scheduled at purchase time) may run a check sooner; they are never the only
+copy, so a broker restart or a lost message delays detection by at most one sweep period.
+
+This module imports no other payments module but the models: the invoice state machine
+(payments.services) uses it when an invoice closes, so it must not reach back up.
 
 A check the sweep enqueued takes a lease (next_check_at moves a little into the future): if its
 message is lost, the check is due again when the lease runs out. When a check task finishes it
@@ -15,18 +18,14 @@ moves next_check_at to the next point of the plan.
 
 from __future__ import annotations
 
-import logging
+import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
-from esimshop.infrastructure import CACHE_ERRORS
 from payments.models import Invoice
-
-logger = logging.getLogger(__name__)
 
 Status = Invoice.Status
 
@@ -60,7 +59,7 @@ def lease_seconds() -> float:
     return max(2 * sweep_interval_seconds(), 90.0)
 
 
-def payment_check_plan(created_at, expires_at) -> list[tuple]:
+def payment_check_plan(created_at: datetime, expires_at: datetime) -> list[tuple[datetime, str]]:
     """[(eta, "check"|"expire")]: 1, 3, 10, 30 min after creation (while before expiry),
     one check just before expiry, and the expiry itself."""
     pre_expiry = expires_at - timedelta(seconds=PRE_EXPIRY_CHECK_SECONDS)
@@ -71,7 +70,7 @@ def payment_check_plan(created_at, expires_at) -> list[tuple]:
     return plan
 
 
-def first_check_at(created_at, expires_at) -> datetime:
+def first_check_at(created_at: datetime, expires_at: datetime) -> datetime:
     return payment_check_plan(created_at, expires_at)[0][0]
 
 
@@ -93,7 +92,7 @@ def on_close(now: datetime) -> dict:
     return {"closed_at": now, "next_check_at": now + timedelta(seconds=min(offsets)) if offsets else None}
 
 
-def check_soon(invoice_id, seconds: float) -> None:
+def check_soon(invoice_id: uuid.UUID | str, seconds: float) -> None:
     """Bring the invoice's next check forward (a callback could not be verified): in the
     database, so the sweep does it even if the retry task's message is lost."""
     soon = timezone.now() + timedelta(seconds=seconds)
@@ -102,7 +101,7 @@ def check_soon(invoice_id, seconds: float) -> None:
     ).update(next_check_at=soon)
 
 
-def check_done(invoice_id) -> None:
+def check_done(invoice_id: uuid.UUID | str) -> None:
     """A check task finished: plan the next check (or none)."""
     invoice = (
         Invoice.objects.filter(pk=invoice_id)
@@ -112,47 +111,3 @@ def check_done(invoice_id) -> None:
     if invoice is None:
         return
     Invoice.objects.filter(pk=invoice_id).update(next_check_at=next_check_after(invoice, timezone.now()))
-
-
-def _once_per(key: str, seconds: int) -> bool:
-    """Cache-backed de-duplication that fails open: with the cache down, enqueue anyway (a
-    duplicate expiry or check is a no-op; a missed one is a shopper waiting)."""
-    try:
-        return bool(cache.add(key, 1, seconds))
-    except CACHE_ERRORS:
-        return True
-
-
-def sweep_pending_invoices(now=None) -> dict:
-    """Periodic: expire what is overdue, retire abandoned rows, enqueue every check that is due."""
-    # At call time: payments.tasks imports this module's callers, and services imports schedules.
-    from payments.services import cancel_invoice
-    from payments.tasks import check_invoice_payment_task, expire_invoice_task
-
-    now = now or timezone.now()
-    counts = {"expired": 0, "checked": 0, "abandoned": 0}
-    pending = Invoice.objects.filter(status=Status.PENDING)
-    for invoice_id in pending.filter(expires_at__lte=now).values_list("pk", flat=True)[:500]:
-        if _once_per(f"payments:sweep:expire:{invoice_id}", int(lease_seconds())):
-            expire_invoice_task.delay(str(invoice_id))
-            counts["expired"] += 1
-    stale = pending.filter(qpay_invoice_id__isnull=True, created_at__lt=now - CREATING_STALE_AFTER)
-    for invoice_id in stale.values_list("pk", flat=True)[:500]:
-        cancel_invoice(invoice_id, cause="abandoned while being created", actor="sweep")
-        counts["abandoned"] += 1
-    due = Invoice.objects.filter(
-        next_check_at__lte=now,
-        qpay_invoice_id__isnull=False,
-        status__in=[Status.PENDING, Status.EXPIRED, Status.CANCELLED],
-    ).exclude(status=Status.PENDING, expires_at__lte=now)  # overdue ones get the expiry's final check
-    lease_until = now + timedelta(seconds=lease_seconds())
-    for invoice_id, status in due.order_by("next_check_at").values_list("pk", "status")[:500]:
-        # Take the lease first (a conditional UPDATE: a concurrent sweep takes it only once).
-        if not Invoice.objects.filter(pk=invoice_id, next_check_at__lte=now).update(next_check_at=lease_until):
-            continue
-        cause = "scheduled check (sweep)" if status == Status.PENDING else f"late check after {status.lower()}"
-        check_invoice_payment_task.delay(str(invoice_id), cause=cause)
-        counts["checked"] += 1
-    if any(counts.values()):
-        logger.info("payments sweep: %s", counts)
-    return counts

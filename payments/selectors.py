@@ -9,7 +9,7 @@ from django.utils.crypto import constant_time_compare
 from payments.models import Invoice
 from payments.status_cache import StatusSnapshot, token_digest
 
-# Paid within 1 MNT of the invoice counts as paid (as payments.services.AMOUNT_TOLERANCE_MNT).
+# Paid within 1 MNT of the invoice counts as paid (as payments.verification.AMOUNT_TOLERANCE_MNT).
 AMOUNT_TOLERANCE_MNT = Decimal("1")
 # Order statuses (owned by orders) that the public status reports on.
 ORDER_DELIVERED = "DELIVERED"

@@ -1,24 +1,27 @@
-"""Thin Celery wrappers around payments.services. Every task may run twice: the services
-re-check state under the invoice row lock, so a re-run changes nothing.
+"""Thin Celery wrappers around the payments services (payments.verification, .expiry, .schedules,
+.ebarimt). Every task may run twice: the services re-check state under the invoice row lock, so a
+re-run changes nothing.
 
-Services are imported inside each task: this module is imported when Celery loads its apps,
-before Django's app registry may be ready for the models the services import."""
+Each task body imports the services it runs, at call time: the services import this module at
+their top (to enqueue tasks after commit), so importing them here too would close an import cycle.
+That is the one kind of function-level import the payments app keeps."""
 
 import logging
 
 from celery import shared_task
 
 from esimshop.infrastructure import INFRASTRUCTURE_ERRORS
-from integrations.qpay.client import QPayMalformedResponse, QPayRateLimited, QPayUnavailable
+from integrations.qpay.client import QPayClient, QPayMalformedResponse, QPayRateLimited, QPayUnavailable
+from payments import schedules
 
 logger = logging.getLogger(__name__)
 
 # Transport trouble only: a 4xx from QPay is not going to get better by retrying. Database and
 # broker blips are transient too (the task re-reads everything under the row lock on its retry).
 TRANSIENT = (QPayUnavailable, QPayRateLimited, QPayMalformedResponse, *INFRASTRUCTURE_ERRORS)
-# QPay calls from tasks make ONE attempt each (payments.services.task_qpay_client): a worker slot
-# is never held for a minute by in-client retries; the task's own retry (with backoff, the slot
-# free meanwhile) asks again. A check task is at most connect + read timeout long.
+# QPay calls from tasks make ONE attempt each (task_qpay_client below): a worker slot is never
+# held for a minute by in-client retries; the task's own retry (with backoff, the slot free
+# meanwhile) asks again. A check task is at most connect + read timeout long.
 RETRY = {
     "acks_late": True,
     "autoretry_for": TRANSIENT,
@@ -42,10 +45,15 @@ SHORT = {
 }
 
 
+def task_qpay_client() -> QPayClient:
+    """The QPay client tasks use: one attempt per call, no in-client retry loop holding the worker
+    slot (each call is at most connect + read timeout); the task retries with backoff instead."""
+    return QPayClient(max_retries=0)
+
+
 @shared_task(name="payments.check_invoice_payment", **RETRY)
 def check_invoice_payment_task(invoice_id: str, cause: str = "scheduled check", recheck_paid: bool = False) -> str:
-    from payments import schedules
-    from payments.services import task_qpay_client, verify_invoice_payment
+    from payments.verification import verify_invoice_payment
 
     result = verify_invoice_payment(
         invoice_id,
@@ -61,28 +69,28 @@ def check_invoice_payment_task(invoice_id: str, cause: str = "scheduled check", 
 
 @shared_task(name="payments.schedule_payment_checks", **SHORT)
 def schedule_payment_checks_task(invoice_id: str) -> int:
-    from payments.services import schedule_payment_checks
+    from payments.expiry import schedule_payment_checks
 
     return schedule_payment_checks(invoice_id)
 
 
 @shared_task(name="payments.expire_invoice", **RETRY)
 def expire_invoice_task(invoice_id: str) -> str:
-    from payments.services import expire_invoice, task_qpay_client
+    from payments.expiry import expire_invoice
 
     return expire_invoice(invoice_id, actor="task", client=task_qpay_client())
 
 
 @shared_task(name="payments.cancel_qpay_invoice", **RETRY)
 def cancel_qpay_invoice_task(qpay_invoice_id: str) -> None:
-    from payments.services import cancel_qpay_invoice, task_qpay_client
+    from payments.expiry import cancel_qpay_invoice
 
     cancel_qpay_invoice(qpay_invoice_id, client=task_qpay_client())
 
 
 @shared_task(name="payments.sweep_pending_invoices", **SHORT)
 def sweep_pending_invoices_task() -> dict:
-    from payments.schedules import sweep_pending_invoices
+    from payments.expiry import sweep_pending_invoices
 
     return sweep_pending_invoices()
 

@@ -18,7 +18,7 @@ from catalog import balance
 from catalog.models import Bundle
 from catalog.selectors import bundle_label
 from esimshop.client_address import client_address, client_ip_or_none
-from payments import inbox, selectors, services, signals
+from payments import inbox, purchase, selectors, signals
 from payments import remainder as remainders
 from payments.api import (
     payment_path,
@@ -65,7 +65,7 @@ def checkout(request, bundle_name):
                 )
             else:
                 try:
-                    invoice = services.start_purchase(
+                    invoice = purchase.start_purchase(
                         phone_number=data["phone_number"],
                         email=data["email"],
                         bundle=bundle,
@@ -75,7 +75,7 @@ def checkout(request, bundle_name):
                         owner=session_owner(request),
                         client_address=client_ip_or_none(request),
                     )
-                except services.PurchaseError as exc:
+                except purchase.PurchaseError as exc:
                     form.add_error(FORM_FIELD_FOR.get(exc.field), exc.message)
                     status = exc.http_status
                 else:
@@ -193,7 +193,7 @@ def _pay_action(request, invoice):
             remainders.ask_for_refund(invoice.pk)
         else:
             return HttpResponseBadRequest("Unknown action", content_type="text/plain")
-    except services.PurchaseError as exc:
+    except purchase.PurchaseError as exc:
         invoice.refresh_from_db()
         context = _pay_context(request, invoice, selectors.public_status(invoice), error=exc.message)
         return render(request, "payments/pay.html", context, status=exc.http_status)
@@ -227,7 +227,7 @@ def qpay_callback(request, invoice_id):
     delivered; whether QPay retries is not documented (reference qpay.md §7 "Retries"), so the
     payment is found by the invoice's scheduled checks in any case.
     """
-    if not services.is_valid_callback_token(invoice_id, request.GET.get("token")):
+    if not inbox.is_valid_callback_token(invoice_id, request.GET.get("token")):
         # Only failures count against an address, so QPay's own (authentic) callbacks are never
         # refused for sharing an address with someone guessing.
         allowed, retry_after = allow(

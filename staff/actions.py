@@ -64,7 +64,7 @@ def _done(user, action, obj, outcome, message, **details) -> ActionResult:
 
 def recheck_payment(user, invoice_id) -> ActionResult:
     """Ask QPay now (payment/check by our stored QPay invoice id) and apply what it says."""
-    from payments import services
+    from payments import verification
     from payments.models import Invoice
 
     _require(user, "payments.recheck_payment")
@@ -77,22 +77,22 @@ def recheck_payment(user, invoice_id) -> ActionResult:
             Outcome.REFUSED,
             _("This invoice never reached QPay; there is nothing to check."),
         )
-    result = services.verify_invoice_payment(
+    result = verification.verify_invoice_payment(
         invoice.pk, cause="staff re-check", actor=actor_name(user), recheck_paid=True
     )
     outcomes = {
-        services.PAID: (Outcome.DONE, _("QPay shows it paid: the invoice is now PAID and the eSIM is on its way.")),
-        services.DUPLICATE: (Outcome.NOTHING_TO_DO, _("Already paid; QPay agrees.")),
-        services.NOT_PAID: (Outcome.NOTHING_TO_DO, _("QPay shows no payment yet.")),
-        services.AMOUNT_MISMATCH: (
+        verification.PAID: (Outcome.DONE, _("QPay shows it paid: the invoice is now PAID and the eSIM is on its way.")),
+        verification.DUPLICATE: (Outcome.NOTHING_TO_DO, _("Already paid; QPay agrees.")),
+        verification.NOT_PAID: (Outcome.NOTHING_TO_DO, _("QPay shows no payment yet.")),
+        verification.AMOUNT_MISMATCH: (
             Outcome.REFUSED,
             _("QPay shows a payment that does not cover the invoice: flagged."),
         ),
-        services.LATE_PAYMENT: (
+        verification.LATE_PAYMENT: (
             Outcome.REFUSED,
             _("Money arrived after the invoice was closed: flagged. Accept it or refund it."),
         ),
-        services.VERIFY_FAILED: (Outcome.FAILED, _("QPay could not be asked right now. Try again in a minute.")),
+        verification.VERIFY_FAILED: (Outcome.FAILED, _("QPay could not be asked right now. Try again in a minute.")),
     }
     outcome, message = outcomes.get(result.outcome, (Outcome.DONE, result.outcome))
     return _done(
@@ -107,7 +107,7 @@ def recheck_payment(user, invoice_id) -> ActionResult:
 
 def cancel_unpaid_invoice(user, invoice_id) -> ActionResult:
     """Check once more, then PENDING → CANCELLED here and at QPay. A paid invoice is never cancelled."""
-    from payments import services
+    from payments import expiry, verification
     from payments.models import Invoice
 
     _require(user, "payments.cancel_invoice_at_qpay")
@@ -122,8 +122,10 @@ def cancel_unpaid_invoice(user, invoice_id) -> ActionResult:
             % {"status": invoice.get_status_display()},
         )
     if invoice.qpay_invoice_id:
-        check = services.verify_invoice_payment(invoice.pk, cause="check before staff cancel", actor=actor_name(user))
-        if check.outcome == services.VERIFY_FAILED:
+        check = verification.verify_invoice_payment(
+            invoice.pk, cause="check before staff cancel", actor=actor_name(user)
+        )
+        if check.outcome == verification.VERIFY_FAILED:
             return _done(
                 user,
                 "invoice.cancel",
@@ -131,7 +133,7 @@ def cancel_unpaid_invoice(user, invoice_id) -> ActionResult:
                 Outcome.FAILED,
                 _("QPay could not be asked whether it was paid, so it was not cancelled. Try again."),
             )
-        if check.outcome != services.NOT_PAID:
+        if check.outcome != verification.NOT_PAID:
             return _done(
                 user,
                 "invoice.cancel",
@@ -139,7 +141,7 @@ def cancel_unpaid_invoice(user, invoice_id) -> ActionResult:
                 Outcome.REFUSED,
                 _("Not cancelled: QPay shows money on it (%(outcome)s).") % {"outcome": check.outcome},
             )
-    invoice = services.cancel_invoice(invoice.pk, cause="cancelled by staff", actor=actor_name(user))
+    invoice = expiry.cancel_invoice(invoice.pk, cause="cancelled by staff", actor=actor_name(user))
     if invoice.status != Invoice.Status.CANCELLED:
         return _done(
             user,

@@ -4,7 +4,7 @@
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
-from payments import services
+from payments import services, verification
 from payments.models import Customer, EbarimtReceipt, Invoice, InvoiceTransition, Payment, QPayCallback, Refund
 from staff import actions as staff_actions
 from staff import admin_views
@@ -169,7 +169,7 @@ class InvoiceAdmin(ScaleSafeAdminMixin, admin.ModelAdmin):
     def accept_late_payment(self, request, queryset):
         for invoice in queryset[:50]:
             try:
-                services.accept_late_payment(invoice.pk, actor=actor_name(request.user))
+                verification.accept_late_payment(invoice.pk, actor=actor_name(request.user))
             except services.IllegalTransition as exc:
                 record_staff_action(
                     request.user, "invoice.accept_late_payment", invoice, outcome="REFUSED", message=str(exc)

@@ -14,7 +14,7 @@ from django.conf import settings as django_settings
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from payments import services as payment_services
+from payments import inbox
 from payments.models import Invoice, QPayCallback
 from tests.catalog.factories import BundleFactory
 from tests.orders.factories import DeliveredOrderFactory
@@ -383,16 +383,16 @@ def test_magic_link_requests_are_rate_limited(client, db, settings):
 
 def callback_path(invoice, token=None):
     path = reverse("payments:qpay-callback", args=[invoice.pk])
-    return f"{path}?qpay_payment_id=1&token={token or payment_services.callback_token(invoice.pk)}"
+    return f"{path}?qpay_payment_id=1&token={token or inbox.callback_token(invoice.pk)}"
 
 
 @pytest.fixture
 def no_verification(monkeypatch):
     """The callback's QPay check is not what these tests are about."""
-    from payments.services import NOT_PAID
+    from payments.verification import NOT_PAID
 
     result = types.SimpleNamespace(outcome=NOT_PAID, detail="test")
-    monkeypatch.setattr("payments.services.verify_invoice_payment", lambda *a, **k: result)
+    monkeypatch.setattr("payments.inbox.verify_invoice_payment", lambda *a, **k: result)
 
 
 def test_callbacks_flooding_one_invoice_get_429(client, db, settings, frozen_window, no_verification):

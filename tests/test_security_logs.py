@@ -21,7 +21,7 @@ from django.core import mail
 from esimshop.logs import structured_formatter
 from integrations.qpay.client import QPayClient
 from orders.models import Order
-from payments import services as payment_services
+from payments import inbox
 from sandbox.esimgo.catalogue import get_catalogue
 from sandbox.esimgo.services import send_usage_callback
 from tests.catalog.factories import BundleFactory
@@ -142,7 +142,7 @@ def test_a_whole_purchase_logs_no_secret_token_phone_or_lpa(shop, all_logs, sett
         "QPay access token": qpay_token,
         "eSIM Go API key": settings.ESIMGO_API_KEY,
         "SECRET_KEY": settings.SECRET_KEY,
-        "callback token": payment_services.callback_token(purchase["internalInvoiceId"]),
+        "callback token": inbox.callback_token(purchase["internalInvoiceId"]),
         "full phone number": PHONE,
         "matching id": order.esim.matching_id,
         "LPA string": lpa,

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from orders import callbacks
 from orders.models import ESIMGoCallback
-from payments import services
+from payments import inbox
 from payments.models import QPayCallback
 from tests.fuzz import strategies as fz
 from tests.fuzz.conftest import changed_rows, row_counts, tried
@@ -63,10 +63,10 @@ def test_qpay_callback(
     cache.clear()
     invoice_id = {"existing": str(invoice.pk), "unknown uuid": str(uuid.uuid4()), "junk": fz.path_segment(junk)}[ref]
     token = {
-        "valid": services.callback_token(invoice_id),
+        "valid": inbox.callback_token(invoice_id),
         "random": junk,
-        "valid+x": services.callback_token(invoice_id) + "x",
-        "other invoice's": services.callback_token(uuid.uuid4()),
+        "valid+x": inbox.callback_token(invoice_id) + "x",
+        "other invoice's": inbox.callback_token(uuid.uuid4()),
         "empty": "",
         "missing": None,
     }[token_kind]

@@ -48,8 +48,8 @@ def unpaid_invoice(mocked_responses):
 def test_authentic_qpay_callback_with_nul_characters_is_kept(client, unpaid_invoice):
     """Defect: an authentic QPay callback (right token) whose qpay_payment_id or POST body held a
     NUL was a 500 on PostgreSQL and never reached the inbox (a lost callback)."""
+    from payments.inbox import callback_token
     from payments.models import QPayCallback
-    from payments.services import callback_token
 
     url = f"/payments/qpay/callback/{unpaid_invoice.pk}/?token={callback_token(unpaid_invoice.pk)}"
     by_get = client.get(url + "&qpay_payment_id=4936%0022150113497")
@@ -138,7 +138,7 @@ def test_a_double_payment_is_one_staff_alert(
     payment's callback: two staff alerts (and two flag transitions) for one double payment."""
     import responses as rsps_lib
 
-    from payments import services
+    from payments import verification
     from payments.models import InvoiceTransition
     from tests.payments.qpay_mocks import BASE, check_body, paid_row
 
@@ -151,8 +151,8 @@ def test_a_double_payment_is_one_staff_alert(
         json=check_body(paid_row(amount, payment_id="100000000000001"), paid_row(amount, payment_id="100000000000002")),
     )
     with django_capture_on_commit_callbacks(execute=True):
-        first = services.verify_invoice_payment(unpaid_invoice.pk, cause="callback", actor="callback")
-        again = services.verify_invoice_payment(unpaid_invoice.pk, cause="recheck", actor="task", recheck_paid=True)
+        first = verification.verify_invoice_payment(unpaid_invoice.pk, cause="callback", actor="callback")
+        again = verification.verify_invoice_payment(unpaid_invoice.pk, cause="recheck", actor="task", recheck_paid=True)
     assert (first.outcome, again.outcome) == ("PAID", "DUPLICATE")
     flags = InvoiceTransition.objects.filter(invoice=unpaid_invoice, name="flag_for_staff")
     due = unpaid_invoice.amount_mnt

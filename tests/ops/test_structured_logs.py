@@ -34,9 +34,9 @@ def json_lines():
 
 def test_a_line_is_one_json_object_with_the_bound_ids_and_redacted(json_lines):
     bind_contextvars(request_id="r-12345678", invoice_id="inv-1")
-    logging.getLogger("payments.services").warning("purchase by %s: /my-esims/login/AbCdEf123/", "88123456")
+    logging.getLogger("payments.purchase").warning("purchase by %s: /my-esims/login/AbCdEf123/", "88123456")
     clear_contextvars()
-    [line] = [entry for entry in json_lines() if entry["logger"] == "payments.services"]
+    [line] = [entry for entry in json_lines() if entry["logger"] == "payments.purchase"]
     assert line["request_id"] == "r-12345678" and line["invoice_id"] == "inv-1"
     assert line["level"] == "warning" and line["timestamp"].endswith("Z")
     assert line["event"] == "purchase by ******56: /my-esims/login/[redacted]/"

@@ -9,8 +9,8 @@ from django.test.client import RequestFactory
 
 from esimshop.client_address import client_address
 from integrations.esimgo.ratelimit import SharedRateLimiter
+from payments.inbox import callback_token
 from payments.models import Invoice
-from payments.services import callback_token
 from tests.payments.conftest import ESIMGO_ORDERS
 from tests.payments.factories import InvoiceFactory
 from tests.payments.qpay_mocks import calls_to
@@ -172,7 +172,7 @@ def test_status_polling_checks_at_qpay_are_bounded_per_invoice(settings, bundle,
 
     settings.PAYMENTS_MAX_POLL_CHECKS_PER_INVOICE = 3
     enqueued = []
-    monkeypatch.setattr("payments.services.enqueue_check", lambda pk, cause: enqueued.append(pk))
+    monkeypatch.setattr("payments.expiry.enqueue_check", lambda pk, cause: enqueued.append(pk))
     invoice = InvoiceFactory(bundle=bundle)
     Invoice.objects.filter(pk=invoice.pk).update(created_at=timezone.now() - timedelta(minutes=5), check_count=3)
     invoice.refresh_from_db()

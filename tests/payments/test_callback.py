@@ -4,7 +4,7 @@ import pytest
 import responses
 from django.core import mail
 
-from payments import services
+from payments import inbox, verification
 from payments.models import Invoice, InvoiceTransition, Payment, QPayCallback
 from payments.tasks import check_invoice_payment_task
 from tests.payments.factories import InvoiceFactory
@@ -12,7 +12,7 @@ from tests.payments.qpay_mocks import BASE, add_check, add_token, calls_to, chec
 
 
 def callback_url(invoice, token=None, **params):
-    token = services.callback_token(invoice.pk) if token is None else token
+    token = inbox.callback_token(invoice.pk) if token is None else token
     query = "&".join(f"{k}={v}" for k, v in {"token": token, **params}.items() if v is not None)
     return f"/payments/qpay/callback/{invoice.pk}/?{query}"
 
@@ -35,12 +35,12 @@ def test_wrong_or_missing_token_is_a_404_and_nothing_happens(client, invoice, qp
     assert QPayCallback.objects.count() == 0
     assert len(qpay.calls) == 0
     assert any("wrong token" in r.getMessage() for r in caplog.records)
-    assert services.callback_token(invoice.pk) not in caplog.text
+    assert inbox.callback_token(invoice.pk) not in caplog.text
 
 
 def test_token_of_another_invoice_is_rejected(client, bundle, qpay):
     a, b = InvoiceFactory(bundle=bundle), InvoiceFactory()
-    url = f"/payments/qpay/callback/{a.pk}/?token={services.callback_token(b.pk)}"
+    url = f"/payments/qpay/callback/{a.pk}/?token={inbox.callback_token(b.pk)}"
     assert client.get(url).status_code == 404
     assert QPayCallback.objects.count() == 0
 
@@ -223,7 +223,7 @@ def test_payment_after_cancel_is_flagged_for_staff(
     assert len(mail.outbox) == 1
 
     # Staff accept it: the eSIM is delivered after all.
-    services.accept_late_payment(invoice.pk, actor="staff:alice")
+    verification.accept_late_payment(invoice.pk, actor="staff:alice")
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.PAID and paid_handler.calls == [(invoice.pk, "staff:alice")]
 
@@ -250,7 +250,7 @@ def test_unknown_invoice_with_a_valid_looking_url_is_404(client, db, qpay):
     import uuid
 
     missing = uuid.uuid4()
-    response = client.get(f"/payments/qpay/callback/{missing}/?token={services.callback_token(missing)}")
+    response = client.get(f"/payments/qpay/callback/{missing}/?token={inbox.callback_token(missing)}")
     assert response.status_code == 404 and QPayCallback.objects.count() == 0
 
 

@@ -16,7 +16,8 @@ import responses
 from django.db import connection
 from django.test import Client
 
-from payments import services
+from integrations.qpay.client import QPayClient
+from payments import inbox
 from payments.models import Invoice, InvoiceTransition, QPayCallback
 from tests.payments.factories import InvoiceFactory
 from tests.payments.qpay_mocks import BASE, add_token, check_body, paid_row
@@ -44,13 +45,13 @@ def test_concurrent_callbacks_have_exactly_one_winner(bundle, mocked_responses, 
         return 200, {}, body
 
     mocked_responses.add_callback(responses.POST, f"{BASE}/payment/check", callback=slow_check)
-    services.QPayClient().get_access_token()  # warm the shared token so threads race on the invoice only
+    QPayClient().get_access_token()  # warm the shared token so threads race on the invoice only
 
     n = _callers()
     turn = _one_at_a_time_on_sqlite()
     barrier = threading.Barrier(n)
     replies, errors = [], []
-    url = f"/payments/qpay/callback/{invoice.pk}/?token={services.callback_token(invoice.pk)}&qpay_payment_id=493622150113497"
+    url = f"/payments/qpay/callback/{invoice.pk}/?token={inbox.callback_token(invoice.pk)}&qpay_payment_id=493622150113497"
 
     def deliver():
         try:

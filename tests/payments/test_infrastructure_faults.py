@@ -75,7 +75,7 @@ def test_a_callback_that_cannot_be_stored_is_a_503_not_a_200(invoice, client_500
 
 
 def test_purchase_api_with_the_database_down_is_a_json_503(bundle, client_500, monkeypatch):
-    monkeypatch.setattr("payments.services.start_purchase", mock.Mock(side_effect=DB_DOWN))
+    monkeypatch.setattr("payments.purchase.start_purchase", mock.Mock(side_effect=DB_DOWN))
     response = client_500.post(
         "/api/customer/transactions/purchase",
         content_type="application/json",

@@ -10,7 +10,7 @@ import pytest
 import responses
 from django.utils import timezone
 
-from payments import remainder, selectors, services
+from payments import inbox, purchase, remainder, selectors, verification
 from payments.models import Invoice, InvoiceTransition, RemainderInvoice
 from tests.payments.factories import InvoiceFactory
 from tests.payments.qpay_mocks import BASE, add_invoice_create, add_token, check_body, paid_row
@@ -32,14 +32,14 @@ def add_checks_by_invoice(rsps, rows_by_qpay_id):
 
 
 def verify(invoice):
-    return services.verify_invoice_payment(invoice.pk, cause="test", actor="test")
+    return verification.verify_invoice_payment(invoice.pk, cause="test", actor="test")
 
 
 def test_short_payment_then_the_remainder_completes_the_purchase(invoice, mocked_responses, paid_handler):
     add_token(mocked_responses)
     rows = {invoice.qpay_invoice_id: [paid_row("9700.00")]}
     add_checks_by_invoice(mocked_responses, rows)
-    assert verify(invoice).outcome == services.AMOUNT_MISMATCH
+    assert verify(invoice).outcome == verification.AMOUNT_MISMATCH
     invoice.refresh_from_db()
     assert invoice.needs_staff_attention and invoice.staff_attention_reason.startswith("short payment")
     public = selectors.public_status(invoice)
@@ -54,11 +54,11 @@ def test_short_payment_then_the_remainder_completes_the_purchase(invoice, mocked
     extra = remainder.request_remainder(invoice.pk)
     assert extra.amount_mnt == 9800 and extra.qpay_invoice_id
     sent = json.loads([c for c in mocked_responses.calls if c.request.url.endswith("/invoice")][0].request.body)
-    assert sent["amount"] == 9800 and sent["callback_url"] == services.callback_url(invoice)
+    assert sent["amount"] == 9800 and sent["callback_url"] == inbox.callback_url(invoice)
     assert remainder.request_remainder(invoice.pk).pk == extra.pk and len(created) == 1  # a double-click: one invoice
 
     rows[extra.qpay_invoice_id] = [paid_row("9800.00")]
-    assert verify(invoice).outcome == services.PAID
+    assert verify(invoice).outcome == verification.PAID
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.PAID and invoice.paid_amount == Decimal("19500")
     assert not invoice.needs_staff_attention and invoice.staff_attention_reason == ""
@@ -98,7 +98,7 @@ def test_late_payment_is_reported(bundle, mocked_responses):
     invoice = InvoiceFactory(bundle=bundle, status=Invoice.Status.EXPIRED)
     add_token(mocked_responses)
     add_checks_by_invoice(mocked_responses, {invoice.qpay_invoice_id: [paid_row("19500.00")]})
-    assert verify(invoice).outcome == services.LATE_PAYMENT
+    assert verify(invoice).outcome == verification.LATE_PAYMENT
     invoice.refresh_from_db()
     public = selectors.public_status(invoice)
     assert (public["status"], public["paymentState"], public["paidAmount"]) == ("EXPIRED", "LATE", 19500)
@@ -108,9 +108,9 @@ def test_double_payment_reports_the_real_amount(invoice, mocked_responses, paid_
     add_token(mocked_responses)
     rows = {invoice.qpay_invoice_id: [paid_row("19500.00")]}
     add_checks_by_invoice(mocked_responses, rows)
-    assert verify(invoice).outcome == services.PAID
+    assert verify(invoice).outcome == verification.PAID
     rows[invoice.qpay_invoice_id].append(paid_row("19500.00"))
-    services.verify_invoice_payment(invoice.pk, cause="test", actor="test", recheck_paid=True)
+    verification.verify_invoice_payment(invoice.pk, cause="test", actor="test", recheck_paid=True)
     invoice.refresh_from_db()
     public = selectors.public_status(invoice)
     assert (public["paidAmount"], public["extraAmount"], public["paymentState"]) == (39000, 19500, "OVERPAID")
@@ -118,6 +118,6 @@ def test_double_payment_reports_the_real_amount(invoice, mocked_responses, paid_
 
 
 def test_qpay_description_is_the_mongolian_plan_name_and_the_shop(invoice):
-    text = services.qpay_description(invoice)
+    text = purchase.qpay_description(invoice)
     assert text.endswith(" · esimshop") and "Япон" in text
     assert "eSIM eSIM" not in text and "V2" not in text

@@ -12,7 +12,7 @@ import responses
 from django.db import connection
 from django.test import Client
 
-from payments import services
+from payments import expiry, inbox, purchase
 from payments.models import Customer, Invoice, InvoiceTransition
 from tests.payments.conftest import ESIMGO_ORDERS, esimgo_validate_body
 from tests.payments.qpay_mocks import BASE, add_invoice_create, add_token, calls_to, invoice_created_body
@@ -128,7 +128,7 @@ def test_an_invoice_retired_while_qpay_was_slow_is_not_handed_out(
 
     def slow_qpay(request):
         invoice = Invoice.objects.get()
-        services.cancel_invoice(invoice.pk, cause="abandoned while being created", actor="sweep")
+        expiry.cancel_invoice(invoice.pk, cause="abandoned while being created", actor="sweep")
         created.append(invoice_created_body())
         return 200, {}, json.dumps(created[-1])
 
@@ -149,7 +149,7 @@ def test_qpay_invoice_payload(client, bundle, qpay_ok):
     sent = json.loads(calls_to(qpay_ok, "/invoice", "POST")[0].request.body)
     callback = sent.pop("callback_url")
     assert callback == (
-        f"https://shop.example.mn/payments/qpay/callback/{invoice.pk}/?token={services.callback_token(invoice.pk)}"
+        f"https://shop.example.mn/payments/qpay/callback/{invoice.pk}/?token={inbox.callback_token(invoice.pk)}"
     )
     assert sent == {
         "invoice_code": "TEST_INVOICE",
@@ -402,12 +402,12 @@ def test_a_sessions_invoice_about_to_expire_is_superseded(bundle, qpay_ok, djang
 
     from django.utils import timezone
 
-    owner = services.PurchaseOwner(key="s:" + "a" * 64)
-    first = services.start_purchase(
+    owner = purchase.PurchaseOwner(key="s:" + "a" * 64)
+    first = purchase.start_purchase(
         phone_number="99112233", email="a@example.mn", bundle=bundle, amount_mnt=19500, owner=owner
     )
     assert (
-        services.start_purchase(
+        purchase.start_purchase(
             phone_number="99112233", email="a@example.mn", bundle=bundle, amount_mnt=19500, owner=owner
         ).pk
         == first.pk
@@ -415,7 +415,7 @@ def test_a_sessions_invoice_about_to_expire_is_superseded(bundle, qpay_ok, djang
     Invoice.objects.update(expires_at=timezone.now() + timedelta(minutes=1))
     qpay_ok.add(responses.DELETE, f"{BASE}/invoice/{first.qpay_invoice_id}", json={})
     with django_capture_on_commit_callbacks(execute=True):
-        second = services.start_purchase(
+        second = purchase.start_purchase(
             phone_number="99112233", email="a@example.mn", bundle=bundle, amount_mnt=19500, owner=owner
         )
     assert second.pk != first.pk
@@ -452,7 +452,7 @@ def test_concurrent_submits_with_one_idempotency_key_make_one_invoice(bundle, qp
 
 
 def test_start_purchase_contract_for_topups(bundle, qpay_ok):
-    invoice = services.start_purchase(
+    invoice = purchase.start_purchase(
         phone_number="99112233",
         email="a@example.mn",
         bundle=bundle,
@@ -462,7 +462,7 @@ def test_start_purchase_contract_for_topups(bundle, qpay_ok):
     assert invoice.topup_iccid == "8944500000000000001" and invoice.is_payable
     validate = json.loads(calls_to(qpay_ok, "/orders", "POST")[0].request.body)
     assert validate["order"][0]["iccids"] == ["8944500000000000001"]
-    with pytest.raises(services.InvalidPurchase) as exc:
-        services.start_purchase(phone_number="99112233", email="a@example.mn", bundle=bundle, amount_mnt=1)
+    with pytest.raises(purchase.InvalidPurchase) as exc:
+        purchase.start_purchase(phone_number="99112233", email="a@example.mn", bundle=bundle, amount_mnt=1)
     assert exc.value.field == "amount"
     assert uuid.UUID(str(invoice.pk)).version == 4

@@ -8,7 +8,7 @@ from django.core import mail
 from django.utils import timezone
 
 from esimshop.celery import app
-from payments import schedules, services
+from payments import expiry, purchase, schedules
 from payments.models import Invoice, InvoiceTransition
 from payments.tasks import (
     check_invoice_payment_task,
@@ -45,16 +45,16 @@ def broker(monkeypatch):
 
 def test_check_plan_is_bounded_with_backoff_and_a_pre_expiry_check():
     created = timezone.now()
-    plan = services.payment_check_plan(created, created + timedelta(minutes=30))
+    plan = schedules.payment_check_plan(created, created + timedelta(minutes=30))
     offsets = [(round((eta - created).total_seconds()), kind) for eta, kind in plan]
     assert offsets == [(60, "check"), (180, "check"), (600, "check"), (1740, "check"), (1800, "expire")]
-    long_plan = services.payment_check_plan(created, created + timedelta(minutes=60))
+    long_plan = schedules.payment_check_plan(created, created + timedelta(minutes=60))
     assert [round((eta - created).total_seconds()) for eta, _ in long_plan] == [60, 180, 600, 1800, 3540, 3600]
 
 
 def test_creating_an_invoice_schedules_the_checks(bundle, broker):
     invoice = InvoiceFactory(bundle=bundle)
-    assert services.schedule_payment_checks(invoice.pk) == 5
+    assert expiry.schedule_payment_checks(invoice.pk) == 5
     kinds = [(task.name, options["eta"]) for task, *_rest, options in broker]
     assert [name for name, _ in kinds] == ["payments.check_invoice_payment"] * 4 + ["payments.expire_invoice"]
     assert kinds[-1][1] == invoice.expires_at
@@ -63,13 +63,13 @@ def test_creating_an_invoice_schedules_the_checks(bundle, broker):
 
 def test_without_a_broker_nothing_is_scheduled_for_later(bundle, qpay):
     invoice = InvoiceFactory(bundle=bundle)
-    assert services.schedule_payment_checks(invoice.pk) == 0  # eager would run ETA tasks immediately
+    assert expiry.schedule_payment_checks(invoice.pk) == 0  # eager would run ETA tasks immediately
     assert len(qpay.calls) == 0
 
 
 def test_lost_callback_is_found_by_the_retry_schedule(bundle, qpay, broker, paid_handler):
     invoice = InvoiceFactory(bundle=bundle)
-    services.schedule_payment_checks(invoice.pk)
+    expiry.schedule_payment_checks(invoice.pk)
     add_check(qpay)  # first checks: nothing paid yet
     checks = [(task, args, kwargs) for task, args, kwargs, _ in broker if task is check_invoice_payment_task]
 
@@ -248,7 +248,9 @@ def test_a_finished_check_plans_the_next_one(bundle, qpay):
     Invoice.objects.filter(pk=invoice.pk).update(next_check_at=timezone.now())
     assert check_invoice_payment_task.apply(args=[str(invoice.pk)]).get() == "NOT_PAID"
     invoice.refresh_from_db()
-    plan = [eta for eta, kind in services.payment_check_plan(invoice.created_at, invoice.expires_at) if kind == "check"]
+    plan = [
+        eta for eta, kind in schedules.payment_check_plan(invoice.created_at, invoice.expires_at) if kind == "check"
+    ]
     assert invoice.next_check_at == min(eta for eta in plan if eta > timezone.now())
 
 
@@ -263,12 +265,12 @@ def test_expiry_and_cancel_plan_late_checks_at_one_and_six_hours(bundle, qpay):
         hours=6
     )
     assert schedules.next_check_after(invoice, invoice.closed_at + timedelta(hours=6)) is None
-    cancelled = services.cancel_invoice(InvoiceFactory(bundle=bundle).pk, cause="test", actor="test")
+    cancelled = expiry.cancel_invoice(InvoiceFactory(bundle=bundle).pk, cause="test", actor="test")
     assert cancelled.next_check_at == cancelled.closed_at + timedelta(hours=1)
 
 
 def test_a_new_invoice_carries_its_first_check(bundle, broker, settings):
-    invoice = services._insert_invoice(
+    invoice = purchase._insert_invoice(
         customer=CustomerFactory(),
         bundle=bundle,
         amount_mnt=bundle.price_mnt,

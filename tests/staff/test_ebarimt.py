@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from integrations.qpay.client import QPayUnavailable
 from orders.models import EmailLog
-from payments import ebarimt, services
+from payments import ebarimt, verification
 from payments.models import EbarimtReceipt, Invoice, Payment
 from staff import selectors
 from tests.orders.factories import DeliveredOrderFactory, InvoiceFactory
@@ -64,7 +64,7 @@ def test_receipt_is_issued_after_the_payment_is_verified(
     monkeypatch.setattr("orders.tasks.provision_order_task.delay", lambda *a, **k: None)
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.verify_invoice_payment(pending.pk, cause="callback", actor="callback")
+        verification.verify_invoice_payment(pending.pk, cause="callback", actor="callback")
 
     assert create.call_count == 1
     assert json.loads(create.calls[0].request.body) == {
@@ -97,7 +97,7 @@ def test_switched_off_by_default(
     add_check(mocked_responses, paid_row(f"{pending.amount_mnt}.00"))
     monkeypatch.setattr("orders.tasks.provision_order_task.delay", lambda *a, **k: None)
     with django_capture_on_commit_callbacks(execute=True):
-        services.verify_invoice_payment(pending.pk, cause="callback", actor="callback")
+        verification.verify_invoice_payment(pending.pk, cause="callback", actor="callback")
     assert not EbarimtReceipt.objects.exists()
     assert not [c for c in mocked_responses.calls if "ebarimt" in c.request.url]
 

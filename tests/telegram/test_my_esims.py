@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from payments import services as payment_services
+from payments import purchase
 from telegram import init_data
 from telegram.models import TelegramPurchase, TelegramUser
 from tests.catalog.factories import BundleFactory
@@ -32,7 +32,7 @@ def bundle(db):
 
 
 def checkout(client, bundle, invoice, monkeypatch):
-    monkeypatch.setattr(payment_services, "start_purchase", lambda **kwargs: invoice)
+    monkeypatch.setattr(purchase, "start_purchase", lambda **kwargs: invoice)
     return client.post(
         f"/checkout/{bundle.name}/",
         {"phone_number": "99112233", "email": "nomin@example.mn", "device_confirmed": "on", "amount": bundle.price_mnt},
