@@ -239,7 +239,7 @@ def test_sweep_drives_the_database_schedule_and_expires_overdue(bundle, qpay, br
     # ...but a check whose message was lost is due again once the lease has run out.
     later = now + timedelta(seconds=schedules.lease_seconds() + 1)
     assert {args[0] for _, args, _, _ in broker} == set()
-    assert schedules.sweep_pending_invoices(now=later)["checked"] >= 2
+    assert expiry.sweep_pending_invoices(now=later)["checked"] >= 2
 
 
 def test_a_finished_check_plans_the_next_one(bundle, qpay):
