@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.cache import cache
@@ -37,6 +38,9 @@ from payments.models import Customer, Invoice, InvoiceTransition
 from payments.schedules import CREATING_STALE_AFTER
 from payments.services import Status, _locked, _now, _transition
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 logger = logging.getLogger(__name__)
 
 # A double-submit gets the open invoice back only if it is still worth paying.
@@ -49,7 +53,8 @@ class PurchaseError(Exception):
 
     http_status = 400
 
-    def __init__(self, message: str, *, field: str | None = None):
+    # A lazy message is rendered in the language of the answer, which the view picks afterwards.
+    def __init__(self, message: StrOrPromise, *, field: str | None = None):
         super().__init__(message)
         self.message = message
         self.field = field
@@ -149,7 +154,7 @@ def start_purchase(
         )
     if not balance.can_cover(bundle):
         # Our eSIM Go balance cannot pay for it: no invoice the shopper would pay for nothing.
-        raise ProviderUnavailable(str(balance.NOT_FOR_SALE_MESSAGE))
+        raise ProviderUnavailable(balance.NOT_FOR_SALE_MESSAGE)
     customer, _new_customer = _customer_for(phone_number=phone_number, email=email)
     for _attempt in range(4):
         existing = _owners_invoice(owner, customer, bundle, topup_iccid) if owner else None
