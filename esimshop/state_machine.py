@@ -114,7 +114,7 @@ class StateTable(Mapping[str, Transition]):
             f.name for f in record._meta.fields if isinstance(f, models.ForeignKey) and f.related_model is self.model
         )
         fields = {
-            f"{fk}_id": pk,
+            record._meta.get_field(fk).attname: pk,
             "name": name,
             "from_status": from_status,
             "to_status": to_status,
