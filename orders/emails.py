@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from esimshop.state_machine import try_transition, try_transition_each
 from orders import conf, qr, selectors
 from orders.models import EmailLog
 from payments.ebarimt import shopper_receipt
@@ -119,8 +120,8 @@ def send_logged_email(log_id) -> bool:
     On failure the row goes back to PENDING (error recorded) and EmailSendError is raised so
     the task retries. A worker killed mid-send leaves SENDING; the sweep re-opens it later.
     """
-    claimed = EmailLog.objects.filter(pk=log_id, status=EmailLog.Status.PENDING).update(
-        status=EmailLog.Status.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1
+    claimed = try_transition(
+        EmailLog, log_id, "claim", by="task", claimed_at=timezone.now(), attempts=F("attempts") + 1
     )
     if not claimed:
         return False
@@ -130,22 +131,20 @@ def send_logged_email(log_id) -> bool:
     try:
         build_message(log).send(fail_silently=False)
     except Exception as exc:  # noqa: BLE001 - SMTP/rendering errors are all "try again later"
-        EmailLog.objects.filter(pk=log_id, status=EmailLog.Status.SENDING).update(
-            status=EmailLog.Status.PENDING, last_error=f"{type(exc).__name__}: {exc}"[:2000]
-        )
+        try_transition(EmailLog, log_id, "release", by="task", last_error=f"{type(exc).__name__}: {exc}"[:2000])
         logger.warning("e-mail %s (%s) failed: %s", log_id, log.kind, exc)
         raise EmailSendError(str(exc)) from exc
-    EmailLog.objects.filter(pk=log_id).update(status=EmailLog.Status.SENT, sent_at=timezone.now())
+    try_transition(EmailLog, log_id, "mark_sent", by="task", sent_at=timezone.now())
     logger.info("e-mail %s sent: %s for order %s", log_id, log.kind, log.order.public_id)
     return True
 
 
 def reopen_stuck_emails(older_than) -> int:
     """SENDING rows whose worker died mid-send go back to PENDING (at worst one duplicate mail)."""
-    return EmailLog.objects.filter(status=EmailLog.Status.SENDING, claimed_at__lt=older_than).update(
-        status=EmailLog.Status.PENDING
+    return try_transition_each(
+        EmailLog.objects.filter(status=EmailLog.Status.SENDING, claimed_at__lt=older_than), "reopen", by="sweep"
     )
 
 
 def mark_email_failed(log_id):
-    EmailLog.objects.filter(pk=log_id, status=EmailLog.Status.PENDING).update(status=EmailLog.Status.FAILED)
+    try_transition(EmailLog, log_id, "give_up", by="task", reason="retries exhausted")

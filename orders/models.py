@@ -1,7 +1,9 @@
-"""Orders (one per paid invoice), eSIMs, provisioning attempts and the order state machine.
+"""Orders (one per paid invoice), eSIMs, provisioning attempts, e-mails and their state tables.
 
-The order status only changes through `Order.apply_transition` (called by orders.services),
-which checks the transition table in `TRANSITIONS` and writes an OrderTransition row.
+A state only changes through a named transition of the model's table below, applied by
+esimshop.state_machine (orders through `Order.apply_transition`, called by orders.services);
+every change writes a history row (OrderTransition, ProvisioningAttemptTransition,
+EmailLogTransition).
 Everything that must happen at most once is guarded by a DB constraint, not by code:
 one order per invoice, one eSIM per ICCID, one order per eSIM Go order reference, one e-mail
 per (order, kind, event), one callback row per body hash, one use per magic-link token.
@@ -18,6 +20,8 @@ from django.utils.translation import gettext_lazy as _
 
 from catalog.lpa import build_lpa
 from catalog.lpa import smdp_host as bare_smdp_host
+from esimshop import state_machine
+from esimshop.state_machine import StateTable, TransitionRecord
 from payments import status_cache
 from payments.models import new_access_token
 
@@ -119,49 +123,39 @@ class Order(models.Model):
         return self.status in (self.Status.PAID, self.Status.PROVISIONING)
 
     def apply_transition(self, name: str, *, actor: str, cause: str = "", actor_user=None) -> "OrderTransition":
-        """Move to the state named by `name` (see TRANSITIONS) and record it. Caller holds the row lock."""
-        try:
-            sources, target = TRANSITIONS[name]
-        except KeyError:
-            raise InvalidTransition(f"unknown transition {name!r}") from None
-        if self.status not in sources:
-            raise InvalidTransition(f"{name}: order {self.public_id} is {self.status}, needs one of {sorted(sources)}")
-        previous = self.status
-        self.status = target
-        if target == self.Status.DELIVERED:
-            self.delivered_at = timezone.now()
-        self.save()
+        """Move along `name` (see TRANSITIONS) and record it, saving every field the caller set on
+        this (locked) order too."""
+        changes = {"delivered_at": timezone.now()} if TRANSITIONS.step(name).target == self.Status.DELIVERED else {}
+        record = state_machine.apply_transition(
+            self, name, by=actor, reason=cause, user=actor_user, save_all=True, **changes
+        )
         # The invoice's public status reports the order's state (PROCESSED / FAILED).
         status_cache.invalidate(self.invoice_id)
-        return OrderTransition.objects.create(
-            order=self,
-            name=name,
-            from_status=previous,
-            to_status=target,
-            cause=cause[:500],
-            actor=actor[:150],
-            actor_user=actor_user,
-        )
+        return record
 
 
-class InvalidTransition(Exception):
-    pass
+# The one exception of esimshop.state_machine, under the name this module has always given it.
+InvalidTransition = state_machine.IllegalTransition
 
 
 S = Order.Status
-# name -> (allowed source states, target state). The only place order states change.
-TRANSITIONS = {
-    "start_provisioning": ({S.PAID}, S.PROVISIONING),
-    "deliver": ({S.PAID, S.PROVISIONING}, S.DELIVERED),
-    "flag_for_attention": ({S.PAID, S.PROVISIONING}, S.NEEDS_ATTENTION),
-    "staff_retry_provisioning": ({S.NEEDS_ATTENTION}, S.PROVISIONING),
-    # The hourly check found the eSIM Go order of a purchase whose outcome was unknown.
-    "adopt_found_order": ({S.NEEDS_ATTENTION}, S.PROVISIONING),
-    "staff_deliver": ({S.NEEDS_ATTENTION}, S.DELIVERED),
-    "staff_refund": ({S.NEEDS_ATTENTION}, S.REFUNDED),
-    # A full refund of a delivered order (staff.refunds): My eSIMs then shows it as refunded.
-    "refund_delivered": ({S.DELIVERED}, S.REFUNDED),
-}
+# name -> (allowed source states, target state). "create_paid" ("" -> PAID) is the row's creation.
+TRANSITIONS = StateTable(
+    Order,
+    record="orders.OrderTransition",
+    transitions={
+        "start_provisioning": ({S.PAID}, S.PROVISIONING),
+        "deliver": ({S.PAID, S.PROVISIONING}, S.DELIVERED),
+        "flag_for_attention": ({S.PAID, S.PROVISIONING}, S.NEEDS_ATTENTION),
+        "staff_retry_provisioning": ({S.NEEDS_ATTENTION}, S.PROVISIONING),
+        # The hourly check found the eSIM Go order of a purchase whose outcome was unknown.
+        "adopt_found_order": ({S.NEEDS_ATTENTION}, S.PROVISIONING),
+        "staff_deliver": ({S.NEEDS_ATTENTION}, S.DELIVERED),
+        "staff_refund": ({S.NEEDS_ATTENTION}, S.REFUNDED),
+        # A full refund of a delivered order (staff.refunds): My eSIMs then shows it as refunded.
+        "refund_delivered": ({S.DELIVERED}, S.REFUNDED),
+    },
+)
 del S
 
 
@@ -235,6 +229,37 @@ class ProvisioningAttempt(models.Model):
         return f"attempt {self.marker} {self.outcome}"
 
 
+A = ProvisioningAttempt.Outcome
+# An attempt is created REQUESTED and committed before eSIM Go is called (orders.provisioning).
+# Every move is a compare-and-set (state_machine.try_transition): the run that moves it first wins.
+ATTEMPT_TRANSITIONS = StateTable(
+    ProvisioningAttempt,
+    field="outcome",
+    record="orders.ProvisioningAttemptTransition",
+    transitions={
+        # The reference is known: from our own answer, or adopted from eSIM Go's order list.
+        "ordered": (ProvisioningAttempt.UNRESOLVED, A.ORDERED),
+        # Timeout, 5xx or a garbled answer; or an adopted reference turned out to be another order's.
+        "outcome_unknown": (ProvisioningAttempt.UNRESOLVED, A.UNKNOWN),
+        "not_placed": (ProvisioningAttempt.UNRESOLVED, A.NOT_PLACED),
+        "succeeded": (ProvisioningAttempt.UNRESOLVED, A.SUCCEEDED),
+        "superseded": (ProvisioningAttempt.UNRESOLVED, A.SUPERSEDED),
+        # Staff chose to buy again after the look-ups found nothing.
+        "reconciled_absent": ([A.REQUESTED, A.UNKNOWN], A.RECONCILED_ABSENT),
+    },
+)
+del A
+
+
+class ProvisioningAttemptTransition(TransitionRecord):
+    """Append-only history of provisioning attempt outcomes."""
+
+    attempt = models.ForeignKey(ProvisioningAttempt, on_delete=models.CASCADE, related_name="transitions")
+
+    class Meta(TransitionRecord.Meta):
+        pass
+
+
 class EmailLog(models.Model):
     """One row per e-mail event, claimed before sending: the unique key makes "never twice" a DB fact."""
 
@@ -274,6 +299,35 @@ class EmailLog(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.order_id} {self.status}"
+
+
+E = EmailLog.Status
+# A row is created PENDING (or SKIPPED: no address) when the event is claimed (orders.services).
+# Senders claim it by compare-and-set (state_machine.try_transition): exactly one sends.
+EMAIL_TRANSITIONS = StateTable(
+    EmailLog,
+    record="orders.EmailLogTransition",
+    transitions={
+        "claim": ([E.PENDING], E.SENDING),
+        # The send failed; the task retries.
+        "release": ([E.SENDING], E.PENDING),
+        # The worker died mid-send (the sweep, much later): at worst one duplicate mail.
+        "reopen": ([E.SENDING], E.PENDING),
+        # The mail went out: whatever a sweep did to the row meanwhile, it is SENT.
+        "mark_sent": ([E.SENDING, E.PENDING, E.FAILED], E.SENT),
+        "give_up": ([E.PENDING], E.FAILED),
+    },
+)
+del E
+
+
+class EmailLogTransition(TransitionRecord):
+    """Append-only history of e-mail send states."""
+
+    email = models.ForeignKey(EmailLog, on_delete=models.CASCADE, related_name="transitions")
+
+    class Meta(TransitionRecord.Meta):
+        pass
 
 
 class MagicLinkToken(models.Model):

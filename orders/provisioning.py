@@ -27,9 +27,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from esimshop import metrics
+from esimshop.state_machine import try_transition
 from integrations.esimgo.client import ESIMGoClient, ESIMGoError, ESIMGoRateLimited
 from orders import conf, reconcile_unknown, tasks
-from orders.models import EmailLog, ESim, Order, ProvisioningAttempt
+from orders.models import ATTEMPT_TRANSITIONS, EmailLog, ESim, Order, ProvisioningAttempt
 from orders.services import flag_for_attention, queue_email
 
 logger = logging.getLogger(__name__)
@@ -119,12 +120,13 @@ def _lock_and_decide(order_id, actor) -> _Step:
 def _set_attempt(attempt, outcome, *, expect=None, **fields) -> bool:
     """Compare-and-set the attempt's outcome (expect = outcomes it may currently have)."""
     expect = expect or ProvisioningAttempt.UNRESOLVED
-    values = {"outcome": outcome, **fields}
+    values = dict(fields)
     if outcome not in ProvisioningAttempt.UNRESOLVED:
         values.setdefault("finished_at", timezone.now())
-    updated = ProvisioningAttempt.objects.filter(pk=attempt.pk, outcome__in=expect).update(**values)
+    name = ATTEMPT_TRANSITIONS.name_for(outcome)
+    updated = try_transition(ProvisioningAttempt, attempt.pk, name, by="provisioning", only_from=expect, **values)
     if updated:
-        for key, value in values.items():
+        for key, value in {"outcome": outcome, **values}.items():
             setattr(attempt, key, value)
     return bool(updated)
 

@@ -30,6 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from esimshop.state_machine import try_transition
 from integrations.esimgo.client import ESIMGoClient
 from orders import conf, tasks
 from orders.models import ESim, Order, ProvisioningAttempt
@@ -267,8 +268,12 @@ def _adopt(attempt, reference: str, raw: dict) -> bool:
             Order.Status.NEEDS_ATTENTION,
         ):
             return False
-        updated = ProvisioningAttempt.objects.filter(pk=attempt.pk, outcome__in=OPEN_OUTCOMES).update(
-            outcome=Outcome.ORDERED,
+        updated = try_transition(
+            ProvisioningAttempt,
+            attempt.pk,
+            "ordered",
+            by="unattributed-check",
+            only_from=OPEN_OUTCOMES,
             esimgo_order_reference=reference,
             adopted=True,
             response={k: v for k, v in raw.items() if not k.startswith("_")},

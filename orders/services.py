@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from esimshop.logs import bind as bind_log_context
+from esimshop.state_machine import try_transition_each
 from integrations.esimgo.client import ESIMGoClient
 from orders import conf, emails, signals, tasks
 from orders.models import EmailLog, ESim, Order, OrderTransition, ProvisioningAttempt
@@ -153,8 +154,11 @@ def staff_buy_again(order_id: int, *, user: AbstractBaseUser) -> tuple[Order, in
         open_attempts = order.attempts.filter(
             outcome__in=[ProvisioningAttempt.Outcome.REQUESTED, ProvisioningAttempt.Outcome.UNKNOWN]
         )
-        closed = open_attempts.update(
-            outcome=ProvisioningAttempt.Outcome.RECONCILED_ABSENT,
+        closed = try_transition_each(
+            open_attempts,
+            "reconciled_absent",
+            by=actor,
+            user=user,
             finished_at=timezone.now(),
             error=f"closed by {actor}: buy again (accepted risk of a second eSIM Go order)",
         )

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from esimshop.state_machine import apply_transition, try_transition
 from integrations.qpay.client import QPayClient, QPayError
 from payments import tasks
 from payments.models import EbarimtReceipt, Invoice, Payment
@@ -83,22 +84,15 @@ def issue(invoice_id, *, client=None, raise_transient: bool = False) -> EbarimtR
         if receipt.status in (Status.ISSUED, Status.CANCELLED, Status.CANCEL_FAILED):
             return receipt
         if receipt.cancel_requested:
-            receipt.status = Status.CANCELLED
-            receipt.save(update_fields=["status", "updated_at"])
+            apply_transition(receipt, "cancel_unissued", by="system", reason="refunded before it was issued")
             return receipt
         if receipt.status == Status.ISSUING and receipt.claimed_at and now - receipt.claimed_at < CLAIM_STALE_AFTER:
             return receipt
         payment = _paid_payment(receipt.invoice)
         if payment is None:
-            receipt.status = Status.FAILED
-            receipt.last_error = "no PAID payment on the invoice"
-            receipt.save(update_fields=["status", "last_error", "updated_at"])
+            apply_transition(receipt, "fail_without_payment", by="system", last_error="no PAID payment on the invoice")
             return receipt
-        receipt.status = Status.ISSUING
-        receipt.claimed_at = now
-        receipt.attempts += 1
-        receipt.payment = payment
-        receipt.save(update_fields=["status", "claimed_at", "attempts", "payment", "updated_at"])
+        apply_transition(receipt, "claim", by="system", claimed_at=now, attempts=receipt.attempts + 1, payment=payment)
     client = client or QPayClient()
     try:
         data = client.create_ebarimt(
@@ -111,16 +105,15 @@ def issue(invoice_id, *, client=None, raise_transient: bool = False) -> EbarimtR
     except QPayError as exc:
         logger.warning("e-barimt for invoice %s failed: %s", invoice_id, exc)
         retryable = exc.transient and exc.code not in PERMANENT_CODES
-        changes = {"status": Status.FAILED, "last_error": str(exc)[:500], "updated_at": timezone.now()}
+        changes = {"last_error": str(exc)[:500], "updated_at": timezone.now()}
         if not retryable:
             changes["attempts"] = MAX_SWEEP_ATTEMPTS  # only a person can fix this; the sweep leaves it
-        EbarimtReceipt.objects.filter(pk=receipt.pk, status=Status.ISSUING).update(**changes)
+        try_transition(EbarimtReceipt, receipt.pk, "fail", by="system", **changes)
         if raise_transient and retryable:
             raise
         return EbarimtReceipt.objects.get(pk=receipt.pk)
     with transaction.atomic():
         receipt = EbarimtReceipt.objects.select_for_update().get(pk=receipt.pk)
-        receipt.status = Status.ISSUED
         receipt.qpay_receipt_id = str(data.get("id") or "")[:64]
         receipt.receipt_id = str(data.get("ebarimt_receipt_id") or "")[:64]
         receipt.lottery = str(data.get("ebarimt_lottery") or "")[:32]
@@ -130,7 +123,7 @@ def issue(invoice_id, *, client=None, raise_transient: bool = False) -> EbarimtR
         receipt.raw = data
         receipt.issued_at = timezone.now()
         receipt.last_error = ""
-        receipt.save()
+        apply_transition(receipt, "record_issued", by="system", save_all=True)
         cancel_now = receipt.cancel_requested
     logger.info("e-barimt issued for invoice %s: lottery %s", invoice_id, receipt.lottery)
     if cancel_now:  # refunded while QPay was issuing it
@@ -151,21 +144,31 @@ def cancel(invoice_id, *, client=None) -> EbarimtReceipt | None:
             return None
         receipt.cancel_requested = True
         if receipt.status in (Status.PENDING, Status.FAILED):
-            receipt.status = Status.CANCELLED
-            receipt.cancelled_at = timezone.now()
-        receipt.save(update_fields=["cancel_requested", "status", "cancelled_at", "updated_at"])
+            apply_transition(receipt, "cancel_unissued", by="system", cancelled_at=timezone.now())
+        receipt.save(update_fields=["cancel_requested", "updated_at"])
         if receipt.status not in (Status.ISSUED, Status.CANCEL_FAILED):
             return receipt
     try:
         (client or QPayClient()).cancel_ebarimt(receipt.payment.qpay_payment_id)
     except QPayError as exc:
         logger.warning("e-barimt cancel for invoice %s failed: %s", invoice_id, exc)
-        EbarimtReceipt.objects.filter(pk=receipt.pk).update(
-            status=Status.CANCEL_FAILED, last_error=str(exc)[:500], updated_at=timezone.now()
+        try_transition(
+            EbarimtReceipt,
+            receipt.pk,
+            "cancel_failed",
+            by="system",
+            last_error=str(exc)[:500],
+            updated_at=timezone.now(),
         )
         return EbarimtReceipt.objects.get(pk=receipt.pk)
-    EbarimtReceipt.objects.filter(pk=receipt.pk).update(
-        status=Status.CANCELLED, cancelled_at=timezone.now(), last_error="", updated_at=timezone.now()
+    try_transition(
+        EbarimtReceipt,
+        receipt.pk,
+        "cancel_issued",
+        by="system",
+        cancelled_at=timezone.now(),
+        last_error="",
+        updated_at=timezone.now(),
     )
     return EbarimtReceipt.objects.get(pk=receipt.pk)
 

@@ -1,7 +1,9 @@
-"""Customers, QPay invoices, payments, the raw callback inbox and invoice transitions.
+"""Customers, QPay invoices, payments, refunds, e-barimt receipts and their state tables.
 
-The invoice status only changes through payments.services (named transitions); every change
-writes an InvoiceTransition row with its cause and actor.
+A status only changes through a named transition of the model's table below, applied by
+esimshop.state_machine (invoices through payments.services._transition, which also moves the
+check schedule); every change writes a history row (InvoiceTransition, RefundTransition,
+EbarimtReceiptTransition) with its cause and actor.
 """
 
 import secrets
@@ -11,6 +13,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+from esimshop.state_machine import StateTable, TransitionRecord
 
 
 class Customer(models.Model):
@@ -139,6 +143,25 @@ class Invoice(models.Model):
     @property
     def is_payable(self) -> bool:
         return self.status == self.Status.PENDING and bool(self.qpay_invoice_id)
+
+
+IS = Invoice.Status
+# name -> (states it may start from, state it ends in). "open" ("" -> PENDING) is the row's creation.
+INVOICE_TRANSITIONS = StateTable(
+    Invoice,
+    record="payments.InvoiceTransition",
+    transitions={
+        # QPay's payment/check shows PAID rows covering the amount.
+        "mark_paid": ([IS.PENDING], IS.PAID),
+        # Staff accept money that arrived after cancel/expiry.
+        "accept_late_payment": ([IS.EXPIRED, IS.CANCELLED], IS.PAID),
+        # Expiry reached; cancelled at QPay first.
+        "expire": ([IS.PENDING], IS.EXPIRED),
+        # QPay unreachable at creation, superseded, or staff.
+        "cancel": ([IS.PENDING], IS.CANCELLED),
+    },
+)
+del IS
 
 
 class Payment(models.Model):
@@ -286,6 +309,31 @@ class Refund(models.Model):
         )
 
 
+RS = Refund.Status
+# A refund is created REQUESTED (card, QPay is asked next) or SUCCEEDED (manual); only QPay's
+# answer, or a look at the payment at QPay, settles a REQUESTED/UNKNOWN one (staff.refunds).
+REFUND_TRANSITIONS = StateTable(
+    Refund,
+    record="payments.RefundTransition",
+    transitions={
+        "succeed": ([RS.REQUESTED, RS.UNKNOWN], RS.SUCCEEDED),
+        "fail": ([RS.REQUESTED, RS.UNKNOWN], RS.FAILED),
+        # No answer from QPay (timeout, 5xx): staff must check the payment at QPay.
+        "lose_answer": ([RS.REQUESTED, RS.UNKNOWN], RS.UNKNOWN),
+    },
+)
+del RS
+
+
+class RefundTransition(TransitionRecord):
+    """Append-only history of refund status changes."""
+
+    refund = models.ForeignKey(Refund, on_delete=models.CASCADE, related_name="transitions")
+
+    class Meta(TransitionRecord.Meta):
+        pass
+
+
 class EbarimtReceipt(models.Model):
     """The e-barimt (VAT receipt) QPay issued for an invoice's payment (POST /v2/ebarimt_v3/create).
 
@@ -334,6 +382,38 @@ class EbarimtReceipt(models.Model):
 
     def __str__(self):
         return f"e-barimt {self.lottery or self.status} for {self.invoice_id}"
+
+
+ES = EbarimtReceipt.Status
+# A receipt is created PENDING in the transaction that marks its invoice PAID (payments.ebarimt).
+EBARIMT_TRANSITIONS = StateTable(
+    EbarimtReceipt,
+    record="payments.EbarimtReceiptTransition",
+    transitions={
+        # A worker takes the QPay call; ISSUING only when the last worker is presumed dead.
+        "claim": ([ES.PENDING, ES.FAILED, ES.ISSUING], ES.ISSUING),
+        "fail_without_payment": ([ES.PENDING, ES.FAILED, ES.ISSUING], ES.FAILED),
+        "fail": ([ES.ISSUING], ES.FAILED),
+        # QPay's answer wins over whatever happened to the row while it was asked (a stale
+        # re-claim, a refund's cancel): the receipt exists at QPay, and a pending cancel follows.
+        "record_issued": (list(ES), ES.ISSUED),
+        # A full refund before the receipt was issued: it never will be.
+        "cancel_unissued": ([ES.PENDING, ES.ISSUING, ES.FAILED], ES.CANCELLED),
+        "cancel_issued": ([ES.ISSUED, ES.CANCEL_FAILED], ES.CANCELLED),
+        "cancel_failed": ([ES.ISSUED, ES.CANCEL_FAILED], ES.CANCEL_FAILED),
+        "staff_retry": ([ES.FAILED], ES.PENDING),
+    },
+)
+del ES
+
+
+class EbarimtReceiptTransition(TransitionRecord):
+    """Append-only history of e-barimt receipt status changes."""
+
+    receipt = models.ForeignKey(EbarimtReceipt, on_delete=models.CASCADE, related_name="transitions")
+
+    class Meta(TransitionRecord.Meta):
+        pass
 
 
 class RemainderInvoice(models.Model):

@@ -26,23 +26,16 @@ import logging
 
 from django.utils import timezone
 
+from esimshop.state_machine import IllegalTransition, apply_transition  # noqa: F401 (re-exported: payments.services.IllegalTransition)
 from payments import schedules, status_cache
-from payments.models import Invoice, InvoiceTransition
+from payments.models import INVOICE_TRANSITIONS, Invoice
 
 logger = logging.getLogger(__name__)
 
 Status = Invoice.Status
 
-TRANSITIONS = {
-    "mark_paid": ((Status.PENDING,), Status.PAID),
-    "accept_late_payment": ((Status.EXPIRED, Status.CANCELLED), Status.PAID),
-    "expire": ((Status.PENDING,), Status.EXPIRED),
-    "cancel": ((Status.PENDING,), Status.CANCELLED),
-}
-
-
-class IllegalTransition(Exception):
-    pass
+# The invoice's table lives beside the model (payments.models); these names stay importable here.
+TRANSITIONS = INVOICE_TRANSITIONS
 
 
 # --- Helpers ----------------------------------------------------------------------------------
@@ -57,24 +50,15 @@ def _locked(invoice_id) -> Invoice:
 
 
 def _transition(invoice: Invoice, name: str, *, cause: str, actor: str, **changes) -> Invoice:
-    """Apply a named transition to a LOCKED invoice and record it."""
-    allowed_from, to_status = TRANSITIONS[name]
-    if invoice.status not in allowed_from:
-        raise IllegalTransition(f"{name}: invoice {invoice.pk} is {invoice.status}")
-    from_status = invoice.status
-    invoice.status = to_status
+    """Apply a named transition (INVOICE_TRANSITIONS) to a LOCKED invoice and record it."""
+    to_status = TRANSITIONS.step(name).target
     # The database schedule moves with the status: closed invoices get their late checks, a paid
     # one needs no more scheduled checks.
     if to_status in (Status.EXPIRED, Status.CANCELLED):
         changes = {**schedules.on_close(_now()), **changes}
     elif to_status == Status.PAID:
         changes = {"next_check_at": None, **changes}
-    for attr, value in changes.items():
-        setattr(invoice, attr, value)
-    invoice.save(update_fields=["status", "updated_at", *changes])
-    InvoiceTransition.objects.create(
-        invoice=invoice, from_status=from_status, to_status=to_status, name=name, cause=cause[:255], actor=actor[:150]
-    )
+    record = apply_transition(invoice, name, by=actor, reason=cause, **changes)
     status_cache.invalidate(invoice.pk)  # the shopper's next poll sees the new state
-    logger.info("invoice %s %s: %s -> %s (%s; %s)", invoice.pk, name, from_status, to_status, actor, cause)
+    logger.info("invoice %s %s: %s -> %s (%s; %s)", invoice.pk, name, record.from_status, to_status, actor, cause)
     return invoice

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from esimshop.state_machine import try_transition
 from staff.audit import actor_name, record_staff_action
 from staff.models import StaffAction
 
@@ -322,9 +323,7 @@ def reissue_ebarimt(user, invoice_id) -> ActionResult:
     if receipt.status == EbarimtReceipt.Status.CANCEL_FAILED:
         receipt = ebarimt.cancel(invoice.pk)
     elif receipt.status not in (EbarimtReceipt.Status.ISSUED, EbarimtReceipt.Status.CANCELLED):
-        EbarimtReceipt.objects.filter(pk=receipt.pk, status=EbarimtReceipt.Status.FAILED).update(
-            status=EbarimtReceipt.Status.PENDING
-        )
+        try_transition(EbarimtReceipt, receipt.pk, "staff_retry", by=actor_name(user), user=user)
         receipt = ebarimt.issue(invoice.pk)
     else:
         return _done(

@@ -25,9 +25,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from esimshop.state_machine import apply_transition
 from integrations.qpay.client import QPayClient, QPayError
 from orders.services import mark_refunded
-from payments.models import Invoice, InvoiceTransition, Payment, Refund
+from payments.models import REFUND_TRANSITIONS, Invoice, InvoiceTransition, Payment, Refund
 
 logger = logging.getLogger(__name__)
 
@@ -201,13 +202,14 @@ def _settle(refund_id, status: str, *, user, error: str = "", response=None) -> 
         refund = Refund.objects.select_for_update(of=("self",)).select_related("payment", "invoice").get(pk=refund_id)
         if refund.status not in (Status.REQUESTED, Status.UNKNOWN):
             return refund
-        refund.status = status
         refund.error = error[:500]
         if response is not None:
             refund.qpay_response = response
         if status in (Status.SUCCEEDED, Status.FAILED):
             refund.completed_at = timezone.now()
-        refund.save(update_fields=["status", "error", "qpay_response", "completed_at"])
+        apply_transition(
+            refund, REFUND_TRANSITIONS.name_for(status), by=_actor(user), reason=error, user=user, save_all=True
+        )
         if status == Status.SUCCEEDED:
             Payment.objects.filter(pk=refund.payment_id).update(status="REFUNDED", updated_at=timezone.now())
             _after_success(refund, user=user)
