@@ -158,7 +158,7 @@ class ESIMGoClient:
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return retry_after
-        delay = min(self.backoff_max, self.backoff_base * (2**attempt))
+        delay = min(self.backoff_max, self.backoff_base * 2.0**attempt)
         return delay + random.uniform(0, delay * 0.1)
 
     def _error_for(self, response: requests.Response) -> ESIMGoError:

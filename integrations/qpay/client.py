@@ -123,26 +123,31 @@ class QPayClient:
         `rejected` is a token QPay just answered 401 to: any other cached token is fine
         (another process may have renewed already), that one is not.
         """
-        cached = cache.get(self._token_key)
-        if cached and cached["access_token"] != rejected:
-            return cached["access_token"]
+        token = self._cached_token(rejected)
+        if token:
+            return token
         lock_key = f"{self._token_key}:lock"
         deadline = time.monotonic() + TOKEN_LOCK_WAIT_SECONDS
         while not cache.add(lock_key, "1", TOKEN_LOCK_SECONDS):
             # Someone else is fetching: wait for their token rather than stampede QPay.
             time.sleep(0.05)
-            cached = cache.get(self._token_key)
-            if cached and cached["access_token"] != rejected:
-                return cached["access_token"]
+            token = self._cached_token(rejected)
+            if token:
+                return token
             if time.monotonic() > deadline:
                 break  # the holder died or hangs; its lock expires by itself, fetch ourselves
         try:
-            cached = cache.get(self._token_key)
-            if cached and cached["access_token"] != rejected:
-                return cached["access_token"]
-            return store_token(self._token_key, self._fetch_token())["access_token"]
+            token = self._cached_token(rejected)
+            if token:
+                return token
+            return str(store_token(self._token_key, self._fetch_token())["access_token"])
         finally:
             cache.delete(lock_key)
+
+    def _cached_token(self, rejected: str | None) -> str | None:
+        cached = cache.get(self._token_key)
+        token = cached.get("access_token") if isinstance(cached, dict) else None
+        return str(token) if token and token != rejected else None
 
     def _fetch_token(self) -> dict[str, Any]:
         previous = cache.get(f"{self._token_key}:refresh")
