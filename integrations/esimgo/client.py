@@ -108,7 +108,7 @@ class ESIMGoClient:
         shopper: bool = False,
     ) -> None:
         # shopper=True: calls a shopper's request causes (purchase validation); they may not use the
-        # share of the request budget kept for provisioning paid orders (catalog/ratelimit.py).
+        # share of the request budget kept for provisioning paid orders (integrations/esimgo/ratelimit.py).
         self.shopper = shopper
         self._base_url = base_url
         self._api_key = api_key
