@@ -27,7 +27,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote
 
 import requests
@@ -66,7 +66,7 @@ from integrations.esimgo.parsing import (
     parse_organisation,
     parse_revoke,
 )
-from integrations.esimgo.ratelimit import get_rate_limiter
+from integrations.esimgo.ratelimit import RateLimiter, get_rate_limiter
 from integrations.esimgo.values import as_list, format_time, optional_int, parse_bool, parse_retry_after
 
 # The errors are part of the client's interface: callers import them from here.
@@ -85,10 +85,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "esimshop/1.0 (+django)"
-
-
-class RateLimiter(Protocol):
-    def acquire(self, *, shopper: bool = False) -> float: ...
 
 
 class ESIMGoClient:

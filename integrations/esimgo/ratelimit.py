@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from django.conf import settings
 
@@ -24,6 +25,12 @@ KEY_PREFIX = "esimgo:ratelimit:"
 # Upper bound on how long one acquire() waits before letting the request through anyway;
 # eSIM Go then answers 429 and the client's retry honours Retry-After.
 MAX_WAIT_SECONDS = 30.0
+
+
+class RateLimiter(Protocol):
+    """What ESIMGoClient needs of a limiter (tests pass their own)."""
+
+    def acquire(self, *, shopper: bool = False) -> float: ...
 
 
 class LocalWindowCounter:
