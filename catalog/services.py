@@ -33,6 +33,7 @@ from django.utils.text import slugify
 from catalog.models import Bundle, BundleCountry, Country, Region
 from catalog.page_warming import catalogue_changed
 from catalog.pricing import retail_price_mnt
+from integrations.esimgo import answers as esimgo_answers
 from integrations.esimgo import client as esimgo
 
 logger = logging.getLogger(__name__)
@@ -178,30 +179,29 @@ def _describe(exc, page_no) -> str:
     return what + _KEPT
 
 
-def _parse(raw: dict) -> UpstreamBundle:
-    """A normalised bundle dict (integrations.esimgo.client.normalise_bundle) → what we store; strict on bad values."""
+def _parse(bundle: esimgo_answers.CatalogueBundle) -> UpstreamBundle:
+    """A parsed catalogue bundle (integrations.esimgo.answers) → what we store; strict on bad values."""
+    name = bundle.name
     try:
-        name = str(raw["name"])
-        price = Decimal(str(raw["price"])).quantize(PRICE_QUANTUM)
-        currency = (raw.get("currency") or "USD").upper()
-        fields = {
-            "name": name,
-            "description": str(raw.get("description") or "")[:512],
-            "groups": [str(g) for g in raw.get("groups") or []],
-            "data_amount_mb": int(raw["data_amount_mb"]),
-            "duration_days": int(raw["duration_days"]),
-            "unlimited": bool(raw.get("unlimited")),
-            "speed": [str(s) for s in raw.get("speed") or []],
-            "autostart": bool(raw.get("autostart")),
-            "image_url": _fit(raw.get("image_url"), 512),
-            "billing_type": str(raw.get("billing_type") or "")[:32],
-            "price": price,
-            "currency": currency,
-        }
-        base = _coverage(raw.get("countries"))
-        roaming = {iso: region for iso, region in _coverage(raw.get("roaming")).items() if iso not in base}
-    except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
-        raise CatalogueSyncError(f"Malformed bundle {raw.get('name')!r} ({exc!r}).{_KEPT}") from exc
+        price = bundle.price.quantize(PRICE_QUANTUM)
+    except InvalidOperation as exc:  # more digits than Bundle.price can hold
+        raise CatalogueSyncError(f"Malformed bundle {name!r} ({exc!r}).{_KEPT}") from exc
+    fields = {
+        "name": name,
+        "description": bundle.description[:512],
+        "groups": list(bundle.groups),
+        "data_amount_mb": bundle.data_amount_mb,
+        "duration_days": bundle.duration_days,
+        "unlimited": bundle.unlimited,
+        "speed": list(bundle.speed),
+        "autostart": bundle.autostart,
+        "image_url": _fit(bundle.image_url, 512),
+        "billing_type": bundle.billing_type[:32],
+        "price": price,
+        "currency": bundle.currency or "USD",
+    }
+    base = _coverage(bundle.countries)
+    roaming = {iso: region for iso, region in _coverage(bundle.roaming).items() if iso not in base}
 
     problem = _implausible(fields)
     if problem:
@@ -231,13 +231,12 @@ def _fit(value, max_length) -> str:
     return value if len(value) <= max_length else ""  # a truncated URL is worse than none
 
 
-def _coverage(entries) -> dict:
-    """[{iso, name, region}] → {ISO: region}; entries without a usable ISO code are skipped."""
+def _coverage(entries: tuple[esimgo_answers.Country, ...]) -> dict:
+    """Countries → {ISO: region}; entries without a usable ISO code are skipped."""
     result = {}
-    for entry in entries or []:
-        iso = str(entry.get("iso") or "").strip().upper()
-        if ISO_RE.match(iso):
-            result.setdefault(iso, str(entry.get("region") or "").strip()[:64])
+    for entry in entries:
+        if ISO_RE.match(entry.iso):
+            result.setdefault(entry.iso, entry.region[:64])
         else:
             logger.warning("catalogue sync: skipping country entry without ISO code: %r", entry)
     return result

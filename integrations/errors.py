@@ -18,6 +18,8 @@ it certainly did not reach the provider. A purchase is therefore never repeated 
 
 from __future__ import annotations
 
+from typing import Any
+
 import requests
 from urllib3.exceptions import NewConnectionError
 
@@ -29,7 +31,15 @@ class ProviderError(Exception):
     transient = False
     retry_in_client = False  # worth repeating at once inside the client (see may_retry_now)
 
-    def __init__(self, message, *, status=None, code="", retry_after=None, reached_provider=True):
+    def __init__(
+        self,
+        message: object,
+        *,
+        status: int | None = None,
+        code: str = "",
+        retry_after: float | None = None,
+        reached_provider: bool = True,
+    ) -> None:
         super().__init__(message)
         self.message = str(message)
         self.status = status
@@ -44,7 +54,7 @@ class ProviderRateLimited(ProviderError):
     transient = True
     retry_in_client = True
 
-    def __init__(self, message, **kwargs):
+    def __init__(self, message: object, **kwargs: Any) -> None:
         kwargs["reached_provider"] = False
         super().__init__(message, **kwargs)
 

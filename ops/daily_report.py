@@ -113,7 +113,7 @@ def build(day: date | None = None, *, balance: tuple | None = None, now=None) ->
     if balance is None:
         try:
             org = readiness.esimgo_organisation()
-            balance = (Decimal(str(org["balance"])), org.get("currency") or "")
+            balance = (org.balance, org.currency)
         except readiness.CheckFailed:
             balance = (None, "")
     week_start, _ = day_bounds(day - timedelta(days=RUNWAY_DAYS - 1), day)

@@ -22,7 +22,8 @@ from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 from django.db.utils import load_backend
 
-from integrations.esimgo.client import ESIMGoClient, ESIMGoError, normalise_organisation
+from integrations.esimgo.answers import Organisation
+from integrations.esimgo.client import ESIMGoClient, ESIMGoError
 from integrations.qpay.client import QPayClient, QPayError
 from ops import heartbeats
 
@@ -144,13 +145,13 @@ def check_qpay_token() -> str:
     return "token obtainable"
 
 
-def esimgo_organisation() -> dict:
+def esimgo_organisation() -> Organisation:
     class ProbeClient(ESIMGoClient):
         timeout = (check_timeout(), check_timeout())
 
     try:
         with ProbeClient() as client:
-            return normalise_organisation(client._json("GET", "/organisation", retry=False))
+            return client.get_organisation(retry=False)
     except ESIMGoError as exc:
         raise CheckFailed(f"unreachable ({type(exc).__name__}{f' {exc.status}' if exc.status else ''})") from exc
 
@@ -186,13 +187,11 @@ def _esimgo_pair() -> list[Result]:
         ]
     latency = (time.monotonic() - started) * 1000
     threshold = Decimal(str(settings.ESIMGO_LOW_BALANCE_THRESHOLD))
-    balance = Decimal(str(org["balance"]))
+    balance = org.balance
     state = "ok" if balance >= threshold else "down"
     return [
         Result("esimgo", "ok", latency, "reachable"),
-        Result(
-            "esimgo_balance", state, latency, f"{balance} {org.get('currency') or ''} (threshold {threshold})".strip()
-        ),
+        Result("esimgo_balance", state, latency, f"{balance} {org.currency} (threshold {threshold})".strip()),
     ]
 
 

@@ -82,8 +82,8 @@ def esimgo_balance_low(now) -> Condition:
             f"eSIM Go did not answer: {exc}",
             reverse("admin:index"),
         )
-    balance = Decimal(str(org["balance"]))
-    currency = org.get("currency") or ""
+    balance = org.balance
+    currency = org.currency
     return Condition(
         "esimgo_balance_low",
         balance < threshold,

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from esimshop import metrics
 from esimshop.state_machine import try_transition
+from integrations.esimgo.answers import ESIMGoOrder, EsimInstall
 from integrations.esimgo.client import ESIMGoClient, ESIMGoError, ESIMGoRateLimited
 from orders import conf, reconcile_unknown, tasks
 from orders.models import ATTEMPT_TRANSITIONS, EmailLog, ESim, Order, ProvisioningAttempt
@@ -41,8 +42,6 @@ DELIVERED = "delivered"
 NOTHING_TO_DO = "nothing_to_do"
 WAITING = "waiting"
 NEEDS_ATTENTION = "needs_attention"
-
-FAILED_ORDER_STATUSES = reconcile_unknown.FAILED_ORDER_STATUSES
 
 
 class TransientProvisioningError(Exception):
@@ -66,13 +65,6 @@ class _Step:
     order: Order | None = None
     attempt: ProvisioningAttempt | None = None
     countdown: float | None = None
-
-
-@dataclass
-class _EsimDetails:
-    iccid: str
-    matching_id: str
-    smdp_address: str
 
 
 def provision_order(order_id, *, actor="task", client=None) -> ProvisionResult:
@@ -164,27 +156,26 @@ def _buy(order, attempt, actor, client) -> ProvisionResult:
         _set_attempt(attempt, Outcome.NOT_PLACED, error=str(exc)[:2000])
         return _attention(order.pk, f"eSIM Go refused the purchase: {exc}", actor)
 
-    if response.get("valid") is False or str(response.get("status", "")).lower() in FAILED_ORDER_STATUSES:
-        reason = f"eSIM Go did not complete the order: {response.get('statusMessage') or response.get('status') or 'valid=false'}"
-        if not response.get("orderReference"):
-            _set_attempt(attempt, Outcome.NOT_PLACED, error=reason, response=_summary(response))
+    if response.refused:
+        reason = f"eSIM Go did not complete the order: {response.status_message or response.status or 'valid=false'}"
+        if not response.reference:
+            _set_attempt(attempt, Outcome.NOT_PLACED, error=reason, response=_summary(response.raw))
             return _attention(order.pk, reason, actor)
-    reference = response.get("orderReference")
-    if not reference:
+    if not response.reference:
         # A 2xx purchase answer without a reference: it may have happened. Look it up later.
         _set_attempt(
-            attempt, Outcome.UNKNOWN, error="order response without orderReference", response=_summary(response)
+            attempt, Outcome.UNKNOWN, error="order response without orderReference", response=_summary(response.raw)
         )
         raise TransientProvisioningError(
             "order response without orderReference", countdown=conf.reconcile_after_seconds()
         )
     # Remember the reference before anything else can fail.
-    _set_attempt(attempt, Outcome.ORDERED, esimgo_order_reference=str(reference), response=_summary(response))
+    _set_attempt(attempt, Outcome.ORDERED, esimgo_order_reference=response.reference, response=_summary(response.raw))
     return _fetch_and_deliver(order, attempt, actor, client, order_response=response)
 
 
-def _summary(response) -> dict:
-    """What we keep of an eSIM Go order answer (no secrets in it; no need for everything)."""
+def _summary(response: dict) -> dict:
+    """What we keep of an eSIM Go order answer's JSON (no secrets in it; no need for everything)."""
     keep = ("orderReference", "status", "statusMessage", "total", "currency", "createdDate", "assigned", "valid")
     summary = {key: response.get(key) for key in keep if key in response}
     lines = []
@@ -201,35 +192,12 @@ def _summary(response) -> dict:
     return summary
 
 
-def _esims_from_order_response(response) -> list[_EsimDetails]:
-    found = []
-    for line in (response or {}).get("order") or []:
-        if not isinstance(line, dict):
-            continue
-        for esim in line.get("esims") or []:
-            details = _details(esim)
-            if details:
-                found.append(details)
-    return found
-
-
-def _details(raw) -> _EsimDetails | None:
-    if not isinstance(raw, dict):
-        return None
-    iccid = str(raw.get("iccid") or "").strip()
-    matching_id = str(raw.get("matchingId") or "").strip()
-    smdp = str(raw.get("smdpAddress") or "").strip()
-    if iccid and matching_id and smdp:
-        return _EsimDetails(iccid, matching_id, smdp)
-    return None
-
-
-def _fetch_and_deliver(order, attempt, actor, client, *, order_response) -> ProvisionResult:
+def _fetch_and_deliver(order, attempt, actor, client, *, order_response: ESIMGoOrder | None) -> ProvisionResult:
     reference = attempt.esimgo_order_reference
-    esims = _esims_from_order_response(order_response)
+    esims = list(order_response.esims) if order_response else []
     if not esims:
         try:
-            esims = [d for d in (_details(a) for a in client.get_assignments(reference)) if d]
+            esims = [e for e in client.get_assignments(reference) if e.complete]
         except ESIMGoError as exc:
             if exc.transient or exc.outcome_unknown:
                 raise TransientProvisioningError(f"assignments for {reference} not available: {exc}") from exc
@@ -246,10 +214,11 @@ def _fetch_and_deliver(order, attempt, actor, client, *, order_response) -> Prov
                 actor,
             )
         esims = matching
-    return _deliver(order.pk, attempt, esims[0], actor, order_response or attempt.response)
+    summary = _summary(order_response.raw) if order_response else attempt.response
+    return _deliver(order.pk, attempt, esims[0], actor, summary)
 
 
-def _deliver(order_id, attempt, details, actor, response) -> ProvisionResult:
+def _deliver(order_id, attempt, details: EsimInstall, actor, summary) -> ProvisionResult:
     try:
         with transaction.atomic():
             order = Order.objects.select_for_update(of=("self",)).select_related("customer").get(pk=order_id)
@@ -292,7 +261,7 @@ def _deliver(order_id, attempt, details, actor, response) -> ProvisionResult:
                 )
             order.esim = esim
             order.esimgo_order_reference = reference
-            order.esimgo_order = _summary(response or {})
+            order.esimgo_order = _summary(summary or {})
             order.apply_transition("deliver", actor=actor, cause=f"eSIM Go order {reference}, ICCID {details.iccid}")
             _set_attempt(current, Outcome.SUCCEEDED)
             queue_email(order, EmailLog.Kind.ESIM_READY)
@@ -327,19 +296,19 @@ def _reconcile(order, attempt, actor, client) -> ProvisionResult:
         raise TransientProvisioningError(f"cannot look up eSIM Go orders to reconcile: {exc}") from exc
     if candidates:
         chosen = candidates[0]
-        reference = str(chosen["orderReference"])
+        reference = chosen.reference
         if not _set_attempt(
             attempt,
             Outcome.ORDERED,
             esimgo_order_reference=reference,
             adopted=True,
-            response={k: v for k, v in chosen.items() if not k.startswith("_")},
+            response=chosen.raw,
         ):
             raise TransientProvisioningError("attempt changed while reconciling")
         logger.warning(
             "order %s: attempt %s reconciled to eSIM Go order %s", order.public_id, attempt.marker, reference
         )
-        return _fetch_and_deliver(order, attempt, actor, client, order_response=attempt.response)
+        return _fetch_and_deliver(order, attempt, actor, client, order_response=chosen)
     lookups = reconcile_unknown.record_lookup(attempt, found=0)
     remaining = (reconcile_unknown.look_up_deadline(attempt) - timezone.now()).total_seconds()
     if remaining > 0:

@@ -20,17 +20,16 @@ by bundle, eSIM (top-ups) and creation time, excluding every order already attri
 from __future__ import annotations
 
 import logging
-import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from esimshop.state_machine import try_transition
+from integrations.esimgo.answers import ESIMGoOrder
 from integrations.esimgo.client import ESIMGoClient
 from orders import conf, tasks
 from orders.models import ESim, Order, ProvisioningAttempt
@@ -39,35 +38,15 @@ logger = logging.getLogger(__name__)
 
 Outcome = ProvisioningAttempt.Outcome
 OPEN_OUTCOMES = (Outcome.REQUESTED, Outcome.UNKNOWN)
-# Order statuses eSIM Go reports for a purchase that did not happen.
-FAILED_ORDER_STATUSES = {"failed", "cancelled", "canceled", "rejected", "error"}
 MAX_LOOKUPS_KEPT = 30
 
-_FRACTION = re.compile(r"\.\d+")
 
+@dataclass(frozen=True)
+class Unclaimed:
+    """An eSIM Go order no order or attempt of ours has claimed."""
 
-def parse_time(value) -> datetime | None:
-    """RFC 3339 with up to nanoseconds (eSIM Go) → aware datetime; None if unreadable."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = _FRACTION.sub(lambda m: m.group(0)[:7], value.strip()).replace("Z", "+00:00")
-    try:
-        parsed = parse_datetime(text)
-    except ValueError:
-        return None
-    if parsed is not None and timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, dt_timezone.utc)
-    return parsed
-
-
-def order_iccids(raw_order) -> set[str]:
-    iccids = set()
-    for line in raw_order.get("order") or []:
-        if not isinstance(line, dict):
-            continue
-        iccids.update(str(i) for i in line.get("iccids") or [] if i)
-        iccids.update(str(e.get("iccid")) for e in line.get("esims") or [] if isinstance(e, dict) and e.get("iccid"))
-    return iccids
+    order: ESIMGoOrder
+    on_known_esim: bool  # on an eSIM we already have (only a top-up may be)
 
 
 def look_up_window(attempt, now=None) -> tuple[datetime, datetime]:
@@ -81,46 +60,32 @@ def look_up_window(attempt, now=None) -> tuple[datetime, datetime]:
     return attempt.started_at - skew, min(max(now, attempt.started_at), latest) + skew
 
 
-def list_orders(client, created_from, created_to) -> list[dict]:
-    """eSIM Go's bundle orders created in the window (all pages), failed ones left out, each with
-    `_created` and `_iccids` added."""
+def list_orders(client, created_from, created_to) -> list[ESIMGoOrder]:
+    """eSIM Go's bundle orders created in the window (all pages), failed ones left out."""
     found, page = [], 1
     while page <= 50:
         listing = client.list_orders(
             created_from=created_from, created_to=created_to, page=page, limit=100, include_iccids=True
         )
-        for raw in listing.get("orders") or []:
-            if not isinstance(raw, dict) or not raw.get("orderReference"):
+        for listed in listing.orders:
+            if not listed.reference or listed.failed:
                 continue
-            if str(raw.get("status", "")).lower() in FAILED_ORDER_STATUSES:
-                continue
-            created = parse_time(raw.get("createdDate"))
+            created = listed.created_at
             if created is not None and not (created_from <= created <= created_to):
                 continue  # the server ignored our filter; apply it ourselves
-            raw["_created"] = created
-            raw["_iccids"] = order_iccids(raw)
-            found.append(raw)
-        page_count = listing.get("pageCount")
-        if not listing.get("orders") or page_count is None or page >= page_count:
+            found.append(listed)
+        if not listing.received or listing.page_count is None or page >= listing.page_count:
             break
         page += 1
     return found
 
 
-def _bundles(raw) -> set[str]:
-    return {
-        line.get("item")
-        for line in raw.get("order") or []
-        if isinstance(line, dict) and line.get("type", "bundle") == "bundle"
-    }
-
-
-def unclaimed(found: list[dict], *, except_attempt=None) -> list[dict]:
-    """The orders no order or attempt of ours has claimed; `_known` marks those on an eSIM we
+def unclaimed(found: list[ESIMGoOrder], *, except_attempt=None) -> list[Unclaimed]:
+    """The orders no order or attempt of ours has claimed, each marked when it is on an eSIM we
     already have (only a top-up may be one)."""
     if not found:
         return []
-    references = [str(raw["orderReference"]) for raw in found]
+    references = [listed.reference for listed in found]
     claimed = set(
         Order.objects.filter(esimgo_order_reference__in=references).values_list("esimgo_order_reference", flat=True)
     )
@@ -131,32 +96,34 @@ def unclaimed(found: list[dict], *, except_attempt=None) -> list[dict]:
         attempts = attempts.exclude(pk=except_attempt.pk)
     claimed |= set(attempts.values_list("esimgo_order_reference", flat=True))
     known_iccids = set(
-        ESim.objects.filter(iccid__in={i for raw in found for i in raw["_iccids"]}).values_list("iccid", flat=True)
+        ESim.objects.filter(iccid__in={i for listed in found for i in listed.iccids}).values_list("iccid", flat=True)
     )
-    result = [raw for raw in found if str(raw["orderReference"]) not in claimed]
-    for raw in result:
-        raw["_known"] = bool(raw["_iccids"] & known_iccids)
-    return result
+    return [
+        Unclaimed(listed, on_known_esim=bool(listed.iccids & known_iccids))
+        for listed in found
+        if listed.reference not in claimed
+    ]
 
 
-def fits(order, raw) -> bool:
+def fits(order, found: Unclaimed) -> bool:
     """Same bundle; a top-up must be on the shopper's eSIM, a new eSIM on none we know."""
-    if order.bundle.name not in _bundles(raw):
+    if order.bundle.name not in found.order.bundle_names:
         return False
-    return order.topup_iccid in raw["_iccids"] if order.kind == Order.Kind.TOPUP else not raw.get("_known")
+    return order.topup_iccid in found.order.iccids if order.kind == Order.Kind.TOPUP else not found.on_known_esim
 
 
-def closeness(raw, attempt) -> float:
-    return abs((raw["_created"] - attempt.started_at).total_seconds()) if raw.get("_created") else 1e12
+def closeness(found: Unclaimed, attempt) -> float:
+    created = found.order.created_at
+    return abs((created - attempt.started_at).total_seconds()) if created else 1e12
 
 
-def candidates(order, attempt, client) -> list[dict]:
+def candidates(order, attempt, client) -> list[ESIMGoOrder]:
     """Unclaimed eSIM Go orders that may be this attempt's purchase, the closest in time first."""
     created_from, created_to = look_up_window(attempt)
     found = unclaimed(list_orders(client, created_from, created_to), except_attempt=attempt)
-    result = [raw for raw in found if fits(order, raw)]
-    result.sort(key=lambda raw: closeness(raw, attempt))
-    return result
+    result = [entry for entry in found if fits(order, entry)]
+    result.sort(key=lambda entry: closeness(entry, attempt))
+    return [entry.order for entry in result]
 
 
 def record_lookup(attempt, *, found: int) -> int:
@@ -225,19 +192,17 @@ def match_unattributed_orders(*, client=None, now=None) -> dict:
     found = unclaimed(list_orders(client or ESIMGoClient(), created_from, now))
     attempts = list(open_attempts())
     adopted, alerted = [], []
-    for raw in sorted(found, key=lambda r: r.get("_created") or now):
+    for entry in sorted(found, key=lambda e: e.order.created_at or now):
+        created = entry.order.created_at
         fitting = [
             a
             for a in attempts
-            if fits(a.order, raw)
-            and (
-                raw.get("_created") is None
-                or raw["_created"] >= a.started_at - timedelta(seconds=conf.reconcile_clock_skew_seconds())
-            )
+            if fits(a.order, entry)
+            and (created is None or created >= a.started_at - timedelta(seconds=conf.reconcile_clock_skew_seconds()))
         ]
-        fitting.sort(key=lambda a: closeness(raw, a))
-        reference = str(raw["orderReference"])
-        if fitting and _adopt(fitting[0], reference, raw):
+        fitting.sort(key=lambda a: closeness(entry, a))
+        reference = entry.order.reference
+        if fitting and _adopt(fitting[0], reference, entry.order.raw):
             attempts.remove(fitting[0])
             adopted.append(reference)
             order_id = fitting[0].order_id
@@ -276,7 +241,7 @@ def _adopt(attempt, reference: str, raw: dict) -> bool:
             only_from=OPEN_OUTCOMES,
             esimgo_order_reference=reference,
             adopted=True,
-            response={k: v for k, v in raw.items() if not k.startswith("_")},
+            response=raw,
         )
         if not updated:
             return False

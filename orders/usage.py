@@ -11,9 +11,10 @@ from dataclasses import asdict, dataclass, field
 from django.core.cache import cache
 from django.utils import timezone
 
+from integrations.esimgo.answers import EsimBundle
 from integrations.esimgo.client import ESIMGoClient, ESIMGoError
+from integrations.esimgo.values import parse_time
 from orders import conf
-from orders.reconcile_unknown import parse_time
 
 logger = logging.getLogger(__name__)
 
@@ -102,22 +103,21 @@ def format_bytes(value: int) -> str:
     return _("%(amount)s MB") % {"amount": f"{value / 10**6:.0f}"}
 
 
-def _from_raw(bundles: list[dict]) -> list[BundleUsage]:
-    result = []
-    for bundle in bundles:
-        for assignment in bundle.get("assignments") or []:
-            result.append(
-                BundleUsage(
-                    name=str(bundle.get("name") or ""),
-                    state=str(assignment.get("bundleState") or "").lower(),
-                    initial_bytes=assignment.get("initialQuantity"),
-                    remaining_bytes=assignment.get("remainingQuantity"),
-                    unlimited=bool(assignment.get("unlimited")),
-                    start_time=str(assignment.get("startTime") or ""),
-                    end_time=str(assignment.get("endTime") or ""),
-                    assignment_id=str(assignment.get("id") or ""),
-                )
-            )
+def _from_answers(bundles: tuple[EsimBundle, ...]) -> list[BundleUsage]:
+    result = [
+        BundleUsage(
+            name=bundle.name,
+            state=assignment.state,
+            initial_bytes=assignment.initial_bytes,
+            remaining_bytes=assignment.remaining_bytes,
+            unlimited=assignment.unlimited,
+            start_time=assignment.start_time,
+            end_time=assignment.end_time,
+            assignment_id=assignment.id,
+        )
+        for bundle in bundles
+        for assignment in bundle.assignments
+    ]
     result.sort(key=lambda b: (STATE_ORDER.get(b.state, 9), b.end_time or "~"))
     return result
 
@@ -151,13 +151,13 @@ def get_usage(iccid, *, refresh=False, client=None) -> Usage:
         if cache.get(DOWN_KEY):
             return _unavailable(iccid)
     try:
-        raw = (client or ESIMGoClient()).get_esim_bundles(iccid, include_used=True)
+        bundles = (client or ESIMGoClient()).get_esim_bundles(iccid, include_used=True)
     except ESIMGoError as exc:
         logger.warning("usage for %s unavailable: %s", iccid, exc)
         if exc.transient:
             cache.set(DOWN_KEY, True, conf.esimgo_down_seconds())
         return _unavailable(iccid)
-    return store_usage(iccid, _from_raw(raw))
+    return store_usage(iccid, _from_answers(bundles))
 
 
 def _unavailable(iccid) -> Usage:
@@ -171,24 +171,16 @@ def _unavailable(iccid) -> Usage:
 
 def apply_callback_bundle(iccid, bundle: dict) -> None:
     """Fold a usage callback's bundle figures into the cached usage (used when a refresh failed)."""
-    update = _from_raw(
-        [
-            {
-                "name": bundle.get("name"),
-                "assignments": [
-                    {
-                        "id": bundle.get("id"),
-                        "bundleState": bundle.get("state") or "active",
-                        "initialQuantity": bundle.get("initialQuantity"),
-                        "remainingQuantity": bundle.get("remainingQuantity"),
-                        "unlimited": bundle.get("unlimited"),
-                        "startTime": bundle.get("startTime"),
-                        "endTime": bundle.get("endTime"),
-                    }
-                ],
-            }
-        ]
-    )[0]
+    update = BundleUsage(
+        name=str(bundle.get("name") or ""),
+        state=str(bundle.get("state") or "active").lower(),
+        initial_bytes=bundle.get("initialQuantity"),
+        remaining_bytes=bundle.get("remainingQuantity"),
+        unlimited=bool(bundle.get("unlimited")),
+        start_time=str(bundle.get("startTime") or ""),
+        end_time=str(bundle.get("endTime") or ""),
+        assignment_id=str(bundle.get("id") or ""),
+    )
     current = cache.get(_last_known_key(iccid))
     bundles = _deserialise(current).bundles if current else []
     bundles = [b for b in bundles if not (b.assignment_id and b.assignment_id == update.assignment_id)]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import transaction
@@ -66,13 +65,6 @@ def _paid_payment(invoice: Invoice) -> Payment | None:
     return invoice.payments.filter(status="PAID").order_by("-amount", "first_seen_at").first()
 
 
-def _decimal(value):
-    try:
-        return Decimal(str(value)) if value not in (None, "") else None
-    except (InvalidOperation, ValueError):
-        return None
-
-
 def issue(invoice_id, *, client=None, raise_transient: bool = False) -> EbarimtReceipt:
     """Issue the invoice's receipt at QPay (once). Safe to run twice: a claimed or issued receipt
     is left alone. Transient failures raise when `raise_transient` (the task then retries)."""
@@ -95,7 +87,7 @@ def issue(invoice_id, *, client=None, raise_transient: bool = False) -> EbarimtR
         apply_transition(receipt, "claim", by="system", claimed_at=now, attempts=receipt.attempts + 1, payment=payment)
     client = client or QPayClient()
     try:
-        data = client.create_ebarimt(
+        issued = client.create_ebarimt(
             payment_id=payment.qpay_payment_id,
             receiver_type=receipt.receiver_type,
             receiver=receipt.receiver,
@@ -114,13 +106,13 @@ def issue(invoice_id, *, client=None, raise_transient: bool = False) -> EbarimtR
         return EbarimtReceipt.objects.get(pk=receipt.pk)
     with transaction.atomic():
         receipt = EbarimtReceipt.objects.select_for_update().get(pk=receipt.pk)
-        receipt.qpay_receipt_id = str(data.get("id") or "")[:64]
-        receipt.receipt_id = str(data.get("ebarimt_receipt_id") or "")[:64]
-        receipt.lottery = str(data.get("ebarimt_lottery") or "")[:32]
-        receipt.qr_data = str(data.get("ebarimt_qr_data") or "")
-        receipt.amount = _decimal(data.get("amount"))
-        receipt.vat_amount = _decimal(data.get("vat_amount"))
-        receipt.raw = data
+        receipt.qpay_receipt_id = issued.id[:64]
+        receipt.receipt_id = issued.receipt_id[:64]
+        receipt.lottery = issued.lottery[:32]
+        receipt.qr_data = issued.qr_data
+        receipt.amount = issued.amount
+        receipt.vat_amount = issued.vat_amount
+        receipt.raw = issued.raw
         receipt.issued_at = timezone.now()
         receipt.last_error = ""
         apply_transition(receipt, "record_issued", by="system", save_all=True)

@@ -190,7 +190,7 @@ def _ask_qpay(refund: Refund, *, user, client=None) -> Refund:
             return _settle(refund.pk, Status.UNKNOWN, user=user, error=f"no answer from QPay: {exc}")
         logger.warning("refund %s refused by QPay: %s", refund.pk, exc)
         return _settle(refund.pk, Status.FAILED, user=user, error=f"QPay refused: {exc}")
-    return _settle(refund.pk, Status.SUCCEEDED, user=user, response=response if isinstance(response, dict) else {})
+    return _settle(refund.pk, Status.SUCCEEDED, user=user, response=response.raw)
 
 
 def _settle(refund_id, status: str, *, user, error: str = "", response=None) -> Refund:
@@ -286,11 +286,6 @@ def _order_of(invoice):
 # --- eSIM Go: give back a bundle that was never used ------------------------------------------
 
 
-def _installed(esim: dict) -> bool:
-    status = str(esim.get("profileStatus") or "").strip().lower()
-    return bool(esim.get("firstInstalledDateTime")) or status not in ("", "released", "new", "downloaded")
-
-
 def revoke_unused_bundle(refund_id, *, client=None) -> Refund:
     """If the refunded order's eSIM was never installed, revoke its bundle at eSIM Go (validate
     first, refund to balance if allowed, else to inventory) and record what happened.
@@ -320,7 +315,7 @@ def revoke_unused_bundle(refund_id, *, client=None) -> Refund:
         return Refund.objects.get(pk=refund_id)
 
     try:
-        if order.kind == order.Kind.NEW and _installed(client.get_esim(iccid)):
+        if order.kind == order.Kind.NEW and client.get_esim(iccid).ever_installed:
             return finish(Outcome.KEPT_INSTALLED, f"eSIM {iccid} was installed; bundle not revoked")
     except ESIMGoError as exc:
         return finish(Outcome.FAILED, f"could not read eSIM {iccid}: {exc}")
@@ -328,7 +323,7 @@ def revoke_unused_bundle(refund_id, *, client=None) -> Refund:
     # can only return the bundle to our inventory (docs/providers/esimgo.md, Refunds).
     offer_id = ""
     try:
-        offer_id = client.offer_id_from(client.revoke_bundle(iccid, bundle, validate=True, refund_to_balance=True))
+        offer_id = client.revoke_bundle(iccid, bundle, validate=True, refund_to_balance=True).offer_id
     except ESIMGoError as exc:
         if exc.transient:
             return finish(Outcome.FAILED, f"validate failed: {exc}")
@@ -345,4 +340,4 @@ def revoke_unused_bundle(refund_id, *, client=None) -> Refund:
         if exc.transient or getattr(exc, "outcome_unknown", False):
             return finish(Outcome.UNKNOWN, f"no answer from eSIM Go: {exc}")
         return finish(Outcome.NOT_ALLOWED, f"eSIM Go: {exc}")
-    return finish(Outcome.REVOKED, (result or {}).get("status") or "revoked")
+    return finish(Outcome.REVOKED, result.status or "revoked")

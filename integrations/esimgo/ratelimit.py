@@ -14,6 +14,8 @@ for that call (logged) instead of blocking provider traffic on a cache outage.
 import logging
 import threading
 import time
+from collections.abc import Callable
+from typing import Protocol
 
 from django.conf import settings
 
@@ -25,12 +27,18 @@ KEY_PREFIX = "esimgo:ratelimit:"
 MAX_WAIT_SECONDS = 30.0
 
 
+class RateLimiter(Protocol):
+    """What ESIMGoClient needs of a limiter (tests pass their own)."""
+
+    def acquire(self, *, shopper: bool = False) -> float: ...
+
+
 class LocalWindowCounter:
     """Per-second counters in this process's memory."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._window = None
+        self._window: int | None = None
         self._count = 0
 
     def incr(self, window: int) -> int:
@@ -44,7 +52,7 @@ class LocalWindowCounter:
 class CacheWindowCounter:
     """Per-second counters in the Django cache (Redis in production)."""
 
-    def __init__(self, prefix: str = KEY_PREFIX):
+    def __init__(self, prefix: str = KEY_PREFIX) -> None:
         self.prefix = prefix
 
     def incr(self, window: int) -> int:
@@ -54,16 +62,23 @@ class CacheWindowCounter:
         # add() is a no-op when the key exists; incr() is atomic in Redis.
         cache.add(key, 0, timeout=5)
         try:
-            return cache.incr(key)
+            return int(cache.incr(key))
         except ValueError:  # expired between add() and incr(): start the window again
             cache.add(key, 0, timeout=5)
-            return cache.incr(key)
+            return int(cache.incr(key))
 
 
 class SharedRateLimiter:
     """Fixed-window limiter: at most `limit` acquisitions per wall-clock second."""
 
-    def __init__(self, limit=None, *, clock=time.time, sleep=time.sleep, use_cache=None):
+    def __init__(
+        self,
+        limit: int | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], object] = time.sleep,
+        use_cache: bool | None = None,
+    ) -> None:
         self._limit = limit
         self._use_cache = use_cache
         self.clock = clock
@@ -85,7 +100,7 @@ class SharedRateLimiter:
         reserved = int(getattr(settings, "ESIMGO_PROVISIONING_RESERVED_PERCENT", 34))
         return max(self.limit - -(-self.limit * reserved // 100), 1)
 
-    def _counter(self, shopper: bool = False):
+    def _counter(self, shopper: bool = False) -> LocalWindowCounter | CacheWindowCounter:
         use_cache = self._use_cache if self._use_cache is not None else bool(getattr(settings, "REDIS_URL", ""))
         if shopper:
             return self.shopper_shared if use_cache else self.shopper_local
@@ -126,7 +141,7 @@ class SharedRateLimiter:
             waited += pause
 
 
-_default_limiter = None
+_default_limiter: SharedRateLimiter | None = None
 _default_lock = threading.Lock()
 
 

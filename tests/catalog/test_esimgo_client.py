@@ -2,14 +2,24 @@
 
 import json
 import logging
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
 import requests
 import responses as rsps_lib
 
-from integrations.esimgo.client import (
+from integrations.esimgo.answers import (
+    BundleAssignment,
+    CatalogueBundle,
     CataloguePage,
+    Country,
+    ESIMGoOrder,
+    EsimInstall,
+    OrderList,
+    RevokeAnswer,
+)
+from integrations.esimgo.client import (
     ESIMGoAuthError,
     ESIMGoBadRequest,
     ESIMGoClient,
@@ -17,8 +27,8 @@ from integrations.esimgo.client import (
     ESIMGoNotFound,
     ESIMGoRateLimited,
     ESIMGoUnavailable,
-    normalise_bundle,
 )
+from integrations.esimgo.parsing import parse_bundle
 from integrations.esimgo.ratelimit import SharedRateLimiter
 
 BASE = "https://api.esim-go.com/v2.4"
@@ -136,7 +146,7 @@ def test_retry_on_429_honours_retry_after(client, mocked_responses, sleeps):
         f"{BASE}/esims/8944", status=429, json={"message": "Rate limit exceeded"}, headers={"Retry-After": "3"}
     )
     mocked_responses.get(f"{BASE}/esims/8944", json={"iccid": "8944"})
-    assert client.get_esim("8944") == {"iccid": "8944"}
+    assert client.get_esim("8944").iccid == "8944"
     assert sleeps == [3.0]
     assert client.rate_limiter.acquired == 2  # each attempt takes a limiter slot
 
@@ -153,7 +163,7 @@ def test_retry_after_longer_than_the_cap_is_raised_not_slept(client, mocked_resp
 def test_retry_on_5xx_then_success(client, mocked_responses, sleeps):
     mocked_responses.get(f"{BASE}/esims/8944", status=502, body="bad gateway")
     mocked_responses.get(f"{BASE}/esims/8944", json={"iccid": "8944"})
-    assert client.get_esim("8944")["iccid"] == "8944"
+    assert client.get_esim("8944").iccid == "8944"
     assert len(sleeps) == 1 and sleeps[0] >= client.backoff_base
 
 
@@ -163,7 +173,7 @@ def test_retry_on_5xx_then_success(client, mocked_responses, sleeps):
 def test_retry_on_timeouts_and_connection_errors(client, mocked_responses, sleeps, exc):
     mocked_responses.get(f"{BASE}/esims/8944", body=exc)
     mocked_responses.get(f"{BASE}/esims/8944", json={"iccid": "8944"})
-    assert client.get_esim("8944")["iccid"] == "8944"
+    assert client.get_esim("8944").iccid == "8944"
     assert len(mocked_responses.calls) == 2
     assert len(sleeps) == 1
 
@@ -228,7 +238,15 @@ TRANSACTION = {
 def test_create_order_transaction_body(client, mocked_responses):
     mocked_responses.post(f"{BASE}/orders", json=TRANSACTION)
     result = client.create_order("esim_1GB_7D_MN_V2")
-    assert result["orderReference"] == TRANSACTION["orderReference"]
+    assert isinstance(result, ESIMGoOrder)
+    assert result.reference == TRANSACTION["orderReference"]
+    assert (result.status, result.total, result.currency) == ("completed", Decimal("1.36"), "USD")
+    assert result.created_at == datetime(2025, 3, 28, 14, 47, 26, 153875, tzinfo=timezone.utc)  # nanoseconds cut
+    assert result.esims == (
+        EsimInstall(iccid="8944538532008160000", matching_id="4I93G-KIS04", smdp_address="rsp-3104.idemia.io"),
+    )
+    assert result.iccids == {"8944538532008160000"} and result.bundle_names == {"esim_1GB_7D_MN_V2"}
+    assert result.raw == TRANSACTION  # kept as evidence
     body = json.loads(mocked_responses.calls[0].request.body)
     assert body == {
         "type": "transaction",
@@ -280,7 +298,7 @@ def test_purchase_refusal_is_a_known_outcome(client, mocked_responses):
 def test_validate_order_is_retried(client, mocked_responses, sleeps):
     mocked_responses.post(f"{BASE}/orders", status=500, json={"message": "internal"})
     mocked_responses.post(f"{BASE}/orders", json={"valid": True, "total": 1.36})
-    assert client.create_order("esim_1GB_7D_MN_V2", validate=True)["valid"] is True
+    assert client.create_order("esim_1GB_7D_MN_V2", validate=True).valid is True
     assert len(mocked_responses.calls) == 2
 
 
@@ -294,29 +312,29 @@ def test_revoke_transaction_is_not_retried_but_validate_is(client, mocked_respon
     assert "refundToBalance=true" in mocked_responses.calls[0].request.url
     assert len(mocked_responses.calls) == 1
     # validate executes nothing, so it is safe to retry (the 200 registered above answers)
-    assert client.revoke_bundle("8944", "esim_1GB_7D_MN_V2", validate=True) == {"status": "ok"}
+    assert client.revoke_bundle("8944", "esim_1GB_7D_MN_V2", validate=True) == RevokeAnswer(status="ok", offer_id="")
     assert "type=validate" in mocked_responses.calls[1].request.url
 
 
 def test_list_orders_params_and_envelopes(client, mocked_responses):
-    from datetime import datetime, timezone
-
     mocked_responses.get(f"{BASE}/orders", json={"orders": [TRANSACTION], "pageCount": 1, "rows": 1})
     result = client.list_orders(
         created_from=datetime(2024, 3, 1, tzinfo=timezone.utc), created_to="2024-03-31T23:59:59.999Z"
     )
-    assert result == {"orders": [TRANSACTION], "rows": 1, "pageCount": 1}
+    assert isinstance(result, OrderList)
+    assert (result.rows, result.page_count, result.received) == (1, 1, 1)
+    assert [o.reference for o in result.orders] == [TRANSACTION["orderReference"]]
     url = mocked_responses.calls[0].request.url
     assert "createdAt=gte%3A2024-03-01T00%3A00%3A00.000Z" in url
     assert "createdAt=lte%3A2024-03-31T23%3A59%3A59.999Z" in url
     assert "includeIccids=true" in url
     mocked_responses.get(f"{BASE}/orders", json=[TRANSACTION])
-    assert client.list_orders()["orders"] == [TRANSACTION]
+    assert [o.raw for o in client.list_orders().orders] == [TRANSACTION]
 
 
 def test_get_order_quotes_reference(client, mocked_responses):
     mocked_responses.get(f"{BASE}/orders/{TRANSACTION['orderReference']}", json=TRANSACTION)
-    assert client.get_order(TRANSACTION["orderReference"])["status"] == "completed"
+    assert client.get_order(TRANSACTION["orderReference"]).status == "completed"
 
 
 # --- catalogue -----------------------------------------------------------------------------
@@ -342,7 +360,7 @@ def test_catalogue_object_shape_paginates_on_page_count(client, mocked_responses
     assert [p.page for p in result] == [1, 2, 3]
     assert all(isinstance(p, CataloguePage) for p in result)
     assert result[0].page_count == 3 and result[0].rows == 5
-    assert [b["name"] for p in result for b in p.bundles] == ["a1", "a2", "b1", "b2", "c1"]
+    assert [b.name for p in result for b in p.bundles] == ["a1", "a2", "b1", "b2", "c1"]
     assert len(mocked_responses.calls) == 3
 
 
@@ -403,31 +421,31 @@ def test_catalogue_server_ignoring_page_param_is_malformed_not_short(client, moc
         list(client.iter_catalogue(per_page=2))
 
 
-def test_normalise_bundle_flat_shape_and_decimal_price():
-    result = normalise_bundle(bundle(price=2.28, roamingEnabled=[{"name": "China", "region": "Asia", "iso": "cn"}]))
-    assert result == {
-        "name": "esim_1GB_7D_MN_V2",
-        "description": "eSIM, 1GB, 7 Days, Mongolia, V2",
-        "groups": ["Standard Fixed"],
-        "data_amount_mb": 1000,
-        "duration_days": 7,
-        "unlimited": False,
-        "speed": ["4G", "5G"],
-        "autostart": True,
-        "image_url": "https://esimgo-cms-images-prod.s3.eu-west-1.amazonaws.com/Mongolia.jpg",
-        "billing_type": "FixedCost",
-        "price": Decimal("2.28"),
-        "currency": "",
-        "countries": [{"iso": "MN", "name": "Mongolia", "region": "Asia"}],
-        "roaming": [{"iso": "CN", "name": "China", "region": "Asia"}],
-    }
+def test_parse_bundle_flat_shape_and_decimal_price():
+    result = parse_bundle(bundle(price=2.28, roamingEnabled=[{"name": "China", "region": "Asia", "iso": "cn"}]))
+    assert result == CatalogueBundle(
+        name="esim_1GB_7D_MN_V2",
+        description="eSIM, 1GB, 7 Days, Mongolia, V2",
+        groups=("Standard Fixed",),
+        data_amount_mb=1000,
+        duration_days=7,
+        unlimited=False,
+        speed=("4G", "5G"),
+        autostart=True,
+        image_url="https://esimgo-cms-images-prod.s3.eu-west-1.amazonaws.com/Mongolia.jpg",
+        billing_type="FixedCost",
+        price=Decimal("2.28"),
+        currency="",
+        countries=(Country(iso="MN", name="Mongolia", region="Asia"),),
+        roaming=(Country(iso="CN", name="China", region="Asia"),),
+    )
 
 
 @pytest.mark.parametrize(
     "price, expected", [(1.36, "1.36"), (0.1, "0.1"), ("9.99", "9.99"), (5, "5"), (12.005, "12.005")]
 )
 def test_prices_are_exact_decimals(price, expected):
-    assert normalise_bundle(bundle(price=price))["price"] == Decimal(expected)
+    assert parse_bundle(bundle(price=price)).price == Decimal(expected)
 
 
 def test_prices_from_json_text_are_exact(client, mocked_responses):
@@ -436,7 +454,7 @@ def test_prices_from_json_text_are_exact(client, mocked_responses):
         body=json.dumps(bundle()).replace('"price": 1.36', '"price": 1.36000000000000001'),
         content_type="application/json",
     )
-    assert client.get_bundle("esim_1GB_7D_MN_V2")["price"] == Decimal("1.36")
+    assert client.get_bundle("esim_1GB_7D_MN_V2").price == Decimal("1.36")
 
 
 def test_get_bundle_nested_country_shape(client, mocked_responses):
@@ -458,10 +476,10 @@ def test_get_bundle_nested_country_shape(client, mocked_responses):
     )
     mocked_responses.get(f"{BASE}/catalogue/bundle/esim_UL_1D_EU_V2", json=nested)
     result = client.get_bundle("esim_UL_1D_EU_V2")
-    assert result["countries"] == [{"iso": "FR", "name": "France", "region": "Europe"}]
-    assert [c["iso"] for c in result["roaming"]] == ["DE", "ES"]
-    assert result["unlimited"] is True and result["data_amount_mb"] == -1
-    assert result["speed"] == []
+    assert result.countries == (Country(iso="FR", name="France", region="Europe"),)
+    assert [c.iso for c in result.roaming] == ["DE", "ES"]
+    assert result.unlimited is True and result.data_amount_mb == -1
+    assert result.speed == ()
 
 
 @pytest.mark.parametrize(
@@ -475,8 +493,8 @@ def test_get_bundle_nested_country_shape(client, mocked_responses):
     ],
 )
 def test_data_amount_and_unlimited(overrides, unlimited, data_mb):
-    result = normalise_bundle(bundle(**overrides))
-    assert (result["unlimited"], result["data_amount_mb"]) == (unlimited, data_mb)
+    result = parse_bundle(bundle(**overrides))
+    assert (result.unlimited, result.data_amount_mb) == (unlimited, data_mb)
 
 
 @pytest.mark.parametrize(
@@ -490,7 +508,7 @@ def test_data_amount_and_unlimited(overrides, unlimited, data_mb):
     ],
 )
 def test_speed_shapes(speed, expected):
-    assert normalise_bundle(bundle(speed=speed))["speed"] == expected
+    assert list(parse_bundle(bundle(speed=speed)).speed) == expected
 
 
 @pytest.mark.parametrize(
@@ -499,7 +517,7 @@ def test_speed_shapes(speed, expected):
 )
 def test_bundle_garbage_raises(overrides):
     with pytest.raises(ESIMGoMalformedResponse):
-        normalise_bundle(bundle(**overrides))
+        parse_bundle(bundle(**overrides))
 
 
 # --- organisation ----------------------------------------------------------------------------
@@ -516,8 +534,8 @@ def test_bundle_garbage_raises(overrides):
 def test_organisation_shapes(client, mocked_responses, payload):
     mocked_responses.get(f"{BASE}/organisation", json=payload)
     org = client.get_organisation()
-    assert org["balance"] == Decimal("1234.56")
-    assert org["currency"] == "USD"
+    assert org.balance == Decimal("1234.56")
+    assert org.currency == "USD" and org.name == "Org"
 
 
 @pytest.mark.parametrize("payload", [{"organisations": []}, {"name": "no balance"}, []])
@@ -540,7 +558,9 @@ ASSIGNMENT = {
 @pytest.mark.parametrize("payload", [ASSIGNMENT, [ASSIGNMENT]])
 def test_assignments_single_object_or_list(client, mocked_responses, payload):
     mocked_responses.get(f"{BASE}/esims/assignments", json=payload)
-    assert client.get_assignments("ref-1") == [ASSIGNMENT]
+    assert client.get_assignments("ref-1") == (
+        EsimInstall(iccid="8944538532008160000", matching_id="4I93G-KIS04", smdp_address="rsp-3104.idemia.io"),
+    )
     request = mocked_responses.calls[0].request
     assert request.headers["Accept"] == "application/json"
     assert "reference=ref-1" in request.url
@@ -549,15 +569,15 @@ def test_assignments_single_object_or_list(client, mocked_responses, payload):
 def test_assignments_csv_when_accept_ignored(client, mocked_responses):
     csv_body = "ICCID,Matching ID,RSP URL,Bundle,Reference\n8944538532008160000,4I93G-KIS04,rsp-3104.idemia.io,esim_1GB_7D_MN_V2,ref-1\n"
     mocked_responses.get(f"{BASE}/esims/assignments", body=csv_body, content_type="text/csv")
-    assert client.get_assignments("ref-1") == [
-        {
-            "iccid": "8944538532008160000",
-            "matchingId": "4I93G-KIS04",
-            "smdpAddress": "rsp-3104.idemia.io",
-            "bundle": "esim_1GB_7D_MN_V2",
-            "reference": "ref-1",
-        }
-    ]
+    assert client.get_assignments("ref-1") == (
+        EsimInstall(
+            iccid="8944538532008160000",
+            matching_id="4I93G-KIS04",
+            smdp_address="rsp-3104.idemia.io",
+            bundle="esim_1GB_7D_MN_V2",
+            reference="ref-1",
+        ),
+    )
 
 
 def test_assignments_without_iccid_are_malformed(client, mocked_responses):
@@ -597,9 +617,17 @@ def test_esim_bundles_assignment_shapes(client, mocked_responses):
         },
     )
     result = client.get_esim_bundles("8944")
-    assert [len(b["assignments"]) for b in result] == [1, 1, 0]
-    assert result[0]["assignments"][0]["remainingQuantity"] == 250000000
-    assert result[0]["assignments"][0]["bundleState"] == "active"
+    assert [len(b.assignments) for b in result] == [1, 1, 0]
+    assert result[0].assignments[0] == BundleAssignment(
+        id="1",
+        state="active",
+        initial_bytes=1000000000,
+        remaining_bytes=250000000,
+        unlimited=False,
+        start_time="",
+        end_time="",
+    )
+    assert result[1].assignments[0].state == "queued"
     assert "includeUsed=true" in mocked_responses.calls[0].request.url
 
 

@@ -7,6 +7,8 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 
+from integrations.esimgo.answers import EsimInstall
+from integrations.esimgo.parsing import parse_order
 from integrations.esimgo.ratelimit import KEY_PREFIX
 from orders import esimgo_budget, provisioning, services
 from orders.models import Order
@@ -40,11 +42,13 @@ def test_assignments_are_read_only_when_the_order_answer_lacks_the_esim(fake, bu
     from tests.orders.factories import OrderFactory
 
     order = OrderFactory(invoice=InvoiceFactory(bundle=bundle))
-    answer = {"orderReference": "ref-1", "status": "completed", "order": [{"type": "bundle", "item": bundle.name}]}
+    answer = parse_order(
+        {"orderReference": "ref-1", "status": "completed", "order": [{"type": "bundle", "item": bundle.name}]}
+    )
     client = mock.Mock(
         create_order=mock.Mock(return_value=answer),
         get_assignments=mock.Mock(
-            return_value=[{"iccid": "8944000000000000001", "matchingId": "M-1", "smdpAddress": "rsp.example"}]
+            return_value=(EsimInstall(iccid="8944000000000000001", matching_id="M-1", smdp_address="rsp.example"),)
         ),
     )
     assert provisioning.provision_order(order.pk, client=client).outcome == provisioning.DELIVERED

@@ -231,7 +231,7 @@ def test_qpay_listing_reads_every_page_whatever_the_order(db, mocked_responses, 
 
 
 def test_qpay_listing_longer_than_the_page_cap_is_incomplete(db, mocked_responses, qpay_token, monkeypatch):
-    monkeypatch.setattr("staff.reconciliation.QPAY_MAX_PAGES", 2)
+    monkeypatch.setattr("staff.reconciliation.listings.QPAY_MAX_PAGES", 2)
     start, end = day_bounds(DAY, DAY)
     full = [qpay_row(f"2{n:014d}", "inv", 1000, at(20)) for n in range(100)]
     _serve_pages(mocked_responses, [full, full, full], count=300)
