@@ -31,6 +31,7 @@ from catalog.selectors import bundle_label
 from esimshop import metrics
 from esimshop.logs import bind as bind_log_context
 from integrations.esimgo import client as esimgo
+from integrations.esimgo.answers import ESIMGoOrder
 from integrations.qpay.client import QPayClient, QPayError
 from payments import expiry, schedules, status_cache
 from payments.inbox import callback_url
@@ -264,18 +265,19 @@ def _wait_or_retire(invoice: Invoice, *, actor: str, retire: bool = True) -> Non
     expiry.cancel_invoice(invoice.pk, cause=cause, actor=actor)
 
 
-def validate_with_esimgo(bundle: Bundle, topup_iccid: str = "") -> dict:
+def validate_with_esimgo(bundle: Bundle, topup_iccid: str = "") -> ESIMGoOrder:
     """Dry-run the eSIM Go order before taking money: refusal → 400, outage → 503."""
     # A successful validation is reused per bundle (and target eSIM) for a short while: a burst of
-    # purchases of one plan costs one request of the shared eSIM Go budget, not one each.
-    cache_key = f"payments:esimgo-validation:{bundle.name}:{topup_iccid}"
+    # purchases of one plan costs one request of the shared eSIM Go budget, not one each. The key's
+    # "v2" is the typed answer's: a release never reads the raw dicts the previous one cached.
+    cache_key = f"payments:esimgo-validation:v2:{bundle.name}:{topup_iccid}"
     result = cache.get(cache_key)
     try:
-        if result is None:
+        if not isinstance(result, ESIMGoOrder):
             result = esimgo.ESIMGoClient(shopper=True).create_order(
                 bundle.name, validate=True, iccid=topup_iccid or None
             )
-            if isinstance(result, dict) and result.get("valid") is not False:
+            if not result.refused:
                 cache.set(cache_key, result, int(getattr(settings, "ESIMGO_VALIDATION_CACHE_SECONDS", 60)))
     except esimgo.ESIMGoError as exc:
         permanent_refusal = isinstance(exc, (esimgo.ESIMGoBadRequest, esimgo.ESIMGoNotFound))
@@ -285,18 +287,15 @@ def validate_with_esimgo(bundle: Bundle, topup_iccid: str = "") -> dict:
         raise ProviderUnavailable(
             _("The eSIM provider is not reachable right now. Please try again in a minute.")
         ) from exc
-    if not isinstance(result, dict) or result.get("valid") is False:
+    if result.refused:
         raise InvalidPurchase(_("This package cannot be bought right now."), field="packageCode")
-    total = result.get("total")
     stored = Decimal(str(bundle.price or 0))
-    if total is not None and stored:
-        try:
-            total = Decimal(str(total))
-        except ArithmeticError:
-            total = None
+    if result.total is not None and stored:
         tolerance = Decimal(str(getattr(settings, "ESIMGO_PRICE_TOLERANCE_PERCENT", 10)))
-        if total is not None and abs(total - stored) * 100 > stored * tolerance:
-            logger.warning("eSIM Go price for %s moved: stored %s, validated %s", bundle.name, bundle.price, total)
+        if abs(result.total - stored) * 100 > stored * tolerance:
+            logger.warning(
+                "eSIM Go price for %s moved: stored %s, validated %s", bundle.name, bundle.price, result.total
+            )
             raise InvalidPurchase(
                 _("The price of this package has just changed. Please reload the page."), field="packageCode"
             )

@@ -240,7 +240,7 @@ def _fetch_balance() -> dict:
     except ESIMGoError as exc:
         logger.warning("eSIM Go balance unavailable: %s", exc)
         return {"balance": None, "currency": "", "error": str(exc)[:200], "fetched_at": now}
-    return {"balance": org["balance"], "currency": org.get("currency") or "USD", "error": "", "fetched_at": now}
+    return {"balance": org.balance, "currency": org.currency or "USD", "error": "", "fetched_at": now}
 
 
 def esimgo_balance(*, refresh: bool = False) -> dict:

@@ -193,5 +193,5 @@ def test_catalogue_pager_follows_page_count_past_a_short_page(esimgo, mocked_res
             json={"bundles": [_bundle(n) for n in names], "pageCount": 3, "rows": 5, "pageSize": 3},
             match=[responses.matchers.query_param_matcher({"page": str(page), "perPage": "3"})],
         )
-    names = [b["name"] for page in esimgo.iter_catalogue(per_page=3) for b in page.bundles]
+    names = [b.name for page in esimgo.iter_catalogue(per_page=3) for b in page.bundles]
     assert names == ["a1", "a2", "b1", "c1", "c2"]
