@@ -11,7 +11,7 @@ from django.db.models import Count
 
 from catalog.models import Bundle, Country, Region
 from catalog.page_warming import catalogue_changed, refresh_storefront
-from catalog.services import SYNCED_FIELDS, refresh_country_stats
+from catalog.sync_apply import SYNCED_FIELDS, refresh_country_stats
 
 
 def mnt(value):

@@ -36,10 +36,13 @@ from django.urls import reverse
 
 from catalog import page_cache, selectors
 from catalog.models import Bundle, BundleCountry
+from esimshop.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
 
 CHANGES_KEY = "catalog:changes"
+# The Celery task that runs warm_and_switch() (catalog/tasks.py declares it under this name).
+WARM_TASK = "catalog.tasks.warm_storefront_task"
 
 
 @dataclass
@@ -72,10 +75,9 @@ def refresh_storefront() -> None:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         page_cache.bump_catalogue_version()
         return
-    from catalog.tasks import warm_storefront_task  # tasks import this module
-
     try:
-        warm_storefront_task.delay()
+        # By name: catalog.tasks imports this module, never the other way round.
+        celery_app.send_task(WARM_TASK)
     except Exception as exc:  # noqa: BLE001 - no broker: show the new catalogue cold rather than never
         logger.error("storefront warming not queued (%s); expiring the cached pages instead", exc)
         page_cache.bump_catalogue_version()

@@ -4,6 +4,9 @@ import logging
 
 from celery import shared_task
 
+from catalog.page_warming import WARM_TASK, warm_and_switch
+from catalog.services import CatalogueSyncError, SyncAlreadyRunning, sync_catalog
+
 logger = logging.getLogger(__name__)
 
 
@@ -23,8 +26,6 @@ def sync_catalog_task():
 
     Not retried here: a failed sync changes nothing and the next scheduled run starts over.
     """
-    from catalog.services import CatalogueSyncError, SyncAlreadyRunning, sync_catalog
-
     try:
         result = sync_catalog()
     except SyncAlreadyRunning:
@@ -37,11 +38,9 @@ def sync_catalog_task():
     return result.summary()
 
 
-@shared_task(acks_late=True, ignore_result=True, soft_time_limit=300, time_limit=330)
+@shared_task(name=WARM_TASK, acks_late=True, ignore_result=True, soft_time_limit=300, time_limit=330)
 def warm_storefront_task():
     """Re-render the popular storefront pages for the new catalogue, then switch to them."""
-    from catalog.page_warming import warm_and_switch
-
     return warm_and_switch().rendered
 
 

@@ -3,6 +3,8 @@ import os
 from celery import Celery
 from kombu import Queue
 
+from esimshop.beat import beat_schedule
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "esimshop.settings")
 
 app = Celery("esimshop")
@@ -20,9 +22,7 @@ app.conf.task_routes = {"orders.tasks.provision_order_task": {"queue": PROVISION
 
 @app.on_after_configure.connect
 def _periodic_tasks(sender, **kwargs):
-    # Imported here: esimshop.beat reads Django settings, which are ready only once configured.
-    from esimshop.beat import beat_schedule
-
+    # Built here, not at import: beat_schedule() reads Django settings, configured only by now.
     sender.conf.beat_schedule = beat_schedule()
 
 

@@ -6,7 +6,7 @@ import logging
 from celery import shared_task
 from celery.signals import before_task_publish
 
-from ops import heartbeats
+from ops import daily_report, heartbeats
 
 logger = logging.getLogger(__name__)
 
@@ -18,8 +18,6 @@ def heartbeat(self, queue):
 
 @shared_task(name="ops.tasks.send_daily_report", ignore_result=True, soft_time_limit=120, time_limit=180)
 def send_daily_report_task():
-    from ops import daily_report
-
     daily_report.send()
 
 

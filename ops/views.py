@@ -9,6 +9,7 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from esimshop.client_address import client_address
 from ops import metrics, readiness
 
 logger = logging.getLogger(__name__)
@@ -31,21 +32,12 @@ def readyz(request):
     return response
 
 
-def _client_address(request) -> str:
-    # The proxy-aware client address when i9's helper exists (TRUSTED_PROXY_COUNT), else REMOTE_ADDR.
-    try:
-        from esimshop.client_address import client_address  # optional: lands with the production-safety branch
-    except ImportError:
-        return request.META.get("REMOTE_ADDR", "")
-    return client_address(request)
-
-
 def _allowed(request) -> bool:
     token = settings.METRICS_TOKEN
     auth = request.headers.get("Authorization", "")
     if token and auth.startswith("Bearer ") and constant_time_compare(auth[7:].strip(), token):
         return True
-    address = _client_address(request)
+    address = client_address(request)  # proxy-aware (TRUSTED_PROXY_COUNT)
     for allowed in settings.METRICS_ALLOWED_IPS:
         try:
             if ipaddress.ip_address(address) in ipaddress.ip_network(allowed, strict=False):

@@ -7,7 +7,7 @@ ORDERS_UNKNOWN_OUTCOME_LOOKUP_INTERVAL_SECONDS for ORDERS_UNKNOWN_OUTCOME_WINDOW
 it when it appears; if it never does, the order goes to NEEDS_ATTENTION with the look-ups as
 evidence and the attempt stays open, so
   * the hourly `match_unattributed_orders` can still adopt an order eSIM Go commits later, and
-  * staff decide: "Retry provisioning" looks once more; "Buy again" (staff/actions.py) closes the
+  * staff decide: "Retry provisioning" looks once more; "Buy again" (staff/actions/orders.py) closes the
     attempt and buys, at the risk of a second paid eSIM Go order if the first one appears late.
 
 eSIM Go v2.4 accepts no client reference on POST /orders that would make a retry safe: the

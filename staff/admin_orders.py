@@ -1,4 +1,4 @@
-"""Orders admin: read-only history; state changes only through staff actions (staff/actions.py)."""
+"""Orders admin: read-only history; state changes only through staff actions (staff/actions/)."""
 
 from datetime import timedelta
 
@@ -11,10 +11,12 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django_countries import countries
 
+from catalog.models import BundleCountry
 from orders.models import EmailLog, ESim, ESIMGoCallback, MagicLinkToken, Order, OrderTransition, ProvisioningAttempt
-from staff import actions as staff_actions
 from staff import admin_views
+from staff.actions import orders as order_actions
 from staff.admin_base import ReadOnlyAdmin, ReadOnlyInline
 from staff.audit import record_staff_action
 from staff.panels import purchase_panels
@@ -76,8 +78,6 @@ class CountryFilter(admin.SimpleListFilter):
     parameter_name = "country"
 
     def lookups(self, request, model_admin):
-        from catalog.models import BundleCountry
-
         # EXISTS per bundle (one probe of the orders' bundle index each), not a join of every order.
         sold = Exists(Order.objects.filter(bundle_id=OuterRef("bundle_id")))
         codes = (
@@ -86,15 +86,11 @@ class CountryFilter(admin.SimpleListFilter):
             .distinct()
             .order_by("country_id")
         )
-        from django_countries import countries
-
         return [(code, f"{countries.name(code)} ({code})") for code in codes]
 
     def queryset(self, request, queryset):
         if not self.value():
             return queryset
-        from catalog.models import BundleCountry
-
         bundles = BundleCountry.objects.filter(kind=BundleCountry.Kind.BASE, country_id=self.value()).values(
             "bundle_id"
         )
@@ -210,7 +206,7 @@ class OrderAdmin(ScaleSafeAdminMixin, ReadOnlyAdmin):
     @admin.action(description=_("Retry provisioning"), permissions=["retry"])
     def retry_provisioning(self, request, queryset):
         for order in queryset[:50]:
-            result = staff_actions.retry_provisioning(request.user, order.pk)
+            result = order_actions.retry_provisioning(request.user, order.pk)
             self.message_user(request, f"{order.public_id}: {result.message}", result.level)
 
     def has_retry_permission(self, request):
@@ -222,7 +218,7 @@ class OrderAdmin(ScaleSafeAdminMixin, ReadOnlyAdmin):
     )
     def buy_again(self, request, queryset):
         for order in queryset[:20]:
-            result = staff_actions.buy_again(request.user, order.pk)
+            result = order_actions.buy_again(request.user, order.pk)
             self.message_user(request, f"{order.public_id}: {result.message}", result.level)
 
     def has_buy_again_permission(self, request):

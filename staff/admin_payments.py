@@ -1,13 +1,13 @@
 """Payments admin: read-only records of what QPay said; changes only through staff actions
-(staff/actions.py: permission, service with row lock and guard, audit row)."""
+(staff/actions/: permission, service with row lock and guard, audit row)."""
 
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from payments import services, verification
 from payments.models import Customer, EbarimtReceipt, Invoice, InvoiceTransition, Payment, QPayCallback, Refund
-from staff import actions as staff_actions
 from staff import admin_views
+from staff.actions import invoices as invoice_actions
 from staff.admin_base import ReadOnlyAdmin, ReadOnlyInline
 from staff.audit import actor_name, record_staff_action
 from staff.panels import invoice_panels
@@ -160,7 +160,7 @@ class InvoiceAdmin(ScaleSafeAdminMixin, admin.ModelAdmin):
     @admin.action(description=_("Re-check payment at QPay now"), permissions=["recheck"])
     def verify_now(self, request, queryset):
         for invoice in queryset[:50]:
-            result = staff_actions.recheck_payment(request.user, invoice.pk)
+            result = invoice_actions.recheck_payment(request.user, invoice.pk)
             self.message_user(request, f"{invoice.sender_invoice_no}: {result.message}", result.level)
 
     @admin.action(
@@ -182,7 +182,7 @@ class InvoiceAdmin(ScaleSafeAdminMixin, admin.ModelAdmin):
     @admin.action(description=_("Cancel unpaid invoices (here and at QPay)"), permissions=["cancel"])
     def cancel_pending(self, request, queryset):
         for invoice in queryset[:50]:
-            result = staff_actions.cancel_unpaid_invoice(request.user, invoice.pk)
+            result = invoice_actions.cancel_unpaid_invoice(request.user, invoice.pk)
             self.message_user(request, f"{invoice.sender_invoice_no}: {result.message}", result.level)
 
     def has_recheck_permission(self, request):

@@ -8,7 +8,13 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 
-from staff import actions
+from orders.models import Order
+from payments.models import Invoice
+from staff import refunds
+from staff.actions import invoices as invoice_actions
+from staff.actions import orders as order_actions
+from staff.actions import refunds as refund_actions
+from staff.actions.result import Outcome
 from staff.forms import DeliverForm, RefundForm
 
 
@@ -36,7 +42,9 @@ def invoice_urls(model_admin):
         path(
             "<uuid:pk>/recheck/",
             site.admin_view(
-                lambda r, pk: _run(r, reverse("admin:payments_invoice_change", args=[pk]), actions.recheck_payment, pk)
+                lambda r, pk: _run(
+                    r, reverse("admin:payments_invoice_change", args=[pk]), invoice_actions.recheck_payment, pk
+                )
             ),
             name="payments_invoice_recheck",
         ),
@@ -44,7 +52,7 @@ def invoice_urls(model_admin):
             "<uuid:pk>/cancel/",
             site.admin_view(
                 lambda r, pk: _run(
-                    r, reverse("admin:payments_invoice_change", args=[pk]), actions.cancel_unpaid_invoice, pk
+                    r, reverse("admin:payments_invoice_change", args=[pk]), invoice_actions.cancel_unpaid_invoice, pk
                 )
             ),
             name="payments_invoice_cancel",
@@ -52,7 +60,9 @@ def invoice_urls(model_admin):
         path(
             "<uuid:pk>/ebarimt/",
             site.admin_view(
-                lambda r, pk: _run(r, reverse("admin:payments_invoice_change", args=[pk]), actions.reissue_ebarimt, pk)
+                lambda r, pk: _run(
+                    r, reverse("admin:payments_invoice_change", args=[pk]), invoice_actions.reissue_ebarimt, pk
+                )
             ),
             name="payments_invoice_ebarimt",
         ),
@@ -70,7 +80,9 @@ def order_urls(model_admin):
         path(
             "<int:pk>/retry/",
             site.admin_view(
-                lambda r, pk: _run(r, reverse("admin:orders_order_change", args=[pk]), actions.retry_provisioning, pk)
+                lambda r, pk: _run(
+                    r, reverse("admin:orders_order_change", args=[pk]), order_actions.retry_provisioning, pk
+                )
             ),
             name="orders_order_retry",
         ),
@@ -88,7 +100,9 @@ def refund_urls(model_admin):
         path(
             "<int:pk>/check/",
             site.admin_view(
-                lambda r, pk: _run(r, reverse("admin:payments_refund_change", args=[pk]), actions.check_refund, pk)
+                lambda r, pk: _run(
+                    r, reverse("admin:payments_refund_change", args=[pk]), refund_actions.check_refund, pk
+                )
             ),
             name="payments_refund_check",
         ),
@@ -96,7 +110,7 @@ def refund_urls(model_admin):
             "<int:pk>/revoke/",
             site.admin_view(
                 lambda r, pk: _run(
-                    r, reverse("admin:payments_refund_change", args=[pk]), actions.retry_esimgo_revoke, pk
+                    r, reverse("admin:payments_refund_change", args=[pk]), refund_actions.retry_esimgo_revoke, pk
                 )
             ),
             name="payments_refund_revoke",
@@ -113,9 +127,6 @@ def _page(model_admin, request, context):
 
 
 def refund_view(model_admin, request, pk):
-    from payments.models import Invoice
-    from staff import refunds
-
     if not request.user.has_perm("payments.refund_payment"):
         raise PermissionDenied
     invoice = get_object_or_404(Invoice.objects.select_related("customer"), pk=pk)
@@ -125,7 +136,7 @@ def refund_view(model_admin, request, pk):
     form = RefundForm(request.POST or None, payments=payments, refundable=left)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        result = actions.refund(
+        result = refund_actions.refund(
             request.user,
             invoice_id=invoice.pk,
             payment_id=data["payment"],
@@ -134,7 +145,7 @@ def refund_view(model_admin, request, pk):
             note=data["note"],
             idempotency_key=data["idempotency_key"],
         )
-        if result.outcome == actions.Outcome.REFUSED:
+        if result.outcome == Outcome.REFUSED:
             form.add_error(None, result.message)
         else:
             return _finish(request, result, back)
@@ -173,16 +184,14 @@ def refund_view(model_admin, request, pk):
 
 
 def deliver_view(model_admin, request, pk):
-    from orders.models import Order
-
     if not request.user.has_perm("orders.deliver_manually"):
         raise PermissionDenied
     order = get_object_or_404(Order.objects.select_related("customer", "bundle"), pk=pk)
     back = reverse("admin:orders_order_change", args=[order.pk])
     form = DeliverForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        result = actions.mark_delivered(request.user, order.pk, **form.cleaned_data)
-        if result.outcome == actions.Outcome.REFUSED:
+        result = order_actions.mark_delivered(request.user, order.pk, **form.cleaned_data)
+        if result.outcome == Outcome.REFUSED:
             form.add_error(None, result.message)
         else:
             return _finish(request, result, back)

@@ -8,4 +8,5 @@ class StaffConfig(AppConfig):
     verbose_name = _("Staff console")
 
     def ready(self):
+        # In ready(), not at module level: signals imports the audit log's model, loadable only now.
         from staff import signals  # noqa: F401 - records staff sign-ins in the audit log

@@ -8,6 +8,9 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Q
 
+from orders.models import ESIMGoCallback, Order
+from payments.models import Invoice
+from staff import refunds
 from staff.models import StaffAction
 
 MAX_ROWS = 50
@@ -28,10 +31,6 @@ def _order(invoice):
 
 
 def purchase_panels(invoice, order=None) -> dict:
-    from orders.models import ESIMGoCallback, Order
-    from payments.models import Invoice
-    from staff import refunds
-
     targets = Q(content_type=ContentType.objects.get_for_model(Invoice), object_id=str(invoice.pk))
     if order is not None:
         targets |= Q(content_type=ContentType.objects.get_for_model(Order), object_id=str(order.pk))

@@ -17,8 +17,15 @@ from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_countries import countries as country_names
 
-from catalog.balance import BALANCE_CACHE_KEY  # noqa: F401 - shared with catalog.balance.can_cover
+from catalog.balance import BALANCE_CACHE_KEY  # shared with catalog.balance.can_cover
+from catalog.models import BundleCountry
+from esimshop.celery import app as celery_app
+from integrations.esimgo.client import ESIMGoClient, ESIMGoError
+from orders.models import Order
+from payments.models import EbarimtReceipt, Invoice, Refund
+from staff.models import ReconciliationMismatch, ReconciliationRun
 from staff.reconciliation import day_bounds, local_day, local_tz
 
 logger = logging.getLogger(__name__)
@@ -28,6 +35,8 @@ STUCK_AFTER = timedelta(minutes=15)
 RECONCILIATION_STALE_AFTER = timedelta(hours=36)
 BALANCE_TTL_SECONDS = 300
 BALANCE_ERROR_TTL_SECONDS = 60
+# The Celery task that refreshes the cached balance (staff/tasks.py declares it under this name).
+REFRESH_BALANCE_TASK = "staff.tasks.refresh_esimgo_balance_task"
 
 
 # --- Needs attention ------------------------------------------------------------------------
@@ -61,10 +70,6 @@ def _section(key, title, queryset, to_item, more_url, severity="warning") -> Que
 
 def needs_attention(*, now=None) -> list[QueueSection]:
     """What staff should look at first, most urgent first. Empty list = all clear."""
-    from orders.models import Order
-    from payments.models import Invoice
-    from staff.models import ReconciliationMismatch, ReconciliationRun
-
     now = now or timezone.now()
     sections = []
     order_url = reverse("admin:orders_order_changelist")
@@ -188,8 +193,6 @@ def needs_attention(*, now=None) -> list[QueueSection]:
 
 def _extra_sections(now) -> list:
     """Refunds whose outcome QPay has not confirmed, and e-barimt receipts that keep failing."""
-    from payments.models import EbarimtReceipt, Refund
-
     sections = []
     sections.append(
         _section(
@@ -231,8 +234,6 @@ def _extra_sections(now) -> list:
 
 
 def _fetch_balance() -> dict:
-    from integrations.esimgo.client import ESIMGoClient, ESIMGoError
-
     now = timezone.now()
     try:
         with ESIMGoClient() as client:
@@ -249,15 +250,12 @@ def esimgo_balance(*, refresh: bool = False) -> dict:
     With a Celery worker (production) the admin page never waits on eSIM Go: a miss queues a
     refresh (the beat task keeps the value warm anyway). Without one (dev, tests) it fetches inline.
     """
-    from esimshop.celery import app
-
     info = None if refresh else cache.get(BALANCE_CACHE_KEY)
     if info is None:
-        if not refresh and not app.conf.task_always_eager:
-            from staff.tasks import refresh_esimgo_balance_task
-
+        if not refresh and not celery_app.conf.task_always_eager:
             if cache.add(f"{BALANCE_CACHE_KEY}:queued", 1, 60):
-                refresh_esimgo_balance_task.delay()
+                # By name: staff.tasks imports this module, never the other way round.
+                celery_app.send_task(REFRESH_BALANCE_TASK)
             info = {"balance": None, "currency": "", "error": _("checking…"), "fetched_at": None}
         else:
             info = _fetch_balance()
@@ -298,11 +296,6 @@ def sales_summary(*, days: int = 30, today=None, top: int = 8) -> SalesSummary:
     """Orders and revenue (invoice amounts, before refunds) per Ulaanbaatar day for the last
     `days` days, and the top destinations. A bundle for several countries counts once, under
     "multi-country", not once per country."""
-    from django_countries import countries as country_names
-
-    from catalog.models import BundleCountry
-    from orders.models import Order
-
     today = today or local_day(timezone.now())
     first = today - timedelta(days=days - 1)
     start, end = day_bounds(first, today)

@@ -3,13 +3,14 @@
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 
+from staff.audit import record_staff_action
+from staff.security import client_ip_for_axes
+
 
 @receiver(user_logged_in, dispatch_uid="staff.audit.login")
 def record_login(sender, request, user, **kwargs):
     if not getattr(user, "is_staff", False):
         return
-    from staff.audit import record_staff_action
-
     record_staff_action(user, "auth.login", user, ip=_ip(request))
 
 
@@ -17,14 +18,10 @@ def record_login(sender, request, user, **kwargs):
 def record_logout(sender, request, user, **kwargs):
     if user is None or not getattr(user, "is_staff", False):
         return
-    from staff.audit import record_staff_action
-
     record_staff_action(user, "auth.logout", user, ip=_ip(request))
 
 
 def _ip(request):
     if request is None:
         return ""
-    from staff.security import client_ip_for_axes
-
     return client_ip_for_axes(request)

@@ -5,6 +5,8 @@ import logging
 from celery import shared_task
 
 from esimshop.infrastructure import INFRASTRUCTURE_ERRORS
+from staff import selectors
+from staff.services import ReconciliationBusy, run_reconciliation, yesterday
 
 logger = logging.getLogger(__name__)
 
@@ -22,8 +24,6 @@ logger = logging.getLogger(__name__)
 )
 def reconcile_yesterday_task():
     """Yesterday (Ulaanbaatar). Running it twice only refreshes the same mismatches."""
-    from staff.services import ReconciliationBusy, run_reconciliation, yesterday
-
     try:
         run = run_reconciliation(yesterday(), actor="beat")
     except ReconciliationBusy:
@@ -32,12 +32,10 @@ def reconcile_yesterday_task():
     return f"{run.status} {run.mismatch_count} mismatches"
 
 
-@shared_task(name="staff.tasks.refresh_esimgo_balance_task", ignore_result=True, soft_time_limit=60, time_limit=90)
+@shared_task(name=selectors.REFRESH_BALANCE_TASK, ignore_result=True, soft_time_limit=60, time_limit=90)
 def refresh_esimgo_balance_task():
     """Keeps the admin's cached eSIM Go balance warm so the admin index never waits on eSIM Go."""
-    from staff.selectors import esimgo_balance
-
-    esimgo_balance(refresh=True)
+    selectors.esimgo_balance(refresh=True)
 
 
 # Both scheduled in esimshop/beat.py.

@@ -9,4 +9,7 @@ class TelegramConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from telegram import receivers  # noqa: F401 - connects the signal receivers
+        # In ready(), not at module level: both import models, which are loadable only now.
+        # receivers connect the signal receivers; tasks registers the Celery tasks that bot.py
+        # queues by name, also in web processes, where Celery's autodiscovery never runs.
+        from telegram import receivers, tasks  # noqa: F401

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from esimshop.celery import app as celery_app
 from telegram import identity, messages
 from telegram.bot_api import BotApi, BotApiError
 from telegram.models import BotMessage, InitDataUse, TelegramUpdate, TelegramUser
@@ -23,6 +24,15 @@ from telegram.models import BotMessage, InitDataUse, TelegramUpdate, TelegramUse
 logger = logging.getLogger(__name__)
 
 SENT, ALREADY, BLOCKED, FAILED = "sent", "already", "blocked", "failed"
+# The tasks this module queues, declared under these names in telegram/tasks.py. Looked up by
+# name because tasks.py imports this module; TelegramConfig.ready() imports tasks.py, so they are
+# registered in every process and .delay still runs inline in in-process (eager) mode.
+SEND_MESSAGE_TASK = "telegram.tasks.send_bot_message_task"
+PROCESS_UPDATE_TASK = "telegram.tasks.process_update_task"
+
+
+def _task(name: str):
+    return celery_app.tasks[name]
 
 
 class TransientSendError(Exception):
@@ -60,8 +70,6 @@ def _kind(update: dict) -> str:
 
 def receive_update(body: bytes, update: dict) -> tuple[TelegramUpdate, bool]:
     """Store the raw update (first, before any handling). Returns (row, created); a duplicate is (row, False)."""
-    from telegram.tasks import process_update_task  # tasks import this module
-
     try:
         with transaction.atomic():
             row = TelegramUpdate.objects.create(
@@ -69,7 +77,7 @@ def receive_update(body: bytes, update: dict) -> tuple[TelegramUpdate, bool]:
             )
     except IntegrityError:
         return TelegramUpdate.objects.get(update_id=update["update_id"]), False
-    transaction.on_commit(lambda: process_update_task.delay(row.pk), robust=True)
+    transaction.on_commit(lambda: _task(PROCESS_UPDATE_TASK).delay(row.pk), robust=True)
     return row, True
 
 
@@ -103,14 +111,12 @@ def process_update(update_pk) -> str:
 
 def queue_message(user: TelegramUser, kind: str, *, event_key: str = "", order=None) -> tuple[BotMessage, bool]:
     """Claim the (user, kind, event) message and send it after commit. A second claim returns the first row."""
-    from telegram.tasks import send_bot_message_task  # tasks import this module
-
     with transaction.atomic():
         message, created = BotMessage.objects.get_or_create(
             telegram_user=user, kind=kind, event_key=event_key[:128], defaults={"order": order}
         )
     if created:
-        transaction.on_commit(lambda: send_bot_message_task.delay(message.pk), robust=True)
+        transaction.on_commit(lambda: _task(SEND_MESSAGE_TASK).delay(message.pk), robust=True)
     return message, created
 
 
@@ -182,8 +188,6 @@ def sweep_bot_messages(now=None) -> list[int]:
     """Close the gaps on_commit and in-process mode leave: a SENDING row whose worker died goes
     back to PENDING (at worst one duplicate message, as with e-mails); PENDING rows older than a
     few minutes are enqueued again, at most once per window; day-old ones are given up."""
-    from telegram.tasks import send_bot_message_task  # tasks import this module
-
     now = now or timezone.now()
     BotMessage.objects.filter(status=BotMessage.Status.SENDING, claimed_at__lt=now - STUCK_SENDING_AFTER).update(
         status=BotMessage.Status.PENDING
@@ -200,6 +204,6 @@ def sweep_bot_messages(now=None) -> list[int]:
         status=BotMessage.Status.PENDING, created_at__lt=now - PENDING_RESEND_AFTER
     ).values_list("id", flat=True):
         if cache.add(f"telegram:sweep:{message_id}", 1, int(PENDING_RESEND_AFTER.total_seconds())):
-            send_bot_message_task.delay(message_id)
+            _task(SEND_MESSAGE_TASK).delay(message_id)
             requeued.append(message_id)
     return requeued

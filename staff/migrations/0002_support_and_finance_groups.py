@@ -1,4 +1,4 @@
-"""The two staff groups and what they may do (see staff/actions.py for the action → permission map).
+"""The two staff groups and what they may do (see staff/actions/__init__.py for the action → permission map).
 
 support: view everything staff work with, re-check payments at QPay, retry provisioning.
 finance: all of that, plus refunds, cancelling unpaid invoices, manual delivery and reconciliation.

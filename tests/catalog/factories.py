@@ -80,6 +80,6 @@ class BundleFactory(factory.django.DjangoModelFactory):
 
 def refresh_country_stats():
     """Recompute Country.bundle_count / min_price_mnt as the sync does."""
-    from catalog.services import refresh_country_stats as _refresh
+    from catalog.sync_apply import refresh_country_stats as _refresh
 
     return _refresh()

@@ -85,15 +85,17 @@ def test_a_change_committed_during_warming_keeps_the_version(catalogue, monkeypa
 
 def test_a_change_queues_the_warming_after_commit(catalogue, settings, monkeypatch, django_capture_on_commit_callbacks):
     from catalog import tasks
+    from esimshop.celery import app
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
     queued = []
-    monkeypatch.setattr(tasks.warm_storefront_task, "delay", lambda: queued.append(1))
+    monkeypatch.setattr(app, "send_task", lambda name, *args, **kwargs: queued.append(name))
     before = page_cache.catalogue_version()
     with django_capture_on_commit_callbacks(execute=True):
         page_warming.catalogue_changed()
         assert queued == []
-    assert queued == [1] and page_cache.catalogue_version() == before  # the task switches, not the commit
+    assert queued == [tasks.warm_storefront_task.name]
+    assert page_cache.catalogue_version() == before  # the task switches, not the commit
 
 
 def test_in_process_mode_expires_the_pages_at_once(catalogue, settings, django_capture_on_commit_callbacks):
@@ -105,14 +107,14 @@ def test_in_process_mode_expires_the_pages_at_once(catalogue, settings, django_c
 
 
 def test_no_broker_expires_the_pages_instead(catalogue, settings, monkeypatch, django_capture_on_commit_callbacks):
-    from catalog import tasks
+    from esimshop.celery import app
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
 
-    def broker_down():
+    def broker_down(name, *args, **kwargs):
         raise ConnectionError("no broker")
 
-    monkeypatch.setattr(tasks.warm_storefront_task, "delay", broker_down)
+    monkeypatch.setattr(app, "send_task", broker_down)
     before = page_cache.catalogue_version()
     with django_capture_on_commit_callbacks(execute=True):
         page_warming.catalogue_changed()

@@ -385,16 +385,16 @@ def test_sync_keeps_staff_and_order_data_of_existing_bundles(db, mocked_response
 
 def test_a_concurrent_writer_without_the_lock_rolls_the_sync_back(db, mocked_responses, monkeypatch):
     """Without a shared cache (dev, no Redis) two processes could sync at once: the loser changes nothing."""
-    from catalog import services
+    from catalog import sync_apply
 
-    upsert_countries = services._upsert_countries
+    upsert_countries = sync_apply._upsert_countries
 
     def meanwhile(bundles):  # runs after the sync read the bundle table, before it inserts
         upsert_countries(bundles)
         BundleFactory(name="esim_3GB_30D_MN_V2")
 
     mock_catalogue(mocked_responses, catalogue(), PER_PAGE)
-    monkeypatch.setattr(services, "_upsert_countries", meanwhile)
+    monkeypatch.setattr(sync_apply, "_upsert_countries", meanwhile)
     with pytest.raises(CatalogueSyncError, match="Another process changed the catalogue"):
         sync_catalog()
     assert not Bundle.objects.exists() and not Country.objects.exists()

@@ -236,8 +236,9 @@ def test_staff_buy_again_closes_the_unknown_attempt_and_buys(
     fake, django_user_model, django_capture_on_commit_callbacks
 ):
     from django.contrib.auth.models import Permission
+    from django.core.exceptions import PermissionDenied
 
-    from staff import actions
+    from staff.actions import orders as order_actions
 
     order = OrderFactory()
     fake.purchase_failures = ["timeout"]
@@ -248,10 +249,10 @@ def test_staff_buy_again_closes_the_unknown_attempt_and_buys(
     user = django_user_model.objects.create_user("fin", password="x", is_staff=True)
     support = django_user_model.objects.create_user("sup", password="x", is_staff=True)
     user.user_permissions.add(Permission.objects.get(codename="deliver_manually"))
-    with pytest.raises(actions.PermissionDenied):
-        actions.buy_again(support, order.pk)
+    with pytest.raises(PermissionDenied):
+        order_actions.buy_again(support, order.pk)
     with django_capture_on_commit_callbacks(execute=True), translation.override("en"):
-        result = actions.buy_again(user, order.pk)
+        result = order_actions.buy_again(user, order.pk)
     assert result.outcome == "DONE" and "two paid eSIM Go orders" in result.message
     order.refresh_from_db()
     assert order.status == Order.Status.DELIVERED and fake.purchase_calls == 2

@@ -7,7 +7,8 @@ from django.urls import reverse
 
 from orders.models import ESim, Order
 from payments.models import Invoice
-from staff import actions
+from staff.actions import invoices as invoice_actions
+from staff.actions import orders as order_actions
 from staff.models import StaffAction
 from tests.orders.factories import DeliveredOrderFactory, ESimFactory, InvoiceFactory, OrderFactory
 from tests.payments.qpay_mocks import BASE as QPAY
@@ -28,8 +29,8 @@ def test_recheck_payment_marks_paid_once_and_is_audited(
     support = member("support")
 
     with django_capture_on_commit_callbacks(execute=False):
-        first = actions.recheck_payment(support, pending.pk)
-        second = actions.recheck_payment(support, pending.pk)
+        first = invoice_actions.recheck_payment(support, pending.pk)
+        second = invoice_actions.recheck_payment(support, pending.pk)
 
     pending.refresh_from_db()
     assert first.outcome == Outcome.DONE and pending.status == Invoice.Status.PAID
@@ -42,7 +43,7 @@ def test_recheck_payment_marks_paid_once_and_is_audited(
 
 def test_recheck_when_qpay_is_down_says_so(pending, member, mocked_responses, qpay_token):
     mocked_responses.add(responses.POST, f"{QPAY}/payment/check", json={"error": "X", "message": "down"}, status=503)
-    result = actions.recheck_payment(member("support"), pending.pk)
+    result = invoice_actions.recheck_payment(member("support"), pending.pk)
     assert result.outcome == Outcome.FAILED
     pending.refresh_from_db()
     assert pending.status == Invoice.Status.PENDING
@@ -54,12 +55,12 @@ def test_cancel_unpaid_invoice_checks_first_and_is_finance_only(
     add_check(mocked_responses)  # nothing paid
     delete = mocked_responses.add(responses.DELETE, f"{QPAY}/invoice/{pending.qpay_invoice_id}", json={})
     with pytest.raises(PermissionDenied):
-        actions.cancel_unpaid_invoice(member("support"), pending.pk)
+        invoice_actions.cancel_unpaid_invoice(member("support"), pending.pk)
     finance = member("finance")
 
     with django_capture_on_commit_callbacks(execute=True):
-        first = actions.cancel_unpaid_invoice(finance, pending.pk)
-    second = actions.cancel_unpaid_invoice(finance, pending.pk)
+        first = invoice_actions.cancel_unpaid_invoice(finance, pending.pk)
+    second = invoice_actions.cancel_unpaid_invoice(finance, pending.pk)
 
     pending.refresh_from_db()
     assert first.outcome == Outcome.DONE and pending.status == Invoice.Status.CANCELLED
@@ -72,7 +73,7 @@ def test_cancel_refuses_an_invoice_qpay_shows_paid(
 ):
     add_check(mocked_responses, paid_row(f"{pending.amount_mnt}.00"))
     with django_capture_on_commit_callbacks(execute=False):
-        result = actions.cancel_unpaid_invoice(member("finance"), pending.pk)
+        result = invoice_actions.cancel_unpaid_invoice(member("finance"), pending.pk)
     pending.refresh_from_db()
     assert result.outcome == Outcome.REFUSED and pending.status == Invoice.Status.PAID
 
@@ -82,8 +83,8 @@ def test_retry_provisioning_moves_a_flagged_order_once(db, member, django_captur
     support = member("support")
 
     with django_capture_on_commit_callbacks(execute=False) as queued:
-        first = actions.retry_provisioning(support, order.pk)
-        second = actions.retry_provisioning(support, order.pk)
+        first = order_actions.retry_provisioning(support, order.pk)
+        second = order_actions.retry_provisioning(support, order.pk)
 
     order.refresh_from_db()
     assert first.outcome == Outcome.DONE and second.outcome == Outcome.NOTHING_TO_DO
@@ -96,7 +97,7 @@ def test_retry_provisioning_moves_a_flagged_order_once(db, member, django_captur
 
 def test_retry_refuses_a_delivered_order(db, member):
     order = DeliveredOrderFactory()
-    assert actions.retry_provisioning(member("support"), order.pk).outcome == Outcome.NOTHING_TO_DO
+    assert order_actions.retry_provisioning(member("support"), order.pk).outcome == Outcome.NOTHING_TO_DO
     order.refresh_from_db()
     assert order.status == Order.Status.DELIVERED
 
@@ -105,15 +106,17 @@ def test_mark_delivered_by_hand(db, member, django_capture_on_commit_callbacks):
     order = OrderFactory(status=Order.Status.NEEDS_ATTENTION)
     finance = member("finance")
     with pytest.raises(PermissionDenied):
-        actions.mark_delivered(
+        order_actions.mark_delivered(
             member("support"), order.pk, iccid="8944500000000000001", matching_id="M", smdp_address="rsp.example.io"
         )
-    bad = actions.mark_delivered(finance, order.pk, iccid="12345", matching_id="M", smdp_address="rsp.example.io")
+    bad = order_actions.mark_delivered(finance, order.pk, iccid="12345", matching_id="M", smdp_address="rsp.example.io")
     someone_else = ESimFactory()
-    stolen = actions.mark_delivered(finance, order.pk, iccid=someone_else.iccid, matching_id="M", smdp_address="x")
+    stolen = order_actions.mark_delivered(
+        finance, order.pk, iccid=someone_else.iccid, matching_id="M", smdp_address="x"
+    )
 
     with django_capture_on_commit_callbacks(execute=False):
-        done = actions.mark_delivered(
+        done = order_actions.mark_delivered(
             finance,
             order.pk,
             iccid="8944 5000 0000 0000 001",
@@ -121,7 +124,7 @@ def test_mark_delivered_by_hand(db, member, django_capture_on_commit_callbacks):
             smdp_address="rsp.example.io",
             note="bought in the portal",
         )
-        again = actions.mark_delivered(
+        again = order_actions.mark_delivered(
             finance, order.pk, iccid="8944500000000000001", matching_id="K2-1-X", smdp_address="rsp.example.io"
         )
 

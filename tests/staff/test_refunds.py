@@ -12,7 +12,8 @@ from django.urls import reverse
 
 from orders.models import Order
 from payments.models import EbarimtReceipt, Payment, Refund
-from staff import actions, refunds
+from staff import refunds
+from staff.actions import refunds as refund_actions
 from staff.models import StaffAction
 from tests.conftest import ESIMGO_TEST_BASE_URL
 from tests.orders.factories import DeliveredOrderFactory
@@ -81,7 +82,7 @@ def _refund_calls(rsps):
 
 
 def _refund(user, order, payment, *, amount=None, method="QPAY_API", note="", key=None):
-    return actions.refund(
+    return refund_actions.refund(
         user,
         invoice_id=order.invoice_id,
         payment_id=payment.pk,
@@ -205,10 +206,10 @@ def test_no_answer_from_qpay_blocks_a_second_refund_until_checked(
         },
     )
     with django_capture_on_commit_callbacks(execute=False):
-        checked = actions.check_refund(finance, refund.pk)
+        checked = refund_actions.check_refund(finance, refund.pk)
     refund.refresh_from_db()
     assert checked.outcome == Outcome.DONE and refund.status == Refund.Status.SUCCEEDED
-    assert actions.check_refund(finance, refund.pk).outcome == Outcome.NOTHING_TO_DO
+    assert refund_actions.check_refund(finance, refund.pk).outcome == Outcome.NOTHING_TO_DO
 
 
 def test_bank_app_payment_cannot_go_through_the_api_and_is_recorded_by_hand(
