@@ -117,7 +117,7 @@ def _ebarimt_context(order) -> dict:
 
 def _rate_limited(scope: str, request, limit: int) -> JsonResponse | None:
     """A 429 once this address used up its budget for `scope` this minute (payments' limiter)."""
-    from payments.ratelimit import allow
+    from esimshop.ratelimit import allow
 
     allowed, retry_after = allow(scope, client_address(request), limit=limit)
     if allowed:

@@ -118,7 +118,7 @@ def test_a_fault_outside_the_view_is_a_503_too(rf):
 
 
 def test_the_rate_limiter_fails_open(redis_down):
-    from payments.ratelimit import allow
+    from esimshop.ratelimit import allow
 
     assert allow("purchase", "1.2.3.4", limit=1) == (True, 0)
     assert allow("purchase", "1.2.3.4", limit=1) == (True, 0)
