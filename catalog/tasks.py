@@ -37,7 +37,9 @@ def sync_catalog_task():
     return result.summary()
 
 
-@shared_task(acks_late=True, ignore_result=True, soft_time_limit=300, time_limit=330)
+@shared_task(
+    name="catalog.tasks.warm_storefront_task", acks_late=True, ignore_result=True, soft_time_limit=300, time_limit=330
+)
 def warm_storefront_task():
     """Re-render the popular storefront pages for the new catalogue, then switch to them."""
     from catalog.page_warming import warm_and_switch

@@ -26,7 +26,15 @@ def retry_countdown(exc: bot.TransientSendError, retries: int) -> float:
     return backoff(retries)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True, time_limit=60, soft_time_limit=45)
+@shared_task(
+    name="telegram.tasks.send_bot_message_task",
+    bind=True,
+    acks_late=True,
+    max_retries=None,
+    ignore_result=True,
+    time_limit=60,
+    soft_time_limit=45,
+)
 def send_bot_message_task(self, message_id):
     try:
         return bot.send_bot_message(message_id)
@@ -41,12 +49,20 @@ def send_bot_message_task(self, message_id):
         raise self.retry(exc=exc, countdown=retry_countdown(exc, self.request.retries))
 
 
-@shared_task(bind=True, acks_late=True, max_retries=3, ignore_result=True, time_limit=60, soft_time_limit=45)
+@shared_task(
+    name="telegram.tasks.process_update_task",
+    bind=True,
+    acks_late=True,
+    max_retries=3,
+    ignore_result=True,
+    time_limit=60,
+    soft_time_limit=45,
+)
 def process_update_task(self, update_pk):
     return bot.process_update(update_pk)
 
 
-@shared_task(ignore_result=True, time_limit=120, soft_time_limit=100)
+@shared_task(name="telegram.tasks.sweep_bot_messages_task", ignore_result=True, time_limit=120, soft_time_limit=100)
 def sweep_bot_messages_task():
     requeued = bot.sweep_bot_messages()
     if requeued:
