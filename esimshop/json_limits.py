@@ -53,8 +53,8 @@ class JsonBodyLimitMiddleware:
 
     @staticmethod
     def _refusal(request):
-        max_bytes = int(getattr(settings, "JSON_MAX_BODY_BYTES", 65536))
-        max_depth = int(getattr(settings, "JSON_MAX_DEPTH", 32))
+        max_bytes = int(settings.JSON_MAX_BODY_BYTES)
+        max_depth = int(settings.JSON_MAX_DEPTH)
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

@@ -25,7 +25,7 @@ CALLBACK_PREFIXES = ("/payments/qpay/callback/", "/esimgo/callback/")
 
 
 def retry_after_seconds() -> int:
-    return int(getattr(settings, "UNAVAILABLE_RETRY_AFTER_SECONDS", 10))
+    return int(settings.UNAVAILABLE_RETRY_AFTER_SECONDS)
 
 
 def unavailable_response(request, exc) -> HttpResponse:
