@@ -10,10 +10,10 @@ callback parse JSON whatever the client declared).
 import re
 
 from django.conf import settings
-from django.http import JsonResponse
-from django.utils.translation import gettext as _
 
-JSON_PATH_PREFIXES = ("/api/", "/esimgo/callback/")
+from esimshop.api_errors import API_PREFIX, error_response
+
+JSON_PATH_PREFIXES = (API_PREFIX, "/esimgo/callback/")
 # Whole JSON strings (escapes included): brackets inside them are not nesting.
 JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 BRACKET = re.compile(rb"[\[\]{}]")
@@ -60,10 +60,10 @@ class JsonBodyLimitMiddleware:
         except ValueError:
             declared = 0
         if declared > max_bytes:
-            return JsonResponse({"error": _("The request body is too large.")}, status=413)
+            return error_response("payload_too_large")
         body = request.body
         if len(body) > max_bytes:
-            return JsonResponse({"error": _("The request body is too large.")}, status=413)
+            return error_response("payload_too_large")
         if nesting_depth(body, max_depth) > max_depth:
-            return JsonResponse({"error": _("The JSON is nested too deeply.")}, status=400)
+            return error_response("json_too_deep")
         return None

@@ -66,6 +66,9 @@ MIDDLEWARE = [
     "esimshop.unavailable.ServiceUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "esimshop.middleware.ShopLocaleMiddleware",
+    # Inside the language (its messages speak it), outside everything that may answer an error:
+    # every JSON error leaves in the one shape (esimshop/api_errors.py).
+    "esimshop.api_errors.ErrorShapeMiddleware",
     # After the language is known (the 503 speaks it), before auth or any view: a refused request
     # costs no database or Redis round trip (sessions load lazily).
     "esimshop.overload.OverloadMiddleware",
@@ -242,7 +245,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "EXCEPTION_HANDLER": "esimshop.api.exception_handler",
+    "EXCEPTION_HANDLER": "esimshop.api_errors.exception_handler",
     # JSON only (the seed-000 contract): a cross-site HTML form cannot send application/json, so
     # these session-less, csrf_exempt API views can't be driven by another site's form.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
