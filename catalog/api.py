@@ -12,7 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog import page_cache, presentation, selectors
-from catalog.serializers import ApiErrorSerializer, PackageQuerySerializer, PackageSerializer
+from catalog.serializers import PackageQuerySerializer, PackageSerializer
+from esimshop.api_errors import ApiErrorSerializer, error_body
 
 QUERY_PARAMS = tuple(PackageQuerySerializer().fields)
 
@@ -57,8 +58,18 @@ class PackageListApi(APIView):
         responses={
             200: PackageSerializer(many=True),
             400: OpenApiResponse(
-                description="Invalid parameters: per-field lists of messages.",
-                examples=[OpenApiExample("missing country", value={"country": ["This field is required."]})],
+                ApiErrorSerializer,
+                description="Invalid parameters: `errors` has per-field lists of messages.",
+                examples=[
+                    OpenApiExample(
+                        "missing country",
+                        value={
+                            "code": "invalid",
+                            "error": "This field is required.",
+                            "errors": {"country": ["This field is required."]},
+                        },
+                    )
+                ],
             ),
             404: OpenApiResponse(ApiErrorSerializer, description="Unknown country, or no plans sold for it."),
         },
@@ -68,7 +79,7 @@ class PackageListApi(APIView):
         query.is_valid(raise_exception=True)
         country = selectors.get_country(query.validated_data["country"])
         if country is None or not selectors.country_is_sold(country):
-            return Response({"error": _("No eSIM plans are sold for this country.")}, status=404)
+            return Response(error_body("not_found", _("No eSIM plans are sold for this country.")), status=404)
         bundles = list(selectors.available_bundles_for_country(country, query.to_filters()))
         coverage = selectors.coverage_for_bundles([b.pk for b in bundles])
         # package_item already builds the documented shape with JSON types; PackageSerializer

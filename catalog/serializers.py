@@ -76,7 +76,3 @@ class PackageSerializer(serializers.Serializer):
     countries = serializers.ListField(
         child=serializers.CharField(), help_text="ISO codes of every covered country (base and roaming)."
     )
-
-
-class ApiErrorSerializer(serializers.Serializer):
-    error = serializers.CharField()

@@ -2,36 +2,33 @@
 
 Task names are strings (each task declares the same name explicitly), so this module imports no
 app code: dependencies keep pointing from the apps to the project, never back. Intervals come from
-settings at start-up, with the defaults production runs; the outage suite shortens them.
+settings at start-up (esimshop/settings_parts/, with the defaults production runs); the outage
+suite shortens them.
 """
 
 from celery.schedules import crontab
 from django.conf import settings
 
 
-def _seconds(name: str, default: float) -> float:
-    return float(getattr(settings, name, default))
-
-
 def beat_schedule() -> dict:
     """name -> {"task", "schedule"}; the names are what `celery beat` logs."""
-    sync_hours = max(int(getattr(settings, "CATALOG_SYNC_INTERVAL_HOURS", 6)), 1)
+    sync_hours = max(int(settings.CATALOG_SYNC_INTERVAL_HOURS), 1)
     return {
         # The database holds every pending invoice's next check and expiry (payments/schedules.py);
         # this sweep drives them, so a lost broker message costs at most one period.
         "payments: sweep pending invoices": {
             "task": "payments.sweep_pending_invoices",
-            "schedule": _seconds("PAYMENTS_SWEEP_INTERVAL_SECONDS", 60),
+            "schedule": float(settings.PAYMENTS_SWEEP_INTERVAL_SECONDS),
         },
         "payments: retry e-barimt receipts": {"task": "payments.sweep_ebarimt", "schedule": 1800.0},
         "orders: sweep undelivered orders": {
             "task": "orders.tasks.sweep_undelivered_orders_task",
-            "schedule": _seconds("ORDERS_SWEEP_INTERVAL_SECONDS", 60),
+            "schedule": float(settings.ORDERS_SWEEP_INTERVAL_SECONDS),
         },
         # eSIM Go orders nobody claimed, matched against open purchase attempts (adopt or alert).
         "orders: match unattributed eSIM Go orders": {
             "task": "orders.match_unattributed_esimgo_orders",
-            "schedule": _seconds("ORDERS_UNATTRIBUTED_CHECK_INTERVAL_SECONDS", 3600),
+            "schedule": float(settings.ORDERS_UNATTRIBUTED_CHECK_INTERVAL_SECONDS),
         },
         "catalog: sync eSIM Go catalogue": {
             "task": "catalog.tasks.sync_catalog_task",
@@ -45,7 +42,7 @@ def beat_schedule() -> dict:
         "staff: eSIM Go balance": {"task": "staff.tasks.refresh_esimgo_balance_task", "schedule": 240.0},
         "ops: daily report": {
             "task": "ops.tasks.send_daily_report",
-            "schedule": crontab(hour=int(getattr(settings, "DAILY_REPORT_HOUR_UTC", 0)), minute=0),
+            "schedule": crontab(hour=int(settings.DAILY_REPORT_HOUR_UTC), minute=0),
         },
         "telegram: sweep bot messages": {"task": "telegram.tasks.sweep_bot_messages_task", "schedule": 120.0},
         **_heartbeats(),
@@ -55,7 +52,7 @@ def beat_schedule() -> dict:
 def _heartbeats() -> dict:
     """One heartbeat per queue, routed to that queue: beat publishing it proves beat alive, a worker
     running it proves that queue served (ops/heartbeats.py reads both for /readyz and the watchdog)."""
-    period = _seconds("HEARTBEAT_SECONDS", 20)
+    period = float(settings.HEARTBEAT_SECONDS)
     return {
         f"ops: heartbeat {queue}": {
             "task": "ops.tasks.heartbeat",
@@ -64,6 +61,6 @@ def _heartbeats() -> dict:
             # A heartbeat older than a period is worthless: drop it rather than run a backlog.
             "options": {"queue": queue, "expires": period},
         }
-        for queue in getattr(settings, "HEARTBEAT_QUEUES", ["celery", "provisioning"])
+        for queue in settings.HEARTBEAT_QUEUES
         if queue
     }

@@ -19,7 +19,7 @@ def client_address(request) -> str:
     """The client's address as a string ("unknown" if there is none)."""
     meta = getattr(request, "META", None) or {}
     remote = meta.get("REMOTE_ADDR", "") or UNKNOWN
-    count = int(getattr(settings, "TRUSTED_PROXY_COUNT", 0) or 0)
+    count = int(settings.TRUSTED_PROXY_COUNT or 0)
     if count <= 0:
         return remote
     entries = [part.strip() for part in meta.get("HTTP_X_FORWARDED_FOR", "").split(",")]

@@ -10,10 +10,10 @@ callback parse JSON whatever the client declared).
 import re
 
 from django.conf import settings
-from django.http import JsonResponse
-from django.utils.translation import gettext as _
 
-JSON_PATH_PREFIXES = ("/api/", "/esimgo/callback/")
+from esimshop.api_errors import API_PREFIX, error_response
+
+JSON_PATH_PREFIXES = (API_PREFIX, "/esimgo/callback/")
 # Whole JSON strings (escapes included): brackets inside them are not nesting.
 JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 BRACKET = re.compile(rb"[\[\]{}]")
@@ -53,17 +53,17 @@ class JsonBodyLimitMiddleware:
 
     @staticmethod
     def _refusal(request):
-        max_bytes = int(getattr(settings, "JSON_MAX_BODY_BYTES", 65536))
-        max_depth = int(getattr(settings, "JSON_MAX_DEPTH", 32))
+        max_bytes = int(settings.JSON_MAX_BODY_BYTES)
+        max_depth = int(settings.JSON_MAX_DEPTH)
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             declared = 0
         if declared > max_bytes:
-            return JsonResponse({"error": _("The request body is too large.")}, status=413)
+            return error_response("payload_too_large")
         body = request.body
         if len(body) > max_bytes:
-            return JsonResponse({"error": _("The request body is too large.")}, status=413)
+            return error_response("payload_too_large")
         if nesting_depth(body, max_depth) > max_depth:
-            return JsonResponse({"error": _("The JSON is nested too deeply.")}, status=400)
+            return error_response("json_too_deep")
         return None

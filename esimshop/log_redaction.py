@@ -63,7 +63,7 @@ def _secret_pattern() -> re.Pattern | None:
         return None
     values = tuple(
         sorted(
-            {str(v) for v in (getattr(settings, name, "") for name in SECRET_SETTINGS) if v and len(str(v)) >= 8},
+            {str(v) for v in (getattr(settings, name) for name in SECRET_SETTINGS) if v and len(str(v)) >= 8},
             key=len,
             reverse=True,
         )
@@ -87,7 +87,7 @@ def _is_console_mail(record: logging.LogRecord) -> bool:
     return (
         record.name == "celery.redirected"
         and settings.configured
-        and getattr(settings, "EMAIL_BACKEND", "").endswith("console.EmailBackend")
+        and settings.EMAIL_BACKEND.endswith("console.EmailBackend")
     )
 
 

@@ -44,7 +44,7 @@ def _is_console_mail(event_dict) -> bool:
     return (
         event_dict.get("logger") == "celery.redirected"
         and settings.configured
-        and getattr(settings, "EMAIL_BACKEND", "").endswith("console.EmailBackend")
+        and settings.EMAIL_BACKEND.endswith("console.EmailBackend")
     )
 
 

@@ -20,10 +20,11 @@ counter costs nothing (no Redis round trip, no leaked count if a process dies).
 import threading
 
 from django.conf import settings
-from django.http import HttpResponse, JsonResponse
-from django.utils.translation import gettext as _
+from django.http import HttpResponse
 
-NEVER_REFUSED_PREFIXES = ("/payments/qpay/callback/", "/esimgo/callback/", "/healthz", "/readyz")
+from esimshop.api_errors import API_PREFIX, CALLBACK_PREFIXES, ERRORS, error_response
+
+NEVER_REFUSED_PREFIXES = (*CALLBACK_PREFIXES, "/healthz", "/readyz")
 
 
 class InFlightCounter:
@@ -62,11 +63,10 @@ class OverloadMiddleware:
 
 def overloaded(request):
     retry_after = str(settings.WEB_OVERLOAD_RETRY_AFTER_SECONDS)
-    message = _("The shop is very busy right now. Please try again in a few seconds.")
-    if request.path.startswith("/api/"):
-        response = JsonResponse({"error": message}, status=503)
+    if request.path.startswith(API_PREFIX):
+        response = error_response("overloaded")
     else:
-        response = HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
+        response = HttpResponse(str(ERRORS["overloaded"].message), status=503, content_type="text/plain; charset=utf-8")
     response["Retry-After"] = retry_after
     response["Cache-Control"] = "no-store"
     return response

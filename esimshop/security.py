@@ -8,8 +8,6 @@ settings.CONTENT_SECURITY_POLICY ({directive: [sources]}).
 
 from django.conf import settings
 
-DEFAULT_PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
-
 
 def build_policy(directives: dict) -> str:
     return "; ".join(f"{name} {' '.join(sources)}".strip() for name, sources in directives.items())
@@ -24,7 +22,7 @@ class SecurityHeadersMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
         self.policy = build_policy(settings.CONTENT_SECURITY_POLICY)
-        self.permissions_policy = getattr(settings, "PERMISSIONS_POLICY", DEFAULT_PERMISSIONS_POLICY)
+        self.permissions_policy = settings.PERMISSIONS_POLICY
 
     def __call__(self, request):
         response = self.get_response(request)

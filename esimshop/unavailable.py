@@ -14,18 +14,17 @@ this way: every write of the money path is one transaction, committed or not at 
 import logging
 
 from django.conf import settings
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse
 from django.template.loader import render_to_string
 
+from esimshop.api_errors import API_PREFIX, CALLBACK_PREFIXES, error_response
 from esimshop.infrastructure import is_infrastructure_error
 
 logger = logging.getLogger(__name__)
 
-CALLBACK_PREFIXES = ("/payments/qpay/callback/", "/esimgo/callback/")
-
 
 def retry_after_seconds() -> int:
-    return int(getattr(settings, "UNAVAILABLE_RETRY_AFTER_SECONDS", 10))
+    return int(settings.UNAVAILABLE_RETRY_AFTER_SECONDS)
 
 
 def unavailable_response(request, exc) -> HttpResponse:
@@ -37,10 +36,8 @@ def unavailable_response(request, exc) -> HttpResponse:
         exc.__class__.__name__,
         str(exc).splitlines()[0][:200] if str(exc) else "",
     )
-    if path.startswith("/api/"):
-        response = JsonResponse(
-            {"error": "The service is temporarily unavailable. Please try again shortly."}, status=503
-        )
+    if path.startswith(API_PREFIX):
+        response = error_response("unavailable")
     elif path.startswith(CALLBACK_PREFIXES):
         response = HttpResponse("Service unavailable, try again", status=503, content_type="text/plain")
     else:

@@ -4,6 +4,7 @@ from django.http import HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import render
 from django.templatetags.static import static
 
+from esimshop.api_errors import API_PREFIX, error_response
 from esimshop.infrastructure import is_infrastructure_error
 from esimshop.unavailable import unavailable_response
 
@@ -13,8 +14,8 @@ def healthz(request):
 
 
 def page_not_found(request, exception=None):
-    if request.path.startswith("/api/"):
-        return JsonResponse({"error": "Not found."}, status=404)
+    if request.path.startswith(API_PREFIX):
+        return error_response("not_found")
     return render(request, "404.html", status=404)
 
 
@@ -23,8 +24,8 @@ def server_error(request):
     exc = sys.exc_info()[1]
     if is_infrastructure_error(exc):
         return unavailable_response(request, exc)
-    if request.path.startswith("/api/"):
-        return JsonResponse({"error": "Server error."}, status=500)
+    if request.path.startswith(API_PREFIX):
+        return error_response("server_error")
     return render(request, "500.html", status=500)
 
 

@@ -44,5 +44,5 @@ def _exit_now() -> None:
 
 @worker_ready.connect
 def _install(sender=None, **kwargs):
-    seconds = float(getattr(settings, "WORKER_UNRECOVERABLE_EXIT_SECONDS", 10))
+    seconds = float(settings.WORKER_UNRECOVERABLE_EXIT_SECONDS)
     logging.getLogger("celery.worker.worker").addHandler(ExitAfterUnrecoverableError(seconds))

@@ -9,6 +9,7 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from esimshop.api_errors import error_body
 from esimshop.client_address import client_address
 from ops import metrics, readiness
 
@@ -22,7 +23,8 @@ def readyz(request):
         report = readiness.report()
     except Exception as exc:  # noqa: BLE001 - belt and braces: a probe must get JSON, not a 500 page
         logger.exception("readyz failed")
-        response = JsonResponse({"ready": False, "checks": [], "error": type(exc).__name__}, status=503)
+        body = {"ready": False, "checks": [], **error_body("readiness_check_failed", type(exc).__name__)}
+        response = JsonResponse(body, status=503)
         response._has_been_logged = True  # logged just above, once
         return response
     response = JsonResponse(report.as_json(), status=200 if report.ready else 503)

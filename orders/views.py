@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from catalog.presentation import unlimited_tier_label
 from esimshop.client_address import client_address, client_ip_or_none
+from esimshop.ratelimit import allow
 from orders import callbacks, conf, magic_links, qr, selectors, topup, usage
 from orders import install_sheet as install_sheets
 from orders.forms import MyEsimsEmailForm, TopupForm
@@ -22,7 +23,6 @@ from orders.models import Order
 from payments.api import payment_path, session_owner
 from payments.ebarimt import shopper_receipt
 from payments.purchase import PurchaseError, start_purchase
-from payments.ratelimit import allow
 from payments.remainder import REFUND_WORKING_DAYS, money_state
 from payments.signals import purchase_started
 

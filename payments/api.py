@@ -21,9 +21,9 @@ from rest_framework.views import APIView
 
 from catalog.models import Bundle
 from esimshop.client_address import client_address, client_ip_or_none
+from esimshop.ratelimit import allow
 from payments import expiry, purchase, selectors, status_cache
 from payments.models import Invoice
-from payments.ratelimit import allow
 
 logger = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ from catalog import balance
 from catalog.models import Bundle
 from catalog.selectors import bundle_label
 from esimshop.client_address import client_address, client_ip_or_none
+from esimshop.ratelimit import allow
 from payments import inbox, purchase, selectors, signals
 from payments import remainder as remainders
 from payments.api import (
@@ -30,7 +31,6 @@ from payments.api import (
 )
 from payments.forms import CheckoutForm
 from payments.models import Invoice
-from payments.ratelimit import allow
 
 logger = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
+from esimshop.api_errors import error_response
 from orders import selectors as order_selectors
 from orders import usage
 from orders.models import Order
@@ -61,7 +62,8 @@ def session(request):
     try:
         user = identity.bind_session(request, request.POST.get("init_data", ""))
     except identity.Refused as exc:
-        return JsonResponse({"ok": False, "error": exc.reason}, status=403)
+        # The shopper reads `error` (their language); `reason` says what was wrong, for support.
+        return error_response("telegram_sign_in_refused", extra={"ok": False, "reason": exc.reason})
     response = JsonResponse({"ok": True, "next": safe_next(request, request.POST.get("next", ""))})
     response.set_cookie(
         settings.LANGUAGE_COOKIE_NAME,
@@ -80,7 +82,7 @@ def contact(request):
     """The phone number the session's Telegram user shared with the bot (verified by Telegram)."""
     user = identity.current_user(request)
     if user is None:
-        return JsonResponse({"error": "open the shop from the bot first"}, status=403)
+        return error_response("telegram_not_signed_in")
     return JsonResponse({"phone": identity.checkout_phone(user)})
 
 
@@ -120,10 +122,10 @@ def webhook(request):
     given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
     if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
         logger.warning("Telegram webhook refused: missing or wrong secret token")
-        return JsonResponse({"ok": False, "error": "wrong secret token"}, status=403)
+        return error_response("forbidden", extra={"ok": False})
     length = request.META.get("CONTENT_LENGTH") or "0"
     if not length.isdigit() or int(length) > MAX_UPDATE_BYTES:
-        return JsonResponse({"ok": False, "error": "body too large"}, status=413)
+        return error_response("payload_too_large", extra={"ok": False})
     update, reason = bot.parse_update(request.body)
     if update is None:
         return JsonResponse({"ok": False, "reason": reason})  # 200: Telegram must not resend it

@@ -331,7 +331,7 @@ def test_purchase_api_refuses_form_encoded_bodies(client, db):
 @pytest.fixture
 def frozen_window(monkeypatch):
     """All requests of a test fall in one fixed window (no flake at a minute boundary)."""
-    monkeypatch.setattr("payments.ratelimit.time", types.SimpleNamespace(time=lambda: 1_800_000_010.0))
+    monkeypatch.setattr("esimshop.ratelimit.time", types.SimpleNamespace(time=lambda: 1_800_000_010.0))
 
 
 def test_purchase_api_is_rate_limited_per_address(client, db, settings, frozen_window):

@@ -322,7 +322,7 @@ def revoke(esim: SandboxEsim, bundle_name: str, *, validate: bool, refund_to_bal
 
 
 def callback_url() -> str:
-    return getattr(settings, "ESIMGO_CALLBACK_URL", "") or f"{settings.SITE_URL}/esimgo/callback/"
+    return settings.ESIMGO_CALLBACK_URL
 
 
 def sign(body: bytes, key: str) -> str:

@@ -20,11 +20,11 @@ DAY = 86400
 
 
 def first_use_seconds() -> int:
-    return int(getattr(settings, "SANDBOX_ESIMGO_FIRST_USE_SECONDS", 60))
+    return int(settings.SANDBOX_ESIMGO_FIRST_USE_SECONDS)
 
 
 def depletion_seconds() -> int:
-    return max(int(getattr(settings, "SANDBOX_ESIMGO_DEPLETION_SECONDS", 2 * 3600)), 1)
+    return max(int(settings.SANDBOX_ESIMGO_DEPLETION_SECONDS), 1)
 
 
 def ends_at(assignment):

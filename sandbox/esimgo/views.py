@@ -15,7 +15,6 @@ from datetime import datetime
 from functools import wraps
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -23,6 +22,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
 from catalog.lpa import android_install_url, apple_install_url, build_lpa
+from esimshop import ratelimit
 from sandbox.esimgo import faults, services, usage
 from sandbox.esimgo.catalogue import detail, get_catalogue
 from sandbox.esimgo.models import Organisation, SandboxEsim, SandboxOrder
@@ -73,23 +73,17 @@ def _authorised(request) -> bool:
 
 def _rate_limit(request):
     """Count this request in its one-second window; returns (headers, over_limit)."""
-    limit = int(getattr(settings, "SANDBOX_ESIMGO_RATE_LIMIT", 10))
-    now = time.time()
-    window = int(now)
-    key = f"sandbox:esimgo:rl:{_caller_socket_address(request)}:{window}"
-    cache.add(key, 0, timeout=5)
-    try:
-        used = cache.incr(key)
-    except ValueError:
-        used = 1
-    reset = datetime.fromtimestamp(window + 1, tz=timezone.get_fixed_timezone(0))
+    limit = settings.SANDBOX_ESIMGO_RATE_LIMIT
+    counted = ratelimit.hit("sandbox-esimgo", _caller_socket_address(request), limit=limit, window=1)
+    shown_limit = limit or 10  # 0 turns enforcement off; the headers still show the live API's 10/s
+    reset = datetime.fromtimestamp(counted.resets_at, tz=timezone.get_fixed_timezone(0))
     headers = {
-        "X-Ratelimit-Limit": str(limit or 10),
-        "X-Ratelimit-Remaining": str(max((limit or 10) - used, 0)),
+        "X-Ratelimit-Limit": str(shown_limit),
+        "X-Ratelimit-Remaining": str(counted.remaining(shown_limit)),
         "X-Ratelimit-Reset": reset.isoformat().replace("+00:00", "Z"),
         "X-Ratelimit-Cost": "1",
     }
-    return headers, bool(limit) and used > limit
+    return headers, bool(limit) and not counted.allowed
 
 
 def _fault_response(spec):

@@ -25,7 +25,6 @@ logger = logging.getLogger(__name__)
 
 TOKEN_SALT = "sandbox.qpay.token"
 SANDBOX_MERCHANT_ID = "KKTT"
-TOKEN_LIFETIME_SECONDS = 86400  # production and the real sandbox: about +24 h
 CALLBACK_TIMEOUT_SECONDS = 10
 
 # Name → (Mongolian description, deeplink scheme), a subset of the production list (docs/providers/qpay.md, Bank apps).
@@ -73,7 +72,7 @@ def _jwt(payload: dict) -> str:
 def issue_tokens(client_id: str) -> dict:
     """The real response shape: absolute unix `expires_in`, refresh expiring with it,
     and the hyphenated `not-before-policy` as a string."""
-    expires = int(time.time()) + int(getattr(settings, "SANDBOX_QPAY_TOKEN_LIFETIME", TOKEN_LIFETIME_SECONDS))
+    expires = int(time.time()) + int(settings.SANDBOX_QPAY_TOKEN_LIFETIME)
     nonce = secrets.token_hex(8)
     claims = {"c": client_id, "exp": expires, "iat": int(time.time()), "n": nonce, "merchant_id": merchant_id()}
     access = _jwt({**claims, "k": "access"})
@@ -231,7 +230,7 @@ def send_callback(payment_id: str) -> None:
 
 def send_callback_async(payment_id: str) -> None:
     """In a thread, so the (threaded) dev server is free to serve the shop's callback view."""
-    if getattr(settings, "SANDBOX_QPAY_CALLBACK_INLINE", False):
+    if settings.SANDBOX_QPAY_CALLBACK_INLINE:
         send_callback(payment_id)
         return
 

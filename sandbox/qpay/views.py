@@ -531,7 +531,7 @@ def ebarimt_create(request):
         raise ApiError(400, "OBJECT_DATA_ERROR", "ebarimt_receiver must be an 8-digit phone number for CITIZEN")
     district = _text(body, "district_code", 8, required=False)
     classification = _text(body, "classification_code", 16, required=False)
-    if not getattr(settings, "SANDBOX_QPAY_EBARIMT_REGISTERED", True):
+    if not settings.SANDBOX_QPAY_EBARIMT_REGISTERED:
         raise ApiError(400, "EBARIMT_NOT_REGISTERED", "Ибаримт үйлчилгээнд бүртгэлгүй байна")
     payment = _get_payment(payment_id)
     if payment.status != SandboxPayment.Status.PAID:

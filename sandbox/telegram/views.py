@@ -65,7 +65,7 @@ def bot_method(request, token, method):
             return _fail(400, "Bad Request: chat not found")
         if not str(payload.get("text") or "").strip():
             return _fail(400, "Bad Request: message text is empty")
-        if chat_id in getattr(settings, "SANDBOX_TELEGRAM_BLOCKED_CHATS", ()):
+        if chat_id in settings.SANDBOX_TELEGRAM_BLOCKED_CHATS:
             return _fail(403, "Forbidden: bot was blocked by the user")
         return JsonResponse(
             {

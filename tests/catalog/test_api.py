@@ -100,7 +100,9 @@ def test_missing_or_malformed_country_is_400_with_field_errors(client, catalogue
     response = client.get(URL, params)
     assert response.status_code == 400
     body = response.json()
-    assert list(body) == ["country"] and isinstance(body["country"], list) and body["country"]
+    assert body["code"] == "invalid" and set(body) == {"code", "error", "errors"}
+    assert list(body["errors"]) == ["country"] and isinstance(body["errors"]["country"], list)
+    assert body["error"] == body["errors"]["country"][0]
 
 
 @pytest.mark.parametrize("country", ["XX", "FR", "zz"])
@@ -108,7 +110,7 @@ def test_unknown_or_unsold_country_is_404_json(client, catalogue, country):
     CountryFactory(iso="FR", region=None)  # known to the catalogue, nothing on sale
     response = client.get(URL, {"country": country})
     assert response.status_code == 404
-    assert set(response.json()) == {"error"}
+    assert set(response.json()) == {"code", "error"} and response.json()["code"] == "not_found"
 
 
 def test_country_whose_bundles_are_all_retired_is_404(client, catalogue):
@@ -151,7 +153,7 @@ def test_optional_filters(client, catalogue, params, expected):
 def test_bad_filter_values_are_400(client, catalogue, params, field):
     response = client.get(URL, {"country": "MN", **params})
     assert response.status_code == 400
-    assert field in response.json()
+    assert response.json()["code"] == "invalid" and field in response.json()["errors"]
 
 
 def test_filters_matching_nothing_give_an_empty_list_not_404(client, catalogue):
@@ -173,7 +175,9 @@ def test_query_count_is_constant(client, django_assert_max_num_queries, count):
 def test_unknown_api_url_is_json_404(client, db):
     response = client.get("/api/nothing-here/")
     assert response.status_code == 404
-    assert response.json() == {"error": "Not found."}
+    assert response.json() == {"code": "not_found", "error": "Олдсонгүй."}  # Mongolian unless asked
+    english = client.get("/api/nothing-here/", HTTP_ACCEPT_LANGUAGE="en")
+    assert english.json() == {"code": "not_found", "error": "Not found."}
 
 
 def test_schema_documents_the_packages_endpoint(client, db):

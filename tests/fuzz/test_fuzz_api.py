@@ -190,8 +190,8 @@ def test_packages_api(shop, client, query, language):
     assert changed_rows(before, row_counts()) == {}
     payload = response.json()
     if response.status_code == 400:
-        assert isinstance(payload, dict) and payload, payload
-        assert set(payload) <= set(QUERY_PARAMS), payload
+        assert isinstance(payload, dict) and payload["code"] == "invalid" and isinstance(payload["error"], str), payload
+        assert payload["errors"] and set(payload["errors"]) <= set(QUERY_PARAMS), payload
     elif response.status_code == 200:
         assert all(item["currency"] == "MNT" and isinstance(item["amount"], int) for item in payload)
 

@@ -75,7 +75,7 @@ def test_a_nul_in_the_path_is_not_found_before_any_query(client, path, django_as
         response = client.get(path)
     assert response.status_code == 404
     if path.startswith("/api/"):
-        assert response.json() == {"error": "Not found."}
+        assert response.json() == {"code": "not_found", "error": "Олдсонгүй."}
 
 
 @pytest.mark.parametrize("amount", [None, "", "abc", "0", "12500.5"])

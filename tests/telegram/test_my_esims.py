@@ -97,7 +97,8 @@ def test_my_esims_outside_telegram_is_403_and_lists_nothing(client):
 
 @pytest.mark.django_db
 def test_contact_json_gives_the_verified_phone_for_checkout(client):
-    assert client.get("/telegram/contact.json").status_code == 403
+    refused = client.get("/telegram/contact.json")
+    assert refused.status_code == 403 and refused.json()["code"] == "telegram_not_signed_in"
     telegram = telegram_client()
     assert telegram.get("/telegram/contact.json").json() == {"phone": ""}
     TelegramUser.objects.filter(telegram_id=USER["id"]).update(

@@ -61,7 +61,8 @@ def test_same_session_may_present_its_init_data_again_but_another_session_may_no
     thief = Client()
     response = enter(thief, raw)
     assert response.status_code == 403
-    assert "already used" in response.json()["error"]
+    assert response.json()["code"] == "telegram_sign_in_refused" and response.json()["error"]
+    assert "already used" in response.json()["reason"]
     assert Session.objects.count() == sessions  # no session for the replayer
     assert "sessionid" not in response.cookies
     assert TelegramUser.objects.get().first_name == "Original"  # the replay updated nothing
@@ -81,7 +82,8 @@ def test_same_session_may_present_its_init_data_again_but_another_session_may_no
 def test_forged_or_stale_init_data_is_403_with_a_reason_and_writes_nothing(client, raw, message):
     response = enter(client, raw())
     assert response.status_code == 403
-    assert message in response.json()["error"]
+    assert response.json()["code"] == "telegram_sign_in_refused" and response.json()["ok"] is False
+    assert message in response.json()["reason"]
     assert_nothing_written()
 
 

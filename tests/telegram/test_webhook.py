@@ -35,6 +35,7 @@ def post(client, body, secret=WEBHOOK_SECRET):
 def test_missing_or_wrong_secret_token_is_403_and_stores_nothing(client, secret, mocked_responses):
     response = post(client, update(1, text="/start"), secret=secret)
     assert response.status_code == 403
+    assert response.json()["ok"] is False and response.json()["code"] == "forbidden"
     assert TelegramUpdate.objects.count() == 0 and TelegramUser.objects.count() == 0
     assert len(mocked_responses.calls) == 0
 
