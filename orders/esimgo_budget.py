@@ -26,7 +26,7 @@ BUSY_SHARE = 0.5
 
 def window_counts(now: float | None = None) -> tuple[int, int]:
     """Requests the shared limiter counted in the current and the previous second (read only)."""
-    if not getattr(settings, "REDIS_URL", ""):
+    if not settings.REDIS_URL:
         return 0, 0  # one in-process shop: nothing else competes for the budget
     window = int(time.time() if now is None else now)
     found = cache.get_many([f"{KEY_PREFIX}{window}", f"{KEY_PREFIX}{window - 1}"])

@@ -165,7 +165,7 @@ def evidence(attempt) -> str:
 def alert_staff(subject: str, body: str) -> None:
     """One staff alert (an e-mail to STAFF_ALERT_EMAILS). The one place this module alerts from,
     so issue 12's deduplicated alerts can replace it."""
-    recipients = [address for address in getattr(settings, "STAFF_ALERT_EMAILS", []) if address]
+    recipients = [address for address in settings.STAFF_ALERT_EMAILS if address]
     if not recipients:
         logger.error("no STAFF_ALERT_EMAILS; alert not sent: %s", subject)
         return

@@ -104,7 +104,7 @@ SHOPPER_EVENTS = {
 
 
 def _staff_addresses() -> list[str]:
-    return [address for address in getattr(settings, "STAFF_ALERT_EMAILS", []) if address]
+    return [address for address in settings.STAFF_ALERT_EMAILS if address]
 
 
 def flag_for_attention(order: Order, *, reason: str, actor: str) -> None:

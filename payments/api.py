@@ -143,7 +143,7 @@ def purchase_payload(request, invoice) -> dict:
 def purchase_rate_limited(request):
     """Per client address; a purchase costs an eSIM Go validate and a QPay invoice. The API and
     the checkout form share the budget. Returns the seconds to wait, or 0."""
-    limit = getattr(settings, "PAYMENTS_PURCHASE_RATE_LIMIT_PER_MINUTE", 30)
+    limit = settings.PAYMENTS_PURCHASE_RATE_LIMIT_PER_MINUTE
     allowed, retry_after = allow("purchase", client_address(request), limit=limit)
     return 0 if allowed else retry_after
 
@@ -247,7 +247,7 @@ def request_check(invoice) -> bool:
     if timezone.now() - invoice.created_at < STATUS_CHECK_MIN_AGE:
         return False
     # Bounded per invoice (PAYMENTS_MAX_POLL_CHECKS_PER_INVOICE): polling can't spend QPay calls forever.
-    if invoice.check_count >= int(getattr(settings, "PAYMENTS_MAX_POLL_CHECKS_PER_INVOICE", 30)):
+    if invoice.check_count >= int(settings.PAYMENTS_MAX_POLL_CHECKS_PER_INVOICE):
         return False
     if cache.add(f"payments:status-check:{invoice.pk}", 1, 60):
         expiry.enqueue_check(invoice.pk, cause="status poll")
@@ -259,7 +259,7 @@ def request_check(invoice) -> bool:
 def invoice_status(request, invoice_id):
     """GET /api/customer/transactions/<internalInvoiceId>/status?token=<access token> — the token
     (given only to the invoice's creator, in statusUrl) is the capability; the id alone is 404."""
-    limit = getattr(settings, "PAYMENTS_STATUS_RATE_LIMIT_PER_MINUTE", 60)
+    limit = settings.PAYMENTS_STATUS_RATE_LIMIT_PER_MINUTE
     allowed, retry_after = allow("status", client_address(request), limit=limit)
     if not allowed:
         response = JsonResponse({"error": str(_("Too many requests. Slow down."))}, status=429)

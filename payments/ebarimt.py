@@ -39,7 +39,7 @@ PERMANENT_CODES = (
 
 
 def enabled() -> bool:
-    return bool(getattr(settings, "EBARIMT_ENABLED", False))
+    return bool(settings.EBARIMT_ENABLED)
 
 
 def receiver_for(invoice: Invoice) -> tuple[str, str]:
@@ -91,8 +91,8 @@ def issue(invoice_id, *, client=None, raise_transient: bool = False) -> EbarimtR
             payment_id=payment.qpay_payment_id,
             receiver_type=receipt.receiver_type,
             receiver=receipt.receiver,
-            district_code=getattr(settings, "EBARIMT_DISTRICT_CODE", ""),
-            classification_code=getattr(settings, "EBARIMT_CLASSIFICATION_CODE", ""),
+            district_code=settings.EBARIMT_DISTRICT_CODE,
+            classification_code=settings.EBARIMT_CLASSIFICATION_CODE,
         )
     except QPayError as exc:
         logger.warning("e-barimt for invoice %s failed: %s", invoice_id, exc)

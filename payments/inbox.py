@@ -108,7 +108,7 @@ def process_qpay_callback(callback: QPayCallback) -> QPayCallback:
     try:
         # No in-request retries: a slow QPay must not hold QPay's own callback open; a failure is
         # VERIFY_FAILED and the retry task asks again a minute later.
-        client = QPayClient(max_retries=0, read_timeout=min(10.0, getattr(settings, "QPAY_READ_TIMEOUT", 20.0)))
+        client = QPayClient(max_retries=0, read_timeout=min(10.0, settings.QPAY_READ_TIMEOUT))
         result = verify_invoice_payment(
             invoice_id, cause=f"QPay callback #{callback.pk}", actor="callback", client=client
         )

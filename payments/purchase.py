@@ -216,10 +216,10 @@ def enforce_open_invoice_caps(*, phone_number: str, email: str, client_address: 
     """Open (payable) invoices per phone, e-mail, client address and in total, in one query.
     A soft cap (counted, not locked): concurrent purchases may pass it by a few."""
     caps = {
-        "phone": int(getattr(settings, "PAYMENTS_MAX_OPEN_INVOICES_PER_PHONE", 3)),
-        "email": int(getattr(settings, "PAYMENTS_MAX_OPEN_INVOICES_PER_EMAIL", 3)),
-        "address": int(getattr(settings, "PAYMENTS_MAX_OPEN_INVOICES_PER_ADDRESS", 10)),
-        "total": int(getattr(settings, "PAYMENTS_MAX_OPEN_INVOICES_TOTAL", 1000)),
+        "phone": int(settings.PAYMENTS_MAX_OPEN_INVOICES_PER_PHONE),
+        "email": int(settings.PAYMENTS_MAX_OPEN_INVOICES_PER_EMAIL),
+        "address": int(settings.PAYMENTS_MAX_OPEN_INVOICES_PER_ADDRESS),
+        "total": int(settings.PAYMENTS_MAX_OPEN_INVOICES_TOTAL),
     }
     open_invoices = Invoice.objects.filter(status=Status.PENDING, expires_at__gt=_now())
     counted = {
@@ -278,7 +278,7 @@ def validate_with_esimgo(bundle: Bundle, topup_iccid: str = "") -> ESIMGoOrder:
                 bundle.name, validate=True, iccid=topup_iccid or None
             )
             if not result.refused:
-                cache.set(cache_key, result, int(getattr(settings, "ESIMGO_VALIDATION_CACHE_SECONDS", 60)))
+                cache.set(cache_key, result, int(settings.ESIMGO_VALIDATION_CACHE_SECONDS))
     except esimgo.ESIMGoError as exc:
         permanent_refusal = isinstance(exc, (esimgo.ESIMGoBadRequest, esimgo.ESIMGoNotFound))
         logger.warning("eSIM Go validate for %s failed: %r", bundle.name, exc)
@@ -291,7 +291,7 @@ def validate_with_esimgo(bundle: Bundle, topup_iccid: str = "") -> ESIMGoOrder:
         raise InvalidPurchase(_("This package cannot be bought right now."), field="packageCode")
     stored = Decimal(str(bundle.price or 0))
     if result.total is not None and stored:
-        tolerance = Decimal(str(getattr(settings, "ESIMGO_PRICE_TOLERANCE_PERCENT", 10)))
+        tolerance = Decimal(str(settings.ESIMGO_PRICE_TOLERANCE_PERCENT))
         if abs(result.total - stored) * 100 > stored * tolerance:
             logger.warning(
                 "eSIM Go price for %s moved: stored %s, validated %s", bundle.name, bundle.price, result.total
@@ -317,7 +317,7 @@ def _insert_invoice(
 ) -> Invoice | None:
     """The PENDING row, before QPay is asked; None when the owner's concurrent submit inserted first."""
     invoice_id = uuid.uuid4()
-    ttl = timedelta(minutes=getattr(settings, "QPAY_INVOICE_TTL_MINUTES", 30))
+    ttl = timedelta(minutes=settings.QPAY_INVOICE_TTL_MINUTES)
     now = _now()
     try:
         with transaction.atomic():

@@ -37,23 +37,23 @@ CREATING_STALE_AFTER = timedelta(seconds=90)
 
 
 def sweep_interval_seconds() -> float:
-    return float(getattr(settings, "PAYMENTS_SWEEP_INTERVAL_SECONDS", 60))
+    return float(settings.PAYMENTS_SWEEP_INTERVAL_SECONDS)
 
 
 def late_check_offsets_seconds() -> tuple[float, ...]:
     """After expiry/cancel: checks this long after closing (default +1 h, +6 h)."""
-    return tuple(float(s) for s in getattr(settings, "PAYMENTS_LATE_CHECK_OFFSETS_SECONDS", (3600, 6 * 3600)))
+    return tuple(float(s) for s in settings.PAYMENTS_LATE_CHECK_OFFSETS_SECONDS)
 
 
 def check_offsets_seconds() -> tuple[float, ...]:
-    return tuple(float(s) for s in getattr(settings, "PAYMENTS_CHECK_OFFSETS_SECONDS", CHECK_OFFSETS_SECONDS))
+    return tuple(float(s) for s in settings.PAYMENTS_CHECK_OFFSETS_SECONDS)
 
 
 def lease_seconds() -> float:
     """How long a check the sweep enqueued may take before the sweep enqueues it again (its
     message lost, or QPay failing): two sweep periods, and at least as long as a check task may
     run (its hard time limit, 90 s). PAYMENTS_CHECK_LEASE_SECONDS overrides."""
-    configured = getattr(settings, "PAYMENTS_CHECK_LEASE_SECONDS", None)
+    configured = settings.PAYMENTS_CHECK_LEASE_SECONDS
     if configured is not None:
         return float(configured)
     return max(2 * sweep_interval_seconds(), 90.0)

@@ -269,7 +269,7 @@ def flag_for_staff(invoice: Invoice, reason: str, *, actor: str) -> None:
 
 
 def _send_staff_alert(subject: str, body: str) -> None:
-    recipients = list(getattr(settings, "STAFF_ALERT_EMAILS", []) or [])
+    recipients = list(settings.STAFF_ALERT_EMAILS or [])
     if not recipients:
         logger.error("no STAFF_ALERT_EMAILS configured; alert not sent: %s", subject)
         return

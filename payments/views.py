@@ -128,7 +128,7 @@ def _repriced_form(data, bundle):
 def pay(request, token):
     """The payment page; its URL's token (given only to the creator) is the capability."""
     allowed, retry_after = allow(
-        "pay-page", client_address(request), limit=getattr(settings, "PAYMENTS_PAY_PAGE_RATE_LIMIT_PER_MINUTE", 60)
+        "pay-page", client_address(request), limit=settings.PAYMENTS_PAY_PAGE_RATE_LIMIT_PER_MINUTE
     )
     if not allowed:
         response = HttpResponse(_("Too many requests. Slow down."), status=429, content_type="text/plain")
@@ -233,7 +233,7 @@ def qpay_callback(request, invoice_id):
         allowed, retry_after = allow(
             "callback-bad-token",
             client_address(request),
-            limit=getattr(settings, "PAYMENTS_CALLBACK_BAD_TOKEN_RATE_LIMIT_PER_MINUTE", 60),
+            limit=settings.PAYMENTS_CALLBACK_BAD_TOKEN_RATE_LIMIT_PER_MINUTE,
         )
         if not allowed:
             return _too_many(retry_after)
@@ -255,7 +255,7 @@ def qpay_callback(request, invoice_id):
     # Each authentic callback costs a QPay payment/check: a replayed callback URL must not turn
     # into a flood against QPay. Generous: QPay sends one per payment; retries and bursts fit.
     allowed, retry_after = allow(
-        "callback", str(invoice_id), limit=getattr(settings, "PAYMENTS_CALLBACK_RATE_LIMIT_PER_INVOICE_PER_MINUTE", 120)
+        "callback", str(invoice_id), limit=settings.PAYMENTS_CALLBACK_RATE_LIMIT_PER_INVOICE_PER_MINUTE
     )
     if not allowed:
         logger.warning("QPay callbacks for %s over the per-invoice limit; stored, refused with 429", invoice_id)

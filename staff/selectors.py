@@ -260,7 +260,7 @@ def esimgo_balance(*, refresh: bool = False) -> dict:
         else:
             info = _fetch_balance()
             cache.set(BALANCE_CACHE_KEY, info, BALANCE_ERROR_TTL_SECONDS if info["error"] else BALANCE_TTL_SECONDS)
-    threshold = Decimal(str(getattr(settings, "ESIMGO_LOW_BALANCE_THRESHOLD", 100)))
+    threshold = Decimal(str(settings.ESIMGO_LOW_BALANCE_THRESHOLD))
     return {**info, "threshold": threshold, "low": info["balance"] is not None and info["balance"] < threshold}
 
 

@@ -97,11 +97,11 @@ class SharedRateLimiter:
     @property
     def shopper_limit(self) -> int:
         """What purchases' validation may use per second: the rest is kept for provisioning."""
-        reserved = int(getattr(settings, "ESIMGO_PROVISIONING_RESERVED_PERCENT", 34))
+        reserved = int(settings.ESIMGO_PROVISIONING_RESERVED_PERCENT)
         return max(self.limit - -(-self.limit * reserved // 100), 1)
 
     def _counter(self, shopper: bool = False) -> LocalWindowCounter | CacheWindowCounter:
-        use_cache = self._use_cache if self._use_cache is not None else bool(getattr(settings, "REDIS_URL", ""))
+        use_cache = self._use_cache if self._use_cache is not None else bool(settings.REDIS_URL)
         if shopper:
             return self.shopper_shared if use_cache else self.shopper_local
         return self.shared if use_cache else self.local

@@ -105,10 +105,10 @@ class QPayClient:
         self.client_secret = client_secret if client_secret is not None else settings.QPAY_CLIENT_SECRET
         self.invoice_code = invoice_code if invoice_code is not None else settings.QPAY_INVOICE_CODE
         self.timeout: tuple[float, float] = (
-            connect_timeout if connect_timeout is not None else getattr(settings, "QPAY_CONNECT_TIMEOUT", 5.0),
-            read_timeout if read_timeout is not None else getattr(settings, "QPAY_READ_TIMEOUT", 20.0),
+            connect_timeout if connect_timeout is not None else settings.QPAY_CONNECT_TIMEOUT,
+            read_timeout if read_timeout is not None else settings.QPAY_READ_TIMEOUT,
         )
-        self.max_retries: int = max_retries if max_retries is not None else getattr(settings, "QPAY_MAX_RETRIES", 2)
+        self.max_retries: int = max_retries if max_retries is not None else settings.QPAY_MAX_RETRIES
         self.session = session or new_session(self.base_url)
         self._token_key = token_cache_key(self.base_url, self.client_id)
 
