@@ -20,7 +20,7 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
-from catalog import page_cache, presentation, search_aliases, selectors
+from catalog import networks, page_cache, presentation, search_aliases, selectors
 from catalog.forms import BundleFilterForm
 
 FILTER_PARAMS = tuple(BundleFilterForm.base_fields)
@@ -245,6 +245,16 @@ def country(request, iso):
     )
 
 
+def _network_labels(found) -> list[str]:
+    """"Unitel (4G / 5G)" per operator, as eSIM Go names it; the speed only where it gives one."""
+    return [
+        _("%(network)s (%(speed)s)") % {"network": n["name"], "speed": presentation.format_speed(n["speeds"])}
+        if n.get("speeds")
+        else n["name"]
+        for n in found
+    ]
+
+
 def _checkout_url(bundle):
     """The payments app's checkout page; None until that app provides it (the page must not fail)."""
     try:
@@ -261,6 +271,7 @@ def bundle_detail(request, name):
     coverage = selectors.coverage_for_bundles([bundle.pk])[bundle.pk]
     order = presentation.country_order(get_language())
     coverage.sort(key=lambda c: (order.get(c.iso, (len(order),))[0], c.iso))
+    operators = networks.networks_by_country(bundle)
     _with_price_per_gb(bundle)
     # Retired bundles keep their page (HTTP 200, noindex) for shoppers who bought them; no Buy button.
     return render(
@@ -275,6 +286,7 @@ def bundle_detail(request, name):
                 bundle.duration_days,
             ),
             "coverage": coverage,
+            "networks": [(c, _network_labels(operators.get(c.iso, ()))) for c in coverage] if operators else None,
             "unlimited_policy": presentation.unlimited_policy(bundle.name, bundle.unlimited),
             "autostart_text": presentation.autostart_explanation(bundle.autostart),
             "checkout_url": _checkout_url(bundle) if bundle.is_available else None,
