@@ -110,13 +110,40 @@ SCOPE_HEADINGS = {
 }
 
 
-def group_by_scope(bundles) -> list[dict]:
+# A long list shows its cheapest plans and folds the rest into a "show N more" <details> (no JS;
+# the folded cards are not laid out or painted until opened, which keeps list pages light on a phone).
+PLANS_SHOWN = 6
+
+
+def shown_count(bundles, form) -> int:
+    """How many cards show unfolded: all of a filtered list (the shopper already narrowed it)."""
+    if form.is_bound and form.is_filtered:
+        return len(bundles)
+    # Folding one or two cards saves nothing and costs a tap.
+    return len(bundles) if len(bundles) <= PLANS_SHOWN + 2 else PLANS_SHOWN
+
+
+def _folding(bundles, form) -> dict:
+    shown = shown_count(bundles, form)
+    return {"shown": shown, "folded": len(bundles) - shown}
+
+
+def group_by_scope(bundles, form=None) -> list[dict]:
     """Local, regional and global plans apart (as the big shops tab them); empty groups left out."""
     groups = []
     for scope in (presentation.LOCAL, presentation.REGIONAL, presentation.GLOBAL):
         members = [b for b in bundles if b.scope == scope]
         if members:
-            groups.append({"scope": scope, "heading": SCOPE_HEADINGS[scope], "bundles": members})
+            shown = shown_count(members, form) if form is not None else len(members)
+            groups.append(
+                {
+                    "scope": scope,
+                    "heading": SCOPE_HEADINGS[scope],
+                    "bundles": members,
+                    "shown": shown,
+                    "folded": len(members) - shown,
+                }
+            )
     return groups
 
 
@@ -206,6 +233,7 @@ def region(request, slug):
             "region": region,
             "countries": _country_links(selectors.countries_of_region(region, get_language())),
             "bundles": bundles,
+            **_folding(bundles, form),
             "form": form,
         },
     )
@@ -221,6 +249,7 @@ def _global(request):
             "region": GLOBAL_REGION,
             "countries": [],
             "bundles": bundles,
+            **_folding(bundles, form),
             "form": form,
             "is_global": True,
         },
@@ -239,7 +268,8 @@ def country(request, iso):
         {
             "country": country,
             "bundles": bundles,
-            "groups": group_by_scope(bundles),
+            "groups": group_by_scope(bundles, form),
+            **_folding(bundles, form),
             "form": form,
         },
     )
@@ -248,7 +278,7 @@ def country(request, iso):
 def _network_labels(found) -> list[str]:
     """"Unitel (4G / 5G)" per operator, as eSIM Go names it; the speed only where it gives one."""
     return [
-        _("%(network)s (%(speed)s)") % {"network": n["name"], "speed": presentation.format_speed(n["speeds"])}
+        f"{n['name']} ({presentation.format_speed(n['speeds'])})"
         if n.get("speeds")
         else n["name"]
         for n in found

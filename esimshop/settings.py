@@ -103,6 +103,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "esimshop.context_processors.shop",
                 "telegram.context_processors.telegram",
+                "shopinfo.business.context",
             ],
         },
     },
