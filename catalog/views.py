@@ -276,13 +276,8 @@ def country(request, iso):
 
 
 def _network_labels(found) -> list[str]:
-    """"Unitel (4G / 5G)" per operator, as eSIM Go names it; the speed only where it gives one."""
-    return [
-        f"{n['name']} ({presentation.format_speed(n['speeds'])})"
-        if n.get("speeds")
-        else n["name"]
-        for n in found
-    ]
+    """Per operator "Unitel (4G / 5G)", as eSIM Go names it; the speed only where it gives one."""
+    return [f"{n['name']} ({presentation.format_speed(n['speeds'])})" if n.get("speeds") else n["name"] for n in found]
 
 
 def _checkout_url(bundle):

@@ -6,8 +6,8 @@ line = paragraph, "## " = heading, "- " = list item, URLs become links); no HTML
 admin reaches a page.
 """
 
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.core.cache import cache
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.urls import reverse
 from django.utils.translation import get_language
@@ -91,15 +91,17 @@ class BusinessDetails(models.Model):
     """
 
     company_name = models.CharField(max_length=120, blank=True, help_text="Legal name, as registered.")
-    registration_number = models.CharField(max_length=32, blank=True, help_text="Company register number.")
-    address_mn = models.CharField(max_length=200, blank=True)
-    address_en = models.CharField(max_length=200, blank=True)
+    registration_number = models.CharField(
+        max_length=32, blank=True, verbose_name="register number", help_text="Company register number (РД)."
+    )
+    address_mn = models.CharField(max_length=200, blank=True, verbose_name="address (Mongolian)")
+    address_en = models.CharField(max_length=200, blank=True, verbose_name="address (English)")
     phone = models.CharField(max_length=32, blank=True, help_text='As shoppers dial it, e.g. "+976 7700 0000".')
-    email = models.EmailField(blank=True)
+    email = models.EmailField(blank=True, verbose_name="e-mail")
     messenger_url = models.URLField(blank=True, help_text="https://m.me/<page>; empty = not shown.")
     telegram_url = models.URLField(blank=True, help_text="https://t.me/<name>; empty = not shown.")
-    hours_mn = models.CharField(max_length=120, blank=True)
-    hours_en = models.CharField(max_length=120, blank=True)
+    hours_mn = models.CharField(max_length=120, blank=True, verbose_name="hours (Mongolian)")
+    hours_en = models.CharField(max_length=120, blank=True, verbose_name="hours (English)")
     refund_working_days = models.PositiveSmallIntegerField(
         default=3,
         validators=[MinValueValidator(1), MaxValueValidator(30)],

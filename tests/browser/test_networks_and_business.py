@@ -84,7 +84,7 @@ def test_business_details_placeholders_warned_then_set_in_admin(shop, browser, s
     desk.click("input[type=submit]")
     banner = desk.locator("#business-placeholders")
     expect(banner).to_be_visible()
-    expect(banner).to_contain_text("registration number")
+    expect(banner).to_contain_text("register number")
     screens(desk, "02-admin-banner")
     banner.locator("a").click()
     desk.wait_for_url(re.compile(r"/admin/shopinfo/businessdetails/1/change/$"))

@@ -59,7 +59,7 @@ def test_the_shipped_samples_are_placeholders(seeded):
 def test_migrate_and_check_warn_while_placeholders_remain(seeded):
     [warning] = business_details_check(databases=["default"])
     assert isinstance(warning, CheckWarning) and warning.id == "shopinfo.W001"
-    assert "registration number" in warning.msg and "refund working days" in warning.msg
+    assert "register number" in warning.msg and "refund working days" in warning.msg
     assert business_details_check(databases=None) == []  # a database check only when asked
     set_real_values()
     assert business_details_check(databases=["default"]) == []
@@ -70,7 +70,7 @@ def test_the_admin_front_page_lists_the_placeholders(admin_client, seeded, setti
     settings.DEBUG = False
     html = admin_client.get("/admin/").content.decode()
     assert 'id="business-placeholders"' in html
-    assert "registration number" in html and "/admin/shopinfo/businessdetails/1/change/" in html
+    assert "register number" in html and "/admin/shopinfo/businessdetails/1/change/" in html
     set_real_values()
     assert 'id="business-placeholders"' not in admin_client.get("/admin/").content.decode()
 
