@@ -61,7 +61,7 @@ PAGES = {
 }
 
 
-def start_shop(workdir: Path, port: int) -> tuple[subprocess.Popen, dict]:
+def start_shop(workdir: Path, port: int, *, warm: bool = True) -> tuple[subprocess.Popen, dict]:
     env = {
         **os.environ,
         "DEBUG": "True",
@@ -70,6 +70,8 @@ def start_shop(workdir: Path, port: int) -> tuple[subprocess.Popen, dict]:
         "CACHE_URL": f"filecache://{workdir / 'cache'}",
         "SITE_URL": f"http://127.0.0.1:{port}",
         "ESIMSHOP_REQUIRE_SERVICES": "",
+        # Warmed pages must outlive a whole run (production keeps them 600 s and re-warms after syncs).
+        "STOREFRONT_CACHE_SECONDS": "7200" if warm else "30",
     }
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     log_path = workdir / "server.log"
@@ -93,7 +95,7 @@ def start_shop(workdir: Path, port: int) -> tuple[subprocess.Popen, dict]:
         ["refresh_bundle_networks", "--bundle", PLAN_BUNDLE],
         # Production re-renders the popular pages after every sync (catalog/page_warming.py): a
         # shopper gets a stored page, so the audit does too.
-        ["expire_storefront_cache"],
+        *([["expire_storefront_cache"]] if warm else []),
     ):
         subprocess.run([PYTHON, "manage.py", *command], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
     return server, env
@@ -145,6 +147,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="*", choices=sorted(PAGES), help="audit only these pages")
     parser.add_argument("--runs", type=int, default=1, help="audit every page this many times (default 1)")
+    parser.add_argument("--cold", action="store_true", help="no warming: every page's first audit renders it")
     args = parser.parse_args()
     if not LIGHTHOUSE.exists():
         raise SystemExit(f"{LIGHTHOUSE} is missing: run bin/setup (npm ci installs lighthouse).")
@@ -156,7 +159,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="esimshop-lighthouse-") as tmp:
         port = free_port()
         try:
-            server, _env = start_shop(Path(tmp), port)
+            server, _env = start_shop(Path(tmp), port, warm=not args.cold)
             for run in range(1, args.runs + 1):
                 for name in names:
                     path, indexable = PAGES[name]
