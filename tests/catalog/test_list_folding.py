@@ -25,9 +25,10 @@ def mongolia():
 
 def cards(html):
     """(unfolded bundle names, folded bundle names) of one page."""
-    head, _, folded = html.partition('<details class="more-plans">')
     pick = re.compile(r'href="/bundles/([^/]+)/"')
-    return pick.findall(head), pick.findall(folded)
+    folded_parts = re.findall(r'<details class="more-plans">.*?</details>', html, flags=re.S)
+    unfolded = re.sub(r'<details class="more-plans">.*?</details>', "", html, flags=re.S)
+    return pick.findall(unfolded), [name for part in folded_parts for name in pick.findall(part)]
 
 
 def test_a_long_group_shows_its_cheapest_six_and_folds_the_rest(client):
