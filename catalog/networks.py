@@ -97,6 +97,9 @@ def store(bundle: Bundle, detail: bundle_detail.BundleDetail) -> None:
 
 
 def networks_by_country(bundle: Bundle) -> dict[str, list[dict]]:
-    """ISO -> [{"name", "speeds"}] for the plan page; {} when not fetched yet (one query)."""
-    row = BundleNetworks.objects.filter(bundle=bundle).only("countries").first()
-    return row.by_country() if row is not None else {}
+    """ISO -> [{"name", "speeds"}] for the plan page; {} when not fetched yet. No query when the
+    bundle was read with its networks (selectors.get_bundle(with_networks=True))."""
+    try:
+        return bundle.networks.by_country()
+    except BundleNetworks.DoesNotExist:
+        return {}

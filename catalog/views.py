@@ -290,7 +290,7 @@ def _checkout_url(bundle):
 
 @page_cache.storefront_page()
 def bundle_detail(request, name):
-    bundle = selectors.get_bundle(name)
+    bundle = selectors.get_bundle(name, with_networks=True)
     if bundle is None:
         return _not_found(request, _("We could not find that eSIM plan."))
     coverage = selectors.coverage_for_bundles([bundle.pk])[bundle.pk]

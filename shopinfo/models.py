@@ -123,6 +123,8 @@ class BusinessDetails(models.Model):
 
     def save(self, *args, **kwargs):
         super().save(*args, **kwargs)
+        # Now, and again after commit: a page read between the two may have cached the old row.
+        cache.delete(self.CACHE_KEY)
         transaction.on_commit(lambda: cache.delete(self.CACHE_KEY))
 
     def _in_language(self, field: str) -> str:

@@ -67,6 +67,8 @@ def parse_bundle_detail(data: Any, name: str) -> BundleDetail:
 
 
 def _country(entry: Any, bundle: str) -> CountryNetworks | None:
+    inner: dict[str, Any]
+    networks: Any
     if isinstance(entry, str):  # a bare ISO code: no networks known
         inner, networks = {"iso": entry}, []
     elif isinstance(entry, dict):

@@ -10,14 +10,18 @@ from .factories import BundleFactory, CountryFactory, RegionFactory, refresh_cou
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def mongolia():
     region = RegionFactory(name="Asia", slug="asia")
     CountryFactory(iso="MN", region=region)
     CountryFactory(iso="JP", region=region)
     for n in range(1, 12):  # 11 local plans, cheapest first: 1 GB ... 11 GB
         BundleFactory(
-            name=f"esim_{n}GB_30D_MN_V2", countries=["MN"], data_amount_mb=n * 1000, computed_price_mnt=1000 * n
+            name=f"esim_{n}GB_30D_MN_V2",
+            countries=["MN"],
+            data_amount_mb=n * 1000,
+            duration_days=30,
+            computed_price_mnt=1000 * n,
         )
     BundleFactory(name="esim_1GB_7D_RAS_V2", countries=["JP"], roaming=["MN"], computed_price_mnt=9000)
     refresh_country_stats()
