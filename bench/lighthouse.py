@@ -65,6 +65,7 @@ def start_shop(workdir: Path, port: int, *, warm: bool = True) -> tuple[subproce
     env = {
         **os.environ,
         "DEBUG": "True",
+        "SANDBOX": "True",  # the built-in sandbox providers, whatever the caller's shell says
         "DATABASE_URL": f"sqlite:///{workdir / 'lighthouse.sqlite3'}",
         "REDIS_URL": "",
         "CACHE_URL": f"filecache://{workdir / 'cache'}",
