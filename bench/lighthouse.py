@@ -98,7 +98,11 @@ def start_shop(workdir: Path, port: int, *, warm: bool = True) -> tuple[subproce
         # shopper gets a stored page, so the audit does too.
         *([["expire_storefront_cache"]] if warm else []),
     ):
-        subprocess.run([PYTHON, "manage.py", *command], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+        try:
+            subprocess.run([PYTHON, "manage.py", *command], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+        except subprocess.CalledProcessError:
+            stop(server)  # the caller never gets the server to stop
+            raise
     return server, env
 
 
