@@ -101,3 +101,26 @@ class BundleCountry(models.Model):
 
     def __str__(self):
         return f"{self.bundle_id} in {self.country_id} ({self.kind})"
+
+
+class BundleNetworks(models.Model):
+    """The networks (operators) a bundle uses per country, from eSIM Go's per-bundle detail call.
+
+    Kept apart from Bundle: the catalogue sync never fetches the detail (one request per bundle),
+    so these rows are filled in the background within the request budget (catalog/networks.py) and
+    a sync's change detection (Bundle.source_hash) stays as it is.
+    """
+
+    bundle = models.OneToOneField(Bundle, on_delete=models.CASCADE, primary_key=True, related_name="networks")
+    # [{"iso": "MN", "networks": [{"name": "Unitel", "speeds": ["4G", "5G"]}]}] in eSIM Go's order.
+    countries = models.JSONField(default=list, blank=True)
+    fetched_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name_plural = "bundle networks"
+
+    def __str__(self):
+        return f"networks of {self.bundle_id}"
+
+    def by_country(self) -> dict[str, list[dict]]:
+        return {entry["iso"]: entry.get("networks") or [] for entry in self.countries if entry.get("iso")}

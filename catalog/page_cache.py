@@ -150,11 +150,24 @@ def _is_anonymous(request) -> bool:
 
 
 def _key(request, own: dict) -> str:
-    version = catalogue_version()
-    language = get_language() or settings.LANGUAGE_CODE
-    identity = "\n".join((request.path, urlencode(own)))
+    return _key_for(catalogue_version(), get_language() or settings.LANGUAGE_CODE, request.path, own)
+
+
+def _key_for(version: int, language: str, path: str, own: dict) -> str:
+    identity = "\n".join((path, urlencode(own)))
     digest = hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()[:40]
     return f"{PAGE_KEY_PREFIX}:{version}:{language}:{digest}"
+
+
+def forget_page(path: str) -> None:
+    """Drop one page's stored copies (every language, no query parameters) of the current version:
+    for a change that concerns that page alone, instead of a new version for the whole storefront."""
+    try:
+        version = cache.get(VERSION_KEY)
+        if version is not None:
+            cache.delete_many([_key_for(version, code, path, {}) for code, _name in settings.LANGUAGES])
+    except CACHE_ERRORS:
+        pass  # the page then shows the change when it expires (STOREFRONT_CACHE_SECONDS)
 
 
 def _storable(request, response) -> bool:

@@ -36,6 +36,7 @@ from django.urls import reverse
 
 from catalog import page_cache, selectors
 from catalog.models import Bundle, BundleCountry
+from catalog.search_aliases import GLOBAL_SLUG
 from esimshop.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
@@ -85,13 +86,13 @@ def refresh_storefront() -> None:
 
 def popular_paths() -> list[str]:
     """Most visited first, so STOREFRONT_WARM_MAX_PAGES cuts the long tail, not the home page:
-    home, A-Z, regions, the popular destinations, their own plans (BASE coverage: a regional plan
+    home, A-Z, regions and Global, the popular destinations, their own plans (BASE coverage: a regional plan
     that merely includes the country is on the region's page), then every other country."""
     popular = [country.iso.code for country in selectors.popular_countries()]
     paths = [reverse("catalog:home"), reverse("catalog:countries")]
     paths += [
         reverse("catalog:region", args=[slug])
-        for slug in selectors.regions_with_countries().values_list("slug", flat=True)
+        for slug in [*selectors.regions_with_countries().values_list("slug", flat=True), GLOBAL_SLUG]
     ]
     paths += [reverse("catalog:country", args=[iso]) for iso in popular]
     names = (

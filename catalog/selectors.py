@@ -329,11 +329,13 @@ def global_bundles(filters: BundleFilters = BundleFilters()) -> QuerySet:
     return _apply_filters(_with_listing_fields(bundles), filters)
 
 
-def get_bundle(name: str) -> Bundle | None:
+def get_bundle(name: str, *, with_networks: bool = False) -> Bundle | None:
     """Any bundle by its eSIM Go name, retired ones too (their pages say so), with .retail_price_mnt.
+    `with_networks`: its BundleNetworks row in the same query (the plan page).
 
     No listing annotations: one row needs no sort helpers, and compiling them costs more than the query."""
-    bundle = Bundle.objects.filter(name=name).first()
+    bundles = Bundle.objects.select_related("networks") if with_networks else Bundle.objects
+    bundle = bundles.filter(name=name).first()
     if bundle is not None:
         bundle.retail_price_mnt = bundle.price_mnt
     return bundle

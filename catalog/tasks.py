@@ -45,3 +45,20 @@ def warm_storefront_task():
 
 
 # Scheduled in esimshop/beat.py (every CATALOG_SYNC_INTERVAL_HOURS).
+
+
+@shared_task(
+    name="catalog.tasks.refresh_bundle_networks_task",
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=240,
+    time_limit=270,
+)
+def refresh_bundle_networks_task():
+    """One batch of plan networks in idle eSIM Go budget; what is left waits for the next run."""
+    from catalog.networks import refresh_networks
+
+    run = refresh_networks()
+    if run.fetched or run.failed:
+        logger.info("plan networks: %d fetched, %d failed, %d left for later", run.fetched, run.failed, run.left)
+    return run.fetched

@@ -20,7 +20,7 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
-from catalog import page_cache, presentation, search_aliases, selectors
+from catalog import networks, page_cache, presentation, search_aliases, selectors
 from catalog.forms import BundleFilterForm
 
 FILTER_PARAMS = tuple(BundleFilterForm.base_fields)
@@ -110,13 +110,40 @@ SCOPE_HEADINGS = {
 }
 
 
-def group_by_scope(bundles) -> list[dict]:
+# A long list shows its cheapest plans and folds the rest into a "show N more" <details> (no JS;
+# the folded cards are not laid out or painted until opened, which keeps list pages light on a phone).
+PLANS_SHOWN = 6
+
+
+def shown_count(bundles, form) -> int:
+    """How many cards show unfolded: all of a filtered list (the shopper already narrowed it)."""
+    if form.is_bound and form.is_filtered:
+        return len(bundles)
+    # Folding one or two cards saves nothing and costs a tap.
+    return len(bundles) if len(bundles) <= PLANS_SHOWN + 2 else PLANS_SHOWN
+
+
+def _folding(bundles, form) -> dict:
+    shown = shown_count(bundles, form)
+    return {"shown": shown, "folded": len(bundles) - shown}
+
+
+def group_by_scope(bundles, form=None) -> list[dict]:
     """Local, regional and global plans apart (as the big shops tab them); empty groups left out."""
     groups = []
     for scope in (presentation.LOCAL, presentation.REGIONAL, presentation.GLOBAL):
         members = [b for b in bundles if b.scope == scope]
         if members:
-            groups.append({"scope": scope, "heading": SCOPE_HEADINGS[scope], "bundles": members})
+            shown = shown_count(members, form) if form is not None else len(members)
+            groups.append(
+                {
+                    "scope": scope,
+                    "heading": SCOPE_HEADINGS[scope],
+                    "bundles": members,
+                    "shown": shown,
+                    "folded": len(members) - shown,
+                }
+            )
     return groups
 
 
@@ -206,6 +233,7 @@ def region(request, slug):
             "region": region,
             "countries": _country_links(selectors.countries_of_region(region, get_language())),
             "bundles": bundles,
+            **_folding(bundles, form),
             "form": form,
         },
     )
@@ -221,6 +249,7 @@ def _global(request):
             "region": GLOBAL_REGION,
             "countries": [],
             "bundles": bundles,
+            **_folding(bundles, form),
             "form": form,
             "is_global": True,
         },
@@ -239,10 +268,16 @@ def country(request, iso):
         {
             "country": country,
             "bundles": bundles,
-            "groups": group_by_scope(bundles),
+            "groups": group_by_scope(bundles, form),
+            **_folding(bundles, form),
             "form": form,
         },
     )
+
+
+def _network_labels(found) -> list[str]:
+    """Per operator "Unitel (4G / 5G)", as eSIM Go names it; the speed only where it gives one."""
+    return [f"{n['name']} ({presentation.format_speed(n['speeds'])})" if n.get("speeds") else n["name"] for n in found]
 
 
 def _checkout_url(bundle):
@@ -255,12 +290,13 @@ def _checkout_url(bundle):
 
 @page_cache.storefront_page()
 def bundle_detail(request, name):
-    bundle = selectors.get_bundle(name)
+    bundle = selectors.get_bundle(name, with_networks=True)
     if bundle is None:
         return _not_found(request, _("We could not find that eSIM plan."))
     coverage = selectors.coverage_for_bundles([bundle.pk])[bundle.pk]
     order = presentation.country_order(get_language())
     coverage.sort(key=lambda c: (order.get(c.iso, (len(order),))[0], c.iso))
+    operators = networks.networks_by_country(bundle)
     _with_price_per_gb(bundle)
     # Retired bundles keep their page (HTTP 200, noindex) for shoppers who bought them; no Buy button.
     return render(
@@ -275,6 +311,7 @@ def bundle_detail(request, name):
                 bundle.duration_days,
             ),
             "coverage": coverage,
+            "networks": [(c, _network_labels(operators.get(c.iso, ()))) for c in coverage] if operators else None,
             "unlimited_policy": presentation.unlimited_policy(bundle.name, bundle.unlimited),
             "autostart_text": presentation.autostart_explanation(bundle.autostart),
             "checkout_url": _checkout_url(bundle) if bundle.is_available else None,

@@ -34,6 +34,10 @@ def beat_schedule() -> dict:
             "task": "catalog.tasks.sync_catalog_task",
             "schedule": sync_hours * 3600.0,
         },
+        "catalog: plan networks": {
+            "task": "catalog.tasks.refresh_bundle_networks_task",
+            "schedule": float(settings.CATALOG_NETWORKS_INTERVAL_SECONDS),
+        },
         # 02:15 in Ulaanbaatar (UTC+8, no DST) = 18:15 UTC; CELERY_TIMEZONE is UTC.
         "staff: reconcile yesterday": {
             "task": "staff.tasks.reconcile_yesterday_task",

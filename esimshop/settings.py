@@ -99,6 +99,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "esimshop.context_processors.shop",
                 "telegram.context_processors.telegram",
+                "shopinfo.business.context",
             ],
         },
     },
@@ -188,6 +189,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CATALOG_SYNC_INTERVAL_HOURS = env.int("CATALOG_SYNC_INTERVAL_HOURS", default=6)
+# Plan pages' networks per country: fetched per bundle in idle eSIM Go budget (catalog/networks.py).
+CATALOG_NETWORKS_INTERVAL_SECONDS = env.int("CATALOG_NETWORKS_INTERVAL_SECONDS", default=300)
+CATALOG_NETWORKS_BATCH = env.int("CATALOG_NETWORKS_BATCH", default=60)
+CATALOG_NETWORKS_MAX_AGE_DAYS = env.int("CATALOG_NETWORKS_MAX_AGE_DAYS", default=7)
 
 # How many proxies in front append to X-Forwarded-For (0 = none: the header is ignored). The one
 # client-address rule of every rate limit and of django-axes (esimshop/client_address.py).

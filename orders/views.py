@@ -23,7 +23,7 @@ from orders.models import Order
 from payments.api import payment_path, session_owner
 from payments.ebarimt import shopper_receipt
 from payments.purchase import PurchaseError, start_purchase
-from payments.remainder import REFUND_WORKING_DAYS, money_state
+from payments.remainder import money_state
 from payments.signals import purchase_started
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def esim_detail(request, token):
         context["topup_url"] = reverse("orders:topup", args=[order.access_token])
         context["install_sheet_url"] = reverse("orders:install-sheet", args=[order.access_token])
     context.update(_ebarimt_context(order))
-    context.update(money=money_state(order.invoice), refund_days=REFUND_WORKING_DAYS)
+    context.update(money=money_state(order.invoice))
     return render(request, "orders/esim_detail.html", context)
 
 

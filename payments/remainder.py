@@ -28,8 +28,6 @@ logger = logging.getLogger(__name__)
 # The remainder invoice is worth creating only with time left to pay it: extend the purchase's
 # expiry to at least this far ahead (the money already paid is waiting on it).
 REMAINDER_MIN_TIME_TO_PAY = timedelta(minutes=10)
-# What the pages promise about returning money (also in the refund policy, catalog.HelpPage).
-REFUND_WORKING_DAYS = 3
 
 
 class RemainderNotPossible(purchase.PurchaseError):

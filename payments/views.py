@@ -162,7 +162,6 @@ def _pay_context(request, invoice, public, *, error=""):
         "public": public,
         "state": state,
         "money": remainders.money_state(invoice),
-        "refund_days": remainders.REFUND_WORKING_DAYS,
         "remainder": remainder,
         "qr_source": qr_source,
         "error": error,

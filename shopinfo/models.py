@@ -6,7 +6,9 @@ line = paragraph, "## " = heading, "- " = list item, URLs become links); no HTML
 admin reaches a page.
 """
 
-from django.db import models
+from django.core.cache import cache
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models, transaction
 from django.urls import reverse
 from django.utils.translation import get_language
 
@@ -77,3 +79,62 @@ class Device(models.Model):
     def note(self) -> str:
         english = (get_language() or "mn").startswith("en")
         return (self.note_en if english else self.note_mn) or self.note_mn
+
+
+class BusinessDetails(models.Model):
+    """The company behind the shop and its refund promise: one row (pk 1), edited in the admin.
+
+    The contact page shows these, the payment and eSIM pages quote `refund_working_days`, and help
+    page bodies may say {refund_days}, {email} or {phone}. Values still equal to the shipped
+    samples are placeholders (shopinfo.business): listed in the admin and by `manage.py migrate`'s
+    checks, and left off the site when DEBUG is off.
+    """
+
+    company_name = models.CharField(max_length=120, blank=True, help_text="Legal name, as registered.")
+    registration_number = models.CharField(
+        max_length=32, blank=True, verbose_name="register number", help_text="Company register number (РД)."
+    )
+    address_mn = models.CharField(max_length=200, blank=True, verbose_name="address (Mongolian)")
+    address_en = models.CharField(max_length=200, blank=True, verbose_name="address (English)")
+    phone = models.CharField(max_length=32, blank=True, help_text='As shoppers dial it, e.g. "+976 7700 0000".')
+    email = models.EmailField(blank=True, verbose_name="e-mail")
+    messenger_url = models.URLField(blank=True, help_text="https://m.me/<page>; empty = not shown.")
+    telegram_url = models.URLField(blank=True, help_text="https://t.me/<name>; empty = not shown.")
+    hours_mn = models.CharField(max_length=120, blank=True, verbose_name="hours (Mongolian)")
+    hours_en = models.CharField(max_length=120, blank=True, verbose_name="hours (English)")
+    refund_working_days = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(30)],
+        help_text="The refund promise the payment, eSIM and refund pages make: within N working days.",
+    )
+    refund_days_confirmed = models.BooleanField(
+        default=False, help_text="Tick once the business has agreed to the refund promise above."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "business details"
+        verbose_name_plural = "business details"
+
+    CACHE_KEY = "shopinfo:business:v1"  # shopinfo.business caches the row; every save drops it
+
+    def __str__(self):
+        return "Business details"
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        # Now, and again after commit: a page read between the two may have cached the old row.
+        cache.delete(self.CACHE_KEY)
+        transaction.on_commit(lambda: cache.delete(self.CACHE_KEY))
+
+    def _in_language(self, field: str) -> str:
+        english = (get_language() or "mn").startswith("en")
+        return getattr(self, f"{field}_en" if english else f"{field}_mn") or getattr(self, f"{field}_mn")
+
+    @property
+    def address(self) -> str:
+        return self._in_language("address")
+
+    @property
+    def hours(self) -> str:
+        return self._in_language("hours")

@@ -8,8 +8,12 @@ from django.utils.html import escape, urlize
 from django.utils.safestring import SafeString, mark_safe
 
 
-def render(text: str, *, heading_level: int = 2) -> SafeString:
-    blocks, html = [b.strip() for b in (text or "").replace("\r\n", "\n").split("\n\n")], []
+def render(text: str, *, heading_level: int = 2, values: dict[str, str] | None = None) -> SafeString:
+    """`values`: {name: text} put in for "{name}" (escaped like the rest), e.g. {refund_days}."""
+    text = text or ""
+    for name, value in (values or {}).items():
+        text = text.replace("{" + name + "}", str(value))
+    blocks, html = [b.strip() for b in text.replace("\r\n", "\n").split("\n\n")], []
     for block in filter(None, blocks):
         lines = block.split("\n")
         if block.startswith("## "):

@@ -152,3 +152,19 @@ def get_rate_limiter() -> SharedRateLimiter:
         if _default_limiter is None:
             _default_limiter = SharedRateLimiter()
         return _default_limiter
+
+
+def recent_share_used(now: float | None = None) -> float:
+    """How full the shared limiter's current or previous second is (0.0 to 1.0+), read only.
+
+    For work that can wait (the plan pages' network lists): it runs only while this is low, so
+    paid orders keep the budget. Without Redis there is one process and nothing to compete with."""
+    limit = int(settings.ESIMGO_RATE_LIMIT_PER_SECOND)
+    if limit <= 0 or not settings.REDIS_URL:
+        return 0.0
+    from django.core.cache import cache
+
+    window = int(time.time() if now is None else now)
+    found = cache.get_many([f"{KEY_PREFIX}{window}", f"{KEY_PREFIX}{window - 1}"])
+    used = max(int(found.get(f"{KEY_PREFIX}{window}") or 0), int(found.get(f"{KEY_PREFIX}{window - 1}") or 0))
+    return used / limit

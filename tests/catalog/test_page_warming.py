@@ -36,7 +36,9 @@ def visit(path, language):
 def test_the_popular_pages_are_the_storefront_a_shopper_lands_on(catalogue):
     paths = page_warming.popular_paths()
     assert paths[:2] == ["/", "/countries/"]
-    assert {"/regions/asia/", "/countries/MN/", "/countries/JP/", f"/bundles/{BUNDLE}/"} <= set(paths)
+    assert {"/regions/asia/", "/regions/global/", "/countries/MN/", "/countries/JP/", f"/bundles/{BUNDLE}/"} <= set(
+        paths
+    )
 
 
 def test_after_warming_every_popular_page_is_a_hit_in_every_language(catalogue):
