@@ -114,7 +114,12 @@ def scale_rows(s: dict) -> list[tuple[str, str, str, str]]:
     return [
         (
             f"{s['big']:,} vs {s['small']:,} purchases: {r['operation']}",
-            f"{r['ratio']:.2f}x ({r['big_ms']:.1f} vs {r['small_ms']:.1f} ms)",
+            f"{r['ratio']:.2f}x ({r['big_ms']:.1f} vs {r['small_ms']:.1f} ms"
+            + (
+                f"; {r['big_pages']:,} vs {r['small_pages']:,} pages touched)"
+                if r.get("big_pages") is not None
+                else ")"
+            ),
             f"<= {SCALE_TARGET:g}x",
             r["verdict"],
         )
