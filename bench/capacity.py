@@ -36,11 +36,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import common, load  # noqa: E402
+from bench import capacity_deliveries, common, load  # noqa: E402
 from bench.purchase import bench_env, callback_urls, purchase_body, setup_django, shopper_address  # noqa: E402
 
 RUN = f"bench-capacity-{os.getpid()}"
@@ -127,55 +128,13 @@ def shopper_phase(site, count, seconds, start_index):
     return summary, created
 
 
+def status_path_of(purchase: dict) -> str:
+    parts = urlsplit(purchase["statusUrl"])
+    return f"{parts.path}?{parts.query}"
+
+
 def provider_counts(redis_url) -> dict:
-    import redis
-
-    raw = redis.Redis.from_url(redis_url).hgetall(f"{RUN}:calls")
-    return {k.decode(): int(v) for k, v in raw.items()}
-
-
-def deliveries(env, log_dir, redis_url, paid: int, timeout: float) -> dict:
-    """A Celery worker at eSIM Go's real limit delivers the paid orders; requests per delivered eSIM."""
-    from orders.models import Order
-
-    before = provider_counts(redis_url)
-    worker_env = {**env, "ESIMGO_RATE_LIMIT_PER_SECOND": "9"}
-    worker = common.start_celery_worker(
-        env=worker_env,
-        log_path=log_dir / "worker.log",
-        concurrency=int(env.get("CELERY_CONCURRENCY", "4")),
-        queue=RUN,
-        name=RUN,
-    )
-    started = time.monotonic()
-    delivered = 0
-    try:
-        while time.monotonic() - started < timeout:
-            delivered = Order.objects.filter(status="DELIVERED").count()
-            if delivered >= paid:
-                break
-            time.sleep(0.25)
-        seconds = time.monotonic() - started
-        time.sleep(5)  # deferred customerRef tags that found idle budget
-        delivered_at_end = Order.objects.filter(status="DELIVERED").count()
-        peaks = load.process_tree_peaks(worker.pid)
-    finally:
-        common.stop(worker)
-    after = provider_counts(redis_url)
-    spent = {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
-    on_path = sum(v for k, v in spent.items() if k.startswith("esimgo") and "validate" not in k and "PUT" not in k)
-    tags = sum(v for k, v in spent.items() if k.startswith("esimgo PUT"))
-    return {
-        "paid": paid,
-        "delivered": delivered,
-        "seconds": seconds,
-        "per_second": delivered / seconds,
-        "delivered_at_end": delivered_at_end,
-        "esimgo_calls": spent,
-        "esimgo_per_delivered_path": on_path / max(delivered_at_end, 1),
-        "esimgo_tags_per_delivered": tags / max(delivered_at_end, 1),
-        "celery_peak_rss_mb": peaks,
-    }
+    return capacity_deliveries.provider_counts(redis_url, f"{RUN}:calls")
 
 
 def main():
@@ -184,6 +143,7 @@ def main():
     parser.add_argument("--pollers", type=int, default=1000)
     parser.add_argument("--callback-clients", type=int, default=32)
     parser.add_argument("--callbacks", type=int, default=600)
+    parser.add_argument("--burst-paid", type=int, default=400, help="paid orders waiting when the burst starts")
     parser.add_argument("--json-out")
     args = parser.parse_args()
 
@@ -220,14 +180,13 @@ def main():
             print("30 shoppers:", json.dumps(result["30 shoppers"]), flush=True)
             result["100 shoppers"], more = shopper_phase(site, 100, args.seconds, 1_000_000)
             print("100 shoppers:", json.dumps(result["100 shoppers"]), flush=True)
-            urls = [
-                f"{site}/api/customer/transactions/{data['internalInvoiceId']}/status"
-                for data in (more + invoices)[: args.pollers]
-            ]
+            # The purchase answer's statusUrl: the status API wants the invoice's capability token
+            # (issue 9); the id alone is a 404. Path and query only, on this run's own server.
+            urls = [f"{site}{status_path_of(data)}" for data in (more + invoices)[: args.pollers]]
             pollers = load.Pollers(urls).start()
             time.sleep(2)
             window = time.monotonic()
-            result["30 shoppers + pollers"], _ = shopper_phase(site, 30, args.seconds, 2_000_000)
+            result["30 shoppers + pollers"], unpaid = shopper_phase(site, 30, args.seconds, 2_000_000)
             end = time.monotonic()
             pollers.stop()
             polls = pollers.answers.between(window, end)
@@ -251,8 +210,14 @@ def main():
             result["web_peak_rss_mb"] = load.process_tree_peaks(server.pid)
             common.stop(server)
             server = None
-            result["deliveries"] = deliveries(env, log_dir, redis_url, result["callbacks"]["paid"], timeout=180)
+            result["deliveries"] = capacity_deliveries.deliveries(
+                env, log_dir, redis_url, f"{RUN}:calls", RUN, result["callbacks"]["paid"], timeout=180
+            )
             print("deliveries:", json.dumps(result["deliveries"]), flush=True)
+            result["deliveries during a purchase burst"] = delivery_burst(
+                env, log_dir, redis_url, (unpaid + invoices[args.callbacks :])[: args.burst_paid], args.seconds
+            )
+            print("deliveries during a purchase burst:", json.dumps(result["deliveries during a purchase burst"]))
             result["validations_per_purchase"] = validations_per_purchase(redis_url)
             if args.json_out:
                 Path(args.json_out).write_text(json.dumps(result, indent=2, default=str))
@@ -269,6 +234,36 @@ def main():
 
                 connections.close_all()
             common.delete_redis_keys(redis_url, f"{RUN}*", f"*{RUN}*")
+
+
+def delivery_burst(env, log_dir, redis_url, invoices, seconds) -> dict:
+    """Phase 6: paid orders delivered at eSIM Go's limit while 30 shoppers' purchases validate
+    under the same limiter (bench/capacity_deliveries.py)."""
+    from bench.purchase import fire
+
+    port = common.free_port()
+
+    def start_web(limited_env):
+        return start_procfile_web(limited_env, port, log_dir / "burst-web.log"), f"http://127.0.0.1:{port}"
+
+    def pay(site):
+        _seconds, outcomes = fire(callback_urls(site, invoices), 32)
+        return sum(1 for o in outcomes if o[2] == "PAID")
+
+    import redis
+
+    redis.Redis.from_url(redis_url).delete(RUN)  # earlier phases' payment checks: not this phase's work
+    return capacity_deliveries.burst(
+        env=env,
+        log_dir=log_dir,
+        redis_url=redis_url,
+        count_key=f"{RUN}:calls",
+        queue=RUN,
+        start_web=start_web,
+        pay=pay,
+        shoppers=30,
+        seconds=max(seconds, 20),
+    )
 
 
 def callback_phase(site, invoices, clients) -> dict:

@@ -127,7 +127,11 @@ def start_gunicorn(
     raise SystemExit(f"gunicorn did not answer /healthz within 60 s:\n{tail(log_path)}")
 
 
-def start_celery_worker(*, env: dict, log_path, concurrency: int, queue: str, name: str) -> subprocess.Popen:
+def start_celery_worker(
+    *, env: dict, log_path, concurrency: int, queue: str, name: str, provisioning_only: bool = False
+) -> subprocess.Popen:
+    """A worker on the run's queues (bench/bench_settings.py): `queue` and `queue`.provisioning."""
+    queues = f"{queue}.provisioning" if provisioning_only else f"{queue},{queue}.provisioning"
     log = open(log_path, "ab")
     worker = subprocess.Popen(
         [
@@ -144,7 +148,7 @@ def start_celery_worker(*, env: dict, log_path, concurrency: int, queue: str, na
             "--concurrency",
             str(concurrency),
             "--queues",
-            queue,
+            queues,
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",

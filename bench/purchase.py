@@ -100,8 +100,9 @@ def setup_django(env: dict) -> None:
     from esimshop.celery import app
     from sandbox.esimgo.catalogue import get_catalogue
 
-    with app.connection_for_write() as connection:  # as a worker on this queue would: messages are kept
-        app.amqp.queues[app.conf.task_default_queue].bind(connection.default_channel).declare()
+    with app.connection_for_write() as connection:  # as a worker on these queues would: messages are kept
+        for queue in app.conf.task_queues:
+            queue.bind(connection.default_channel).declare()
     price = Decimal(str(get_catalogue().by_name[BUNDLE]["price"]))
     Bundle.objects.create(
         name=BUNDLE,

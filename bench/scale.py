@@ -9,7 +9,9 @@ its own (in process: Django's test client for admin pages and the status endpoin
 signed in; the functions themselves for reconciliation and sweeps; local-memory cache and an
 in-memory Celery broker, so only PostgreSQL is measured). Every operation: 2 warm-up runs, then
 the median of 7. Target: each 1M figure within 2x of the 1k figure. For the big size the
-slowest SQL statement of each operation is shown with its EXPLAIN ANALYZE plan.
+slowest SQL statement of each operation is shown with its EXPLAIN ANALYZE plan. Each operation's
+shared-buffer pages touched (EXPLAIN (ANALYZE, BUFFERS) of its SELECTs) are shown too: the work
+that grows with the data, which the machine's load does not move.
 """
 
 import argparse
@@ -142,7 +144,11 @@ def measure_one(size: int, explain: bool) -> dict:
             with connection.execute_wrapper(capture):
                 run()
             times.append(time.perf_counter() - started)
-        entry = {"median_ms": statistics.median(times) * 1000, "queries": len(statements)}
+        entry = {
+            "median_ms": statistics.median(times) * 1000,
+            "queries": len(statements),
+            "pages": pages_touched(connection, statements),
+        }
         if explain and statements:
             seconds, sql, params = max(statements, key=lambda s: s[0])
             entry["slowest_sql_ms"] = seconds * 1000
@@ -154,6 +160,22 @@ def measure_one(size: int, explain: bool) -> dict:
         print(f"  {name:<42}{entry['median_ms']:>9.2f} ms  {entry['queries']:>3} queries", flush=True)
     connection.close()
     return results
+
+
+def pages_touched(connection, statements) -> int:
+    """Shared buffers (8 kB pages, cached or read) the operation's SELECTs touch, by EXPLAIN (ANALYZE,
+    BUFFERS): what a statement's work grows with, and unlike its time not moved by the machine's load."""
+    total = 0
+    with connection.cursor() as cursor:
+        for _seconds, sql, params in statements:
+            if not sql.lstrip().upper().startswith("SELECT"):
+                continue
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql, params)
+            plan = cursor.fetchone()[0]
+            plan = json.loads(plan) if isinstance(plan, str) else plan
+            top = plan[0]["Plan"]
+            total += top.get("Shared Hit Blocks", 0) + top.get("Shared Read Blocks", 0)
+    return total
 
 
 def run_size(size: int, explain: bool) -> dict:
@@ -177,7 +199,10 @@ def label(n: int) -> str:
 def report(small: dict, big: dict) -> list[dict]:
     rows = []
     s_label, b_label = label(small["facts"]["rows"]), label(big["facts"]["rows"])
-    print(f"\n{'operation':<42}{s_label + ' ms':>9}{b_label + ' ms':>10}{'ratio':>8}  verdict")
+    print(
+        f"\n{'operation':<42}{s_label + ' ms':>9}{b_label + ' ms':>10}{'ratio':>8}  verdict"
+        f"{s_label + ' pages':>12}{b_label + ' pages':>10}"
+    )
     for name, s in small["ops"].items():
         b = big["ops"][name]
         ratio = b["median_ms"] / s["median_ms"]
@@ -189,12 +214,17 @@ def report(small: dict, big: dict) -> list[dict]:
                 "big_ms": b["median_ms"],
                 "ratio": ratio,
                 "verdict": verdict,
+                "small_pages": s.get("pages"),
+                "big_pages": b.get("pages"),
                 "plan": b.get("plan"),
                 "slowest_sql": b.get("slowest_sql"),
                 "slowest_sql_ms": b.get("slowest_sql_ms"),
             }
         )
-        print(f"{name:<42}{s['median_ms']:>9.2f}{b['median_ms']:>10.2f}{ratio:>7.2f}x  {verdict}")
+        print(
+            f"{name:<42}{s['median_ms']:>9.2f}{b['median_ms']:>10.2f}{ratio:>7.2f}x  {verdict:<7}"
+            f"{s.get('pages', 0):>12}{b.get('pages', 0):>10}"
+        )
     print(f"\nEXPLAIN ANALYZE of the slowest statement of each operation ({b_label} rows):")
     for row in rows:
         if row["plan"]:

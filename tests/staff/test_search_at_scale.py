@@ -49,6 +49,16 @@ def test_partial_phone_and_part_of_an_email_find_the_order(admin_client):
     assert found(admin_client, "payments_customer", "1188") == [order.customer_id]
 
 
+def test_a_whole_address_finds_its_own_customer_and_part_of_one_every_match(admin_client):
+    bob = DeliveredOrderFactory(invoice__customer__email="bob@example.mn")
+    jimbob = DeliveredOrderFactory(invoice__customer__email="jimbob@example.mn")
+    # A whole address: its exact (case-insensitive) match, found by the btree on UPPER(email).
+    assert found(admin_client, "orders_order", "BOB@example.mn") == [bob.pk]
+    assert found(admin_client, "payments_customer", "bob@Example.mn") == [bob.customer_id]
+    # No customer has exactly this address: every address containing it, as before.
+    assert set(found(admin_client, "orders_order", "bob@example")) == {bob.pk, jimbob.pk}
+
+
 def test_an_invoice_number_is_found_however_it_is_typed(admin_client):
     order = DeliveredOrderFactory()
     number = order.invoice.sender_invoice_no
