@@ -21,6 +21,6 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("payments", "0007_callback_rate_limited_outcome")]
+    dependencies = [("payments", "0008_transition_history")]
 
     operations = [migrations.RunPython(create, drop)]
