@@ -1,7 +1,8 @@
 """The outage suite (issue 10): the shop as production runs it — gunicorn, the `worker` and
 `provisioning` Celery workers, beat, all supervised (restarted on exit, as the Procfile platform
 and systemd do) — on its OWN PostgreSQL and Redis servers (free ports, a temp dir), with the sandbox
-providers in another gunicorn on their own database. Then, one after the other:
+providers in another gunicorn on their own database (their fault switchboard on a third Redis
+server, so nothing outside the suite can flush it). Then, one after the other:
 
   * eSIM Go answers 504 and commits the order after the shop's first look-up (late commit);
   * eSIM Go answers 504 and never places the order;
@@ -32,12 +33,12 @@ import requests
 from django.conf import settings
 
 from esimshop.production_checks import sandbox_secret
-from tests.outage.conftest import OUTAGE_NOTE
 from tests.outage.driver import Driver
 from tests.outage.servers import PostgresServer, RedisServer, free_port
 from tests.outage.shop import PYTHON, ROOT, Shop
 
-pytestmark = [pytest.mark.slow, pytest.mark.outage]
+# xdist_group: its own xdist worker, started first (tests/conftest.py; .ci/run runs xdist).
+pytestmark = [pytest.mark.slow, pytest.mark.outage, pytest.mark.xdist_group("outage")]
 
 B1, B2, B3 = "esim_1GB_7D_MN_V2", "esim_2GB_15D_MN_V2", "esim_3GB_30D_MN_V2"
 REDIS_DOWN_SECONDS = float(os.environ.get("OUTAGE_REDIS_DOWN_SECONDS", "30"))
@@ -59,9 +60,10 @@ def recreate(admin_url: str, name: str) -> None:
 
 
 class OutageRun:
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, switchboard_url: str):
         self.tmp, self.run_id = tmp, secrets.token_hex(4)
         self.pg, self.redis = PostgresServer(tmp), RedisServer(tmp)
+        self.switchboard_url = switchboard_url
         self.providers_db_name = f"{settings.DATABASES['default']['NAME']}_outage_providers"
         self.phases = defaultdict(list)  # phase -> invoice ids paid in it
         self.recovery = {}  # phase -> seconds from recovery until its paid invoices were settled
@@ -107,8 +109,9 @@ class OutageRun:
             "QPAY_INVOICE_CODE": "SANDBOX_INVOICE",
             "QPAY_CLIENT_SECRET": sandbox_secret(providers_secret, "qpay-client-secret"),
         }
-        # The providers keep their fault switchboard in this test session's Redis db and prefix, so
-        # this process injects faults with sandbox.*.faults as it is.
+        # The providers keep their fault switchboard in a Redis of their own (not the shop's, which
+        # is killed; not the test session's, which other sessions may share and flush), which
+        # this process's cache points at too, so it injects faults with sandbox.*.faults as it is.
         providers_env = {
             **common,
             "DJANGO_SETTINGS_MODULE": "tests.outage.providers_settings",
@@ -117,7 +120,7 @@ class OutageRun:
             "SECRET_KEY": providers_secret,
             "SITE_URL": providers,
             "DATABASE_URL": shared_database_url(self.providers_db_name),
-            "REDIS_URL": settings.REDIS_URL,
+            "REDIS_URL": self.switchboard_url,
             "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
             "CELERY_TASK_ALWAYS_EAGER": "True",
         }
@@ -460,11 +463,23 @@ def wait_until(condition, timeout: float, what: str, detail=None) -> None:
     raise AssertionError(f"timed out after {timeout:.0f}s: {what}" + (f" ({detail()})" if detail else ""))
 
 
-def test_the_money_path_survives_infrastructure_faults(tmp_path):
-    assert "postgresql" in settings.DATABASES["default"]["ENGINE"] and settings.REDIS_URL, (
-        "the outage suite needs the session's PostgreSQL (providers' database) and Redis (fault switchboard)"
+@pytest.fixture
+def switchboard_url(tmp_path, settings):
+    """A Redis server for the providers' fault switchboard, this process's cache pointed at it."""
+    server = RedisServer(tmp_path)
+    server.start()
+    settings.CACHES = {**settings.CACHES, "default": {**settings.CACHES["default"], "LOCATION": server.url}}
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def test_the_money_path_survives_infrastructure_faults(tmp_path, switchboard_url, record_property):
+    assert "postgresql" in settings.DATABASES["default"]["ENGINE"], (
+        "the outage suite needs the session's PostgreSQL (the providers' database)"
     )
-    run = OutageRun(tmp_path)
+    run = OutageRun(tmp_path, switchboard_url)
     try:
         run.setup()
         run.run()
@@ -476,7 +491,7 @@ def test_the_money_path_survives_infrastructure_faults(tmp_path):
         raise
     finally:
         run.teardown()
-    OUTAGE_NOTE.append("outage run: " + json.dumps(f, default=str))
+    record_property("outage_report", "outage run: " + json.dumps(f, default=str))  # tests/outage/conftest.py
     print(json.dumps(f, indent=2, default=str))
 
     assert f["not_settled"] == [], f
