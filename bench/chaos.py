@@ -59,6 +59,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
@@ -233,9 +234,15 @@ class ChaosRun:
         # Anyone flushing this db mid-run (a test session's cache.clear()) would silently drop the
         # Celery queue; the canary tells that apart from a real lost task.
         self.redis.set("chaos:canary", self.run_id)
-        common.run_manage(self.env, "migrate", "--noinput", "-v", "0")
-        # DEBUG=False serves the hashed files of a collectstatic, as the release step makes them.
-        common.run_manage(self.env, "collectstatic", "--noinput", "-v", "0")
+        # At once (neither needs the other): DEBUG=False serves the hashed files of a
+        # collectstatic, as the release step makes them.
+        with ThreadPoolExecutor(2) as pool:
+            list(
+                pool.map(
+                    lambda command: common.run_manage(self.env, *command, "--noinput", "-v", "0"),
+                    [["migrate"], ["collectstatic"]],
+                )
+            )
         os.environ.update(self.env)
         import django
 

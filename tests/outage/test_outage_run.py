@@ -25,6 +25,7 @@ import subprocess
 import threading
 import time
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
@@ -138,36 +139,24 @@ class OutageRun:
         recreate(f"{self.pg.url}/postgres", "esimshop")
         recreate(shared_database_url("postgres"), self.providers_db_name)
         self.providers_db = providers_env["DATABASE_URL"]
-        migrations = [
-            subprocess.Popen(
-                [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
+        manage = [PYTHON, "manage.py"]
+        # Three chains at once (each process is mostly Django start-up): the shop's migrations then
+        # its catalogue, the providers' migrations then their credit, and the release step's
+        # collectstatic (with DEBUG=False the shop serves the hashed files it writes).
+        with ThreadPoolExecutor(3) as pool:
+            seeded_shop, _, _ = pool.map(
+                lambda chain: _run_chain(*chain),
+                [
+                    (shop_env, [*manage, "migrate", "--noinput", "-v", "0"], [PYTHON, "tests/outage/seed.py", "shop"]),
+                    (
+                        providers_env,
+                        [*manage, "migrate", "--noinput", "-v", "0"],
+                        [PYTHON, "tests/outage/seed.py", "providers"],
+                    ),
+                    (shop_env, [*manage, "collectstatic", "--noinput", "-v", "0"]),
+                ],
             )
-            for env in (shop_env, providers_env)
-        ]
-        for process in migrations:
-            output = process.communicate(timeout=300)[0]
-            assert process.returncode == 0, output[-3000:]
-        # The release step's collectstatic: with DEBUG=False the shop serves the hashed files it writes.
-        collected = subprocess.run(
-            [PYTHON, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-            cwd=ROOT,
-            env=shop_env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert collected.returncode == 0, collected.stdout[-3000:] + collected.stderr[-3000:]
-        seeded = [
-            subprocess.run(
-                [PYTHON, "tests/outage/seed.py", which], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-            )
-            for which, env in (("shop", shop_env), ("providers", providers_env))
-        ]
-        prices = json.loads(seeded[0].stdout.strip().splitlines()[-1])
+        prices = json.loads(seeded_shop.strip().splitlines()[-1])
         self.logs = self.tmp / "logs"
         self.logs.mkdir()
         self.shop = Shop(shop_env, providers_env, self.logs, shop_port, providers_port)
@@ -431,6 +420,14 @@ class OutageRun:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.providers_db_name}" WITH (FORCE)')
         except psycopg.Error:
             pass
+
+
+def _run_chain(env: dict, *commands) -> str:
+    """Run the commands one after the other (each must succeed); returns the last one's output."""
+    for command in commands:
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, (command, done.stdout[-3000:] + done.stderr[-3000:])
+    return done.stdout
 
 
 def _status_and_route(access_line: str) -> str:
