@@ -94,9 +94,19 @@ def answers(url: str) -> bool:
 
 
 def start_gunicorn(
-    *, port: int, env: dict, log_path, workers: int = 2, worker_class: str = "sync", threads: int = 1
+    *,
+    port: int,
+    env: dict,
+    log_path,
+    workers: int = 2,
+    worker_class: str = "sync",
+    threads: int = 1,
+    extra_args: list[str] = (),
+    wait: bool = True,
 ) -> subprocess.Popen:
-    """gunicorn serving esimshop on 127.0.0.1:port (own process group); returns once /healthz answers."""
+    """gunicorn serving esimshop on 127.0.0.1:port (own process group). `extra_args` go to
+    gunicorn as they are (timeouts, an access log). With `wait` (the default) it returns once
+    /healthz answers; without, call wait_until_answering() (to start several servers at once)."""
     command = [
         PYTHON,
         "-m",
@@ -110,57 +120,69 @@ def start_gunicorn(
         worker_class,
         "--log-level",
         "warning",
+        *extra_args,
     ]
     if worker_class == "gthread":
         command += ["--threads", str(threads)]
     log = open(log_path, "ab")
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     log.close()
-    deadline = time.monotonic() + 60
+    if wait:
+        wait_until_answering(server, port, log_path)
+    return server
+
+
+def wait_until_answering(server: subprocess.Popen, port: int, log_path, timeout: float = 60) -> None:
+    """Until the gunicorn `server` answers /healthz on `port`; stops it and exits if it never does."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise SystemExit(f"gunicorn exited during start-up:\n{tail(log_path)}")
         if answers(f"http://127.0.0.1:{port}/healthz"):
-            return server
+            return
         time.sleep(0.1)
     stop(server)
-    raise SystemExit(f"gunicorn did not answer /healthz within 60 s:\n{tail(log_path)}")
+    raise SystemExit(f"gunicorn did not answer /healthz within {timeout:g} s:\n{tail(log_path)}")
 
 
 def start_celery_worker(
-    *, env: dict, log_path, concurrency: int, queue: str, name: str, provisioning_only: bool = False
+    *,
+    env: dict,
+    log_path,
+    concurrency: int,
+    name: str,
+    queue: str | None = None,
+    provisioning_only: bool = False,
+    loglevel: str = "WARNING",
 ) -> subprocess.Popen:
-    """A worker on the run's queues (bench/bench_settings.py): `queue` and `queue`.provisioning."""
-    queues = f"{queue}.provisioning" if provisioning_only else f"{queue},{queue}.provisioning"
+    """A prefork Celery worker (own process group) named `name`@host. With `queue` (a bench run's
+    own, bench/bench_settings.py) it consumes `queue` and `queue`.provisioning (or only the latter);
+    without one, every queue the app declares."""
+    queues = None
+    if queue:
+        queues = f"{queue}.provisioning" if provisioning_only else f"{queue},{queue}.provisioning"
+    command = [
+        PYTHON,
+        "-m",
+        "celery",
+        "-A",
+        "esimshop",
+        "worker",
+        "--loglevel",
+        loglevel,
+        "--pool",
+        "prefork",
+        "--concurrency",
+        str(concurrency),
+        *(["--queues", queues] if queues else []),
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "--hostname",
+        f"{name}@%h",
+    ]
     log = open(log_path, "ab")
-    worker = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "celery",
-            "-A",
-            "esimshop",
-            "worker",
-            "--loglevel",
-            "WARNING",
-            "--pool",
-            "prefork",
-            "--concurrency",
-            str(concurrency),
-            "--queues",
-            queues,
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--hostname",
-            f"{name}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    worker = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     log.close()
     return worker
 

@@ -41,6 +41,25 @@ def _check_services():
         raise pytest.UsageError(f"Redis is not reachable at {settings.REDIS_URL}: {exc}") from exc
 
 
+# Under pytest-xdist (.ci/run: -n 2 --dist loadgroup --no-loadscope-reorder) these groups are
+# handed out first, in this order: the outage and chaos runs (minutes each, mostly waiting on
+# their own processes) start at once on a worker each and the short tests fill in around them.
+# session-redis-workers: tests whose Celery workers consume the default queues on the session's
+# Redis; one at a time, or one's worker would take the other's tasks.
+XDIST_GROUPS_FIRST = ("outage", "chaos", "session-redis-workers")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+
+    def rank(item):
+        groups = {mark.args[0] for mark in item.iter_markers("xdist_group") if mark.args}
+        return next((i for i, name in enumerate(XDIST_GROUPS_FIRST) if name in groups), len(XDIST_GROUPS_FIRST))
+
+    items.sort(key=rank)  # stable: every worker collects the same order, as xdist requires
+
+
 def pytest_configure(config):
     if os.environ.get("ESIMSHOP_REQUIRE_SERVICES") == "1":
         import django

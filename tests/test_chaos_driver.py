@@ -1,9 +1,10 @@
-"""bench/chaos.py sends a purchase again after a connection error only when that is provably safe."""
+"""The chaos driver (bench/chaos_shoppers.py) sends a purchase again after a connection error only when that is provably safe."""
 
 import requests
 from urllib3.exceptions import NewConnectionError
 
-from bench.chaos import ChaosRun, parse_args
+from bench.chaos import parse_args
+from bench.chaos_shoppers import Shoppers, Tally
 
 REFUSED = requests.ConnectionError(NewConnectionError(None, "Connection refused"))
 RESET = requests.ConnectionError("('Connection aborted.', RemoteDisconnected('closed without response'))")
@@ -24,7 +25,7 @@ class FlakySession:
 
 
 def driver(*flags):
-    return ChaosRun(parse_args(["--purchases", "1", *flags]))
+    return Shoppers(parse_args(["--purchases", "1", *flags]), Tally(), run_id="test")
 
 
 def test_a_purchase_that_never_reached_the_shop_is_always_sent_again():
@@ -40,7 +41,7 @@ def test_a_purchase_reset_after_sending_is_sent_again_only_with_its_idempotency_
 def test_the_resend_carries_the_same_key_on_a_fresh_connection(monkeypatch):
     run, sent = driver(), []
     fresh = FlakySession(None, sent)
-    monkeypatch.setattr("bench.chaos._new_session", lambda: fresh)
+    monkeypatch.setattr("bench.chaos_shoppers._new_session", lambda: fresh)
     response = run.http(
         "purchase",
         "POST",
@@ -57,7 +58,7 @@ def test_the_resend_carries_the_same_key_on_a_fresh_connection(monkeypatch):
 
 def test_without_a_key_a_reset_purchase_is_not_sent_again(monkeypatch):
     run, sent = driver("--no-idempotency-keys"), []
-    monkeypatch.setattr("bench.chaos._new_session", lambda: FlakySession(None, sent))
+    monkeypatch.setattr("bench.chaos_shoppers._new_session", lambda: FlakySession(None, sent))
     assert (
         run.http(
             "purchase",

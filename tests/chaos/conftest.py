@@ -27,5 +27,17 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_terminal_summary(terminalreporter):
-    for line in CHAOS_NOTE:
+    # The run's figures come as the test report's "chaos_report" property: under pytest-xdist the test
+    # runs in a worker process, and only its reports reach this (the controller's) summary.
+    lines = list(CHAOS_NOTE)
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "when", None) == "call":
+                lines += [
+                    line
+                    for name, value in report.user_properties
+                    if name == "chaos_report"
+                    for line in value.splitlines()
+                ]
+    for line in lines:
         terminalreporter.write_line(f"chaos: {line}", yellow=True)

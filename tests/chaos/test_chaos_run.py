@@ -1,9 +1,11 @@
 """CI's chaos run: bench/chaos.py with 200 purchases (CHAOS_PURCHASES to change) against live
 gunicorn, two Celery workers (one SIGKILLed mid-run), Redis and PostgreSQL, with provider faults.
 
-It runs in its own PostgreSQL database (<test database>_chaos, created fresh) and on this test
-session's own Redis db (emptied by the session around each test anyway). About 2.5 minutes on
-two cores. The figures are printed at the end of the pytest run and asserted here one by one.
+It runs in its own PostgreSQL database (<test database>_chaos, created fresh) and on a Redis
+server of its own (redis-server on a free port, tests/outage/servers.py; CHAOS_REDIS_URL points it
+at another), so no other test, test session or helper shares its broker and cache: nothing can
+flush its queue mid-run, and it flushes nobody's. About 2.5 minutes on two cores. The figures
+are printed at the end of the pytest run and asserted here one by one.
 """
 
 import json
@@ -16,9 +18,10 @@ import pytest
 from django.conf import settings
 
 from bench.common import recreate_database
-from tests.chaos.conftest import CHAOS_NOTE
+from tests.outage.servers import RedisServer
 
-pytestmark = [pytest.mark.slow, pytest.mark.chaos]
+# xdist_group: its own xdist worker, started first (tests/conftest.py; .ci/run runs xdist).
+pytestmark = [pytest.mark.slow, pytest.mark.chaos, pytest.mark.xdist_group("chaos")]
 
 ROOT = Path(__file__).resolve().parents[2]
 PURCHASES = int(os.environ.get("CHAOS_PURCHASES", "200"))
@@ -30,7 +33,20 @@ def chaos_database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}_chaos"
 
 
-def test_chaos_run(tmp_path):
+@pytest.fixture
+def chaos_redis_url(tmp_path):
+    if os.environ.get("CHAOS_REDIS_URL"):
+        yield os.environ["CHAOS_REDIS_URL"]
+        return
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def test_chaos_run(tmp_path, chaos_redis_url, record_property):
     assert "postgresql" in settings.DATABASES["default"]["ENGINE"] and settings.REDIS_URL, (
         "the chaos run needs PostgreSQL and Redis"
     )
@@ -48,7 +64,7 @@ def test_chaos_run(tmp_path):
                 chaos_database_url(),
                 "--flush-redis",
                 "--redis-url",
-                os.environ.get("CHAOS_REDIS_URL") or settings.REDIS_URL,
+                chaos_redis_url,
                 "--settle-timeout",
                 "300",
             ],
@@ -59,7 +75,7 @@ def test_chaos_run(tmp_path):
         )
     output = log_file.read_text(errors="replace")
     report = output[output.rfind("chaos run:") :] if "chaos run:" in output else output[-4000:]
-    CHAOS_NOTE.extend(report.splitlines())
+    record_property("chaos_report", report)  # printed in the run's summary (tests/chaos/conftest.py)
     assert result_file.exists(), output[-4000:]
     f = json.loads(result_file.read_text())
 

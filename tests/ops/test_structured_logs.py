@@ -60,6 +60,7 @@ def test_request_id_taken_from_the_proxy_or_generated(client):
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.xdist_group("session-redis-workers")  # a real worker on the session's Redis (tests/conftest.py)
 @pytest.mark.skipif(not REAL_WORKER, reason="needs PostgreSQL and Redis for a real worker (CI has both)")
 def test_a_purchase_and_its_celery_tasks_share_request_and_invoice_ids(shop, tasks, json_lines):
     base = shop.url

@@ -28,7 +28,13 @@ from sandbox.esimgo.models import SandboxEsim
 from sandbox.esimgo.services import send_usage_callback
 from tests.catalog.factories import BundleFactory
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+# Its worker consumes the default queues on the session's Redis: never beside another test that
+# does (one xdist group, tests/conftest.py).
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.xdist_group("session-redis-workers"),
+]
 
 NAME = "esim_1GB_7D_MN_V2"
 ROOT = Path(__file__).resolve().parents[2]

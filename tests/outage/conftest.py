@@ -15,8 +15,8 @@ def binaries_available() -> bool:
 
 
 def services_available() -> bool:
-    """The suite also keeps the providers' database and its fault switchboard on the session's
-    PostgreSQL and Redis (a plain `bin/test` on SQLite has neither)."""
+    """The suite also keeps the providers' database on the session's PostgreSQL (a plain
+    `bin/test` on SQLite has none; the fault switchboard has a redis-server of its own)."""
     from django.conf import settings
 
     return "postgresql" in settings.DATABASES["default"]["ENGINE"] and bool(settings.REDIS_URL)
@@ -36,5 +36,17 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_terminal_summary(terminalreporter):
-    for line in OUTAGE_NOTE:
+    # The run's figures come as the test report's "outage_report" property: under pytest-xdist the test
+    # runs in a worker process, and only its reports reach this (the controller's) summary.
+    lines = list(OUTAGE_NOTE)
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "when", None) == "call":
+                lines += [
+                    line
+                    for name, value in report.user_properties
+                    if name == "outage_report"
+                    for line in value.splitlines()
+                ]
+    for line in lines:
         terminalreporter.write_line(f"outage: {line}", yellow=True)

@@ -1,7 +1,8 @@
 """The outage suite (issue 10): the shop as production runs it — gunicorn, the `worker` and
 `provisioning` Celery workers, beat, all supervised (restarted on exit, as the Procfile platform
 and systemd do) — on its OWN PostgreSQL and Redis servers (free ports, a temp dir), with the sandbox
-providers in another gunicorn on their own database. Then, one after the other:
+providers in another gunicorn on their own database (their fault switchboard on a third Redis
+server, so nothing outside the suite can flush it). Then, one after the other:
 
   * eSIM Go answers 504 and commits the order after the shop's first look-up (late commit);
   * eSIM Go answers 504 and never places the order;
@@ -24,6 +25,7 @@ import subprocess
 import threading
 import time
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
@@ -32,12 +34,12 @@ import requests
 from django.conf import settings
 
 from esimshop.production_checks import sandbox_secret
-from tests.outage.conftest import OUTAGE_NOTE
 from tests.outage.driver import Driver
 from tests.outage.servers import PostgresServer, RedisServer, free_port
 from tests.outage.shop import PYTHON, ROOT, Shop
 
-pytestmark = [pytest.mark.slow, pytest.mark.outage]
+# xdist_group: its own xdist worker, started first (tests/conftest.py; .ci/run runs xdist).
+pytestmark = [pytest.mark.slow, pytest.mark.outage, pytest.mark.xdist_group("outage")]
 
 B1, B2, B3 = "esim_1GB_7D_MN_V2", "esim_2GB_15D_MN_V2", "esim_3GB_30D_MN_V2"
 REDIS_DOWN_SECONDS = float(os.environ.get("OUTAGE_REDIS_DOWN_SECONDS", "30"))
@@ -59,9 +61,10 @@ def recreate(admin_url: str, name: str) -> None:
 
 
 class OutageRun:
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, switchboard_url: str):
         self.tmp, self.run_id = tmp, secrets.token_hex(4)
         self.pg, self.redis = PostgresServer(tmp), RedisServer(tmp)
+        self.switchboard_url = switchboard_url
         self.providers_db_name = f"{settings.DATABASES['default']['NAME']}_outage_providers"
         self.phases = defaultdict(list)  # phase -> invoice ids paid in it
         self.recovery = {}  # phase -> seconds from recovery until its paid invoices were settled
@@ -107,8 +110,9 @@ class OutageRun:
             "QPAY_INVOICE_CODE": "SANDBOX_INVOICE",
             "QPAY_CLIENT_SECRET": sandbox_secret(providers_secret, "qpay-client-secret"),
         }
-        # The providers keep their fault switchboard in this test session's Redis db and prefix, so
-        # this process injects faults with sandbox.*.faults as it is.
+        # The providers keep their fault switchboard in a Redis of their own (not the shop's, which
+        # is killed; not the test session's, which other sessions may share and flush), which
+        # this process's cache points at too, so it injects faults with sandbox.*.faults as it is.
         providers_env = {
             **common,
             "DJANGO_SETTINGS_MODULE": "tests.outage.providers_settings",
@@ -117,7 +121,7 @@ class OutageRun:
             "SECRET_KEY": providers_secret,
             "SITE_URL": providers,
             "DATABASE_URL": shared_database_url(self.providers_db_name),
-            "REDIS_URL": settings.REDIS_URL,
+            "REDIS_URL": self.switchboard_url,
             "CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
             "CELERY_TASK_ALWAYS_EAGER": "True",
         }
@@ -135,36 +139,24 @@ class OutageRun:
         recreate(f"{self.pg.url}/postgres", "esimshop")
         recreate(shared_database_url("postgres"), self.providers_db_name)
         self.providers_db = providers_env["DATABASE_URL"]
-        migrations = [
-            subprocess.Popen(
-                [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"],
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
+        manage = [PYTHON, "manage.py"]
+        # Three chains at once (each process is mostly Django start-up): the shop's migrations then
+        # its catalogue, the providers' migrations then their credit, and the release step's
+        # collectstatic (with DEBUG=False the shop serves the hashed files it writes).
+        with ThreadPoolExecutor(3) as pool:
+            seeded_shop, _, _ = pool.map(
+                lambda chain: _run_chain(*chain),
+                [
+                    (shop_env, [*manage, "migrate", "--noinput", "-v", "0"], [PYTHON, "tests/outage/seed.py", "shop"]),
+                    (
+                        providers_env,
+                        [*manage, "migrate", "--noinput", "-v", "0"],
+                        [PYTHON, "tests/outage/seed.py", "providers"],
+                    ),
+                    (shop_env, [*manage, "collectstatic", "--noinput", "-v", "0"]),
+                ],
             )
-            for env in (shop_env, providers_env)
-        ]
-        for process in migrations:
-            output = process.communicate(timeout=300)[0]
-            assert process.returncode == 0, output[-3000:]
-        # The release step's collectstatic: with DEBUG=False the shop serves the hashed files it writes.
-        collected = subprocess.run(
-            [PYTHON, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-            cwd=ROOT,
-            env=shop_env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert collected.returncode == 0, collected.stdout[-3000:] + collected.stderr[-3000:]
-        seeded = [
-            subprocess.run(
-                [PYTHON, "tests/outage/seed.py", which], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-            )
-            for which, env in (("shop", shop_env), ("providers", providers_env))
-        ]
-        prices = json.loads(seeded[0].stdout.strip().splitlines()[-1])
+        prices = json.loads(seeded_shop.strip().splitlines()[-1])
         self.logs = self.tmp / "logs"
         self.logs.mkdir()
         self.shop = Shop(shop_env, providers_env, self.logs, shop_port, providers_port)
@@ -430,6 +422,14 @@ class OutageRun:
             pass
 
 
+def _run_chain(env: dict, *commands) -> str:
+    """Run the commands one after the other (each must succeed); returns the last one's output."""
+    for command in commands:
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, (command, done.stdout[-3000:] + done.stderr[-3000:])
+    return done.stdout
+
+
 def _status_and_route(access_line: str) -> str:
     """'503 GET /payments/qpay/callback/<id>/?token=..' -> '503 /payments/qpay' (no ids, no tokens)."""
     parts = access_line.split(" ")
@@ -460,11 +460,23 @@ def wait_until(condition, timeout: float, what: str, detail=None) -> None:
     raise AssertionError(f"timed out after {timeout:.0f}s: {what}" + (f" ({detail()})" if detail else ""))
 
 
-def test_the_money_path_survives_infrastructure_faults(tmp_path):
-    assert "postgresql" in settings.DATABASES["default"]["ENGINE"] and settings.REDIS_URL, (
-        "the outage suite needs the session's PostgreSQL (providers' database) and Redis (fault switchboard)"
+@pytest.fixture
+def switchboard_url(tmp_path, settings):
+    """A Redis server for the providers' fault switchboard, this process's cache pointed at it."""
+    server = RedisServer(tmp_path)
+    server.start()
+    settings.CACHES = {**settings.CACHES, "default": {**settings.CACHES["default"], "LOCATION": server.url}}
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def test_the_money_path_survives_infrastructure_faults(tmp_path, switchboard_url, record_property):
+    assert "postgresql" in settings.DATABASES["default"]["ENGINE"], (
+        "the outage suite needs the session's PostgreSQL (the providers' database)"
     )
-    run = OutageRun(tmp_path)
+    run = OutageRun(tmp_path, switchboard_url)
     try:
         run.setup()
         run.run()
@@ -476,7 +488,7 @@ def test_the_money_path_survives_infrastructure_faults(tmp_path):
         raise
     finally:
         run.teardown()
-    OUTAGE_NOTE.append("outage run: " + json.dumps(f, default=str))
+    record_property("outage_report", "outage run: " + json.dumps(f, default=str))  # tests/outage/conftest.py
     print(json.dumps(f, indent=2, default=str))
 
     assert f["not_settled"] == [], f

@@ -34,7 +34,9 @@ import requests
 from esimshop.production_checks import sandbox_secret
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, PHONE, wait_for
 
-pytestmark = [pytest.mark.slow]
+# Its Procfile workers consume the default queues on the session's Redis: never beside another
+# test that does (one xdist group, tests/conftest.py).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("session-redis-workers")]
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
