@@ -57,7 +57,7 @@
     fetch(entry.dataset.sessionUrl, { method: "POST", body: body, credentials: "same-origin" })
       .then(function (response) { return response.json(); })
       .then(function (answer) {
-        if (answer.ok) { window.location.replace(answer.next); } else { showEntryError(answer.error); }
+        if (answer.ok) { window.location.replace(answer.next); } else { showEntryError(answer.reason ? answer.error + " (" + answer.reason + ")" : answer.error); }
       })
       .catch(function () { showEntryError(""); });
   }
