@@ -16,6 +16,7 @@ import os
 import threading
 
 from celery.signals import worker_ready
+from celery.utils.log import worker_logger
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
@@ -45,4 +46,7 @@ def _exit_now() -> None:
 @worker_ready.connect
 def _install(sender=None, **kwargs):
     seconds = float(settings.WORKER_UNRECOVERABLE_EXIT_SECONDS)
-    logging.getLogger("celery.worker.worker").addHandler(ExitAfterUnrecoverableError(seconds))
+    # On the logger Celery's worker really logs "Unrecoverable error" with (celery.utils.log.worker_logger,
+    # named "celery.worker"): a handler on "celery.worker.worker", a child, never saw the record, so
+    # the hung worker was not exited (the outage suite's redis_down phase timed out on it).
+    worker_logger.addHandler(ExitAfterUnrecoverableError(seconds))

@@ -30,3 +30,27 @@ def test_the_unrecoverable_error_record_arms_an_exit_and_nothing_else_does():
                 break
             time.sleep(0.01)
     exit_.assert_called_once_with(1)
+
+
+def test_the_handler_hears_the_record_on_the_logger_celery_really_uses(settings):
+    """Celery logs "Unrecoverable error" through celery.utils.log.worker_logger ("celery.worker");
+    the installed handler must be on that logger, not on a child that never sees the record."""
+    from celery.utils.log import worker_logger
+
+    settings.WORKER_UNRECOVERABLE_EXIT_SECONDS = 0.05
+    before = list(worker_logger.handlers)
+    with mock.patch.object(worker_exit.os, "_exit") as exit_, mock.patch.object(worker_exit.logging, "shutdown"):
+        worker_exit._install()
+        try:
+            (installed,) = [h for h in worker_logger.handlers if h not in before]
+            worker_logger.critical(
+                "Unrecoverable error: %r", AttributeError("'NoneType' object has no attribute 'hostname'")
+            )
+            assert installed.armed
+            for _ in range(2000):
+                if exit_.called:
+                    break
+                time.sleep(0.01)
+        finally:
+            worker_logger.handlers[:] = before
+    exit_.assert_called_once_with(1)
