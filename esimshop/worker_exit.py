@@ -13,6 +13,7 @@ acks_late (re-delivered), and the sweeps re-enqueue whatever was in flight.
 
 import logging
 import os
+import sys
 import threading
 
 from celery.signals import worker_ready
@@ -40,6 +41,8 @@ class ExitAfterUnrecoverableError(logging.Handler):
 def _exit_now() -> None:
     logger.critical("worker still shutting down after an unrecoverable error; exiting for the supervisor to restart it")
     logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):  # structlog prints to stdout itself; os._exit flushes nothing
+        stream.flush()
     os._exit(1)
 
 
